@@ -1,0 +1,14 @@
+/**
+ * weft's library API: open a replica, read and write it, and hand its ops to
+ * peers. The network node, daemon and CLI are built on exactly this.
+ */
+import './polyfill.js'
+
+export { openReplica, Replica, MAX_BATCH_OPS } from './store/replica.js'
+export type { ReplicaOptions, ChangeEvent, ChangeListener, ListOptions, Row, Writer } from './store/replica.js'
+export type { ApplyResult, OpsPage, OpsSinceOptions, Rejection, SyncStore, VersionVector } from './protocol/port.js'
+export type { EncodedOp, Op, OpKind, RejectReason } from './oplog/op.js'
+export type { Value, JsonValue } from './oplog/value.js'
+export type { Hlc, WallClock } from './hlc/index.js'
+export { DeviceKey, deviceIdToString, parseDeviceId } from './oplog/keys.js'
+export { WeftError, InvalidArgumentError, ClockDriftError, MalformedError, StoreOpenError, ClosedError } from './errors.js'

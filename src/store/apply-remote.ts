@@ -1,0 +1,177 @@
+/**
+ * applyRemote: verify a batch of ops from a peer and apply what is authentic,
+ * in one transaction.
+ *
+ * Order of checks per origin: decode and form; split into ops we already hold
+ * (identical: duplicate; different content: equivocation) and new ones;
+ * truncate the new ones at the first HLC beyond the drift limit or refused by
+ * the authorization hook; then verify the chain and the one signature that
+ * closes the run. Only then is anything written, so a rejected op never
+ * leaves partial state. Drift and authorization come before the signature
+ * check so that the accepted prefix always ends on a verified signature,
+ * which the new head keeps.
+ */
+import { compareHlc, type Hlc, type HybridClock } from '../hlc/index.js'
+import { bytesEqual } from '../oplog/bytes.js'
+import { deviceIdToString, type SignatureVerifier } from '../oplog/keys.js'
+import { decodeOp, OpRejectedError, type DecodeLimits, type EncodedOp, type Op } from '../oplog/op.js'
+import { verifyRun } from '../oplog/verify.js'
+import type { ApplyResult, Rejection } from '../protocol/port.js'
+import type { OplogTables, OriginHead } from './oplog-store.js'
+import { MAX_SEQ } from './oplog-store.js'
+import type { StateTables } from './state.js'
+
+/** Decides whether an origin may write at an HLC (group membership, revocation). */
+export type OriginAuthorizer = (origin: string, hlc: Hlc) => boolean
+
+export interface ApplyContext {
+  readonly oplog: OplogTables
+  readonly state: StateTables
+  readonly clock: HybridClock
+  readonly verifier: SignatureVerifier
+  readonly limits: DecodeLimits
+  readonly authorize?: OriginAuthorizer | undefined
+}
+
+export interface PlannedRun {
+  readonly origin: OriginHead | undefined
+  readonly key: Uint8Array
+  readonly ops: readonly Op[]
+  readonly signedIndex: number
+}
+
+export interface ApplyPlan {
+  readonly runs: PlannedRun[]
+  readonly duplicates: number
+  readonly rejected: Rejection[]
+  readonly equivocating: Uint8Array[]
+  readonly maxHlc: Hlc | undefined
+}
+
+interface Indexed { op: Op, index: number }
+
+/** Pure-ish planning step: reads heads, writes nothing. */
+export function planApply (ctx: ApplyContext, batch: readonly EncodedOp[]): ApplyPlan {
+  const rejected: Rejection[] = []
+  const byOrigin = new Map<string, Indexed[]>()
+  batch.forEach((encoded, index) => {
+    try {
+      const op = decodeOp(encoded, ctx.limits)
+      if (op.seq > MAX_SEQ) throw new OpRejectedError('malformed', `op seq ${op.seq} is beyond the supported range`)
+      const k = Buffer.from(op.origin).toString('hex')
+      const list = byOrigin.get(k)
+      if (list === undefined) byOrigin.set(k, [{ op, index }])
+      else list.push({ op, index })
+    } catch (err) {
+      if (!(err instanceof OpRejectedError)) throw err
+      rejected.push({ index, reason: err.reason, message: err.message })
+    }
+  })
+
+  const runs: PlannedRun[] = []
+  const equivocating: Uint8Array[] = []
+  let duplicates = 0
+  let maxHlc: Hlc | undefined
+  const wall = ctx.clock.wall()
+
+  for (const list of byOrigin.values()) {
+    list.sort((a, b) => a.op.seq - b.op.seq)
+    const key = list[0]!.op.origin
+    const origin = ctx.oplog.origin(key)
+    const deviceId = origin?.deviceId ?? ''
+    const reject = (it: Indexed, reason: Rejection['reason'], message: string): void => {
+      rejected.push({ index: it.index, origin: origin?.deviceId ?? deviceIdOf(key), seq: it.op.seq, reason, message })
+    }
+    const headSeq = origin?.seq ?? 0
+    const fresh: Indexed[] = []
+    let lastSeq = -1
+    for (const it of list) {
+      if (it.op.seq === lastSeq) {
+        // The same seq twice in one batch: identical is a duplicate, different is equivocation.
+        const prev = fresh[fresh.length - 1]
+        if (prev !== undefined && prev.op.seq === it.op.seq && !bytesEqual(prev.op.hash, it.op.hash)) {
+          equivocating.push(key)
+          reject(it, 'equivocation', `origin signed two different ops with seq ${it.op.seq}`)
+        } else {
+          duplicates++
+        }
+        continue
+      }
+      lastSeq = it.op.seq
+      if (it.op.seq <= headSeq) {
+        const held = ctx.oplog.hashAt(origin!, it.op.seq)
+        if (held !== undefined && bytesEqual(held, it.op.hash)) duplicates++
+        else {
+          equivocating.push(key)
+          reject(it, 'equivocation', `origin ${deviceId}: op ${it.op.seq} differs from the op ${it.op.seq} we hold`)
+        }
+        continue
+      }
+      fresh.push(it)
+    }
+    if (fresh.length === 0) continue
+
+    // Truncate at the first op we must refuse whatever its signature says.
+    let cut = fresh.length
+    for (let i = 0; i < fresh.length; i++) {
+      const { op } = fresh[i]!
+      if (op.hlc.ms - wall > ctx.clock.maxDriftMs) {
+        reject(fresh[i]!, 'drift', `op ${op.seq}: HLC is ${op.hlc.ms - wall} ms ahead of the local clock (max drift ${ctx.clock.maxDriftMs} ms)`)
+        cut = i
+        break
+      }
+      if (ctx.authorize !== undefined && !ctx.authorize(deviceIdOf(key), op.hlc)) {
+        reject(fresh[i]!, 'not_member', `op ${op.seq}: origin is not a member of this group at the op's time`)
+        cut = i
+        break
+      }
+    }
+    const candidates = fresh.slice(0, cut)
+    const verdict = verifyRun(origin === undefined || origin.seq === 0 ? null : { seq: origin.seq, hash: origin.hash! }, candidates.map(c => c.op), ctx.verifier)
+    if (verdict.rejection !== undefined) {
+      const r = verdict.rejection
+      reject(candidates[r.index]!, r.reason, r.message)
+      for (const it of candidates.slice(r.index + 1)) reject(it, 'gap', `op ${it.op.seq} follows op ${candidates[r.index]!.op.seq}, which was refused`)
+    }
+    for (const it of fresh.slice(cut + 1)) reject(it, 'gap', `op ${it.op.seq} follows op ${fresh[cut]!.op.seq}, which was refused`)
+    if (verdict.accepted > 0) {
+      const ops = candidates.slice(0, verdict.accepted).map(c => c.op)
+      runs.push({ origin, key, ops, signedIndex: verdict.signedIndex })
+      for (const op of ops) if (maxHlc === undefined || compareHlc(op.hlc, maxHlc) > 0) maxHlc = op.hlc
+    }
+  }
+  return { runs, duplicates, rejected, equivocating, maxHlc }
+}
+
+const deviceIdCache = new Map<string, string>()
+function deviceIdOf (key: Uint8Array): string {
+  const hex = Buffer.from(key).toString('hex')
+  let id = deviceIdCache.get(hex)
+  if (id === undefined) {
+    try { id = deviceIdToString(key) } catch { id = hex }
+    if (deviceIdCache.size > 4096) deviceIdCache.clear()
+    deviceIdCache.set(hex, id)
+  }
+  return id
+}
+
+/** Writes a plan; must run inside a transaction. Returns the applied ops. */
+export function writePlan (ctx: ApplyContext, plan: ApplyPlan, now: number): Op[] {
+  const applied: Op[] = []
+  for (const run of plan.runs) {
+    const origin = run.origin ?? ctx.oplog.ensureOrigin(run.key)
+    for (const op of run.ops) {
+      ctx.state.apply(op)
+      applied.push(op)
+    }
+    ctx.oplog.append(origin, run.ops, run.signedIndex)
+  }
+  for (const key of plan.equivocating) ctx.oplog.flagEquivocating(ctx.oplog.ensureOrigin(key))
+  for (const r of plan.rejected) ctx.oplog.recordRejection(now, undefined, r.seq, r.reason, r.origin === undefined ? r.message : `${r.origin}: ${r.message}`)
+  if (plan.rejected.length > 0) ctx.oplog.trimRejections()
+  return applied
+}
+
+export function resultOf (plan: ApplyPlan, applied: number): ApplyResult {
+  return { applied, duplicates: plan.duplicates, rejected: plan.rejected }
+}

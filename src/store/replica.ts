@@ -1,0 +1,354 @@
+/**
+ * A replica: one device's copy of the data, in one SQLite file.
+ *
+ * Local writes become ops stamped with the device's HLC, chained to the
+ * device's previous op and signed once per call (or per `batch`). Remote ops
+ * go through `applyRemote`. Both update the materialized state tables in the
+ * same transaction as the oplog and the persisted clock, so the store is
+ * never half-applied and the HLC stays monotonic across restarts.
+ *
+ * Durability: local writes commit with synchronous=FULL (WAL fsynced before
+ * the call returns). Remote batches commit with synchronous=NORMAL: a power
+ * cut can lose the last remote batches, never corrupt the file, and the
+ * version vector then asks peers for them again.
+ */
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { decodeHlc, encodeHlc, HybridClock, maxHlc, ZERO_HLC, type Hlc, type WallClock } from '../hlc/index.js'
+import { ClosedError, InvalidArgumentError } from '../errors.js'
+import { DeviceKey, SignatureVerifier } from '../oplog/keys.js'
+import { createOp, DEFAULT_MAX_VALUE_BYTES, MAX_COLLECTION_BYTES, MAX_FIELD_BYTES, MAX_INCREMENT, MAX_KEY_BYTES, signingMessage, withSignature, ZERO_HASH, type EncodedOp, type Op, type OpKind } from '../oplog/op.js'
+import { encodeValue, type Value } from '../oplog/value.js'
+import type { ApplyResult, OpsPage, OpsSinceOptions, SyncStore, VersionVector } from '../protocol/port.js'
+import { planApply, resultOf, writePlan, type ApplyContext, type OriginAuthorizer } from './apply-remote.js'
+import { loadOrCreateDeviceKey } from './device-key-file.js'
+import { migrate } from './migrate.js'
+import { OplogTables, type OriginHead } from './oplog-store.js'
+import { openDatabase, type Db } from './sqlite.js'
+import { fieldToValue, StateTables } from './state.js'
+
+/** Most ops one local call (or batch) may write: a batch is signed once and must fit one sync page. */
+export const MAX_BATCH_OPS = 10_000
+
+export interface ReplicaOptions {
+  /** Directory holding `replica.db` and `device.key` (created 0700 if missing). */
+  dir: string
+  /** Wall clock in ms. @default Date.now */
+  wallClock?: WallClock
+  /** Max ms a remote HLC may be ahead of our wall clock. @default 60000 */
+  maxDriftMs?: number
+  /** Max encoded size of one value. @default 1048576 (1 MiB) */
+  maxValueBytes?: number
+  /** Use this key instead of the directory's `device.key`. */
+  deviceKey?: DeviceKey
+  /** Called for every remote op's origin before it is applied (group membership). */
+  authorize?: OriginAuthorizer
+}
+
+export interface ChangeEvent {
+  readonly source: 'local' | 'remote'
+  /** The ops applied, in order. Local batches end with a signed op. */
+  readonly ops: readonly Op[]
+}
+
+export type ChangeListener = (event: ChangeEvent) => void
+
+export interface ListOptions {
+  /** Return keys strictly after this one. */
+  after?: string
+  /** @default 100 */
+  limit?: number
+}
+
+export interface Row { readonly key: string, readonly fields: Record<string, unknown> }
+
+interface Intent { kind: OpKind, collection: string, key: string, field: string, value: Uint8Array, element?: Uint8Array }
+
+/** Writes available inside `batch`. */
+export interface Writer {
+  put(collection: string, key: string, fields: Record<string, Value>): void
+  delete(collection: string, key: string): void
+  increment(collection: string, key: string, field: string, by?: number): void
+  add(collection: string, key: string, field: string, element: Value): void
+  remove(collection: string, key: string, field: string, element: Value): void
+}
+
+const textBytes = (s: string): number => Buffer.byteLength(s, 'utf8')
+
+function checkName (what: string, v: unknown, max: number): string {
+  if (typeof v !== 'string' || v.length === 0) throw new InvalidArgumentError(`${what} must be a non-empty string, got ${v === '' ? 'an empty string' : typeof v}`)
+  if (textBytes(v) > max) throw new InvalidArgumentError(`${what} is ${textBytes(v)} bytes, over the ${max}-byte limit`)
+  return v
+}
+
+export class Replica implements SyncStore {
+  readonly dir: string
+  readonly deviceKey: DeviceKey
+  readonly deviceId: string
+  readonly #db: Db
+  readonly #oplog: OplogTables
+  readonly #state: StateTables
+  readonly #clock: HybridClock
+  readonly #ctx: ApplyContext
+  readonly #maxValueBytes: number
+  readonly #listeners = new Set<ChangeListener>()
+  readonly #self: OriginHead
+  #closed = false
+  #sync: 'FULL' | 'NORMAL' = 'FULL'
+
+  constructor (options: ReplicaOptions) {
+    if (typeof options?.dir !== 'string' || options.dir === '') throw new InvalidArgumentError('openReplica needs { dir }: the directory for the replica files')
+    this.dir = options.dir
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 })
+    this.#maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES
+    this.deviceKey = options.deviceKey ?? loadOrCreateDeviceKey(join(this.dir, 'device.key'))
+    this.deviceId = this.deviceKey.id
+    const file = join(this.dir, 'replica.db')
+    this.#db = openDatabase(file)
+    try {
+      migrate(this.#db, file)
+      this.#oplog = new OplogTables(this.#db)
+      this.#state = new StateTables(this.#db)
+      const persisted = this.#oplog.getMeta('hlc')
+      const last = persisted === undefined ? ZERO_HLC : decodeHlc(Buffer.from(persisted).toString('latin1'))
+      this.#clock = new HybridClock({ ...(options.wallClock === undefined ? {} : { wallClock: options.wallClock }), ...(options.maxDriftMs === undefined ? {} : { maxDriftMs: options.maxDriftMs }), last })
+      this.#ctx = { oplog: this.#oplog, state: this.#state, clock: this.#clock, verifier: new SignatureVerifier(), limits: { maxValueBytes: this.#maxValueBytes }, authorize: options.authorize }
+      this.#self = this.#db.transaction(() => this.#oplog.ensureOrigin(this.deviceKey.publicKey))()
+    } catch (err) {
+      this.#db.close()
+      throw err
+    }
+  }
+
+  #open (): void { if (this.#closed) throw new ClosedError() }
+
+  #synchronous (mode: 'FULL' | 'NORMAL'): void {
+    if (this.#sync !== mode) { this.#db.pragma(`synchronous = ${mode}`); this.#sync = mode }
+  }
+
+  /** Runs `fn` in a transaction; on failure restores the clock and the cached heads. */
+  #transact<T> (fn: () => T): T {
+    const clockBefore = this.#clock.last
+    try {
+      return this.#db.transaction(fn)()
+    } catch (err) {
+      this.#clock.reset(clockBefore)
+      this.#oplog.reload()
+      throw err
+    }
+  }
+
+  #persistClock (): void {
+    this.#oplog.setMeta('hlc', Buffer.from(encodeHlc(this.#clock.last), 'latin1'))
+  }
+
+  #emit (event: ChangeEvent): void {
+    for (const l of this.#listeners) {
+      try { l(event) } catch { /* a listener's failure is its own */ }
+    }
+  }
+
+  #value (v: Value, what: string): Uint8Array {
+    const bytes = encodeValue(v, what)
+    if (bytes.length > this.#maxValueBytes) throw new InvalidArgumentError(`${what} encodes to ${bytes.length} bytes, over the ${this.#maxValueBytes}-byte limit`)
+    return bytes
+  }
+
+  #writer (intents: Intent[]): Writer {
+    const push = (i: Intent): void => {
+      if (intents.length >= MAX_BATCH_OPS) throw new InvalidArgumentError(`a batch may hold at most ${MAX_BATCH_OPS} ops`)
+      intents.push(i)
+    }
+    return {
+      put: (collection, key, fields) => {
+        checkName('collection', collection, MAX_COLLECTION_BYTES); checkName('key', key, MAX_KEY_BYTES)
+        if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) throw new InvalidArgumentError('put needs an object of fields, e.g. { title: "hello" }')
+        const names = Object.keys(fields)
+        if (names.length === 0) throw new InvalidArgumentError('put needs at least one field')
+        for (const field of names) {
+          checkName('field name', field, MAX_FIELD_BYTES)
+          push({ kind: 'set', collection, key, field, value: this.#value(fields[field] as Value, `field ${JSON.stringify(field)}`) })
+        }
+      },
+      delete: (collection, key) => {
+        checkName('collection', collection, MAX_COLLECTION_BYTES); checkName('key', key, MAX_KEY_BYTES)
+        push({ kind: 'delete', collection, key, field: '', value: new Uint8Array(0) })
+      },
+      increment: (collection, key, field, by = 1) => {
+        checkName('collection', collection, MAX_COLLECTION_BYTES); checkName('key', key, MAX_KEY_BYTES); checkName('field', field, MAX_FIELD_BYTES)
+        if (typeof by !== 'number' || !Number.isSafeInteger(by) || Math.abs(by) > MAX_INCREMENT) throw new InvalidArgumentError(`increment amount must be an integer within ±${MAX_INCREMENT}, got ${String(by)}`)
+        push({ kind: 'increment', collection, key, field, value: encodeValue(by) })
+      },
+      add: (collection, key, field, element) => {
+        checkName('collection', collection, MAX_COLLECTION_BYTES); checkName('key', key, MAX_KEY_BYTES); checkName('field', field, MAX_FIELD_BYTES)
+        push({ kind: 'add', collection, key, field, value: this.#value(element, 'set element') })
+      },
+      remove: (collection, key, field, element) => {
+        checkName('collection', collection, MAX_COLLECTION_BYTES); checkName('key', key, MAX_KEY_BYTES); checkName('field', field, MAX_FIELD_BYTES)
+        push({ kind: 'remove', collection, key, field, value: this.#value(element, 'set element') })
+      }
+    }
+  }
+
+  /** Stamps, chains, applies and signs (once) a list of local intents. */
+  #commitLocal (intents: Intent[]): Op[] {
+    this.#open()
+    if (intents.length === 0) return []
+    this.#synchronous('FULL')
+    const ops = this.#transact(() => {
+      const self = this.#self
+      const out: Op[] = []
+      for (const intent of intents) {
+        const tags = intent.kind === 'remove' ? this.#state.observedAdds(intent.collection, intent.key, intent.field, intent.value) : []
+        const op = createOp({
+          origin: self.key,
+          seq: self.seq + 1 + out.length,
+          hlc: this.#clock.now(),
+          kind: intent.kind,
+          collection: intent.collection,
+          key: intent.key,
+          field: intent.field,
+          value: intent.value,
+          tags,
+          prev: out.length > 0 ? out[out.length - 1]!.hash : self.hash ?? ZERO_HASH
+        })
+        // Applied one by one so that a remove later in the batch sees an add earlier in it.
+        this.#state.apply(op)
+        out.push(op)
+      }
+      const last = out.length - 1
+      out[last] = withSignature(out[last]!, this.deviceKey.sign(signingMessage(out[last]!.hash)))
+      this.#oplog.append(self, out, last)
+      this.#persistClock()
+      return out
+    })
+    this.#emit({ source: 'local', ops })
+    return ops
+  }
+
+  put (collection: string, key: string, fields: Record<string, Value>): void {
+    const intents: Intent[] = []
+    this.#writer(intents).put(collection, key, fields)
+    this.#commitLocal(intents)
+  }
+
+  delete (collection: string, key: string): void {
+    const intents: Intent[] = []
+    this.#writer(intents).delete(collection, key)
+    this.#commitLocal(intents)
+  }
+
+  increment (collection: string, key: string, field: string, by = 1): void {
+    const intents: Intent[] = []
+    this.#writer(intents).increment(collection, key, field, by)
+    this.#commitLocal(intents)
+  }
+
+  add (collection: string, key: string, field: string, element: Value): void {
+    const intents: Intent[] = []
+    this.#writer(intents).add(collection, key, field, element)
+    this.#commitLocal(intents)
+  }
+
+  remove (collection: string, key: string, field: string, element: Value): void {
+    const intents: Intent[] = []
+    this.#writer(intents).remove(collection, key, field, element)
+    this.#commitLocal(intents)
+  }
+
+  /** Several writes in one transaction and one signature. `fn` must be synchronous. */
+  batch (fn: (w: Writer) => void): number {
+    if (typeof fn !== 'function') throw new InvalidArgumentError('batch needs a function that receives a writer')
+    const intents: Intent[] = []
+    const result = fn(this.#writer(intents)) as unknown
+    if (result instanceof Promise) throw new InvalidArgumentError('batch callbacks must be synchronous (the batch is one SQLite transaction)')
+    return this.#commitLocal(intents).length
+  }
+
+  get (collection: string, key: string): Record<string, unknown> | undefined {
+    this.#open()
+    checkName('collection', collection, MAX_COLLECTION_BYTES); checkName('key', key, MAX_KEY_BYTES)
+    const fields = this.#state.row(collection, key)
+    if (fields.length === 0) return undefined
+    return Object.fromEntries(fields.map(f => [f.name, fieldToValue(f)]))
+  }
+
+  list (collection: string, options: ListOptions = {}): Row[] {
+    this.#open()
+    checkName('collection', collection, MAX_COLLECTION_BYTES)
+    const limit = options.limit ?? 100
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > 10_000) throw new InvalidArgumentError(`list limit must be an integer from 1 to 10000, got ${String(limit)}`)
+    if (options.after !== undefined && typeof options.after !== 'string') throw new InvalidArgumentError('list `after` must be a key string')
+    return this.#state.keys(collection, options.after ?? '', limit).map(key => ({ key, fields: this.get(collection, key)! }))
+  }
+
+  collections (): string[] { this.#open(); return this.#state.collections() }
+
+  subscribe (listener: ChangeListener): () => void {
+    if (typeof listener !== 'function') throw new InvalidArgumentError('subscribe needs a function')
+    this.#listeners.add(listener)
+    return () => { this.#listeners.delete(listener) }
+  }
+
+  versionVector (): Map<string, number> { this.#open(); return this.#oplog.versionVector() }
+
+  opsSince (vector: VersionVector, options?: OpsSinceOptions): OpsPage {
+    this.#open()
+    if (!(vector instanceof Map)) throw new InvalidArgumentError('opsSince needs a version vector (a Map of device id to seq)')
+    return this.#oplog.opsSince(vector, options)
+  }
+
+  applyRemote (ops: readonly EncodedOp[]): ApplyResult {
+    this.#open()
+    if (!Array.isArray(ops)) throw new InvalidArgumentError('applyRemote needs an array of encoded ops')
+    const now = this.#clock.wall()
+    this.#synchronous('NORMAL')
+    let applied: Op[] = []
+    const plan = this.#transact(() => {
+      // Planned inside the transaction so the heads it reads are the ones it extends.
+      const p = planApply(this.#ctx, ops)
+      applied = writePlan(this.#ctx, p, now)
+      if (p.maxHlc !== undefined) {
+        this.#clock.receive(p.maxHlc)
+        this.#persistClock()
+      }
+      return p
+    })
+    if (applied.length > 0) this.#emit({ source: 'remote', ops: applied })
+    return resultOf(plan, applied.length)
+  }
+
+  digest (collection?: string): string {
+    this.#open()
+    if (collection !== undefined) checkName('collection', collection, MAX_COLLECTION_BYTES)
+    return this.#state.digest(collection)
+  }
+
+  /** The clock's last issued or received timestamp. */
+  get hlc (): Hlc { return maxHlc(this.#clock.last, ZERO_HLC) }
+
+  stats (): { ops: number, origins: number, rejected: Record<string, number>, equivocating: string[] } {
+    this.#open()
+    const origins = this.#oplog.origins()
+    return {
+      ops: this.#oplog.opCount(),
+      origins: origins.filter(o => o.seq > 0).length,
+      rejected: this.#oplog.rejectionCounts(),
+      equivocating: origins.filter(o => o.equivocating).map(o => o.deviceId)
+    }
+  }
+
+  /** Raw access for the CLI and tests that inspect the oplog. */
+  get oplog (): OplogTables { this.#open(); return this.#oplog }
+
+  close (): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#listeners.clear()
+    this.#db.close()
+  }
+}
+
+export function openReplica (options: ReplicaOptions): Replica {
+  return new Replica(options)
+}
