@@ -4,10 +4,10 @@
  * throws `MalformedError`, so a truncated or hostile buffer never reads past
  * its end.
  */
+import { isUtf8 } from 'node:buffer'
 import { MalformedError } from '../errors.js'
 
 const textEncoder = new TextEncoder()
-const textDecoder = new TextDecoder('utf-8', { fatal: true })
 
 export function utf8 (s: string): Uint8Array { return textEncoder.encode(s) }
 
@@ -109,11 +109,10 @@ export class ByteReader {
 
   string (field: string, max: number): string {
     const b = this.bytes(field, max)
-    try {
-      return textDecoder.decode(b)
-    } catch {
-      throw new MalformedError(`${this.#what}: ${field} is not valid UTF-8`)
-    }
+    // isUtf8 plus Buffer's decoder is several times faster than a fatal
+    // TextDecoder on the short strings ops are made of.
+    if (!isUtf8(b)) throw new MalformedError(`${this.#what}: ${field} is not valid UTF-8`)
+    return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8')
   }
 
   end (): void {

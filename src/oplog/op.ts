@@ -22,12 +22,12 @@
  *   varint tag count, then 40-byte stamps (remove: the adds it observed)
  *   32     hash of the previous op of this origin (zeros for seq 1)
  */
-import { createHash } from 'node:crypto'
+import * as nodeCrypto from 'node:crypto'
 import { HLC_BYTES, readHlc, writeHlc, type Hlc } from '../hlc/index.js'
 import { MalformedError, WeftError } from '../errors.js'
 import { ByteReader, ByteWriter, bytesEqual } from './bytes.js'
 import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './keys.js'
-import { decodeValue } from './value.js'
+import { checkValue, decodeValue } from './value.js'
 
 export const OP_FORMAT_VERSION = 1
 export const HASH_BYTES = 32
@@ -115,8 +115,12 @@ export interface OpFields extends OpTarget {
   prev: Uint8Array
 }
 
+// One-shot crypto.hash (Node >= 20.12) avoids a Hash object per op; older 20.x falls back.
+const oneShot = (nodeCrypto as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Buffer }).hash
+
 export function sha256 (data: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(data).digest())
+  if (oneShot !== undefined) return oneShot('sha256', data, 'buffer')
+  return nodeCrypto.createHash('sha256').update(data).digest()
 }
 
 export function encodeOpBody (f: OpFields): Uint8Array {
@@ -134,7 +138,7 @@ export function encodeOpBody (f: OpFields): Uint8Array {
 /** Builds an unsigned op from its fields (local writes). */
 export function createOp (f: OpFields): Op {
   const body = encodeOpBody(f)
-  return { ...f, tags: f.tags ?? [], body, hash: sha256(body) }
+  return { origin: f.origin, seq: f.seq, hlc: f.hlc, kind: f.kind, collection: f.collection, key: f.key, field: f.field, value: f.value, tags: f.tags ?? [], prev: f.prev, body, hash: sha256(body), sig: undefined }
 }
 
 export interface DecodeLimits {
@@ -148,8 +152,10 @@ export interface DecodeLimits {
  */
 export function decodeOp (encoded: EncodedOp, limits: DecodeLimits = {}): Op {
   const maxValue = limits.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES
+  if (typeof encoded !== 'object' || encoded === null) throw new OpRejectedError('malformed', 'op is not an object with a body')
   const { body, sig } = encoded
   if (!(body instanceof Uint8Array)) throw new OpRejectedError('malformed', 'op body is not bytes')
+  if (sig !== undefined && !(sig instanceof Uint8Array)) throw new OpRejectedError('malformed', 'op signature is not bytes')
   if (sig !== undefined && sig.length !== SIGNATURE_BYTES) throw new OpRejectedError('malformed', `op signature is ${sig.length} bytes, expected ${SIGNATURE_BYTES}`)
   try {
     const r = new ByteReader(body, 'op')
@@ -196,9 +202,13 @@ function checkShape (op: Op): void {
   }
   if (op.kind !== 'remove' && op.tags.length > 0) bad('only remove ops carry tags')
   if (op.kind === 'delete') return
-  let v
-  try { v = decodeValue(op.value) } catch (err) { bad((err as Error).message) }
-  if (op.kind === 'increment' && !(typeof v === 'number' && Number.isSafeInteger(v) && Math.abs(v) <= MAX_INCREMENT)) bad(`increment amount must be an integer within ±${MAX_INCREMENT}`)
+  if (op.kind === 'increment') {
+    let v
+    try { v = decodeValue(op.value) } catch (err) { bad((err as Error).message) }
+    if (!(typeof v === 'number' && Number.isSafeInteger(v) && Math.abs(v) <= MAX_INCREMENT)) bad(`increment amount must be an integer within ±${MAX_INCREMENT}`)
+    return
+  }
+  try { checkValue(op.value) } catch (err) { bad((err as Error).message) }
 }
 
 /** hlc then origin: unique per op, and ordered the way last-writer-wins needs. */

@@ -7,6 +7,7 @@
  * values (stored as their JSON text, keys sorted so equal objects encode
  * equally); they are not merged field by field.
  */
+import { isUtf8 } from 'node:buffer'
 import { InvalidArgumentError, MalformedError } from '../errors.js'
 import { ByteReader, ByteWriter } from './bytes.js'
 
@@ -88,7 +89,32 @@ export function decodeValue (bytes: Uint8Array, max = Number.MAX_SAFE_INTEGER): 
   return v
 }
 
+/**
+ * Throws `MalformedError` unless `bytes` is a well-formed value encoding.
+ * Cheaper than `decodeValue` on the hot path: strings are checked, not built.
+ */
+export function checkValue (bytes: Uint8Array): void {
+  const tag = bytes[0]
+  if (tag === Tag.Null || tag === Tag.False || tag === Tag.True) {
+    if (bytes.length !== 1) throw new MalformedError('value: trailing bytes')
+    return
+  }
+  if (tag === Tag.Number) {
+    if (bytes.length !== 9) throw new MalformedError('value: a number is 8 bytes')
+    if (!Number.isFinite(new DataView(bytes.buffer, bytes.byteOffset + 1, 8).getFloat64(0, false))) throw new MalformedError('value: number is not finite')
+    return
+  }
+  if (tag === Tag.String || tag === Tag.Bytes) {
+    const r = new ByteReader(bytes, 'value', 1)
+    const b = r.bytes(tag === Tag.String ? 'string' : 'bytes', Number.MAX_SAFE_INTEGER)
+    r.end()
+    if (tag === Tag.String && !isUtf8(b)) throw new MalformedError('value: string is not valid UTF-8')
+    return
+  }
+  decodeValue(bytes)
+}
+
 /** Checks that `bytes` is a well-formed value encoding. */
 export function isValidValue (bytes: Uint8Array): boolean {
-  try { decodeValue(bytes); return true } catch { return false }
+  try { checkValue(bytes); return true } catch { return false }
 }

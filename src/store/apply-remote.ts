@@ -160,12 +160,10 @@ export function writePlan (ctx: ApplyContext, plan: ApplyPlan, now: number): Op[
   const applied: Op[] = []
   for (const run of plan.runs) {
     const origin = run.origin ?? ctx.oplog.ensureOrigin(run.key)
-    for (const op of run.ops) {
-      ctx.state.apply(op)
-      applied.push(op)
-    }
     ctx.oplog.append(origin, run.ops, run.signedIndex)
+    for (const op of run.ops) applied.push(op)
   }
+  ctx.state.applyMany(applied)
   for (const key of plan.equivocating) ctx.oplog.flagEquivocating(ctx.oplog.ensureOrigin(key))
   for (const r of plan.rejected) ctx.oplog.recordRejection(now, undefined, r.seq, r.reason, r.origin === undefined ? r.message : `${r.origin}: ${r.message}`)
   if (plan.rejected.length > 0) ctx.oplog.trimRejections()

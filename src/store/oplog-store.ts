@@ -6,7 +6,7 @@
 import { hlcToBytes, readHlc, type Hlc } from '../hlc/index.js'
 import { deviceIdToString } from '../oplog/keys.js'
 import { toHex } from '../oplog/bytes.js'
-import type { EncodedOp, Op, RejectReason } from '../oplog/op.js'
+import { sha256, type EncodedOp, type Op, type RejectReason } from '../oplog/op.js'
 import type { OpsPage, OpsSinceOptions, VersionVector } from '../protocol/port.js'
 import type { Db, Statement } from './sqlite.js'
 
@@ -16,6 +16,8 @@ const SEQ_SPACE = 2 ** 32
 export const MAX_SEQ = SEQ_SPACE - 1
 export const DEFAULT_PAGE_OPS = 5000
 export const DEFAULT_PAGE_BYTES = 1024 * 1024
+/** Rows per multi-row oplog insert. */
+const INSERT_CHUNK = 64
 /** How many recent rejections are kept for inspection. */
 const KEEP_REJECTIONS = 1000
 
@@ -31,9 +33,7 @@ export interface OriginHead {
 
 export interface StoredOp {
   readonly seq: number
-  readonly hlc: Hlc
   readonly body: Uint8Array
-  readonly hash: Uint8Array
   readonly sig: Uint8Array | undefined
 }
 
@@ -46,7 +46,8 @@ export class OplogTables {
   readonly #updateHead: Statement
   readonly #flagEquivocating: Statement
   readonly #insertOp: Statement
-  readonly #opHash: Statement
+  readonly #insertOps: Statement
+  readonly #opBody: Statement
   readonly #opsRange: Statement
   readonly #setSig: Statement
   readonly #getMeta: Statement
@@ -60,9 +61,10 @@ export class OplogTables {
     this.#insertOrigin = db.prepare('INSERT INTO origins (key) VALUES (?) RETURNING id').pluck()
     this.#updateHead = db.prepare('UPDATE origins SET head_seq = ?, head_hash = ?, head_hlc = ? WHERE id = ?')
     this.#flagEquivocating = db.prepare('UPDATE origins SET equivocating = 1 WHERE id = ?')
-    this.#insertOp = db.prepare('INSERT INTO oplog (id, hlc, body, hash, sig) VALUES (?, ?, ?, ?, ?)')
-    this.#opHash = db.prepare('SELECT hash FROM oplog WHERE id = ?').pluck()
-    this.#opsRange = db.prepare('SELECT id, hlc, body, hash, sig FROM oplog WHERE id > ? AND id <= ? ORDER BY id LIMIT ?').raw()
+    this.#insertOp = db.prepare('INSERT INTO oplog (id, body, sig) VALUES (?, ?, ?)')
+    this.#insertOps = db.prepare('INSERT INTO oplog (id, body, sig) VALUES ' + Array.from({ length: INSERT_CHUNK }, () => '(?, ?, ?)').join(', '))
+    this.#opBody = db.prepare('SELECT body FROM oplog WHERE id = ?').pluck()
+    this.#opsRange = db.prepare('SELECT id, body, sig FROM oplog WHERE id > ? AND id <= ? ORDER BY id LIMIT ?').raw()
     this.#setSig = db.prepare('UPDATE oplog SET sig = ? WHERE id = ?')
     this.#getMeta = db.prepare('SELECT value FROM meta WHERE name = ?').pluck()
     this.#setMeta = db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value')
@@ -111,14 +113,29 @@ export class OplogTables {
 
   /** Hash of an op we hold, or undefined. */
   hashAt (origin: OriginHead, seq: number): Uint8Array | undefined {
-    return this.#opHash.get(origin.id * SEQ_SPACE + seq) as Uint8Array | undefined
+    const body = this.#opBody.get(origin.id * SEQ_SPACE + seq) as Uint8Array | undefined
+    return body === undefined ? undefined : sha256(body)
   }
 
   /** Appends ops (already verified, contiguous after the head) and moves the head. */
   append (origin: OriginHead, ops: readonly Op[], keepSigAt: number): void {
-    for (let i = 0; i < ops.length; i++) {
+    const base = origin.id * SEQ_SPACE
+    const args: Array<number | Uint8Array | null> = new Array(INSERT_CHUNK * 3)
+    let i = 0
+    // Many rows per statement: better-sqlite3's per-call cost is a large
+    // share of a small insert.
+    for (; i + INSERT_CHUNK <= ops.length; i += INSERT_CHUNK) {
+      for (let j = 0; j < INSERT_CHUNK; j++) {
+        const op = ops[i + j]!
+        args[j * 3] = base + op.seq
+        args[j * 3 + 1] = op.body
+        args[j * 3 + 2] = i + j === keepSigAt ? op.sig ?? null : null
+      }
+      this.#insertOps.run(args)
+    }
+    for (; i < ops.length; i++) {
       const op = ops[i]!
-      this.#insertOp.run(origin.id * SEQ_SPACE + op.seq, hlcToBytes(op.hlc), op.body, op.hash, i === keepSigAt ? op.sig ?? null : null)
+      this.#insertOp.run(base + op.seq, op.body, i === keepSigAt ? op.sig ?? null : null)
     }
     const last = ops[ops.length - 1]!
     origin.seq = last.seq
@@ -141,8 +158,8 @@ export class OplogTables {
   /** Reads stored ops of one origin with seq in (from, to], at most `limit`. */
   read (origin: OriginHead, from: number, to: number, limit: number): StoredOp[] {
     const base = origin.id * SEQ_SPACE
-    const rows = this.#opsRange.all(base + from, base + to, limit) as Array<[number, Uint8Array, Uint8Array, Uint8Array, Uint8Array | null]>
-    return rows.map(([id, hlc, body, hash, sig]) => ({ seq: id - base, hlc: readHlc(hlc, 0), body, hash, sig: sig ?? undefined }))
+    const rows = this.#opsRange.all(base + from, base + to, limit) as Array<[number, Uint8Array, Uint8Array | null]>
+    return rows.map(([id, body, sig]) => ({ seq: id - base, body, sig: sig ?? undefined }))
   }
 
   /**

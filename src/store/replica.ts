@@ -212,10 +212,12 @@ export class Replica implements SyncStore {
           tags,
           prev: out.length > 0 ? out[out.length - 1]!.hash : self.hash ?? ZERO_HASH
         })
-        // Applied one by one so that a remove later in the batch sees an add earlier in it.
-        this.#state.apply(op)
+        // Adds and deletes are applied at once, so that a remove later in the
+        // batch sees an add earlier in it; sets are reduced to one upsert per field.
+        if (op.kind !== 'set') this.#state.apply(op)
         out.push(op)
       }
+      this.#state.applyMany(out.filter(op => op.kind === 'set'))
       const last = out.length - 1
       out[last] = withSignature(out[last]!, this.deviceKey.sign(signingMessage(out[last]!.hash)))
       this.#oplog.append(self, out, last)

@@ -54,6 +54,9 @@ export function openDatabase (file: string): Db {
     db.pragma('synchronous = FULL')
     db.pragma('foreign_keys = ON')
     db.pragma('busy_timeout = 5000')
+    // The default 2 MB page cache thrashes once the oplog and state tables
+    // outgrow it; 64 MB keeps a large sync's working set in memory.
+    db.pragma('cache_size = -65536')
     // Touch the schema so a damaged file fails here, at open, not later.
     db.prepare('SELECT count(*) FROM sqlite_master').get()
   } catch (err) {

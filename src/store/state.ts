@@ -92,6 +92,24 @@ export class StateTables {
     }
   }
 
+  /**
+   * Applies a batch of newly inserted ops. Same result as `apply` on each in
+   * any order (the rules commute); sets to one field within the batch are
+   * first reduced to their winner, so a history that rewrote a field many
+   * times costs one upsert per field, not one per write.
+   */
+  applyMany (ops: readonly Op[]): void {
+    const winners = new Map<string, { op: Op, stamp: Uint8Array }>()
+    for (const op of ops) {
+      if (op.kind !== 'set') { this.apply(op); continue }
+      const id = `${op.collection}\u0000${op.key}\u0000${op.field}`
+      const stamp = stampOf(op)
+      const cur = winners.get(id)
+      if (cur === undefined || Buffer.compare(stamp, cur.stamp) > 0) winners.set(id, { op, stamp })
+    }
+    for (const { op, stamp } of winners.values()) this.#setRegister.run(op.collection, op.key, op.field, stamp, op.value)
+  }
+
   /** Stamps of the visible adds of `element`: what a local remove must cancel. */
   observedAdds (collection: string, key: string, field: string, element: Uint8Array): Uint8Array[] {
     return this.#visibleAdds.all(collection, key, field, element) as Uint8Array[]
