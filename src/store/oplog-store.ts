@@ -196,6 +196,16 @@ export class OplogTables {
     return { ops, bytes, more }
   }
 
+  /** Every stored op, newest rowid first (for the CLI's oplog view). */
+  *scan (): Generator<{ origin: OriginHead | undefined, seq: number, body: Uint8Array, signed: boolean }> {
+    const byId = new Map<number, OriginHead>()
+    for (const o of this.#origins.values()) byId.set(o.id, o)
+    for (const [id, body, sig] of this.#db.prepare('SELECT id, body, sig FROM oplog ORDER BY id DESC').raw().iterate() as Iterable<[number, Uint8Array, Uint8Array | null]>) {
+      const originId = Math.floor(id / SEQ_SPACE)
+      yield { origin: byId.get(originId), seq: id - originId * SEQ_SPACE, body, signed: sig !== null }
+    }
+  }
+
   getMeta (name: string): Uint8Array | undefined {
     return this.#getMeta.get(name) as Uint8Array | undefined
   }

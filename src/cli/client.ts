@@ -1,0 +1,64 @@
+/** The CLI's side of the control API: one HTTP request over the daemon's Unix socket. */
+import { request } from 'node:http'
+import { WeftError } from '../errors.js'
+
+export const CLIENT_TIMEOUT_MS = 120_000
+const MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+
+export class DaemonUnavailableError extends WeftError {
+  static override name = 'DaemonUnavailableError'
+  constructor (message: string) { super(message, 'DAEMON_NOT_RUNNING') }
+}
+
+export class ApiError extends WeftError {
+  static override name = 'ApiError'
+  readonly status: number
+  constructor (status: number, code: string, message: string) { super(message, code); this.status = status }
+}
+
+export interface CallOptions { body?: unknown, timeoutMs?: number, onLine?: (line: string) => void }
+
+export async function call (socket: string, method: string, path: string, o: CallOptions = {}): Promise<unknown> {
+  return await new Promise((resolve, reject) => {
+    const payload = o.body === undefined ? undefined : Buffer.from(JSON.stringify(o.body))
+    const req = request({ socketPath: socket, method, path, headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': payload.length } }, res => {
+      const chunks: Buffer[] = []
+      let size = 0
+      let pending = ''
+      res.on('data', (c: Buffer) => {
+        if (o.onLine !== undefined && res.statusCode === 200) {
+          pending += c.toString('utf8')
+          let i
+          while ((i = pending.indexOf('\n')) >= 0) { o.onLine(pending.slice(0, i)); pending = pending.slice(i + 1) }
+          return
+        }
+        size += c.length
+        if (size > MAX_RESPONSE_BYTES) { req.destroy(new WeftError('response from the daemon is too large', 'TOO_LARGE')); return }
+        chunks.push(c)
+      })
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8')
+        const type = String(res.headers['content-type'] ?? '')
+        if (res.statusCode !== 200) {
+          try {
+            const e = (JSON.parse(text) as { error: { code: string, message: string } }).error
+            reject(new ApiError(res.statusCode ?? 500, e.code, e.message))
+          } catch {
+            reject(new ApiError(res.statusCode ?? 500, 'INTERNAL', `daemon answered ${res.statusCode}`))
+          }
+          return
+        }
+        if (!type.includes('json')) { resolve(text); return }
+        try { resolve(text === '' ? undefined : JSON.parse(text)) } catch { reject(new WeftError('the daemon sent invalid JSON', 'INTERNAL')) }
+      })
+      res.on('error', reject)
+    })
+    if (o.onLine === undefined) req.setTimeout(o.timeoutMs ?? CLIENT_TIMEOUT_MS, () => req.destroy(new WeftError(`the daemon did not answer within ${(o.timeoutMs ?? CLIENT_TIMEOUT_MS) / 1000} s`, 'TIMEOUT')))
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') reject(new DaemonUnavailableError(`the weft daemon is not running (no control socket at ${socket}); start it with: weft start`))
+      else if (err.code === 'EACCES') reject(new WeftError(`permission denied on the control socket ${socket}: it belongs to another user`, 'PERMISSION_DENIED'))
+      else reject(err)
+    })
+    req.end(payload)
+  })
+}

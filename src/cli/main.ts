@@ -1,0 +1,194 @@
+#!/usr/bin/env node
+/**
+ * `weft`: the command-line interface. Each command declares its options,
+ * checks them up front, calls one function (usually one control API request)
+ * and prints the result, as a table for people or as JSON with `--json`.
+ * Errors map to exit codes in one place (`exitCodeFor`).
+ */
+import '../polyfill.js'
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { InvalidArgumentError, WeftError } from '../errors.js'
+import { resolvePaths, type Paths } from '../daemon/paths.js'
+import { call, DaemonUnavailableError } from './client.js'
+import { runStart } from './start.js'
+import { serviceInstall, serviceUninstall } from './service.js'
+import { printTable, parseFieldArgs, parseValueArg } from './format.js'
+
+export const EXIT = { ok: 0, error: 1, usage: 2, daemonDown: 3 } as const
+
+type Options = NonNullable<ParseArgsConfig['options']>
+interface Ctx { paths: Paths, json: boolean, values: Record<string, string | boolean | string[] | undefined>, args: string[] }
+interface Command { usage: string, summary: string, options?: Options, min?: number, max?: number, run: (ctx: Ctx) => Promise<void> }
+
+const GLOBAL: Options = {
+  'data-dir': { type: 'string' },
+  config: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  debug: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false }
+}
+
+const out = (s: string): void => { process.stdout.write(s + '\n') }
+const api = async (ctx: Ctx, method: string, path: string, body?: unknown): Promise<unknown> => await call(ctx.paths.socket, method, path, body === undefined ? {} : { body })
+const enc = encodeURIComponent
+const printJsonOr = (ctx: Ctx, value: unknown, human: () => void): void => { if (ctx.json) out(JSON.stringify(value, null, 2)); else human() }
+
+const COMMANDS: Record<string, Command> = {
+  start: {
+    usage: 'weft start [--log-level L] [--listen ADDR]... [--relay ADDR]... [--no-mdns] [--no-upnp] [--api-port N]',
+    summary: 'run the node in the foreground (what a service manager runs)',
+    options: { 'log-level': { type: 'string' }, listen: { type: 'string', multiple: true }, relay: { type: 'string', multiple: true }, 'no-mdns': { type: 'boolean' }, 'no-upnp': { type: 'boolean' }, 'api-port': { type: 'string' }, 'device-name': { type: 'string' }, group: { type: 'string' } },
+    max: 0,
+    run: async ctx => { await runStart(ctx.paths, ctx.values) }
+  },
+  status: {
+    usage: 'weft status', summary: 'device, group, store, and the sync state with each known peer', max: 0,
+    run: async ctx => {
+      const s = await api(ctx, 'GET', '/v1/status') as Record<string, any>
+      printJsonOr(ctx, s, () => {
+        out(`device   ${s.device}${s.deviceName === undefined ? '' : ` (${s.deviceName})`}`)
+        out(`group    ${s.group}`)
+        out(`store    ${s.store.ops} ops from ${s.store.origins} devices, ${(s.store.bytes / 1024 / 1024).toFixed(1)} MiB, ${s.dataDir}`)
+        out(`clock    ${s.hlc}`)
+        if (s.network !== null) out(`listen   ${(s.network.addresses as string[]).join(' ') || '(none)'}`)
+        else out('network  not running')
+        const rejected = Object.entries(s.rejected as Record<string, number>)
+        if (rejected.length > 0) out(`rejected ${rejected.map(([r, n]) => `${r}=${n}`).join(' ')}`)
+        const peers = s.peers as Array<Record<string, any>>
+        out(`peers    ${peers.filter(p => p.connected === true).length} connected, ${peers.length} known`)
+        if (peers.length > 0) printTable(['PEER', 'LOCAL', 'PEER VERSION', 'STATUS'], peers.map(p => [String(p.peer ?? p.peerId), String(p.localOps ?? ''), String(p.peerOps ?? ''), String(p.status ?? '')]), out)
+      })
+    }
+  },
+  peers: {
+    usage: 'weft peers [--verbose]', summary: 'connected and known peers, their path, RTT, last sync', options: { verbose: { type: 'boolean', short: 'v' } }, max: 0,
+    run: async ctx => {
+      const peers = await api(ctx, 'GET', '/v1/peers') as Array<Record<string, any>>
+      printJsonOr(ctx, peers, () => {
+        if (peers.length === 0) { out('no peers known yet'); return }
+        printTable(['PEER', 'NAME', 'PATH', 'ADDRESS', 'RTT', 'LAST SYNC', 'BEHIND'], peers.map(p => [String(p.peerId ?? p.peer), String(p.deviceName ?? ''), String(p.path ?? ''), String(p.address ?? ''), p.rttMs === undefined ? '' : `${p.rttMs} ms`, String(p.lastSync ?? 'never'), String(p.behind ?? '')]), out)
+      })
+    }
+  },
+  oplog: {
+    usage: 'weft oplog [--origin ID] [--collection C] [--key K] [--since TIME] [--limit N] [--follow]', summary: 'the oplog, newest first, with decoded values',
+    options: { origin: { type: 'string' }, collection: { type: 'string' }, key: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string' }, follow: { type: 'boolean', short: 'f' } }, max: 0,
+    run: async ctx => {
+      const q = new URLSearchParams()
+      for (const k of ['origin', 'collection', 'key', 'since', 'limit']) if (typeof ctx.values[k] === 'string') q.set(k, ctx.values[k] as string)
+      const show = (op: Record<string, any>): void => {
+        if (ctx.json) { out(JSON.stringify(op)); return }
+        out(`${op.hlc}  ${String(op.origin).slice(0, 16)}…#${op.seq}  ${op.kind.padEnd(9)} ${op.collection}/${op.key}${op.field === undefined ? '' : '.' + op.field}${op.value === undefined ? '' : ' = ' + JSON.stringify(op.value)}`)
+      }
+      const ops = await api(ctx, 'GET', `/v1/oplog?${q.toString()}`) as Array<Record<string, any>>
+      if (ctx.json && ctx.values.follow !== true) out(JSON.stringify(ops, null, 2))
+      else for (const op of ops) show(op)
+      if (ctx.values.follow === true) {
+        await call(ctx.paths.socket, 'GET', '/v1/oplog/follow', { onLine: line => show(JSON.parse(line) as Record<string, any>) })
+      }
+    }
+  },
+  get: {
+    usage: 'weft get <collection> <key>', summary: 'read one row', min: 2, max: 2,
+    run: async ctx => { const row = await api(ctx, 'GET', `/v1/data/${enc(ctx.args[0]!)}/${enc(ctx.args[1]!)}`); out(JSON.stringify(row, null, ctx.json ? 2 : undefined)) }
+  },
+  put: {
+    usage: 'weft put <collection> <key> <field>=<value>...', summary: 'write fields (values are JSON, or else strings)', min: 3,
+    run: async ctx => { await api(ctx, 'PUT', `/v1/data/${enc(ctx.args[0]!)}/${enc(ctx.args[1]!)}`, { fields: parseFieldArgs(ctx.args.slice(2)) }); if (ctx.json) out('{"ok":true}') }
+  },
+  del: {
+    usage: 'weft del <collection> <key>', summary: 'delete a row', min: 2, max: 2,
+    run: async ctx => { await api(ctx, 'DELETE', `/v1/data/${enc(ctx.args[0]!)}/${enc(ctx.args[1]!)}`); if (ctx.json) out('{"ok":true}') }
+  },
+  inc: {
+    usage: 'weft inc <collection> <key> <field> [by]', summary: 'add to a counter (default 1, may be negative)', min: 3, max: 4,
+    run: async ctx => {
+      const by = ctx.args[3] === undefined ? 1 : Number(ctx.args[3])
+      if (!Number.isSafeInteger(by)) throw new InvalidArgumentError(`the amount must be an integer, got ${JSON.stringify(ctx.args[3])}`)
+      await api(ctx, 'POST', `/v1/data/${enc(ctx.args[0]!)}/${enc(ctx.args[1]!)}/increment`, { field: ctx.args[2], by }); if (ctx.json) out('{"ok":true}')
+    }
+  },
+  add: {
+    usage: 'weft add <collection> <key> <field> <element>', summary: 'add an element to a set', min: 4, max: 4,
+    run: async ctx => { await api(ctx, 'POST', `/v1/data/${enc(ctx.args[0]!)}/${enc(ctx.args[1]!)}/add`, { field: ctx.args[2], element: parseValueArg(ctx.args[3]!) }); if (ctx.json) out('{"ok":true}') }
+  },
+  rm: {
+    usage: 'weft rm <collection> <key> <field> <element>', summary: 'remove an element from a set', min: 4, max: 4,
+    run: async ctx => { await api(ctx, 'POST', `/v1/data/${enc(ctx.args[0]!)}/${enc(ctx.args[1]!)}/remove`, { field: ctx.args[2], element: parseValueArg(ctx.args[3]!) }); if (ctx.json) out('{"ok":true}') }
+  },
+  ls: {
+    usage: 'weft ls [collection] [--after KEY] [--limit N]', summary: 'list collections, or the rows of one', options: { after: { type: 'string' }, limit: { type: 'string' } }, max: 1,
+    run: async ctx => {
+      if (ctx.args[0] === undefined) { const cs = await api(ctx, 'GET', '/v1/collections') as string[]; printJsonOr(ctx, cs, () => cs.forEach(c => out(c))); return }
+      const q = new URLSearchParams()
+      if (typeof ctx.values.after === 'string') q.set('after', ctx.values.after)
+      if (typeof ctx.values.limit === 'string') q.set('limit', ctx.values.limit)
+      const rows = await api(ctx, 'GET', `/v1/data/${enc(ctx.args[0])}?${q.toString()}`) as Array<{ key: string, fields: unknown }>
+      printJsonOr(ctx, rows, () => rows.forEach(r => out(`${r.key}\t${JSON.stringify(r.fields)}`)))
+    }
+  },
+  sync: {
+    usage: 'weft sync [peer]', summary: 'sync now (with one peer, or every connected peer) and report what moved', max: 1,
+    run: async ctx => {
+      const res = await api(ctx, 'POST', '/v1/sync', ctx.args[0] === undefined ? {} : { peer: ctx.args[0] })
+      printJsonOr(ctx, res, () => {
+        const list = Array.isArray(res) ? res as Array<Record<string, any>> : [res as Record<string, any>]
+        if (list.length === 0) { out('no connected peers to sync with'); return }
+        printTable(['PEER', 'SENT', 'RECEIVED', 'RESULT'], list.map(r => [String(r.peer ?? r.peerId ?? ''), String(r.opsSent ?? 0), String(r.opsReceived ?? 0), r.error === undefined || r.error === null ? 'ok' : String(r.error?.message ?? r.error)]), out)
+      })
+    }
+  },
+  service: {
+    usage: 'weft service install|uninstall', summary: 'write (or remove) a systemd user unit / launchd agent that runs weft start', min: 1, max: 1,
+    run: async ctx => {
+      const action = ctx.args[0]
+      if (action !== 'install' && action !== 'uninstall') throw new InvalidArgumentError(`service takes install or uninstall, not ${JSON.stringify(action)}`)
+      const res = action === 'install' ? serviceInstall(ctx.paths) : serviceUninstall()
+      printJsonOr(ctx, res, () => out(res.message))
+    }
+  }
+}
+
+function usage (): string {
+  const lines = ['usage: weft <command> [options]   (global: --data-dir DIR, --config FILE, --json, --debug)', '']
+  for (const [, c] of Object.entries(COMMANDS)) lines.push(`  ${c.usage.padEnd(70)} ${c.summary}`)
+  return lines.join('\n')
+}
+
+export function exitCodeFor (err: unknown): number {
+  if (err instanceof DaemonUnavailableError) return EXIT.daemonDown
+  if (err instanceof InvalidArgumentError || (err instanceof WeftError && err.code === 'USAGE')) return EXIT.usage
+  return EXIT.error
+}
+
+export async function main (argv: string[]): Promise<number> {
+  const name = argv[0]
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') { out(usage()); return name === undefined ? EXIT.usage : EXIT.ok }
+  const cmd = COMMANDS[name]
+  const debug = argv.includes('--debug')
+  const json = argv.includes('--json')
+  try {
+    if (cmd === undefined) throw new WeftError(`unknown command ${JSON.stringify(name)}; run weft --help for the list`, 'USAGE')
+    let parsed
+    try {
+      parsed = parseArgs({ args: argv.slice(1), options: { ...GLOBAL, ...cmd.options }, allowPositionals: true, strict: true })
+    } catch (err) {
+      throw new WeftError(`${(err as Error).message}\nusage: ${cmd.usage}`, 'USAGE')
+    }
+    if (parsed.values.help === true) { out(`usage: ${cmd.usage}\n${cmd.summary}`); return EXIT.ok }
+    const n = parsed.positionals.length
+    if (n < (cmd.min ?? 0) || n > (cmd.max ?? Infinity)) throw new WeftError(`wrong number of arguments\nusage: ${cmd.usage}`, 'USAGE')
+    const paths = resolvePaths({ dataDir: parsed.values['data-dir'] as string | undefined, configFile: parsed.values.config as string | undefined })
+    await cmd.run({ paths, json: parsed.values.json === true, values: parsed.values as Ctx['values'], args: parsed.positionals })
+    return EXIT.ok
+  } catch (err) {
+    const code = exitCodeFor(err)
+    if (json) process.stderr.write(JSON.stringify({ error: { code: (err as WeftError).code ?? 'INTERNAL', message: (err as Error).message } }) + '\n')
+    else process.stderr.write(`weft: ${(err as Error).message}\n`)
+    if (debug && err instanceof Error) process.stderr.write(`${err.stack ?? ''}\n`)
+    return code
+  }
+}
+
+const code = await main(process.argv.slice(2))
+if (code !== EXIT.ok || process.argv[2] !== 'start') process.exitCode = code

@@ -1,0 +1,257 @@
+/**
+ * The daemon: the composition root, the only place that knows every part.
+ * It takes the data-dir lock, opens the replica, starts the network node,
+ * serves the control API, and stops all of it in reverse order.
+ */
+import { statSync } from 'node:fs'
+import { join } from 'node:path'
+import { formatHlc } from '../hlc/index.js'
+import { InvalidArgumentError, WeftError } from '../errors.js'
+import { decodeOp, OP_KINDS, type Op } from '../oplog/op.js'
+import { decodeValue, type Value } from '../oplog/value.js'
+import { openReplica, type Replica } from '../store/replica.js'
+import type { DaemonConfig } from './config.js'
+import { ControlApi, HttpError, type ApiRequest } from './control-api.js'
+import { fromJson, toJson } from './json-values.js'
+import { acquireLock } from './lock.js'
+import type { Logger } from './log.js'
+import type { Paths } from './paths.js'
+import { renderMetrics } from './metrics.js'
+
+/** What the daemon needs from the network layer; absent until it is started. */
+export interface Network {
+  readonly peerId: string
+  addresses(): string[]
+  peers(): Promise<unknown[]>
+  syncNow(peer?: string, signal?: AbortSignal): Promise<unknown>
+  metrics(): NetworkMetrics
+  stop(): Promise<void>
+}
+
+export interface NetworkMetrics {
+  peers: { direct: number, relayed: number }
+  opsSent: number
+  opsReceived: number
+  sessions: number
+  sessionErrors: number
+  lastSyncAt: number | undefined
+}
+
+export type NetworkFactory = (replica: Replica, config: DaemonConfig, log: Logger) => Promise<Network>
+
+export interface OpView {
+  origin: string
+  seq: number
+  hlc: string
+  kind: string
+  collection: string
+  key: string
+  field?: string
+  value?: unknown
+  signed: boolean
+}
+
+function opView (op: Op, origin: string, signed: boolean): OpView {
+  const v: OpView = { origin, seq: op.seq, hlc: formatHlc(op.hlc), kind: op.kind, collection: op.collection, key: op.key, signed }
+  if (op.field !== '') v.field = op.field
+  if (op.kind !== 'delete') v.value = toJson(decodeValue(op.value))
+  return v
+}
+
+const MAX_OPLOG_LIMIT = 10_000
+
+export class Daemon {
+  readonly paths: Paths
+  readonly config: DaemonConfig
+  readonly log: Logger
+  readonly startedAt = Date.now()
+  #release: (() => void) | undefined
+  #replica: Replica | undefined
+  #network: Network | undefined
+  #api: ControlApi | undefined
+  #stopping: Promise<void> | undefined
+  readonly #networkFactory: NetworkFactory | undefined
+
+  constructor (paths: Paths, config: DaemonConfig, log: Logger, networkFactory?: NetworkFactory) {
+    this.paths = paths
+    this.config = config
+    this.log = log
+    this.#networkFactory = networkFactory
+  }
+
+  get replica (): Replica {
+    if (this.#replica === undefined) throw new WeftError('the replica is not open', 'NOT_READY')
+    return this.#replica
+  }
+
+  async start (): Promise<void> {
+    this.#release = acquireLock(this.paths.lockFile, this.paths.dataDir)
+    try {
+      this.#replica = openReplica({ dir: this.paths.dataDir, maxDriftMs: this.config.maxDriftMs, maxValueBytes: this.config.maxValueBytes })
+      if (this.#networkFactory !== undefined) this.#network = await this.#networkFactory(this.#replica, this.config, this.log)
+      this.#api = new ControlApi({
+        socket: this.paths.socket,
+        runtimeDir: this.paths.runtimeDir,
+        tokenFile: this.paths.tokenFile,
+        apiPort: this.config.apiPort,
+        handle: async req => await this.#route(req),
+        log: (level, msg) => this.log(level, msg)
+      })
+      await this.#api.start()
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+  }
+
+  /** Stop accepting work, finish the current transaction (better-sqlite3 runs them synchronously), stop libp2p, close the database. */
+  async stop (): Promise<void> {
+    this.#stopping ??= (async () => {
+      await this.#api?.stop().catch(err => this.log('warn', `stopping the control API: ${String(err)}`))
+      await this.#network?.stop().catch(err => this.log('warn', `stopping the network: ${String(err)}`))
+      this.#replica?.close()
+      this.#release?.()
+    })()
+    await this.#stopping
+  }
+
+  status (): Record<string, unknown> {
+    const r = this.replica
+    let bytes = 0
+    for (const f of ['replica.db', 'replica.db-wal']) {
+      try { bytes += statSync(join(this.paths.dataDir, f)).size } catch {}
+    }
+    const stats = r.stats()
+    return {
+      device: r.deviceId,
+      deviceName: this.config.deviceName,
+      group: this.config.groupId,
+      dataDir: this.paths.dataDir,
+      pid: process.pid,
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      hlc: formatHlc(r.hlc),
+      store: { bytes, ops: stats.ops, origins: stats.origins },
+      vector: Object.fromEntries(r.versionVector()),
+      rejected: stats.rejected,
+      equivocating: stats.equivocating,
+      network: this.#network === undefined ? null : { peerId: this.#network.peerId, addresses: this.#network.addresses() }
+    }
+  }
+
+  oplog (q: URLSearchParams): OpView[] {
+    const limit = q.has('limit') ? Number(q.get('limit')) : 50
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_OPLOG_LIMIT) throw new InvalidArgumentError(`limit must be an integer from 1 to ${MAX_OPLOG_LIMIT}`)
+    const origin = q.get('origin')
+    const collection = q.get('collection')
+    const key = q.get('key')
+    const since = q.get('since')
+    const sinceMs = since === null ? undefined : Date.parse(since)
+    if (sinceMs !== undefined && Number.isNaN(sinceMs)) throw new InvalidArgumentError(`since must be a date or time (ISO 8601), got ${JSON.stringify(since)}`)
+    const out: Array<{ op: Op, view: OpView }> = []
+    for (const row of this.replica.oplog.scan()) {
+      const id = row.origin?.deviceId ?? '?'
+      if (origin !== null && !id.startsWith(origin)) continue
+      const op = decodeOp({ body: row.body })
+      if (collection !== null && op.collection !== collection) continue
+      if (key !== null && op.key !== key) continue
+      if (sinceMs !== undefined && op.hlc.ms < sinceMs) continue
+      out.push({ op, view: opView(op, id, row.signed) })
+    }
+    // Newest first by HLC (ties by origin), then cut.
+    out.sort((a, b) => b.op.hlc.ms - a.op.hlc.ms || b.op.hlc.counter - a.op.hlc.counter || (a.view.origin < b.view.origin ? 1 : -1))
+    return out.slice(0, limit).map(o => o.view)
+  }
+
+  async #route (req: ApiRequest): Promise<unknown> {
+    const [root, ...rest] = req.path
+    const m = req.method
+    const r = this.replica
+    if (root === 'metrics' && m === 'GET') return renderMetrics(this.status(), this.#network?.metrics(), r.stats())
+    if (root !== 'v1') throw new HttpError(404, 'NOT_FOUND', `no such endpoint: /${req.path.join('/')}`)
+    const [what, a, b, c] = rest
+    switch (what) {
+      case 'status':
+        if (m === 'GET') return { ...this.status(), peers: this.#network === undefined ? [] : await this.#network.peers() }
+        break
+      case 'peers':
+        if (m === 'GET') return this.#network === undefined ? [] : await this.#network.peers()
+        break
+      case 'vector':
+        if (m === 'GET') return Object.fromEntries(r.versionVector())
+        break
+      case 'oplog':
+        if (m === 'GET' && a === undefined) return this.oplog(req.query)
+        if (m === 'GET' && a === 'follow') return this.#follow(req)
+        break
+      case 'collections':
+        if (m === 'GET') return r.collections()
+        break
+      case 'sync':
+        if (m === 'POST') {
+          if (this.#network === undefined) throw new HttpError(503, 'NO_NETWORK', 'the network is not running in this daemon')
+          const peer = (req.body as { peer?: unknown } | undefined)?.peer
+          if (peer !== undefined && typeof peer !== 'string') throw new InvalidArgumentError('peer must be a peer id string')
+          return await this.#network.syncNow(peer, req.signal)
+        }
+        break
+      case 'data':
+        return this.#data(m, a, b, c, req.body, req.query)
+    }
+    throw new HttpError(405, 'BAD_REQUEST', `${m} /${req.path.join('/')} is not an endpoint`)
+  }
+
+  #data (m: string, collection: string | undefined, key: string | undefined, action: string | undefined, body: unknown, q: URLSearchParams): unknown {
+    const r = this.replica
+    if (collection === undefined) throw new InvalidArgumentError('name a collection: /v1/data/<collection>[/<key>]')
+    if (key === undefined) {
+      if (m !== 'GET') throw new HttpError(405, 'BAD_REQUEST', 'a collection can only be listed (GET)')
+      const limit = q.has('limit') ? Number(q.get('limit')) : 100
+      const after = q.get('after')
+      return r.list(collection, { limit, ...(after === null ? {} : { after }) }).map(row => ({ key: row.key, fields: toJson(row.fields) }))
+    }
+    const obj = (body ?? {}) as Record<string, unknown>
+    if (typeof obj !== 'object' || Array.isArray(obj)) throw new InvalidArgumentError('request body must be a JSON object')
+    if (action === undefined) {
+      if (m === 'GET') {
+        const row = r.get(collection, key)
+        if (row === undefined) throw new HttpError(404, 'NOT_FOUND', `no row ${JSON.stringify(key)} in ${JSON.stringify(collection)}`)
+        return toJson(row)
+      }
+      if (m === 'PUT') { r.put(collection, key, fromJson(obj.fields) as Record<string, Value>); return { ok: true } }
+      if (m === 'DELETE') { r.delete(collection, key); return { ok: true } }
+    } else if (m === 'POST') {
+      const field = obj.field
+      if (typeof field !== 'string') throw new InvalidArgumentError('body needs "field": the field name')
+      if (action === 'increment') {
+        const by = obj.by ?? 1
+        if (typeof by !== 'number') throw new InvalidArgumentError('"by" must be an integer')
+        r.increment(collection, key, field, by); return { ok: true }
+      }
+      if (action === 'add' || action === 'remove') {
+        if (!('element' in obj)) throw new InvalidArgumentError('body needs "element": the set element')
+        const element = fromJson(obj.element) as Value
+        if (action === 'add') r.add(collection, key, field, element)
+        else r.remove(collection, key, field, element)
+        return { ok: true }
+      }
+    }
+    throw new HttpError(405, 'BAD_REQUEST', `${m} on /v1/data/${collection}/${key}${action === undefined ? '' : '/' + action} is not an endpoint`)
+  }
+
+  /** Streams new ops as JSON lines until the client disconnects. */
+  #follow (req: ApiRequest): undefined {
+    const res = req.res
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' })
+    const unsubscribe = this.replica.subscribe(e => {
+      for (const op of e.ops) res.write(JSON.stringify(opView(op, this.#deviceIdOf(op), op.sig !== undefined)) + '\n')
+    })
+    req.signal.addEventListener('abort', () => unsubscribe(), { once: true })
+    return undefined
+  }
+
+  #deviceIdOf (op: Op): string {
+    return this.replica.oplog.origin(op.origin)?.deviceId ?? Buffer.from(op.origin).toString('hex')
+  }
+}
+
+export { OP_KINDS }

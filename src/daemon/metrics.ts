@@ -1,0 +1,22 @@
+/** Prometheus text exposition (version 0.0.4) of the daemon's state. */
+import type { NetworkMetrics } from './daemon.js'
+
+export function renderMetrics (status: Record<string, unknown>, net: NetworkMetrics | undefined, stats: { ops: number, rejected: Record<string, number> }): string {
+  const lines: string[] = []
+  const metric = (name: string, type: 'gauge' | 'counter', help: string, samples: Array<[string, number]>): void => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
+    for (const [labels, v] of samples) lines.push(`${name}${labels} ${v}`)
+  }
+  metric('weft_peers_connected', 'gauge', 'Connected group peers by connection type.', [['{type="direct"}', net?.peers.direct ?? 0], ['{type="relayed"}', net?.peers.relayed ?? 0]])
+  metric('weft_ops_sent_total', 'counter', 'Ops sent to peers.', [['', net?.opsSent ?? 0]])
+  metric('weft_ops_received_total', 'counter', 'Ops received from peers and applied.', [['', net?.opsReceived ?? 0]])
+  metric('weft_sync_sessions_total', 'counter', 'Sync sessions completed.', [['', net?.sessions ?? 0]])
+  metric('weft_sync_errors_total', 'counter', 'Sync sessions that ended in an error.', [['', net?.sessionErrors ?? 0]])
+  metric('weft_rejected_ops_total', 'counter', 'Ops refused, by reason.', Object.entries(stats.rejected).map(([reason, n]) => [`{reason="${reason}"}`, n]))
+  metric('weft_oplog_ops', 'gauge', 'Ops in the local oplog.', [['', stats.ops]])
+  const last = net?.lastSyncAt
+  metric('weft_last_sync_age_seconds', 'gauge', 'Seconds since the last completed sync session (-1: never).', [['', last === undefined ? -1 : Math.round((Date.now() - last) / 1000)]])
+  const store = status.store as { bytes: number } | undefined
+  metric('weft_store_bytes', 'gauge', 'Size of the SQLite files.', [['', store?.bytes ?? 0]])
+  return lines.join('\n') + '\n'
+}
