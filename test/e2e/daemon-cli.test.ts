@@ -1,0 +1,141 @@
+/**
+ * The daemon and the CLI as a user runs them: real processes, temp data dirs,
+ * driven only through the CLI binary.
+ */
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createServer, request } from 'node:http'
+import { readFileSync, statSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { removeDir, runCli, startDaemon, tempDataDir, type DaemonProcess } from '../helpers/daemon.js'
+
+const cleanup: Array<() => Promise<void> | void> = []
+afterEach(async () => { for (const f of cleanup.splice(0).reverse()) await f() })
+
+async function daemon (extra: string[] = [], dir = tempDataDir()): Promise<DaemonProcess> {
+  const d = await startDaemon(dir, extra)
+  cleanup.push(async () => { await d.stop('SIGKILL'); removeDir(dir) })
+  return d
+}
+
+describe('weft daemon and CLI', () => {
+  it('writes, reads, lists, shows the oplog and status, stops cleanly, and keeps data across a restart', async () => {
+    const dir = tempDataDir()
+    let d = await startDaemon(dir)
+    cleanup.push(async () => { await d.stop('SIGKILL'); removeDir(dir) })
+
+    expect((await d.cli(['put', 'notes', 'n1', 'title=hello', 'n=3', 'tags=["a","b"]'])).code).toBe(0)
+    expect((await d.cli(['inc', 'notes', 'n1', 'views', '2'])).code).toBe(0)
+    expect((await d.cli(['add', 'notes', 'n1', 'labels', 'red'])).code).toBe(0)
+    const got = await d.cli(['get', 'notes', 'n1'])
+    expect(got.code).toBe(0)
+    expect(JSON.parse(got.stdout)).toEqual({ title: 'hello', n: 3, tags: ['a', 'b'], views: 2, labels: ['red'] })
+
+    const ls = await d.cli(['ls', 'notes', '--json'])
+    expect(JSON.parse(ls.stdout)).toEqual([{ key: 'n1', fields: { title: 'hello', n: 3, tags: ['a', 'b'], views: 2, labels: ['red'] } }])
+
+    const oplog = JSON.parse((await d.cli(['oplog', '--json', '--collection', 'notes'])).stdout) as Array<{ kind: string, field?: string, value?: unknown, origin: string }>
+    expect(oplog.map(o => o.kind)).toEqual(['add', 'increment', 'set', 'set', 'set'])
+    expect(oplog.every(o => o.origin === d.deviceId)).toBe(true)
+
+    const status = JSON.parse((await d.cli(['status', '--json'])).stdout) as { device: string, store: { ops: number } }
+    expect(status.device).toBe(d.deviceId)
+    expect(status.store.ops).toBe(5)
+
+    expect(await d.stop()).toBe(0)
+    expect(d.stderr()).toContain('stopped')
+    const down = await runCli(['status', '--data-dir', dir])
+    expect(down.code).toBe(3)
+    expect(down.stderr).toContain('not running')
+
+    d = await startDaemon(dir)
+    const again = await d.cli(['get', 'notes', 'n1', '--json'])
+    expect(JSON.parse(again.stdout)).toMatchObject({ title: 'hello', views: 2 })
+    expect(await d.stop()).toBe(0)
+  })
+
+  it('refuses a second daemon on the same data dir', async () => {
+    const d = await daemon()
+    const second = await runCli(['start', '--data-dir', d.dataDir, '--no-mdns', '--no-upnp', '--listen', '/ip4/127.0.0.1/tcp/0'])
+    expect(second.code).not.toBe(0)
+    expect(second.stderr).toMatch(/already running/)
+    // The first one is unaffected.
+    expect((await d.cli(['status'])).code).toBe(0)
+  })
+
+  it('reports every problem of a bad config and does not start', async () => {
+    const dir = tempDataDir()
+    cleanup.push(() => removeDir(dir))
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ mdns: 'yes', syncIntervalMs: -5, colour: 'blue', relays: ['/ip4/1.2.3.4/tcp/1'] }))
+    const r = await runCli(['start', '--data-dir', dir])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('mdns must be true or false')
+    expect(r.stderr).toContain('syncIntervalMs must be an integer')
+    expect(r.stderr).toContain('unknown key "colour"')
+    expect(r.stderr).toContain('must end with /p2p/')
+  })
+
+  it('gives clear errors and exit codes for bad arguments', async () => {
+    const d = await daemon()
+    const missing = await d.cli(['get', 'notes', 'nope'])
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toContain('no row "nope"')
+    const usage = await d.cli(['put', 'notes'])
+    expect(usage.code).toBe(2)
+    expect(usage.stderr).toContain('usage: weft put')
+    const badField = await d.cli(['put', 'notes', 'k', 'novalue'])
+    expect(badField.code).toBe(2)
+    const badInc = await d.cli(['inc', 'notes', 'k', 'n', '1.5'])
+    expect(badInc.code).toBe(2)
+    const unknown = await runCli(['frobnicate'])
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toContain('unknown command')
+    const json = await d.cli(['get', 'notes', 'nope', '--json'])
+    expect(JSON.parse(json.stderr)).toEqual({ error: { code: 'NOT_FOUND', message: 'no row "nope" in "notes"' } })
+    expect(json.stderr).not.toContain('    at ')
+  })
+
+  it('keeps the control socket to its user and guards the TCP port with a token', async () => {
+    const port = await freePort()
+    const d = await daemon(['--api-port', String(port)])
+    const sock = statSync(join(d.dataDir, 'run', 'control.sock'))
+    expect(sock.mode & 0o777).toBe(0o600)
+    expect(statSync(join(d.dataDir, 'run')).mode & 0o777).toBe(0o700)
+    if (process.getuid?.() === 0) {
+      // Another user cannot reach the socket.
+      const other = await runCli(['status', '--data-dir', d.dataDir], { prefix: ['runuser', '-u', 'nobody', '--'] })
+      expect(other.code).not.toBe(0)
+      expect(other.stderr).toMatch(/permission denied/)
+    }
+    const token = readFileSync(join(d.dataDir, 'api.token'), 'utf8').trim()
+    expect(statSync(join(d.dataDir, 'api.token')).mode & 0o777).toBe(0o600)
+    expect((await httpGet(port, '/v1/status')).status).toBe(401)
+    expect((await httpGet(port, '/v1/status', 'wrong-token')).status).toBe(401)
+    const ok = await httpGet(port, '/v1/status', token)
+    expect(ok.status).toBe(200)
+    expect(JSON.parse(ok.body).device).toBe(d.deviceId)
+    const metrics = await httpGet(port, '/metrics', token)
+    expect(metrics.body).toContain('weft_oplog_ops 0')
+  })
+})
+
+async function freePort (): Promise<number> {
+  const srv = createServer()
+  await new Promise<void>(res => srv.listen(0, '127.0.0.1', () => res()))
+  const port = (srv.address() as AddressInfo).port
+  await new Promise<void>(res => srv.close(() => res()))
+  return port
+}
+
+async function httpGet (port: number, path: string, token?: string): Promise<{ status: number, body: string }> {
+  return await new Promise((res, rej) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: token === undefined ? {} : { authorization: `Bearer ${token}` } }, r => {
+      let body = ''
+      r.on('data', d => { body += String(d) })
+      r.on('end', () => res({ status: r.statusCode ?? 0, body }))
+    })
+    req.on('error', rej)
+    req.end()
+  })
+}
