@@ -64,6 +64,8 @@ function advance (ms: number, counter: number): Hlc {
 
 function checkWall (wall: number): number {
   if (!Number.isFinite(wall) || wall < 0) throw new InvalidArgumentError(`wall clock returned ${wall}, not a non-negative number of milliseconds`)
+  // tick() adopts the wall reading as is: past 48 bits it would wrap when encoded.
+  if (wall > MAX_MS) throw new InvalidArgumentError(`wall clock returned ${wall}, beyond the 48-bit millisecond range (a clock in microseconds?)`)
   return Math.floor(wall)
 }
 

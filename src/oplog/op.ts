@@ -193,6 +193,7 @@ export function decodeOp (encoded: EncodedOp, limits: DecodeLimits = {}): Op {
 function checkShape (op: Op): void {
   const bad = (msg: string): never => { throw new OpRejectedError('malformed', `${op.kind} op ${op.seq}: ${msg}`) }
   if (op.collection.length === 0) bad('collection is empty')
+  if (op.collection.includes('\u0000') || op.key.includes('\u0000') || op.field.includes('\u0000')) bad('names may not contain U+0000')
   if (op.key.length === 0) bad('key is empty')
   if (op.seq === 1 && !bytesEqual(op.prev, ZERO_HASH)) bad('first op of an origin must have a zero prev hash')
   if (op.kind === 'delete') {

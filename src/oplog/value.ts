@@ -17,6 +17,7 @@ export type Value = null | boolean | number | string | Uint8Array | JsonValue[] 
 const enum Tag { Null = 0, False = 1, True = 2, Number = 3, String = 4, Bytes = 5, Json = 6 }
 
 const MAX_JSON_DEPTH = 64
+const LONE_SURROGATE = /\p{Cs}/u
 
 function canonicalJson (v: unknown, depth: number, path: string): string {
   if (depth > MAX_JSON_DEPTH) throw new InvalidArgumentError(`value at ${path} nests deeper than ${MAX_JSON_DEPTH} levels`)
@@ -49,7 +50,12 @@ export function writeValue (w: ByteWriter, v: Value, path = 'value'): void {
     new DataView(w.buffer.buffer, w.buffer.byteOffset).setFloat64(at, Object.is(v, -0) ? 0 : v, false)
     return
   }
-  if (typeof v === 'string') { w.u8(Tag.String).string(v); return }
+  if (typeof v === 'string') {
+    // UTF-8 cannot carry a lone surrogate: it would come back as U+FFFD.
+    if (LONE_SURROGATE.test(v)) throw new InvalidArgumentError(`${path} is not well-formed Unicode (it holds a lone surrogate)`)
+    w.u8(Tag.String).string(v)
+    return
+  }
   if (v instanceof Uint8Array) { w.u8(Tag.Bytes).bytes(v); return }
   if (typeof v === 'object') { w.u8(Tag.Json).string(canonicalJson(v, 0, path)); return }
   throw new InvalidArgumentError(`${path} is of type ${typeof v}; only plain objects, arrays, strings, numbers, booleans, null and Uint8Array can be stored`)

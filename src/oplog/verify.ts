@@ -6,6 +6,7 @@
  * authenticates every op before it. Only if that signature fails do we look
  * for the longest prefix that some signature does authenticate.
  */
+import { compareHlc, type Hlc } from '../hlc/index.js'
 import { bytesEqual } from './bytes.js'
 import type { SignatureVerifier } from './keys.js'
 import { signingMessage, type Op, type RejectReason } from './op.js'
@@ -13,6 +14,8 @@ import { signingMessage, type Op, type RejectReason } from './op.js'
 export interface ChainHead {
   readonly seq: number
   readonly hash: Uint8Array
+  /** HLC of op `seq`, when known: the next op's HLC must be greater. */
+  readonly hlc?: Hlc | undefined
 }
 
 export interface RunRejection {
@@ -37,6 +40,7 @@ export interface RunVerdict {
 export function verifyRun (head: ChainHead | null, run: readonly Op[], verifier: SignatureVerifier): RunVerdict {
   let expectedSeq = (head?.seq ?? 0) + 1
   let prevHash = head?.hash
+  let prevHlc = head?.hlc
   let linked = run.length
   let rejection: RunRejection | undefined
   for (let i = 0; i < run.length; i++) {
@@ -51,7 +55,15 @@ export function verifyRun (head: ChainHead | null, run: readonly Op[], verifier:
       rejection = { index: i, reason: 'broken_chain', message: `op ${op.seq}: prev hash does not match the hash of op ${op.seq - 1}` }
       break
     }
+    // An origin's HLC rises along its chain; stamps (HLC, origin) must stay
+    // unique per op, as the counter and set tables and the model rely on.
+    if (prevHlc !== undefined && compareHlc(op.hlc, prevHlc) <= 0) {
+      linked = i
+      rejection = { index: i, reason: 'broken_chain', message: `op ${op.seq}: HLC does not increase over op ${op.seq - 1} of the same origin` }
+      break
+    }
     prevHash = op.hash
+    prevHlc = op.hlc
     expectedSeq++
   }
 

@@ -15,7 +15,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { decodeHlc, encodeHlc, HybridClock, maxHlc, ZERO_HLC, type Hlc, type WallClock } from '../hlc/index.js'
-import { ClosedError, InvalidArgumentError } from '../errors.js'
+import { ClosedError, InvalidArgumentError, StoreOpenError } from '../errors.js'
 import { DeviceKey, SignatureVerifier } from '../oplog/keys.js'
 import { createOp, DEFAULT_MAX_VALUE_BYTES, MAX_COLLECTION_BYTES, MAX_FIELD_BYTES, MAX_INCREMENT, MAX_KEY_BYTES, signingMessage, withSignature, ZERO_HASH, type EncodedOp, type Op, type OpKind } from '../oplog/op.js'
 import { encodeValue, type Value } from '../oplog/value.js'
@@ -78,8 +78,14 @@ const textBytes = (s: string): number => Buffer.byteLength(s, 'utf8')
 function checkName (what: string, v: unknown, max: number): string {
   if (typeof v !== 'string' || v.length === 0) throw new InvalidArgumentError(`${what} must be a non-empty string, got ${v === '' ? 'an empty string' : typeof v}`)
   if (textBytes(v) > max) throw new InvalidArgumentError(`${what} is ${textBytes(v)} bytes, over the ${max}-byte limit`)
+  // SQLite TEXT cuts at U+0000, and a lone surrogate would be stored as other
+  // bytes than the op's UTF-8 body carries to peers: both break convergence.
+  if (v.includes('\u0000')) throw new InvalidArgumentError(`${what} may not contain U+0000`)
+  if (LONE_SURROGATE.test(v)) throw new InvalidArgumentError(`${what} is not well-formed Unicode (it holds a lone surrogate)`)
   return v
 }
+
+const LONE_SURROGATE = /\p{Cs}/u
 
 export class Replica implements SyncStore {
   readonly dir: string
@@ -92,7 +98,6 @@ export class Replica implements SyncStore {
   readonly #ctx: ApplyContext
   readonly #maxValueBytes: number
   readonly #listeners = new Set<ChangeListener>()
-  readonly #self: OriginHead
   #closed = false
   #sync: 'FULL' | 'NORMAL' = 'FULL'
 
@@ -113,14 +118,21 @@ export class Replica implements SyncStore {
       const last = persisted === undefined ? ZERO_HLC : decodeHlc(Buffer.from(persisted).toString('latin1'))
       this.#clock = new HybridClock({ ...(options.wallClock === undefined ? {} : { wallClock: options.wallClock }), ...(options.maxDriftMs === undefined ? {} : { maxDriftMs: options.maxDriftMs }), last })
       this.#ctx = { oplog: this.#oplog, state: this.#state, clock: this.#clock, verifier: new SignatureVerifier(), limits: { maxValueBytes: this.#maxValueBytes }, authorize: options.authorize }
-      this.#self = this.#db.transaction(() => this.#oplog.ensureOrigin(this.deviceKey.publicKey))()
+      this.#db.transaction(() => this.#oplog.ensureOrigin(this.deviceKey.publicKey))()
     } catch (err) {
       this.#db.close()
+      // Damage past the pages openDatabase probes shows up here, reading the heads.
+      if (typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('SQLITE_')) {
+        throw new StoreOpenError(`database ${file} is corrupt or unreadable: ${(err as Error).message}. Move it aside to start a fresh replica, or restore it from a backup`, { cause: err })
+      }
       throw err
     }
   }
 
   #open (): void { if (this.#closed) throw new ClosedError() }
+
+  /** Our own head. Looked up, not kept: a rolled-back transaction reloads the heads as new objects. */
+  get #self (): OriginHead { return this.#oplog.origin(this.deviceKey.publicKey)! }
 
   #synchronous (mode: 'FULL' | 'NORMAL'): void {
     if (this.#sync !== mode) { this.#db.pragma(`synchronous = ${mode}`); this.#sync = mode }

@@ -140,8 +140,11 @@ export class StateTables {
     return out
   }
 
+  /** Collections with at least one visible row. */
   collections (): string[] {
-    return this.#collections.all() as string[]
+    // The tables also keep hidden contributions (a counter row zeroed by a
+    // tombstone exists or not depending on arrival order), so check visibility.
+    return (this.#collections.all() as string[]).filter(c => this.keys(c, '', 1).length > 0)
   }
 
   /** Visible rows in (collection, key) order, read in pages of keys. */
