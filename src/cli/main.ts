@@ -35,9 +35,9 @@ const printJsonOr = (ctx: Ctx, value: unknown, human: () => void): void => { if 
 
 const COMMANDS: Record<string, Command> = {
   start: {
-    usage: 'weft start [--log-level L] [--listen ADDR]... [--relay ADDR]... [--no-mdns] [--no-upnp] [--api-port N]',
+    usage: 'weft start [--log-level L] [--listen ADDR]... [--relay ADDR]... [--peer ADDR]... [--no-mdns] [--no-upnp] [--api-port N]',
     summary: 'run the node in the foreground (what a service manager runs)',
-    options: { 'log-level': { type: 'string' }, listen: { type: 'string', multiple: true }, relay: { type: 'string', multiple: true }, 'no-mdns': { type: 'boolean' }, 'no-upnp': { type: 'boolean' }, 'api-port': { type: 'string' }, 'device-name': { type: 'string' }, group: { type: 'string' } },
+    options: { 'log-level': { type: 'string' }, listen: { type: 'string', multiple: true }, relay: { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'no-mdns': { type: 'boolean' }, 'no-upnp': { type: 'boolean' }, 'api-port': { type: 'string' }, 'device-name': { type: 'string' }, group: { type: 'string' } },
     max: 0,
     run: async ctx => { await runStart(ctx.paths, ctx.values) }
   },

@@ -14,6 +14,7 @@ export async function runStart (paths: Paths, v: Record<string, string | boolean
   if (typeof v['log-level'] === 'string') overrides.logLevel = v['log-level'] as DaemonConfig['logLevel']
   if (Array.isArray(v.listen)) overrides.listen = v.listen
   if (Array.isArray(v.relay)) overrides.relays = v.relay
+  if (Array.isArray(v.peer)) overrides.peers = v.peer
   if (v['no-mdns'] === true) overrides.mdns = false
   if (v['no-upnp'] === true) overrides.upnp = false
   if (typeof v['device-name'] === 'string') overrides.deviceName = v['device-name']

@@ -15,6 +15,8 @@ export interface DaemonConfig {
   listen: string[]
   /** Relay multiaddrs (with /p2p/<id>) to reserve a slot on. @default [] */
   relays: string[]
+  /** Peers (multiaddrs ending in /p2p/<id>) to dial at start and keep connected. @default [] */
+  peers: string[]
   /** Find devices on the LAN with mDNS. @default true */
   mdns: boolean
   /** Map a port on the router with UPnP. @default true */
@@ -39,6 +41,7 @@ export const CONFIG_DEFAULTS: Readonly<DaemonConfig> = Object.freeze({
   deviceName: hostname(),
   listen: ['/ip4/0.0.0.0/tcp/0'],
   relays: [],
+  peers: [],
   mdns: true,
   upnp: true,
   groupId: 'default',
@@ -83,6 +86,12 @@ const CHECKS: Record<keyof DaemonConfig, Check> = {
     if (base !== undefined) return base
     const bad = (v as string[]).find(s => !s.includes('/p2p/'))
     return bad === undefined ? undefined : `${JSON.stringify(bad)} must end with /p2p/<relay peer id>`
+  },
+  peers: v => {
+    const base = isMultiaddr(v)
+    if (base !== undefined) return base
+    const bad = (v as string[]).find(s => !s.includes('/p2p/'))
+    return bad === undefined ? undefined : `${JSON.stringify(bad)} must end with /p2p/<peer id>`
   },
   mdns: isBool,
   upnp: isBool,

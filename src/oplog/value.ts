@@ -79,6 +79,7 @@ export function decodeValue (bytes: Uint8Array, max = Number.MAX_SAFE_INTEGER): 
       const b = r.raw(8, 'number')
       v = new DataView(b.buffer, b.byteOffset, 8).getFloat64(0, false)
       if (!Number.isFinite(v)) throw new MalformedError('value: number is not finite')
+      if (Object.is(v, -0)) throw new MalformedError('value: -0 is not canonical (encode it as 0)')
       break
     }
     case Tag.String: v = r.string('string', max); break
@@ -87,6 +88,11 @@ export function decodeValue (bytes: Uint8Array, max = Number.MAX_SAFE_INTEGER): 
       const text = r.string('json', max)
       try { v = JSON.parse(text) as Value } catch { throw new MalformedError('value: JSON text does not parse') }
       if (v === null || typeof v !== 'object') throw new MalformedError('value: JSON tag holds a non-container')
+      // One encoding per value: otherwise two devices' "equal" objects differ
+      // as set elements, and a remove of one never cancels the other.
+      let canonical: string
+      try { canonical = canonicalJson(v, 0, 'value') } catch { throw new MalformedError('value: JSON value cannot be stored') }
+      if (canonical !== text) throw new MalformedError('value: JSON text is not in canonical form (sorted keys, no spaces)')
       break
     }
     default: throw new MalformedError(`value: unknown tag ${tag}`)
@@ -107,7 +113,9 @@ export function checkValue (bytes: Uint8Array): void {
   }
   if (tag === Tag.Number) {
     if (bytes.length !== 9) throw new MalformedError('value: a number is 8 bytes')
-    if (!Number.isFinite(new DataView(bytes.buffer, bytes.byteOffset + 1, 8).getFloat64(0, false))) throw new MalformedError('value: number is not finite')
+    const n = new DataView(bytes.buffer, bytes.byteOffset + 1, 8).getFloat64(0, false)
+    if (!Number.isFinite(n)) throw new MalformedError('value: number is not finite')
+    if (Object.is(n, -0)) throw new MalformedError('value: -0 is not canonical (encode it as 0)')
     return
   }
   if (tag === Tag.String || tag === Tag.Bytes) {

@@ -13,7 +13,7 @@
  */
 import { compareHlc, type Hlc, type HybridClock } from '../hlc/index.js'
 import { bytesEqual } from '../oplog/bytes.js'
-import { deviceIdToString, type SignatureVerifier } from '../oplog/keys.js'
+import { deviceIdToString, parseDeviceId, type SignatureVerifier } from '../oplog/keys.js'
 import { decodeOp, OpRejectedError, type DecodeLimits, type EncodedOp, type Op } from '../oplog/op.js'
 import { verifyRun } from '../oplog/verify.js'
 import type { ApplyResult, Rejection } from '../protocol/port.js'
@@ -180,6 +180,11 @@ function deviceIdOf (key: Uint8Array): string {
   return id
 }
 
+function originKeyOf (id: string | undefined): Uint8Array | undefined {
+  if (id === undefined) return undefined
+  try { return parseDeviceId(id) } catch { return undefined }
+}
+
 /** Writes a plan; must run inside a transaction. Returns the applied ops. */
 export function writePlan (ctx: ApplyContext, plan: ApplyPlan, now: number): Op[] {
   const applied: Op[] = []
@@ -190,7 +195,7 @@ export function writePlan (ctx: ApplyContext, plan: ApplyPlan, now: number): Op[
   }
   ctx.state.applyMany(applied)
   for (const key of plan.equivocating) ctx.oplog.flagEquivocating(ctx.oplog.ensureOrigin(key))
-  for (const r of plan.rejected) ctx.oplog.recordRejection(now, undefined, r.seq, r.reason, r.origin === undefined ? r.message : `${r.origin}: ${r.message}`)
+  for (const r of plan.rejected) ctx.oplog.recordRejection(now, originKeyOf(r.origin), r.seq, r.reason, r.message)
   if (plan.rejected.length > 0) ctx.oplog.trimRejections()
   return applied
 }

@@ -22,7 +22,7 @@ import { encodeValue, type Value } from '../oplog/value.js'
 import type { ApplyResult, OpsPage, OpsSinceOptions, SyncStore, VersionVector } from '../protocol/port.js'
 import { planApply, resultOf, writePlan, type ApplyContext, type OriginAuthorizer } from './apply-remote.js'
 import { loadOrCreateDeviceKey } from './device-key-file.js'
-import { migrate } from './migrate.js'
+import { loadMigrations, migrate } from './migrate.js'
 import { OplogTables, type OriginHead } from './oplog-store.js'
 import { openDatabase, type Db } from './sqlite.js'
 import { fieldToValue, StateTables } from './state.js'
@@ -109,7 +109,7 @@ export class Replica implements SyncStore {
     this.deviceKey = options.deviceKey ?? loadOrCreateDeviceKey(join(this.dir, 'device.key'))
     this.deviceId = this.deviceKey.id
     const file = join(this.dir, 'replica.db')
-    this.#db = openDatabase(file)
+    this.#db = openDatabase(file, loadMigrations().length)
     try {
       migrate(this.#db, file)
       this.#oplog = new OplogTables(this.#db)

@@ -39,7 +39,7 @@ function checkHeader (file: string): void {
   }
 }
 
-export function openDatabase (file: string): Db {
+export function openDatabase (file: string, maxSchemaVersion: number): Db {
   checkHeader(file)
   let db: Db
   try {
@@ -48,6 +48,15 @@ export function openDatabase (file: string): Db {
     throw new StoreOpenError(`cannot open database ${file}: ${(err as Error).message}`, { cause: err })
   }
   try {
+    // Touch the schema first so a damaged file fails here, at open, and
+    // check the version before anything writes to the file (WAL switch
+    // included): a database from a newer weft is refused untouched.
+    db.prepare('SELECT count(*) FROM sqlite_master').get()
+    const version = db.pragma('user_version', { simple: true }) as number
+    if (version > maxSchemaVersion) {
+      db.close()
+      throw new StoreOpenError(`database ${file} has schema version ${version}, newer than this weft understands (${maxSchemaVersion}); upgrade weft to open it`)
+    }
     db.pragma('journal_mode = WAL')
     // FULL for local writes (acknowledged = durable); the replica lowers it to
     // NORMAL around remote batches, which peers can always send again.
@@ -57,9 +66,8 @@ export function openDatabase (file: string): Db {
     // The default 2 MB page cache thrashes once the oplog and state tables
     // outgrow it; 64 MB keeps a large sync's working set in memory.
     db.pragma('cache_size = -65536')
-    // Touch the schema so a damaged file fails here, at open, not later.
-    db.prepare('SELECT count(*) FROM sqlite_master').get()
   } catch (err) {
+    if (err instanceof StoreOpenError) throw err
     db.close()
     throw new StoreOpenError(`database ${file} is corrupt or unreadable: ${(err as Error).message}. Move it aside to start a fresh replica, or restore it from a backup`, { cause: err })
   }
