@@ -21,8 +21,10 @@ import type { OplogTables, OriginHead } from './oplog-store.js'
 import { MAX_SEQ } from './oplog-store.js'
 import type { StateTables } from './state.js'
 
-/** Decides whether an origin may write at an HLC (group membership, revocation). */
+/** Decides whether an origin (device id) may write at an HLC (group membership, revocation). */
 export type OriginAuthorizer = (origin: string, hlc: Hlc) => boolean
+/** The same, by public key: what the store checks per op. */
+export type OriginKeyAuthorizer = (origin: Uint8Array, hlc: Hlc) => boolean
 
 export interface ApplyContext {
   readonly oplog: OplogTables
@@ -30,7 +32,13 @@ export interface ApplyContext {
   readonly clock: HybridClock
   readonly verifier: SignatureVerifier
   readonly limits: DecodeLimits
-  readonly authorize?: OriginAuthorizer | undefined
+  readonly authorize?: OriginKeyAuthorizer | undefined
+  /**
+   * Sees every decoded op of a batch before any is authorized: membership
+   * records are self-certifying, so they are taken from the batch first and
+   * a new device's ops in the same batch as its admission are accepted.
+   */
+  readonly harvest?: ((ops: readonly Op[]) => void) | undefined
 }
 
 export interface PlannedRun {
@@ -67,6 +75,8 @@ export function planApply (ctx: ApplyContext, batch: readonly EncodedOp[]): Appl
       rejected.push({ index, reason: err.reason, message: err.message })
     }
   })
+
+  if (ctx.harvest !== undefined) ctx.harvest([...byOrigin.values()].flatMap(list => list.map(it => it.op)))
 
   const runs: PlannedRun[] = []
   const equivocating: Uint8Array[] = []
@@ -145,7 +155,7 @@ export function planApply (ctx: ApplyContext, batch: readonly EncodedOp[]): Appl
         cut = i
         break
       }
-      if (ctx.authorize !== undefined && !ctx.authorize(deviceIdOf(key), op.hlc)) {
+      if (ctx.authorize !== undefined && !ctx.authorize(key, op.hlc)) {
         reject(fresh[i]!, 'not_member', `op ${op.seq}: origin is not a member of this group at the op's time`)
         cut = i
         break

@@ -16,15 +16,20 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { decodeHlc, encodeHlc, HybridClock, maxHlc, ZERO_HLC, type Hlc, type WallClock } from '../hlc/index.js'
 import { ClosedError, InvalidArgumentError, StoreOpenError } from '../errors.js'
-import { DeviceKey, SignatureVerifier } from '../oplog/keys.js'
-import { createOp, DEFAULT_MAX_VALUE_BYTES, MAX_COLLECTION_BYTES, MAX_FIELD_BYTES, MAX_INCREMENT, MAX_KEY_BYTES, signingMessage, withSignature, ZERO_HASH, type EncodedOp, type Op, type OpKind } from '../oplog/op.js'
-import { encodeValue, type Value } from '../oplog/value.js'
+import { DeviceKey, deviceIdToString, SignatureVerifier } from '../oplog/keys.js'
+import { createOp, decodeOp, DEFAULT_MAX_VALUE_BYTES, MAX_COLLECTION_BYTES, MAX_FIELD_BYTES, MAX_INCREMENT, MAX_KEY_BYTES, signingMessage, withSignature, ZERO_HASH, type EncodedOp, type Op, type OpKind } from '../oplog/op.js'
+import { decodeValue, encodeValue, type Value } from '../oplog/value.js'
 import type { ApplyResult, OpsPage, OpsSinceOptions, SyncStore, VersionVector } from '../protocol/port.js'
 import { planApply, resultOf, writePlan, type ApplyContext, type OriginAuthorizer } from './apply-remote.js'
 import { loadOrCreateDeviceKey } from './device-key-file.js'
 import { loadMigrations, migrate } from './migrate.js'
+import { TrustTables } from './trust-tables.js'
+import { createGroup, groupIdToString } from '../auth/group.js'
+import { decodeRecord, encodeRecord, recordId, signAdmission, signRevocation, type Admission, type MembershipRecord, type Revocation } from '../auth/certificate.js'
+import { Membership, type AddResult } from '../auth/membership.js'
+import type { InviteStore } from '../auth/invite-store.js'
 import { OplogTables, type OriginHead } from './oplog-store.js'
-import { openDatabase, type Db } from './sqlite.js'
+import { openDatabase, quickCheck, type Db } from './sqlite.js'
 import { fieldToValue, StateTables } from './state.js'
 
 /** Most ops one local call (or batch) may write: a batch is signed once and must fit one sync page. */
@@ -75,6 +80,14 @@ export interface Writer {
 
 const textBytes = (s: string): number => Buffer.byteLength(s, 'utf8')
 
+/** Collections weft keeps for itself (membership records); apps cannot write them. */
+export const RESERVED_PREFIX = '_weft.'
+export const MEMBERS_COLLECTION = '_weft.members'
+
+function checkNotReserved (collection: string): void {
+  if (collection.startsWith(RESERVED_PREFIX)) throw new InvalidArgumentError(`collection names starting with ${RESERVED_PREFIX} are reserved for weft`)
+}
+
 function checkName (what: string, v: unknown, max: number): string {
   if (typeof v !== 'string' || v.length === 0) throw new InvalidArgumentError(`${what} must be a non-empty string, got ${v === '' ? 'an empty string' : typeof v}`)
   if (textBytes(v) > max) throw new InvalidArgumentError(`${what} is ${textBytes(v)} bytes, over the ${max}-byte limit`)
@@ -98,6 +111,8 @@ export class Replica implements SyncStore {
   readonly #ctx: ApplyContext
   readonly #maxValueBytes: number
   readonly #listeners = new Set<ChangeListener>()
+  #trust!: TrustTables
+  #membership: Membership | undefined
   #closed = false
   #sync: 'FULL' | 'NORMAL' = 'FULL'
 
@@ -117,7 +132,20 @@ export class Replica implements SyncStore {
       const persisted = this.#oplog.getMeta('hlc')
       const last = persisted === undefined ? ZERO_HLC : decodeHlc(Buffer.from(persisted).toString('latin1'))
       this.#clock = new HybridClock({ ...(options.wallClock === undefined ? {} : { wallClock: options.wallClock }), ...(options.maxDriftMs === undefined ? {} : { maxDriftMs: options.maxDriftMs }), last })
-      this.#ctx = { oplog: this.#oplog, state: this.#state, clock: this.#clock, verifier: new SignatureVerifier(), limits: { maxValueBytes: this.#maxValueBytes }, authorize: options.authorize }
+      this.#trust = new TrustTables(this.#db)
+      this.#loadMembership()
+      const external = options.authorize
+      this.#ctx = {
+        oplog: this.#oplog,
+        state: this.#state,
+        clock: this.#clock,
+        verifier: new SignatureVerifier(),
+        limits: { maxValueBytes: this.#maxValueBytes },
+        // In a group, only members write, and a revoked device only before its revocation.
+        authorize: (origin, hlc) => (this.#membership === undefined || this.#membership.isMember(origin, hlc)) &&
+          (external === undefined || external(deviceIdToString(origin), hlc)),
+        harvest: ops => { this.#harvest(ops) }
+      }
       this.#db.transaction(() => this.#oplog.ensureOrigin(this.deviceKey.publicKey))()
     } catch (err) {
       this.#db.close()
@@ -174,6 +202,7 @@ export class Replica implements SyncStore {
     return {
       put: (collection, key, fields) => {
         checkName('collection', collection, MAX_COLLECTION_BYTES); checkName('key', key, MAX_KEY_BYTES)
+        checkNotReserved(collection)
         if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) throw new InvalidArgumentError('put needs an object of fields, e.g. { title: "hello" }')
         const names = Object.keys(fields)
         if (names.length === 0) throw new InvalidArgumentError('put needs at least one field')
@@ -184,19 +213,23 @@ export class Replica implements SyncStore {
       },
       delete: (collection, key) => {
         checkName('collection', collection, MAX_COLLECTION_BYTES); checkName('key', key, MAX_KEY_BYTES)
+        checkNotReserved(collection)
         push({ kind: 'delete', collection, key, field: '', value: new Uint8Array(0) })
       },
       increment: (collection, key, field, by = 1) => {
         checkName('collection', collection, MAX_COLLECTION_BYTES); checkName('key', key, MAX_KEY_BYTES); checkName('field', field, MAX_FIELD_BYTES)
+        checkNotReserved(collection)
         if (typeof by !== 'number' || !Number.isSafeInteger(by) || Math.abs(by) > MAX_INCREMENT) throw new InvalidArgumentError(`increment amount must be an integer within ±${MAX_INCREMENT}, got ${String(by)}`)
         push({ kind: 'increment', collection, key, field, value: encodeValue(by) })
       },
       add: (collection, key, field, element) => {
         checkName('collection', collection, MAX_COLLECTION_BYTES); checkName('key', key, MAX_KEY_BYTES); checkName('field', field, MAX_FIELD_BYTES)
+        checkNotReserved(collection)
         push({ kind: 'add', collection, key, field, value: this.#value(element, 'set element') })
       },
       remove: (collection, key, field, element) => {
         checkName('collection', collection, MAX_COLLECTION_BYTES); checkName('key', key, MAX_KEY_BYTES); checkName('field', field, MAX_FIELD_BYTES)
+        checkNotReserved(collection)
         push({ kind: 'remove', collection, key, field, value: this.#value(element, 'set element') })
       }
     }
@@ -350,6 +383,148 @@ export class Replica implements SyncStore {
       rejected: this.#oplog.rejectionCounts(),
       equivocating: origins.filter(o => o.equivocating).map(o => o.deviceId)
     }
+  }
+
+  #loadMembership (): void {
+    const group = this.#trust.group()
+    if (group === undefined) { this.#membership = undefined; return }
+    this.#membership = new Membership(group)
+    this.#membership.addEncoded(this.#trust.records())
+  }
+
+  /** Takes membership records out of ops (from any origin: each record proves itself). */
+  #harvest (ops: readonly Op[]): void {
+    const m = this.#membership
+    if (m === undefined) return
+    for (const op of ops) {
+      if (op.collection !== MEMBERS_COLLECTION || op.kind !== 'set' || op.field !== 'record') continue
+      let bytes: unknown
+      try { bytes = decodeValue(op.value) } catch { continue }
+      if (bytes instanceof Uint8Array) this.addMembershipRecords([bytes])
+    }
+  }
+
+  /** The group this replica belongs to, if any. */
+  get group (): { pub: Uint8Array, id: string } | undefined {
+    const pub = this.#membership === undefined ? undefined : this.#trust.group()
+    return pub === undefined ? undefined : { pub, id: groupIdToString(pub) }
+  }
+
+  get membership (): Membership | undefined { return this.#membership }
+
+  /** Invites this device issued (an InviteStore for pairing). */
+  get invites (): InviteStore { this.#open(); return this.#trust }
+
+  /**
+   * Adds signed membership records (from a peer's chain, or harvested from
+   * ops); the new ones are kept. Never throws for bad records.
+   */
+  addMembershipRecords (encoded: readonly Uint8Array[]): AddResult {
+    this.#open()
+    const m = this.#membership
+    if (m === undefined) return { added: 0, duplicates: 0, rejected: encoded.map((_, index) => ({ index, reason: 'wrong_group' as never, message: 'this replica is in no group' })) }
+    const result = m.addEncoded(encoded)
+    if (result.added > 0) {
+      const fresh = new Set(m.records().map(r => recordId(r)))
+      for (const bytes of encoded) {
+        try {
+          const id = recordId(decodeRecord(bytes))
+          if (fresh.has(id)) this.#trust.saveRecord(id, bytes)
+        } catch {}
+      }
+    }
+    return result
+  }
+
+  /** Writes a record we created as an op, so it replicates like any data. */
+  #publishRecord (record: MembershipRecord): void {
+    const bytes = encodeRecord(record)
+    this.#transact(() => this.#trust.saveRecord(recordId(record), bytes))
+    this.#membership!.add(record)
+    this.#commitLocal([{ kind: 'set', collection: MEMBERS_COLLECTION, key: recordId(record), field: 'record', value: encodeValue(bytes) }])
+  }
+
+  /**
+   * Creates a group with this device as its first member (`weft init`).
+   * The group key signs the genesis admission and is returned, not stored:
+   * keep it offline to recover a group whose devices are all lost.
+   */
+  createGroup (deviceName: string): { groupId: string, groupKey: DeviceKey } {
+    this.#open()
+    if (this.#membership !== undefined) throw new InvalidArgumentError(`this device is already in group ${this.group!.id}`)
+    const g = createGroup({ device: this.deviceKey.publicKey, name: deviceName, now: this.#clock.wall() })
+    this.#transact(() => this.#trust.setGroup(g.groupPub))
+    this.#loadMembership()
+    this.#publishRecord(g.genesis)
+    return { groupId: g.groupId, groupKey: g.groupKey }
+  }
+
+  /**
+   * Switches this replica to another group (after pairing): the chain proves
+   * our admission. Our data is kept: our own ops sync into the new group;
+   * ops from devices of the old group stay here but other members refuse
+   * them (those devices are not members of the new group).
+   */
+  joinGroup (groupPub: Uint8Array, chain: readonly Uint8Array[]): void {
+    this.#open()
+    const m = new Membership(groupPub)
+    m.addEncoded(chain)
+    if (!m.isMember(this.deviceKey.publicKey)) throw new InvalidArgumentError('the admission chain does not make this device a member of the group')
+    this.#transact(() => {
+      this.#trust.setGroup(groupPub)
+      for (const r of m.records()) this.#trust.saveRecord(recordId(r), encodeRecord(r))
+    })
+    this.#loadMembership()
+  }
+
+  /** Admits another device (the inviter's side of pairing). */
+  admit (device: Uint8Array, name: string): Admission {
+    this.#open()
+    const g = this.group
+    if (g === undefined) throw new InvalidArgumentError('this device is in no group; run weft init first')
+    const a = signAdmission({ group: g.pub, device, name, addedAt: this.#clock.wall() }, this.deviceKey)
+    this.#publishRecord(a)
+    return a
+  }
+
+  /** Revokes a device: its ops stamped from now on are refused by every member once this syncs. */
+  revoke (device: Uint8Array): Revocation {
+    this.#open()
+    const g = this.group
+    if (g === undefined) throw new InvalidArgumentError('this device is in no group')
+    if (this.#membership!.member(device) === undefined) throw new InvalidArgumentError(`${deviceIdToString(device)} is not a member of this group`)
+    const r = signRevocation({ group: g.pub, device, at: this.#clock.now() }, this.deviceKey)
+    this.#publishRecord(r)
+    return r
+  }
+
+  /** SQLite's quick_check: the problems found, empty when the file is sound. */
+  integrityCheck (): string[] { this.#open(); return quickCheck(this.#db) }
+
+  /**
+   * Ops we hold beyond `vector`, counted per origin and per collection
+   * (for `weft diff`). Reads the ops, so it costs what they cost.
+   */
+  countBeyond (vector: VersionVector): { perOrigin: Record<string, number>, perCollection: Record<string, number> } {
+    this.#open()
+    const perOrigin: Record<string, number> = {}
+    const perCollection: Record<string, number> = {}
+    for (const o of this.#oplog.origins()) {
+      const have = vector.get(o.deviceId) ?? 0
+      if (o.seq <= have) continue
+      perOrigin[o.deviceId] = o.seq - have
+      let from = have
+      while (from < o.seq) {
+        const chunk = this.#oplog.read(o, from, o.seq, 1000)
+        if (chunk.length === 0) break
+        for (const s of chunk) {
+          const c = decodeOp({ body: s.body }).collection
+          perCollection[c] = (perCollection[c] ?? 0) + 1
+        }
+        from = chunk[chunk.length - 1]!.seq
+      }
+    }
+    return { perOrigin, perCollection }
   }
 
   /** Raw access for the CLI and tests that inspect the oplog. */
