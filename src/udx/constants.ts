@@ -1,0 +1,69 @@
+/**
+ * Defaults and wire limits of the UDX transport, in one place, with units in
+ * the names. Every option of `udx(init)` falls back to one of these.
+ */
+
+const second = 1000
+const KiB = 1024
+const MiB = 1024 * KiB
+
+/**
+ * Multiaddr protocol code of `/udx`. It is taken from the multicodec
+ * private-use range 0x300000–0x3fffff
+ * (https://github.com/multiformats/multicodec/blob/master/table.csv), so it can
+ * never clash with a registered protocol; 0x7564 is "ud" in ASCII.
+ */
+export const UDX_PROTOCOL_CODE = 0x307564
+export const UDX_PROTOCOL_NAME = 'udx'
+
+/** Whole dial: handshake plus Noise and yamux negotiation. */
+export const DEFAULT_DIAL_TIMEOUT = 5 * second
+
+/** HELLO until ACK. A closed port answers nothing, so this is how long such a dial takes to fail. */
+export const DEFAULT_HANDSHAKE_TIMEOUT = 3 * second
+
+/** First HELLO retransmit; doubles up to `MAX_HELLO_RETRY_INTERVAL`. */
+export const INITIAL_HELLO_RETRY_INTERVAL = 100
+export const MAX_HELLO_RETRY_INTERVAL = 1 * second
+
+/** Socket send and receive buffers. The kernel defaults drop packets at loopback speed. */
+export const DEFAULT_SOCKET_BUFFER_BYTES = 4 * MiB
+
+/** UDX streams (connections, pending or not) one socket carries at most. */
+export const DEFAULT_MAX_CONNECTIONS = 1024
+
+/** Inbound handshakes answered but not yet upgraded, in total and from one IP. */
+export const DEFAULT_MAX_PENDING_INBOUND = 64
+export const DEFAULT_MAX_PENDING_INBOUND_PER_HOST = 8
+
+/** A RETRY cookie is valid for this long at least (and twice this at most). */
+export const COOKIE_LIFETIME = 10 * second
+
+/** Outbound dials waiting for an ACK at once. */
+export const DEFAULT_MAX_PENDING_DIALS = 256
+
+/** Answers (ACK, address reports) sent per second at most: a cap on reflection. */
+export const DEFAULT_MAX_REPLIES_PER_SECOND = 2000
+
+/** Punch datagrams per `punch()` call, the pause between them, and the hard cap. */
+export const DEFAULT_PUNCH_COUNT = 5
+export const DEFAULT_PUNCH_INTERVAL = 20
+export const MAX_PUNCH_COUNT = 100
+
+/** "What is my address?" requests: overall timeout, retry interval, concurrent requests. */
+export const DEFAULT_OBSERVE_TIMEOUT = 3 * second
+export const OBSERVE_RETRY_INTERVAL = 250
+export const MAX_PENDING_OBSERVATIONS = 32
+
+/** Graceful close of a stream (FIN exchanged) before it is destroyed. */
+export const DEFAULT_CLOSE_TIMEOUT = 1 * second
+
+/**
+ * Every control datagram has exactly this size, requests and answers alike,
+ * so an answer is never larger than the request that caused it (no
+ * amplification through a spoofed source address).
+ */
+export const CONTROL_DATAGRAM_BYTES = 40
+
+/** Read buffer of a connection before the muxer reads from it. */
+export const MAX_READ_BUFFER_BYTES = 4 * MiB

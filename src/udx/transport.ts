@@ -1,0 +1,241 @@
+/**
+ * `UdxTransport`: libp2p's `Transport` over udx-native, with one socket per
+ * address family shared by the listener, every dial, punching and the
+ * observed-address reflector (see endpoint.ts for why).
+ *
+ * A dial binds an ephemeral socket only when the node is not listening on that
+ * family; a later `listen` on port 0 adopts it. Roles for the upgrader come
+ * from the handshake, not from the dial options: a plain dial always runs as
+ * initiator (the peer is upgrading it as inbound, so honouring
+ * `initiator: false` would leave both sides waiting), and crossed dials use the
+ * nonce tie-break so that exactly one side initiates.
+ */
+import { serviceCapabilities, transportSymbol } from '@libp2p/interface'
+import {
+  DEFAULT_CLOSE_TIMEOUT, DEFAULT_DIAL_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_PENDING_DIALS, DEFAULT_MAX_PENDING_INBOUND, DEFAULT_MAX_PENDING_INBOUND_PER_HOST,
+  DEFAULT_MAX_REPLIES_PER_SECOND, DEFAULT_OBSERVE_TIMEOUT, DEFAULT_SOCKET_BUFFER_BYTES,
+  INITIAL_HELLO_RETRY_INTERVAL, MAX_HELLO_RETRY_INTERVAL
+} from './constants.js'
+import { UdxEndpoint, type PunchOptions, type UdxSocketStats } from './endpoint.js'
+import { InvalidUdxAddressError, UdxListenError } from './errors.js'
+import { UdxListener } from './listener.js'
+import { isWildcard, parseUdxMultiaddr, toRemote, toUdpAddress, toUdxMultiaddr, type UdpAddress } from './multiaddr.js'
+import { udxStreamToConnection } from './stream-to-conn.js'
+import type {
+  ComponentLogger, Connection, CreateListenerOptions, DialTransportOptions, Listener, Logger, Startable, Transport
+} from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+export interface UdxInit {
+  /** Milliseconds for a whole dial: handshake, Noise and muxer negotiation. @default 5000 */
+  dialTimeout?: number
+  /** Milliseconds to wait for the ACK to our HELLO. @default 3000 */
+  handshakeTimeout?: number
+  /** Socket send and receive buffer, in bytes. @default 4 MiB */
+  socketBufferBytes?: number
+  /** Connections (UDX streams) per socket, pending ones included. @default 1024 */
+  maxConnections?: number
+  /** Inbound handshakes not yet upgraded, in total. @default 64 */
+  maxPendingInbound?: number
+  /** Inbound handshakes not yet upgraded, from one IP. @default 8 */
+  maxPendingInboundPerHost?: number
+  /**
+   * Inbound handshakes pending from which a HELLO must first prove its source
+   * address with a RETRY cookie (one more round trip). @default half of maxPendingInbound
+   */
+  retryThreshold?: number
+  /** Outbound dials waiting for an ACK. @default 256 */
+  maxPendingDials?: number
+  /** ACKs and address reports sent per second at most. @default 2000 */
+  maxRepliesPerSecond?: number
+  /** Milliseconds a graceful close may take before the stream is destroyed. @default 1000 */
+  closeTimeout?: number
+  /** First HELLO retransmit in milliseconds; doubles up to 1 s. @default 100 */
+  helloRetryInterval?: number
+}
+
+export interface UdxComponents {
+  logger: ComponentLogger
+}
+
+export interface ObserveAddressOptions {
+  signal?: AbortSignal
+  /** Milliseconds before giving up. @default 3000 */
+  timeout?: number
+}
+
+/** Our address as the reflector saw it: the public mapping when it is outside our NAT. */
+export interface ObservedAddress extends UdpAddress {
+  multiaddr: Multiaddr
+}
+
+type Remote = Multiaddr | { host: string, port: number }
+
+export class UdxTransport implements Transport, Startable {
+  readonly [transportSymbol] = true
+  readonly [Symbol.toStringTag] = '@weft/udx'
+  readonly [serviceCapabilities]: string[] = ['@libp2p/transport']
+
+  private readonly components: UdxComponents
+  private readonly log: Logger
+  private readonly options: Required<UdxInit>
+  private readonly endpoints = new Map<4 | 6, UdxEndpoint>()
+
+  constructor (components: UdxComponents, init: UdxInit = {}) {
+    this.components = components
+    this.log = components.logger.forComponent('weft:udx')
+    this.options = {
+      dialTimeout: init.dialTimeout ?? DEFAULT_DIAL_TIMEOUT,
+      handshakeTimeout: init.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
+      socketBufferBytes: init.socketBufferBytes ?? DEFAULT_SOCKET_BUFFER_BYTES,
+      maxConnections: init.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      maxPendingInbound: init.maxPendingInbound ?? DEFAULT_MAX_PENDING_INBOUND,
+      maxPendingInboundPerHost: init.maxPendingInboundPerHost ?? DEFAULT_MAX_PENDING_INBOUND_PER_HOST,
+      maxPendingDials: init.maxPendingDials ?? DEFAULT_MAX_PENDING_DIALS,
+      retryThreshold: init.retryThreshold ?? Math.ceil((init.maxPendingInbound ?? DEFAULT_MAX_PENDING_INBOUND) / 2),
+      maxRepliesPerSecond: init.maxRepliesPerSecond ?? DEFAULT_MAX_REPLIES_PER_SECOND,
+      closeTimeout: init.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
+      helloRetryInterval: init.helloRetryInterval ?? INITIAL_HELLO_RETRY_INTERVAL
+    }
+  }
+
+  async dial (ma: Multiaddr, options: DialTransportOptions): Promise<Connection> {
+    const remote = toUdpAddress(ma, true)
+    if (remote.port === 0 || isWildcard(remote.host)) throw new InvalidUdxAddressError(`cannot dial ${ma.toString()}`)
+    const signal = AbortSignal.any([options.signal, AbortSignal.timeout(this.options.dialTimeout)])
+    const endpoint = this.endpointFor(remote.family)
+    const { stream, initiator, crossed } = await endpoint.dial(remote, { signal, timeout: this.options.handshakeTimeout })
+    const maConn = udxStreamToConnection({
+      stream,
+      // the muxer takes its client/server role (odd or even stream ids) from this
+      direction: initiator ? 'outbound' : 'inbound',
+      remoteAddr: ma,
+      closeTimeout: this.options.closeTimeout,
+      log: this.log.newScope('connection')
+    })
+    this.log('new outbound connection %a (initiator %s, crossed %s)', ma, initiator, crossed)
+    try {
+      return await options.upgrader.upgradeOutbound(maConn, { ...options, signal, initiator })
+    } catch (err) {
+      this.log.error('error upgrading outbound connection to %a - %e', ma, err)
+      maConn.abort(err as Error)
+      throw err
+    }
+  }
+
+  createListener (options: CreateListenerOptions): Listener {
+    return new UdxListener({
+      upgrader: options.upgrader,
+      logger: this.components.logger,
+      closeTimeout: this.options.closeTimeout,
+      acquire: (address) => this.acquire(address),
+      release: async (endpoint) => { await this.release(endpoint) }
+    })
+  }
+
+  listenFilter (multiaddrs: Multiaddr[]): Multiaddr[] {
+    return multiaddrs.filter(ma => parseUdxMultiaddr(ma) != null)
+  }
+
+  dialFilter (multiaddrs: Multiaddr[]): Multiaddr[] {
+    return multiaddrs.filter(ma => parseUdxMultiaddr(ma, true) != null)
+  }
+
+  /**
+   * Sends a few punch datagrams to `remote` from the shared socket (for
+   * DCUtR-style hole punching): our NAT then maps the socket towards the peer
+   * and lets its packets in. Resolves with the number of datagrams sent.
+   */
+  async punch (remote: Remote, options: PunchOptions = {}): Promise<number> {
+    const address = toRemote(remote)
+    return this.endpointFor(address.family).punch(address, options)
+  }
+
+  /** Asks any node running this transport at `remote` which address our socket has, as it sees it. */
+  async observeAddress (remote: Remote, options: ObserveAddressOptions = {}): Promise<ObservedAddress> {
+    const address = toRemote(remote)
+    const observed = await this.endpointFor(address.family).observe(address, {
+      timeout: options.timeout ?? DEFAULT_OBSERVE_TIMEOUT,
+      ...(options.signal == null ? {} : { signal: options.signal })
+    })
+    return { ...observed, multiaddr: toUdxMultiaddr(observed) }
+  }
+
+  /** The bound local address of the socket of this family, if there is one. */
+  localAddress (family: 4 | 6 = 4): UdpAddress | undefined {
+    const endpoint = this.endpoints.get(family)
+    return endpoint == null || endpoint.closed ? undefined : { ...endpoint.address }
+  }
+
+  /** Counters of the socket of this family, for tests and metrics; undefined when none is bound. */
+  stats (family: 4 | 6 = 4): UdxSocketStats | undefined {
+    const endpoint = this.endpoints.get(family)
+    return endpoint == null || endpoint.closed ? undefined : endpoint.stats()
+  }
+
+  start (): void {}
+
+  async stop (): Promise<void> {
+    const endpoints = [...this.endpoints.values()]
+    this.endpoints.clear()
+    await Promise.all(endpoints.map(async e => { await e.close(this.options.closeTimeout) }))
+  }
+
+  /** The endpoint for dials of this family; binds an ephemeral one when nobody listens. */
+  private endpointFor (family: 4 | 6): UdxEndpoint {
+    const existing = this.endpoints.get(family)
+    if (existing != null && !existing.closed) return existing
+    return this.bind({ host: family === 4 ? '0.0.0.0' : '::', port: 0, family })
+  }
+
+  private acquire (address: UdpAddress): UdxEndpoint {
+    const existing = this.endpoints.get(address.family)
+    if (existing != null && !existing.closed) {
+      const { host, port } = existing.address
+      if (existing.listening) {
+        throw new UdxListenError(`already listening on ${host}:${port}: one UDX socket per address family`)
+      }
+      const samePort = address.port === 0 || address.port === port
+      const sameHost = address.host === host || (isWildcard(host) && isWildcard(address.host))
+      if (samePort && sameHost) return existing
+      if (existing.connectionCount > 0) {
+        throw new UdxListenError(`the UDX socket ${host}:${port} carries dials; cannot rebind to ${address.host}:${address.port}`)
+      }
+      this.endpoints.delete(address.family)
+      void existing.close()
+    }
+    return this.bind(address)
+  }
+
+  private async release (endpoint: UdxEndpoint): Promise<void> {
+    if (this.endpoints.get(endpoint.address.family) === endpoint) this.endpoints.delete(endpoint.address.family)
+    await endpoint.close(this.options.closeTimeout)
+  }
+
+  private bind (address: UdpAddress): UdxEndpoint {
+    const endpoint = new UdxEndpoint({
+      host: address.host,
+      port: address.port,
+      family: address.family,
+      socketBufferBytes: this.options.socketBufferBytes,
+      maxConnections: this.options.maxConnections,
+      maxPendingInbound: this.options.maxPendingInbound,
+      maxPendingInboundPerHost: this.options.maxPendingInboundPerHost,
+      maxPendingDials: this.options.maxPendingDials,
+      retryThreshold: this.options.retryThreshold,
+      maxRepliesPerSecond: this.options.maxRepliesPerSecond,
+      initialRetryInterval: this.options.helloRetryInterval,
+      maxRetryInterval: MAX_HELLO_RETRY_INTERVAL,
+      log: this.log
+    })
+    this.endpoints.set(address.family, endpoint)
+    this.log('UDX socket bound to %s:%d', endpoint.address.host, endpoint.address.port)
+    return endpoint
+  }
+}
+
+/** True for the UDX transport (by its tag, so it works across copies of this module). */
+export function isUdxTransport (transport: unknown): transport is UdxTransport {
+  return transport != null && (transport as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] === '@weft/udx'
+}
