@@ -1,0 +1,153 @@
+#!/usr/bin/env node
+/**
+ * `weft-relay`: the standalone weft relay.
+ *
+ *   weft-relay [start] [--data-dir DIR] [--config FILE] [flags]   run in the foreground
+ *   weft-relay id [--data-dir DIR]                                print the peer id (creating the key)
+ *   weft-relay check-config [--data-dir DIR] [--config FILE] [flags]
+ *   weft-relay group-key --out FILE                               new group key; prints its public key
+ *   weft-relay sign-statement --group-key FILE --peer ID [--days N]
+ *
+ * Each command checks its options up front and calls one function. SIGINT and
+ * SIGTERM stop the relay gracefully (a second signal exits at once). Exit
+ * codes: 0 ok, 1 runtime error, 2 usage or configuration error.
+ */
+import '../src/polyfill.js'
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { InvalidArgumentError, WeftError } from '../src/errors.js'
+import { FLAG_KEYS, loadRelayConfig, overridesFromFlags, RelayConfigError } from './config.js'
+import { loadOrCreateRelayKey } from './identity.js'
+import { createRelayLog } from './log.js'
+import { startRelay } from './relay-node.js'
+import { newGroupKeyFile, signStatementFromFile } from './tools.js'
+
+export const EXIT = { ok: 0, error: 1, usage: 2 } as const
+type Options = NonNullable<ParseArgsConfig['options']>
+type Values = Record<string, string | boolean | string[] | undefined>
+
+const PATH_OPTIONS: Options = { 'data-dir': { type: 'string' }, config: { type: 'string' } }
+const CONFIG_OPTIONS: Options = {
+  ...PATH_OPTIONS,
+  listen: { type: 'string', multiple: true },
+  announce: { type: 'string', multiple: true },
+  group: { type: 'string', multiple: true },
+  'no-metrics': { type: 'boolean' },
+  ...Object.fromEntries(Object.keys(FLAG_KEYS).map(f => [f, { type: 'string' as const }]))
+}
+
+const USAGE = `usage: weft-relay [start] [options]
+  --data-dir DIR            key and default config (default: $WEFT_RELAY_DATA_DIR or ~/.local/share/weft-relay)
+  --config FILE             JSON config (default: <data dir>/relay.json if it exists)
+  --listen ADDR...          e.g. /ip4/0.0.0.0/tcp/4001 and /ip4/0.0.0.0/tcp/4002/ws
+  --announce ADDR...        public addresses to advertise, e.g. /ip4/203.0.113.7/tcp/4001
+  --group NAME=PUBKEY...    allowed weft groups (base64url Ed25519 public keys)
+  --others limited|deny     what peers outside the groups get
+  --max-reservations N  --reservation-ttl-ms N  --max-connections N
+  --duration-limit-ms N  --data-limit-bytes N  --group-duration-limit-ms N  --group-data-limit-bytes N
+  --metrics-host H  --metrics-port N | --no-metrics  --log-level error|warn|info|debug
+other commands: id, check-config, group-key --out FILE, sign-statement --group-key FILE --peer ID [--days N]`
+
+const out = (s: string): void => { process.stdout.write(s + '\n') }
+
+function dataDirOf (v: Values): string {
+  const env = process.env
+  return resolve(typeof v['data-dir'] === 'string' ? v['data-dir'] : env.WEFT_RELAY_DATA_DIR ?? join(env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'weft-relay'))
+}
+
+function configOf (v: Values): ReturnType<typeof loadRelayConfig> {
+  const explicit = typeof v.config === 'string' ? v.config : process.env.WEFT_RELAY_CONFIG
+  const file = explicit ?? join(dataDirOf(v), 'relay.json')
+  return loadRelayConfig(file, overridesFromFlags(v), explicit !== undefined)
+}
+
+async function runStart (v: Values): Promise<void> {
+  const config = configOf(v)
+  const dataDir = dataDirOf(v)
+  const log = createRelayLog(config.logLevel)
+  // Signal handlers go in before anything starts: a supervisor may stop us at
+  // any moment, and the default action would kill us mid-start.
+  let signals = 0
+  let requestStop: (sig: NodeJS.Signals) => void = () => {}
+  const stopRequested = new Promise<NodeJS.Signals>(resolve => { requestStop = resolve })
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (++signals > 1) { log('warn', `second ${sig}: exiting now`); process.exit(130) }
+    requestStop(sig)
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+
+  const { key, created, file } = await loadOrCreateRelayKey(dataDir)
+  if (created) log('info', 'created a new relay key', { file })
+  const relay = await startRelay(config, { privateKey: key })
+  log('info', 'relay running', { peerId: relay.peerId, addresses: relay.addresses(), groups: config.groups.map(g => g.name), others: config.others })
+  if (config.announce.length === 0) log('warn', 'no announce addresses: clients learn only the address they dialed; set --announce to the public address on a server')
+  out(`weft-relay: peer id ${relay.peerId}`)
+  for (const a of relay.addresses()) out(`weft-relay: address ${a}`)
+  if (relay.http !== undefined) out(`weft-relay: metrics ${relay.http.url}/metrics`)
+
+  const sig = await stopRequested
+  log('info', `${sig}: stopping`)
+  try {
+    await relay.stop()
+    log('info', 'stopped')
+  } catch (err) {
+    log('error', `stop failed: ${String(err)}`)
+    process.exitCode = EXIT.error
+  }
+}
+
+interface Command { options: Options, run: (v: Values) => Promise<void> }
+
+const COMMANDS: Record<string, Command> = {
+  start: { options: CONFIG_OPTIONS, run: runStart },
+  id: {
+    options: { 'data-dir': { type: 'string' } },
+    run: async v => { out((await loadOrCreateRelayKey(dataDirOf(v))).key.publicKey.toString()) }
+  },
+  'check-config': {
+    options: CONFIG_OPTIONS,
+    run: async v => { out(JSON.stringify(configOf(v), null, 2)) }
+  },
+  'group-key': {
+    options: { out: { type: 'string' } },
+    run: async v => {
+      if (typeof v.out !== 'string') throw new InvalidArgumentError('group-key needs --out FILE (a new file; keep it secret)')
+      const pub = await newGroupKeyFile(v.out)
+      out(pub)
+    }
+  },
+  'sign-statement': {
+    options: { 'group-key': { type: 'string' }, peer: { type: 'string' }, days: { type: 'string' } },
+    run: async v => {
+      if (typeof v['group-key'] !== 'string' || typeof v.peer !== 'string') throw new InvalidArgumentError('sign-statement needs --group-key FILE and --peer PEER_ID')
+      out(await signStatementFromFile(v['group-key'], v.peer, v.days === undefined ? 30 : Number(v.days)))
+    }
+  }
+}
+
+export async function main (argv: string[]): Promise<number> {
+  const first = argv[0]
+  if (first === '--help' || first === '-h' || first === 'help') { out(USAGE); return EXIT.ok }
+  const name = first !== undefined && !first.startsWith('-') ? first : 'start'
+  const args = name === first ? argv.slice(1) : argv
+  try {
+    const cmd = COMMANDS[name]
+    if (cmd === undefined) throw new WeftError(`unknown command ${JSON.stringify(name)}\n${USAGE}`, 'USAGE')
+    let values: Values
+    try {
+      values = parseArgs({ args, options: cmd.options, allowPositionals: false, strict: true }).values as Values
+    } catch (err) {
+      throw new WeftError(`${(err as Error).message}\n${USAGE}`, 'USAGE')
+    }
+    await cmd.run(values)
+    return EXIT.ok
+  } catch (err) {
+    process.stderr.write(`weft-relay: ${(err as Error).message}\n`)
+    if (err instanceof RelayConfigError || err instanceof InvalidArgumentError || (err instanceof WeftError && err.code === 'USAGE')) return EXIT.usage
+    return EXIT.error
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2))

@@ -1,0 +1,154 @@
+/**
+ * Builds and runs the relay: a js-libp2p 3 node with the circuit relay v2
+ * server (under the weft limit policy), relay-auth, identify and ping, TCP and
+ * (when a listen address asks for it) WebSockets; plus the loopback HTTP
+ * server for /metrics and /healthz.
+ *
+ * Deliberately absent: the AutoNAT server (on a relay it closes clients'
+ * connections and with them their reservations, see shared notes), DCUtR,
+ * mDNS, UPnP, the DHT. A relay is configured with its public addresses
+ * (`announce`) instead of discovering them.
+ */
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
+import { identify, type Identify } from '@libp2p/identify'
+import type { ComponentLogger, Libp2p, PrivateKey, Transport } from '@libp2p/interface'
+import { ping, type Ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
+import '../src/polyfill.js'
+import { relayAuth, type RelayAuth } from './auth/service.js'
+import { groupStatementVerifier } from './auth/verifier.js'
+import { decodeGroupKey, RelayConfigError, type RelayConfig } from './config.js'
+import * as C from './constants.js'
+import { startRelayHttp, type RelayHttp } from './http.js'
+import { RelayPolicy } from './relay-policy.js'
+import { renderMetrics, RelayStats } from './stats.js'
+
+export interface RelayServices {
+  identify: Identify
+  ping: Ping
+  relay: CircuitRelayService
+  relayAuth: RelayAuth
+  [name: string]: unknown
+}
+
+export type RelayNode = Libp2p<RelayServices>
+
+export interface Relay {
+  readonly node: RelayNode
+  readonly peerId: string
+  readonly stats: RelayStats
+  /** The /metrics and /healthz server, when enabled. */
+  readonly http: RelayHttp | undefined
+  /** Addresses the relay advertises, each ending in /p2p/<id>. */
+  addresses(): string[]
+  metricsText(): string
+  stop(): Promise<void>
+}
+
+export interface StartRelayOptions {
+  privateKey: PrivateKey
+  /** libp2p's logger (tests pass a prefixed one). @default defaultLogger() */
+  logger?: ComponentLogger
+}
+
+/** `@libp2p/websockets` is loaded only when a /ws address is configured, so a TCP-only relay does not need it. */
+const WEBSOCKETS_PACKAGE = '@libp2p/websockets'
+export const WEBSOCKETS_VERSION_HINT = '10.1.21'
+
+async function loadWebSockets (): Promise<(() => (components: any) => Transport)> {
+  try {
+    const mod = await import(WEBSOCKETS_PACKAGE) as { webSockets: () => (components: any) => Transport }
+    return mod.webSockets
+  } catch (err) {
+    throw new RelayConfigError([`a /ws address is configured but ${WEBSOCKETS_PACKAGE} cannot be loaded (${(err as Error).message}); install ${WEBSOCKETS_PACKAGE}@${WEBSOCKETS_VERSION_HINT} or listen on TCP only`])
+  }
+}
+
+export async function startRelay (config: RelayConfig, options: StartRelayOptions): Promise<Relay> {
+  const startedAt = Date.now()
+  const stats = new RelayStats()
+  const policy = new RelayPolicy({
+    maxReservations: config.maxReservations,
+    reservationTtlMs: config.reservationTtlMs,
+    defaultLimit: { durationMs: config.durationLimitMs, dataBytes: config.dataLimitBytes },
+    groupLimit: { durationMs: config.groupDurationLimitMs, dataBytes: config.groupDataLimitBytes },
+    others: config.others,
+    stats
+  })
+  const groups = config.groups.map(g => ({ name: g.name, publicKey: decodeGroupKey(g.publicKey)! }))
+
+  const transports = [tcp({ maxConnections: config.maxConnections })]
+  if ([...config.listen, ...config.announce].some(a => /\/(ws|wss)(\/|$)/.test(a))) transports.push((await loadWebSockets())())
+
+  const node: RelayNode = await createLibp2p<RelayServices>({
+    privateKey: options.privateKey,
+    start: false,
+    addresses: { listen: config.listen, announce: config.announce },
+    transports,
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: policy.gater(),
+    connectionManager: {
+      maxConnections: config.maxConnections,
+      maxIncomingPendingConnections: C.DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS
+    },
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+    services: {
+      identify: identify(),
+      ping: ping(),
+      relay: policy.serverFactory(),
+      relayAuth: relayAuth({
+        verifiers: [groupStatementVerifier(groups)],
+        groupLimits: { durationMs: config.groupDurationLimitMs, dataBytes: config.groupDataLimitBytes }
+      })
+    }
+  })
+  policy.bindAuth(node.services.relayAuth)
+  node.services.relayAuth.addEventListener('result', (evt) => { stats.countAuth(evt.detail.result) })
+
+  const metricsText = (): string => renderMetrics(stats, {
+    reservations: node.services.relay.reservations.size,
+    reservationsGroup: policy.groupReservations(),
+    peersConnected: node.getPeers().length,
+    peersAdmitted: node.services.relayAuth.admitted,
+    uptimeSeconds: Math.round((Date.now() - startedAt) / 1000)
+  })
+
+  await node.start()
+  let http: RelayHttp | undefined
+  try {
+    if (config.metricsPort !== null) {
+      http = await startRelayHttp(config.metricsHost, config.metricsPort, {
+        metrics: metricsText,
+        healthy: () => {
+          if (node.status !== 'started') return { ok: false, detail: `libp2p node is ${node.status}` }
+          const n = node.getMultiaddrs().length
+          return n > 0 ? { ok: true, detail: `${n} addresses, ${node.services.relay.reservations.size} reservations` } : { ok: false, detail: 'no listen addresses' }
+        }
+      })
+    }
+  } catch (err) {
+    await node.stop()
+    throw err
+  }
+
+  let stopping: Promise<void> | undefined
+  return {
+    node,
+    peerId: node.peerId.toString(),
+    stats,
+    http,
+    addresses: () => node.getMultiaddrs().map(a => a.toString()),
+    metricsText,
+    stop: async () => {
+      stopping ??= (async () => {
+        await http?.close()
+        await node.stop()
+      })()
+      await stopping
+    }
+  }
+}

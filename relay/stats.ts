@@ -1,0 +1,52 @@
+/**
+ * The relay's counters and their Prometheus text exposition (format 0.0.4).
+ * Counters only go up and are kept here; gauges are read from the live node
+ * when /metrics is scraped, so they never drift from the truth.
+ */
+
+export type RefusalReason = 'full' | 'not_admitted'
+export type CloseReason = 'data_limit' | 'duration_limit' | 'reservation_ended' | 'closed'
+export type LimitClass = 'group' | 'default'
+
+export class RelayStats {
+  reservationsAccepted = 0
+  readonly reservationsRefused: Record<RefusalReason, number> = { full: 0, not_admitted: 0 }
+  readonly connectionsOpened: Record<LimitClass, number> = { group: 0, default: 0 }
+  readonly connectionsClosed: Record<CloseReason, number> = { data_limit: 0, duration_limit: 0, reservation_ended: 0, closed: 0 }
+  connectionsActive = 0
+  /** Bytes carried between the two ends of relayed connections, both directions (their encrypted stream bytes). */
+  bytesRelayed = 0
+  readonly auth = new Map<string, number>()
+
+  countAuth (result: string): void {
+    this.auth.set(result, (this.auth.get(result) ?? 0) + 1)
+  }
+}
+
+export interface RelayGauges {
+  reservations: number
+  reservationsGroup: number
+  peersConnected: number
+  peersAdmitted: number
+  uptimeSeconds: number
+}
+
+export function renderMetrics (s: RelayStats, g: RelayGauges): string {
+  const lines: string[] = []
+  const metric = (name: string, type: 'gauge' | 'counter', help: string, samples: Array<[string, number]>): void => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
+    for (const [labels, v] of samples) lines.push(`${name}${labels} ${v}`)
+  }
+  metric('weft_relay_reservations_active', 'gauge', 'Reservations held now, by the limits they carry.', [['{limits="group"}', g.reservationsGroup], ['{limits="default"}', g.reservations - g.reservationsGroup]])
+  metric('weft_relay_reservations_accepted_total', 'counter', 'Reservation requests accepted (new and refreshed).', [['', s.reservationsAccepted]])
+  metric('weft_relay_reservations_refused_total', 'counter', 'Reservation requests refused, by reason.', Object.entries(s.reservationsRefused).map(([r, n]) => [`{reason="${r}"}`, n]))
+  metric('weft_relay_connections_total', 'counter', 'Relayed connections opened, by the limits applied.', Object.entries(s.connectionsOpened).map(([l, n]) => [`{limits="${l}"}`, n]))
+  metric('weft_relay_connections_active', 'gauge', 'Relayed connections open now.', [['', s.connectionsActive]])
+  metric('weft_relay_connections_closed_total', 'counter', 'Relayed connections closed, by reason.', Object.entries(s.connectionsClosed).map(([r, n]) => [`{reason="${r}"}`, n]))
+  metric('weft_relay_bytes_total', 'counter', 'Bytes relayed between the ends of relayed connections (both directions).', [['', s.bytesRelayed]])
+  metric('weft_relay_auth_requests_total', 'counter', 'relay-auth requests, by result.', [...s.auth].map(([r, n]) => [`{result="${r}"}`, n]))
+  metric('weft_relay_peers_connected', 'gauge', 'Peers with a connection to the relay.', [['', g.peersConnected]])
+  metric('weft_relay_peers_admitted', 'gauge', 'Connected peers admitted by an allowed group.', [['', g.peersAdmitted]])
+  metric('weft_relay_uptime_seconds', 'gauge', 'Seconds since the relay started.', [['', g.uptimeSeconds]])
+  return lines.join('\n') + '\n'
+}

@@ -1,0 +1,144 @@
+/**
+ * The relay's limits and the relay-auth allow-list, with plain libp2p peers
+ * on 127.0.0.1: a relayed connection is cut at the data limit unless both
+ * ends are admitted members of an allowed group; the verifier refuses what it
+ * documents it refuses; `others: "deny"` keeps strangers out entirely.
+ */
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { Connection } from '@libp2p/interface'
+import type { TransportManager } from '@libp2p/interface-internal'
+import { multiaddr } from '@multiformats/multiaddr'
+import { afterEach, describe, expect, it } from 'vitest'
+import { authenticateToRelay, type RelayAuthResult } from '../../relay/auth/client.js'
+import { generateGroupKey, GROUP_STATEMENT_SCHEME, signGroupStatement } from '../../relay/auth/verifier.js'
+import { loadRelayConfig } from '../../relay/config.js'
+import { startRelay, type Relay } from '../../relay/relay-node.js'
+import { circuitAddress, createPeer, hasReservation, sendBytes, waitUntil, type Peer } from '../lab/peers.js'
+
+const KiB = 1024
+const DATA_LIMIT = 64 * KiB
+const PAYLOAD = 512 * KiB
+const hour = 3600_000
+
+const cleanup: Array<() => Promise<void> | void> = []
+afterEach(async () => { for (const f of cleanup.splice(0).reverse()) await f() })
+
+interface Setup { relay: Relay, addr: string, group: { privateKey: Uint8Array, publicKey: Uint8Array } }
+
+async function setup (overrides: Record<string, unknown> = {}): Promise<Setup> {
+  const group = await generateGroupKey()
+  const config = loadRelayConfig(undefined, {
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    metricsPort: 0,
+    dataLimitBytes: DATA_LIMIT,
+    groupDataLimitBytes: 8 * 1024 * KiB,
+    groups: [{ name: 'home', publicKey: Buffer.from(group.publicKey).toString('base64url') }],
+    ...overrides
+  })
+  const relay = await startRelay(config, { privateKey: await generateKeyPair('Ed25519') })
+  cleanup.push(async () => { await relay.stop() })
+  return { relay, addr: relay.addresses()[0]!, group }
+}
+
+async function peer (relays: string[] = []): Promise<Peer> {
+  const p = await createPeer({ relays })
+  cleanup.push(async () => { await p.stop() })
+  return p
+}
+
+async function relayConnection (p: Peer, s: Setup): Promise<Connection> {
+  return await p.dial(multiaddr(s.addr))
+}
+
+/** `p` presents a statement signed by `key` naming `named` (default: itself). */
+async function admit (p: Peer, s: Setup, opts: { key?: Uint8Array, named?: Peer, from?: number, until?: number } = {}): Promise<RelayAuthResult> {
+  const now = Date.now()
+  const credential = await signGroupStatement(opts.key ?? s.group.privateKey, (opts.named ?? p).peerId, opts.from ?? now - 1000, opts.until ?? now + hour)
+  return await authenticateToRelay(await relayConnection(p, s), GROUP_STATEMENT_SCHEME, credential)
+}
+
+describe('relay limits and relay-auth', () => {
+  it('a stranger\'s relayed connection is cut at the data limit; between two admitted peers it is not', async () => {
+    const s = await setup()
+    const b = await peer([s.addr])
+    await waitUntil(() => hasReservation(b, s.relay.peerId), 'B reserves')
+    const stranger = await peer()
+    const member = await peer()
+
+    // B reserved before it was admitted: admission raises the limits of its existing reservation.
+    const bAuth = await admit(b, s)
+    expect(bAuth).toMatchObject({ ok: true, group: 'home', dataLimitBytes: 8 * 1024 * KiB })
+    expect(await admit(member, s)).toMatchObject({ ok: true, group: 'home' })
+
+    const strangerConn = await stranger.dial(multiaddr(circuitAddress(s.addr, b)))
+    const cut = await sendBytes(strangerConn, PAYLOAD)
+    expect(cut.acked).toBeUndefined()
+    expect(cut.error).toBeDefined()
+    await waitUntil(() => s.relay.stats.connectionsClosed.data_limit >= 1, 'the relay reports the data-limit cut')
+    expect(s.relay.stats.connectionsOpened.default).toBe(1)
+
+    const memberConn = await member.dial(multiaddr(circuitAddress(s.addr, b)))
+    expect(memberConn.limits).toBeDefined()
+    const ok = await sendBytes(memberConn, PAYLOAD)
+    expect(ok.error).toBeUndefined()
+    expect(ok.acked).toBe(PAYLOAD)
+    expect(s.relay.stats.connectionsOpened.group).toBe(1)
+
+    const metrics = s.relay.metricsText()
+    expect(metrics).toContain('weft_relay_reservations_active{limits="group"} 1')
+    expect(metrics).toContain('weft_relay_connections_closed_total{reason="data_limit"} 1')
+    expect(metrics).toContain('weft_relay_auth_requests_total{result="ok"} 2')
+  })
+
+  it('an admitted dialer to a destination that is not admitted gets the default limits', async () => {
+    const s = await setup()
+    const d = await peer([s.addr])
+    await waitUntil(() => hasReservation(d, s.relay.peerId), 'D reserves')
+    const member = await peer()
+    expect((await admit(member, s)).ok).toBe(true)
+    const conn = await member.dial(multiaddr(circuitAddress(s.addr, d)))
+    const res = await sendBytes(conn, PAYLOAD)
+    expect(res.acked).toBeUndefined()
+    await waitUntil(() => s.relay.stats.connectionsClosed.data_limit >= 1, 'the data-limit cut')
+  })
+
+  it('refuses bad credentials with the documented codes and admits nobody', async () => {
+    const s = await setup()
+    const p = await peer()
+    const other = await peer()
+    const stranger = await generateGroupKey()
+    const now = Date.now()
+    expect(await admit(p, s, { named: other })).toEqual({ ok: false, status: 'WRONG_PEER' })
+    expect(await admit(p, s, { key: stranger.privateKey })).toEqual({ ok: false, status: 'UNKNOWN_GROUP' })
+    expect(await admit(p, s, { from: now - 2 * hour, until: now - hour })).toEqual({ ok: false, status: 'EXPIRED' })
+    expect(await admit(p, s, { from: now + hour, until: now + 2 * hour })).toEqual({ ok: false, status: 'NOT_YET_VALID' })
+    expect(await admit(p, s, { from: now, until: now + 400 * 24 * hour })).toEqual({ ok: false, status: 'MALFORMED' })
+
+    // A valid statement with one flipped signature bit.
+    const good = await signGroupStatement(s.group.privateKey, p.peerId, now - 1000, now + hour)
+    const bad = Uint8Array.from(good)
+    bad[bad.length - 1]! ^= 1
+    expect(await authenticateToRelay(await relayConnection(p, s), GROUP_STATEMENT_SCHEME, bad)).toEqual({ ok: false, status: 'BAD_SIGNATURE' })
+    expect(await authenticateToRelay(await relayConnection(p, s), 'no-such-scheme/1', good)).toEqual({ ok: false, status: 'UNKNOWN_SCHEME' })
+    expect(await authenticateToRelay(await relayConnection(p, s), GROUP_STATEMENT_SCHEME, new Uint8Array([1, 2, 3]))).toEqual({ ok: false, status: 'MALFORMED' })
+    expect(s.relay.node.services.relayAuth.admitted).toBe(0)
+    expect(s.relay.metricsText()).toContain('weft_relay_auth_requests_total{result="WRONG_PEER"} 1')
+  })
+
+  it('others "deny": strangers get no reservation, admitted peers do; admission ends when the peer disconnects', async () => {
+    const s = await setup({ others: 'deny' })
+    const stranger = await peer([s.addr])
+    await waitUntil(() => s.relay.stats.reservationsRefused.not_admitted >= 1, 'the stranger is refused')
+    expect(hasReservation(stranger, s.relay.peerId)).toBe(false)
+
+    const member = await createPeer()
+    cleanup.push(async () => { await member.stop() })
+    expect((await admit(member, s)).ok).toBe(true)
+    // Listening on the circuit now makes a reservation over the admitted connection.
+    await (member as unknown as { components: { transportManager: TransportManager } }).components.transportManager.listen([multiaddr(`${s.addr}/p2p-circuit`)])
+    await waitUntil(() => hasReservation(member, s.relay.peerId), 'the member reserves')
+    expect(s.relay.node.services.relayAuth.admitted).toBe(1)
+    await member.hangUp(s.relay.node.peerId)
+    await waitUntil(() => s.relay.node.services.relayAuth.admitted === 0, 'the admission ends with the connection')
+  })
+})

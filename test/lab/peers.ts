@@ -1,0 +1,128 @@
+/**
+ * Plain libp2p peers (no weft replica) for testing the relay: the relay e2e
+ * tests run them on 127.0.0.1, the NAT lab runs them inside namespaces as
+ * connectivity probes. They speak a tiny "sink" protocol on limited
+ * connections too: the dialer streams N bytes, the listener counts them and
+ * answers with the count, so a test sees exactly where a relay cut it off.
+ */
+import '../../src/polyfill.js'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { dcutr } from '@libp2p/dcutr'
+import { identify, identifyPush } from '@libp2p/identify'
+import { FaultTolerance, type Connection, type Libp2p, type PrivateKey, type Stream } from '@libp2p/interface'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { uPnPNAT } from '@libp2p/upnp-nat'
+import { createLibp2p } from 'libp2p'
+
+export const SINK_PROTOCOL = '/weft-test/sink/1.0.0'
+const CHUNK_BYTES = 16 * 1024
+const WRITE_HIGH_WATER_BYTES = 256 * 1024
+
+export interface PeerOptions {
+  /** @default ['/ip4/127.0.0.1/tcp/0'] */
+  listen?: string[]
+  /** Relay multiaddrs (with /p2p/<id>); the peer reserves a slot on each. @default [] */
+  relays?: string[]
+  announce?: string[]
+  /** Hole punching over relayed connections. @default false */
+  dcutr?: boolean
+  /** Map a port with UPnP (and advertise it unverified, as weft does). @default false */
+  upnp?: boolean
+  privateKey?: PrivateKey
+}
+
+export type Peer = Libp2p<Record<string, unknown>>
+
+export async function createPeer (o: PeerOptions = {}): Promise<Peer> {
+  const services: Record<string, (components: any) => unknown> = { identify: identify(), identifyPush: identifyPush(), ping: ping() }
+  if (o.dcutr === true) services.dcutr = dcutr()
+  if (o.upnp === true) services.upnp = uPnPNAT({ autoConfirmAddress: true })
+  const node = await createLibp2p({
+    privateKey: o.privateKey ?? await generateKeyPair('Ed25519'),
+    addresses: {
+      listen: [...(o.listen ?? ['/ip4/127.0.0.1/tcp/0']), ...(o.relays ?? []).map(r => `${r}/p2p-circuit`)],
+      ...(o.announce === undefined ? {} : { announce: o.announce })
+    },
+    // A refused or failed reservation must not stop the peer from starting: tests look at it.
+    transportManager: { faultTolerance: FaultTolerance.NO_FATAL },
+    transports: [tcp(), circuitRelayTransport()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services
+  }) as unknown as Peer
+  await node.handle(SINK_PROTOCOL, (stream) => { void sinkHandler(stream) }, { runOnLimitedConnection: true })
+  return node
+}
+
+/** Listener side: count until the dialer ends its side, answer with the count as 8 bytes. */
+async function sinkHandler (stream: Stream): Promise<void> {
+  let n = 0
+  try {
+    for await (const chunk of stream) n += chunk.byteLength
+    const reply = new Uint8Array(8)
+    new DataView(reply.buffer).setBigUint64(0, BigInt(n))
+    stream.send(reply)
+    await stream.close()
+  } catch (err) {
+    stream.abort(err as Error)
+  }
+}
+
+export interface SendResult {
+  /** Bytes the listener says it received; undefined when the stream died first. */
+  acked: number | undefined
+  error: Error | undefined
+}
+
+/** Streams `bytes` to the peer on `conn` and waits for its count. Never rejects: failure is in `error`. */
+export async function sendBytes (conn: Connection, bytes: number, signal = AbortSignal.timeout(30_000)): Promise<SendResult> {
+  let stream: Stream | undefined
+  try {
+    stream = await conn.newStream(SINK_PROTOCOL, { runOnLimitedConnection: true, signal })
+    const reply: Uint8Array[] = []
+    const reading = (async () => { for await (const c of stream) reply.push(c.subarray()) })()
+    reading.catch(() => {})
+    const chunk = new Uint8Array(CHUNK_BYTES).fill(7)
+    for (let sent = 0; sent < bytes; sent += CHUNK_BYTES) {
+      if (stream.status !== 'open') throw new Error(`stream ${stream.status} after ${sent} bytes`)
+      stream.send(sent + CHUNK_BYTES <= bytes ? chunk : chunk.subarray(0, bytes - sent))
+      while (stream.writeBufferLength > WRITE_HIGH_WATER_BYTES) {
+        signal.throwIfAborted()
+        if (stream.status !== 'open') throw new Error(`stream ${stream.status} after ${sent} bytes`)
+        await new Promise(resolve => setTimeout(resolve, 5))
+      }
+    }
+    await stream.close({ signal })
+    await reading
+    const all = Buffer.concat(reply)
+    if (all.length < 8) return { acked: undefined, error: new Error(`short reply (${all.length} bytes)`) }
+    return { acked: Number(all.readBigUInt64BE(0)), error: undefined }
+  } catch (err) {
+    stream?.abort(err as Error)
+    return { acked: undefined, error: err as Error }
+  }
+}
+
+/** Polls until `check` holds; bounded. */
+export async function waitUntil (check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000, intervalMs = 50): Promise<void> {
+  const until = Date.now() + timeoutMs
+  while (Date.now() < until) {
+    if (await check()) return
+    await new Promise(resolve => setTimeout(resolve, intervalMs))
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+}
+
+/** The relayed address of `peer` through `relay` (`<relay>/p2p-circuit/p2p/<peer>`). */
+export function circuitAddress (relay: string, peer: Peer): string {
+  return `${relay}/p2p-circuit/p2p/${peer.peerId.toString()}`
+}
+
+/** True when `peer` advertises a reservation through the relay with this id. */
+export function hasReservation (peer: Peer, relayId: string): boolean {
+  return peer.getMultiaddrs().some(a => a.toString().includes(`/p2p/${relayId}/p2p-circuit`))
+}

@@ -1,0 +1,202 @@
+/**
+ * The NAT lab's scenarios. Each runs in a fresh topology and records checks:
+ * first connectivity with plain libp2p probes (what the relay and the NATs
+ * allow), then the same situation with real weft daemons driven through the
+ * CLI (whether data written on both sides converges).
+ *
+ * 1. relay-only: plain MASQUERADE on both sides; traffic goes through the relay.
+ * 2. upnp-dcutr: miniupnpd on nat1; A maps its port with @libp2p/upnp-nat and,
+ *    dialing B through the relay, DCUtR upgrades to a direct connection.
+ * 3. relay-restart: the relay restarts mid-sync; reservations come back
+ *    (same relay peer id) and data still converges.
+ * 4. symmetric-nat: --random-fully on both NATs; hole punching cannot work,
+ *    the connection stays relayed and still carries the data.
+ */
+import { assertConverged, peersOf, SkipError, startPairedDaemons, writeBoth } from './convergence.js'
+import type { Daemon, Lab, Probe } from './lab.js'
+import { poll, sleep } from './procs.js'
+import type { NatOptions } from './topology.js'
+
+export type Check = (name: string, fn: () => Promise<string | undefined | void>) => Promise<boolean>
+
+export interface Scenario {
+  name: string
+  summary: string
+  nat1: NatOptions
+  nat2: NatOptions
+  run(lab: Lab, check: Check): Promise<void>
+}
+
+const PLAIN: NatOptions = { symmetric: false }
+const SYMMETRIC: NatOptions = { symmetric: true }
+/** More than the relay's default per-connection data limit (128 KiB): only a direct connection carries it. */
+const BIG = 1024 * 1024
+
+function expect (cond: boolean, message: string): void {
+  if (!cond) throw new Error(message)
+}
+
+async function reservedPair (lab: Lab, aArgs: string[] = [], bArgs: string[] = []): Promise<[Probe, Probe]> {
+  const [a, b] = await Promise.all([lab.probe('a', aArgs), lab.probe('b', bArgs)])
+  await Promise.all([a.next('reserved', 20_000), b.next('reserved', 20_000)])
+  return [a, b]
+}
+
+/** The daemons' part, shared by scenarios 1, 3 and 4. */
+async function daemonsConverge (lab: Lab, check: Check, opts: { aArgs?: string[], restartRelay?: boolean, rows?: number, staysRelayed?: boolean } = {}): Promise<void> {
+  let pair: [Daemon, Daemon] | undefined
+  await check('weft daemons: A joins B\'s group through the relay (invite/join)', async () => {
+    pair = await startPairedDaemons(lab, ['--no-upnp', ...(opts.aArgs ?? [])], ['--no-upnp'])
+    return `A ${pair[0].id.slice(-8)} joined B ${pair[1].id.slice(-8)}`
+  })
+  if (pair === undefined) return
+  const [a, b] = pair
+  const rows = opts.rows ?? 5
+  if (opts.restartRelay !== true) {
+    await check('weft daemons: data written on both sides converges', async () => {
+      const res = await assertConverged(lab, [a, b], writeBoth([a, b], rows, 'w1'))
+      if (opts.staysRelayed === true) {
+        const path = String(peersOf(a).find(p => p.peerId === b.id)?.path)
+        expect(path.startsWith('relayed'), `weft peers on A shows path ${path} to B, expected relayed`)
+        return `${res}; path ${path.slice(0, 20)}…`
+      }
+      return res
+    })
+  } else {
+    await check('weft daemons: rows written before, while the relay is down, and after it restarts all converge', async () => {
+      const before = writeBoth([a, b], rows, 'before')
+      await sleep(500)
+      const code = await lab.stopRelay()
+      expect(code === 0, `relay exit code ${code}`)
+      const during = writeBoth([a, b], rows, 'during')
+      await lab.startRelay()
+      const after = writeBoth([a, b], rows, 'after')
+      const all = { collection: before.collection, keys: { a: [...before.keys.a, ...during.keys.a, ...after.keys.a], b: [...before.keys.b, ...during.keys.b, ...after.keys.b] } }
+      return await assertConverged(lab, [a, b], all)
+    })
+  }
+  await a.proc.stop(); await b.proc.stop()
+}
+
+export const SCENARIOS: Scenario[] = [
+  {
+    name: 'relay-only',
+    summary: 'plain MASQUERADE on both NATs; sync over the relayed connection',
+    nat1: PLAIN,
+    nat2: PLAIN,
+    async run (lab, check) {
+      await lab.startRelay()
+      const [, b] = await reservedPair(lab)
+      await check('both peers hold a reservation on the relay', async () => {
+        const n = lab.metric('weft_relay_reservations_active', '{limits="default"}')
+        expect(n === 2, `relay reports ${n} reservations`)
+        return 'relay reports 2 reservations'
+      })
+      await check('A reaches B only through the relay, and the relayed connection carries data', async () => {
+        const a = await lab.probe('a', ['--dial', b.peerId, '--bytes', '65536'])
+        const relayed = await a.next('relayed')
+        expect(relayed.limited === true && String(relayed.remoteAddr).includes('/p2p-circuit'), `not relayed: ${JSON.stringify(relayed)}`)
+        const sent = await a.next('sent')
+        expect(sent.acked === 65536, `sent: ${JSON.stringify(sent)}`)
+        expect(lab.metric('weft_relay_connections_total', '{limits="default"}') >= 1, 'relay counted no relayed connection')
+        expect(lab.metric('weft_relay_bytes_total') > 65536, 'relay counted too few bytes')
+        return `64 KiB acknowledged over ${String(relayed.remoteAddr)}`
+      })
+      await daemonsConverge(lab, check)
+    }
+  },
+  {
+    name: 'upnp-dcutr',
+    summary: 'miniupnpd on nat1; A maps its port; DCUtR upgrades relayed to direct',
+    nat1: PLAIN,
+    nat2: PLAIN,
+    async run (lab, check) {
+      await lab.startRelay()
+      await lab.miniupnpd('nat1')
+      const b = await lab.probe('b', ['--dcutr'])
+      await b.next('reserved', 20_000)
+      // A (behind the UPnP router) dials: DCUtR only tries the dialer's public addresses (see the notes).
+      const a = await lab.probe('a', ['--dcutr', '--upnp', '--dial', b.peerId, '--wait-public', '25000', '--watch-direct', '15000', '--direct-bytes', String(BIG)])
+      await check('A maps its port on nat1 with UPnP and advertises the public address', async () => {
+        const pub = await a.next('public', 40_000)
+        expect(pub.found === true, `no public address after 25 s; nat1 rules:\n${lab.upnpRules('nat1')}`)
+        const rules = lab.upnpRules('nat1')
+        expect(/dnat.*10\.1\.0\.2/.test(rules), `no DNAT rule for A on nat1:\n${rules}`)
+        return `advertised ${(pub.addrs as string[]).join(' ')}`
+      })
+      await check('DCUtR upgrades the relayed connection to a direct one without limits', async () => {
+        const relayed = await a.next('relayed')
+        expect(relayed.limited === true, `first connection was not relayed: ${JSON.stringify(relayed)}`)
+        const direct = await a.next('direct', 30_000)
+        expect(direct.found === true, 'no direct connection within 15 s of the relayed one')
+        expect(direct.limited === false && !String(direct.remoteAddr).includes('/p2p-circuit'), `not direct: ${JSON.stringify(direct)}`)
+        const sent = await a.next('sent')
+        expect(sent.over === 'direct' && sent.acked === BIG, `1 MiB over the direct connection: ${JSON.stringify(sent)}`)
+        return `direct ${String(direct.remoteAddr)} ${String(direct.afterMs)} ms after the relayed one; 1 MiB (> relay limit) acknowledged`
+      })
+      await a.proc.stop(); await b.proc.stop()
+
+      await check('weft daemons: data converges and A-B ends up direct', async () => {
+        const [da, db] = await startPairedDaemons(lab, [], ['--no-upnp'])
+        const w = writeBoth([da, db], 5, 'up')
+        const res = await assertConverged(lab, [da, db], w)
+        // The daemon dials B at start, before its UPnP mapping exists (about 6 s), and DCUtR runs once per relayed
+        // connection; the stock relay limits cut that connection within 2 minutes and the redial can upgrade.
+        const t0 = Date.now()
+        await poll(() => peersOf(da).some(p => p.peerId === db.id && String(p.path) === 'direct'), 'weft peers on A to show a direct path to B', 150_000, 1000)
+        return `${res}; direct after ${((Date.now() - t0) / 1000).toFixed(0)} s more`
+      })
+    }
+  },
+  {
+    name: 'relay-restart',
+    summary: 'the relay restarts mid-sync; reservations return and data converges',
+    nat1: PLAIN,
+    nat2: PLAIN,
+    async run (lab, check) {
+      await lab.startRelay()
+      const [a, b] = await reservedPair(lab)
+      const firstId = lab.relayId
+      await check('after a relay restart both peers reserve again on the same relay peer id', async () => {
+        const code = await lab.stopRelay()
+        expect(code === 0, `relay exit code ${code}`)
+        await Promise.all([a.next('unreserved', 20_000), b.next('unreserved', 20_000)])
+        await lab.startRelay()
+        expect(lab.relayId === firstId, `peer id changed: ${firstId} -> ${lab.relayId}`)
+        await Promise.all([a.next('reserved', 30_000), b.next('reserved', 30_000)])
+        return `peer id ${firstId} kept; both re-reserved`
+      })
+      await check('a relayed connection works through the restarted relay', async () => {
+        const d = await lab.probe('a', ['--dial', b.peerId, '--bytes', '65536'])
+        const sent = await d.next('sent')
+        expect(sent.acked === 65536, `sent: ${JSON.stringify(sent)}`)
+        return '64 KiB acknowledged'
+      })
+      await a.proc.stop(); await b.proc.stop()
+      await daemonsConverge(lab, check, { restartRelay: true })
+    }
+  },
+  {
+    name: 'symmetric-nat',
+    summary: '--random-fully on both NATs; stays relayed and still converges',
+    nat1: SYMMETRIC,
+    nat2: SYMMETRIC,
+    async run (lab, check) {
+      await lab.startRelay()
+      const [, b] = await reservedPair(lab, ['--dcutr'], ['--dcutr'])
+      await check('with DCUtR on, the connection stays relayed (no direct path) and carries data', async () => {
+        const a = await lab.probe('a', ['--dcutr', '--dial', b.peerId, '--watch-direct', '8000', '--bytes', '65536'])
+        const relayed = await a.next('relayed')
+        expect(relayed.limited === true, `not relayed: ${JSON.stringify(relayed)}`)
+        const direct = await a.next('direct', 20_000)
+        expect(direct.found === false, `unexpected direct connection: ${JSON.stringify(direct)}`)
+        const sent = await a.next('sent')
+        expect(sent.over === 'relayed' && sent.acked === 65536, `sent: ${JSON.stringify(sent)}`)
+        return 'no direct connection after 8 s; 64 KiB acknowledged over the relay'
+      })
+      await daemonsConverge(lab, check, { staysRelayed: true })
+    }
+  }
+]
+
+export { SkipError }
