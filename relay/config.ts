@@ -5,6 +5,7 @@
  * silently fall back to a default), and the relay does not start on a bad
  * config. Flags arrive as strings and go through the same checks.
  */
+import { isGroupId, parseGroupId } from '../src/auth/group.js'
 import { readFileSync, statSync } from 'node:fs'
 import { multiaddr } from '@multiformats/multiaddr'
 import { WeftError } from '../src/errors.js'
@@ -123,7 +124,7 @@ const CHECKS: Record<keyof RelayConfig, Check> = {
       if (typeof name !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(name)) problems.push(`[${i}].name must be 1 to 64 letters, digits, dots, dashes or underscores`)
       else if (names.has(name)) problems.push(`[${i}].name ${JSON.stringify(name)} appears twice`)
       else names.add(name)
-      if (decodeGroupKey(publicKey) === undefined) problems.push(`[${i}].publicKey must be a ${GROUP_KEY_BYTES}-byte Ed25519 public key in base64url`)
+      if (decodeGroupKey(publicKey) === undefined) problems.push(`[${i}].publicKey must be a weft group id (wg…) or a ${GROUP_KEY_BYTES}-byte Ed25519 public key in base64url`)
       else if (keys.has(publicKey as string)) problems.push(`[${i}].publicKey appears twice`)
       else keys.add(publicKey as string)
     })
@@ -138,6 +139,8 @@ const CHECKS: Record<keyof RelayConfig, Check> = {
 
 /** 32 bytes from base64url, or undefined. */
 export function decodeGroupKey (v: unknown): Uint8Array | undefined {
+  // A weft group id (`wg…`, what `weft status` shows) names the same key.
+  if (typeof v === 'string' && isGroupId(v)) return parseGroupId(v)
   if (typeof v !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(v)) return undefined
   const bytes = Buffer.from(v, 'base64url')
   return bytes.length === GROUP_KEY_BYTES ? new Uint8Array(bytes) : undefined

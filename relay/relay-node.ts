@@ -20,6 +20,7 @@ import { createLibp2p } from 'libp2p'
 import '../src/polyfill.js'
 import { relayAuth, type RelayAuth } from './auth/service.js'
 import { groupStatementVerifier } from './auth/verifier.js'
+import { admissionChainVerifier } from './auth/admission-chain.js'
 import { decodeGroupKey, RelayConfigError, type RelayConfig } from './config.js'
 import * as C from './constants.js'
 import { startRelayHttp, type RelayHttp } from './http.js'
@@ -101,7 +102,7 @@ export async function startRelay (config: RelayConfig, options: StartRelayOption
       ping: ping(),
       relay: policy.serverFactory(),
       relayAuth: relayAuth({
-        verifiers: [groupStatementVerifier(groups)],
+        verifiers: [groupStatementVerifier(groups), admissionChainVerifier(groups)],
         groupLimits: { durationMs: config.groupDurationLimitMs, dataBytes: config.groupDataLimitBytes }
       })
     }
