@@ -13,12 +13,14 @@ import { call, DaemonUnavailableError } from './client.js'
 import { runStart } from './start.js'
 import { serviceInstall, serviceUninstall } from './service.js'
 import { printTable, parseFieldArgs, parseValueArg } from './format.js'
+import { initGroup } from './init.js'
+import { waitForInitialSync, withProgress } from './progress.js'
 
 export const EXIT = { ok: 0, error: 1, usage: 2, daemonDown: 3 } as const
 
 type Options = NonNullable<ParseArgsConfig['options']>
 interface Ctx { paths: Paths, json: boolean, values: Record<string, string | boolean | string[] | undefined>, args: string[] }
-interface Command { usage: string, summary: string, options?: Options, min?: number, max?: number, run: (ctx: Ctx) => Promise<void> }
+interface Command { usage: string, summary: string, options?: Options, min?: number, max?: number, run: (ctx: Ctx) => Promise<void | number> }
 
 const GLOBAL: Options = {
   'data-dir': { type: 'string' },
@@ -37,7 +39,7 @@ const COMMANDS: Record<string, Command> = {
   start: {
     usage: 'weft start [--log-level L] [--listen ADDR]... [--relay ADDR]... [--peer ADDR]... [--no-mdns] [--no-upnp] [--api-port N]',
     summary: 'run the node in the foreground (what a service manager runs)',
-    options: { 'log-level': { type: 'string' }, listen: { type: 'string', multiple: true }, relay: { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'no-mdns': { type: 'boolean' }, 'no-upnp': { type: 'boolean' }, 'api-port': { type: 'string' }, 'device-name': { type: 'string' }, group: { type: 'string' } },
+    options: { 'log-level': { type: 'string' }, listen: { type: 'string', multiple: true }, relay: { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'no-mdns': { type: 'boolean' }, 'no-upnp': { type: 'boolean' }, 'api-port': { type: 'string' }, 'device-name': { type: 'string' } },
     max: 0,
     run: async ctx => { await runStart(ctx.paths, ctx.values) }
   },
@@ -64,9 +66,24 @@ const COMMANDS: Record<string, Command> = {
     usage: 'weft peers [--verbose]', summary: 'connected and known peers, their path, RTT, last sync', options: { verbose: { type: 'boolean', short: 'v' } }, max: 0,
     run: async ctx => {
       const peers = await api(ctx, 'GET', '/v1/peers') as Array<Record<string, any>>
-      printJsonOr(ctx, peers, () => {
-        if (peers.length === 0) { out('no peers known yet'); return }
-        printTable(['PEER', 'NAME', 'PATH', 'ADDRESS', 'RTT', 'LAST SYNC', 'BEHIND'], peers.map(p => [String(p.peerId ?? p.peer), String(p.deviceName ?? ''), String(p.path ?? ''), String(p.address ?? ''), p.rttMs === undefined ? '' : `${p.rttMs} ms`, String(p.lastSync ?? 'never'), String(p.behind ?? '')]), out)
+      const verbose = ctx.values.verbose === true
+      const relays = verbose ? await api(ctx, 'GET', '/v1/relays') as Array<Record<string, any>> : []
+      printJsonOr(ctx, verbose ? { peers, relays } : peers, () => {
+        if (peers.length === 0) out('no peers known yet')
+        else {
+          const head = ['PEER', 'PATH', 'ADDRESS', 'RTT', 'LAST SYNC', 'BEHIND']
+          if (verbose) head.push('SENT', 'RECEIVED', 'LAST REJECTED', 'LAST ERROR')
+          printTable(head, peers.map(p => {
+            const row = [String(p.peerId), String(p.path ?? ''), String(p.address ?? ''), p.rttMs === undefined || p.rttMs === null ? '' : `${p.rttMs} ms`, String(p.lastSync ?? 'never'), String(p.behind ?? '')]
+            if (verbose) row.push(String(p.opsSent ?? 0), String(p.opsReceived ?? 0), p.rejected == null ? '' : `${p.rejected.reason}: ${p.rejected.message}`, p.lastError == null ? '' : `${p.lastError.code}: ${p.lastError.message}`)
+            return row
+          }), out)
+        }
+        if (verbose) {
+          out('')
+          if (relays.length === 0) out('no relays configured')
+          else printTable(['RELAY', 'CONNECTED', 'RESERVATION', 'FAILURES'], relays.map(r => [String(r.relay), r.connected === true ? 'yes' : 'no', r.reserved === true ? 'held' : 'none', String(r.failures ?? 0)]), out)
+        }
       })
     }
   },
@@ -130,12 +147,89 @@ const COMMANDS: Record<string, Command> = {
   sync: {
     usage: 'weft sync [peer]', summary: 'sync now (with one peer, or every connected peer) and report what moved', max: 1,
     run: async ctx => {
-      const res = await api(ctx, 'POST', '/v1/sync', ctx.args[0] === undefined ? {} : { peer: ctx.args[0] })
+      const res = await withProgress(ctx.paths.socket, api(ctx, 'POST', '/v1/sync', ctx.args[0] === undefined ? {} : { peer: ctx.args[0] }))
       printJsonOr(ctx, res, () => {
         const list = Array.isArray(res) ? res as Array<Record<string, any>> : [res as Record<string, any>]
         if (list.length === 0) { out('no connected peers to sync with'); return }
         printTable(['PEER', 'SENT', 'RECEIVED', 'RESULT'], list.map(r => [String(r.peer ?? r.peerId ?? ''), String(r.opsSent ?? 0), String(r.opsReceived ?? 0), r.error === undefined || r.error === null ? 'ok' : String(r.error?.message ?? r.error)]), out)
       })
+    }
+  },
+  diff: {
+    usage: 'weft diff <peer>', summary: 'what this device and a peer each hold that the other lacks, per origin and per collection', min: 1, max: 1,
+    run: async ctx => {
+      const d = await api(ctx, 'GET', `/v1/diff/${enc(ctx.args[0]!)}`) as { peer: string, asOf: string | null, localOnly: { perOrigin: Record<string, number>, perCollection: Record<string, number> }, peerOnly: { perOrigin: Record<string, number> } }
+      printJsonOr(ctx, d, () => {
+        out(`peer ${d.peer} (its version as of ${d.asOf ?? 'never synced'})`)
+        const lo = Object.entries(d.localOnly.perOrigin)
+        const po = Object.entries(d.peerOnly.perOrigin)
+        if (lo.length === 0 && po.length === 0) { out('no difference: both hold the same ops'); return }
+        if (lo.length > 0) {
+          out('\nonly here (ops the peer lacks):')
+          printTable(['ORIGIN', 'OPS'], lo.map(([o, n]) => [o, String(n)]), out)
+          printTable(['COLLECTION', 'OPS'], Object.entries(d.localOnly.perCollection).map(([c, n]) => [c, String(n)]), out)
+        }
+        if (po.length > 0) {
+          out('\nonly on the peer (ops this device lacks):')
+          printTable(['ORIGIN', 'OPS'], po.map(([o, n]) => [o, String(n)]), out)
+        }
+      })
+    }
+  },
+  doctor: {
+    usage: 'weft doctor', summary: 'check the database, network, mDNS, relays, UPnP and clocks, and say what is wrong', max: 0,
+    run: async ctx => {
+      const checks = await api(ctx, 'GET', '/v1/doctor') as Array<{ check: string, ok: boolean | null, detail: string }>
+      printJsonOr(ctx, checks, () => { for (const c of checks) out(`${c.ok === true ? 'ok  ' : c.ok === false ? 'FAIL' : '--  '}  ${c.check.padEnd(16)} ${c.detail}`) })
+      return checks.some(c => c.ok === false) ? EXIT.error : EXIT.ok
+    }
+  },
+  init: {
+    usage: 'weft init [--name NAME]', summary: 'create a sync group with this device as its first member (weft start does it on first run)', options: { name: { type: 'string' } }, max: 0,
+    run: async ctx => {
+      const res = await initGroup(ctx.paths, typeof ctx.values.name === 'string' ? ctx.values.name : undefined)
+      printJsonOr(ctx, res, () => out(res.created ? `created group ${res.group}; this device (${res.device}) is its first member` : `this device is already in group ${res.group}`))
+    }
+  },
+  invite: {
+    usage: 'weft invite [--ttl MINUTES]', summary: 'print a one-time code (and QR code) that lets another device join this group', options: { ttl: { type: 'string' } }, max: 0,
+    run: async ctx => {
+      let ttlMs: number | undefined
+      if (typeof ctx.values.ttl === 'string') {
+        const minutes = Number(ctx.values.ttl)
+        if (!Number.isFinite(minutes) || minutes <= 0) throw new InvalidArgumentError(`--ttl must be a positive number of minutes, got ${JSON.stringify(ctx.values.ttl)}`)
+        ttlMs = Math.round(minutes * 60_000)
+      }
+      const res = await api(ctx, 'POST', '/v1/invite', ttlMs === undefined ? {} : { ttlMs }) as { code: string, expiresAt: string, qr: string | null, addresses: string[] }
+      printJsonOr(ctx, res, () => {
+        if (res.qr !== null) out(res.qr)
+        out(res.code)
+        out(`\nOn the new device run:  weft join ${res.code.slice(0, 12)}…  (the whole code above)\nValid once, until ${res.expiresAt}.`)
+      })
+    }
+  },
+  join: {
+    usage: 'weft join <code> [--name NAME]', summary: 'join the group of the device that printed the invite code', options: { name: { type: 'string' } }, min: 1, max: 1,
+    run: async ctx => {
+      const body: Record<string, string> = { code: ctx.args[0]! }
+      if (typeof ctx.values.name === 'string') body.name = ctx.values.name
+      const res = await api(ctx, 'POST', '/v1/join', body) as { group: string, inviter: string, previousGroup: string | null }
+      if (!ctx.json && process.stderr.isTTY === true) await waitForInitialSync(ctx.paths.socket)
+      printJsonOr(ctx, res, () => out(`joined group ${res.group} (invited by ${res.inviter}); syncing now${res.previousGroup === null ? '' : `\nthis device's own data is kept and syncs into the new group; data from group ${res.previousGroup}'s other devices stays on this device only`}`))
+    }
+  },
+  devices: {
+    usage: 'weft devices [revoke <device id>]', summary: 'list the devices of this group, or revoke one', max: 2,
+    run: async ctx => {
+      if (ctx.args[0] === 'revoke') {
+        if (ctx.args[1] === undefined) throw new InvalidArgumentError('usage: weft devices revoke <device id>')
+        const res = await api(ctx, 'POST', '/v1/devices/revoke', { device: ctx.args[1] }) as { device: string, at: string }
+        printJsonOr(ctx, res, () => out(`revoked ${res.device} as of ${res.at}; every member refuses it once this syncs`))
+        return
+      }
+      if (ctx.args[0] !== undefined) throw new InvalidArgumentError(`unknown devices subcommand ${JSON.stringify(ctx.args[0])}; use: weft devices [revoke <id>]`)
+      const list = await api(ctx, 'GET', '/v1/devices') as Array<Record<string, any>>
+      printJsonOr(ctx, list, () => printTable(['DEVICE', 'NAME', 'ADDED BY', 'ADDED', 'STATE'], list.map(d => [String(d.device) + (d.self === true ? ' (this device)' : ''), String(d.name), String(d.addedBy), String(d.addedAt), d.revoked === null ? 'member' : `revoked ${d.revoked.at}`]), out))
     }
   },
   service: {
@@ -179,8 +273,8 @@ export async function main (argv: string[]): Promise<number> {
     const n = parsed.positionals.length
     if (n < (cmd.min ?? 0) || n > (cmd.max ?? Infinity)) throw new WeftError(`wrong number of arguments\nusage: ${cmd.usage}`, 'USAGE')
     const paths = resolvePaths({ dataDir: parsed.values['data-dir'] as string | undefined, configFile: parsed.values.config as string | undefined })
-    await cmd.run({ paths, json: parsed.values.json === true, values: parsed.values as Ctx['values'], args: parsed.positionals })
-    return EXIT.ok
+    const code = await cmd.run({ paths, json: parsed.values.json === true, values: parsed.values as Ctx['values'], args: parsed.positionals })
+    return typeof code === 'number' ? code : EXIT.ok
   } catch (err) {
     const code = exitCodeFor(err)
     if (json) process.stderr.write(JSON.stringify({ error: { code: (err as WeftError).code ?? 'INTERNAL', message: (err as Error).message } }) + '\n')

@@ -18,7 +18,6 @@ export async function runStart (paths: Paths, v: Record<string, string | boolean
   if (v['no-mdns'] === true) overrides.mdns = false
   if (v['no-upnp'] === true) overrides.upnp = false
   if (typeof v['device-name'] === 'string') overrides.deviceName = v['device-name']
-  if (typeof v.group === 'string') overrides.groupId = v.group
   if (typeof v['api-port'] === 'string') {
     const port = Number(v['api-port'])
     if (!Number.isSafeInteger(port)) throw new InvalidArgumentError(`--api-port must be a port number, got ${JSON.stringify(v['api-port'])}`)
@@ -27,22 +26,37 @@ export async function runStart (paths: Paths, v: Record<string, string | boolean
   const config = loadConfig(paths.configFile, overrides)
   const log = createLogger(config.logLevel)
   const daemon = new Daemon(paths, config, log, networkFactory)
-  await daemon.start()
-  log('info', 'weft daemon running', { device: daemon.replica.deviceId, socket: paths.socket, dataDir: paths.dataDir })
-  process.stdout.write(`weft: running as ${daemon.replica.deviceId}; control socket ${paths.socket}\n`)
-
-  await new Promise<void>(resolve => {
-    let signals = 0
-    const onSignal = (sig: NodeJS.Signals): void => {
-      signals++
-      if (signals > 1) {
-        log('warn', `second ${sig}: exiting now`)
-        process.exit(130)
-      }
-      log('info', `${sig}: stopping`)
-      daemon.stop().then(() => { log('info', 'stopped'); resolve() }, err => { log('error', `stop failed: ${String(err)}`); process.exitCode = 1; resolve() })
+  // Handlers first: a signal that arrives while the node is still starting
+  // must stop it cleanly too, not kill the process half-way.
+  let signals = 0
+  let stopRequested: (() => void) | undefined
+  const stopped = new Promise<void>(resolve => { stopRequested = resolve })
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++
+    if (signals > 1) {
+      log('warn', `second ${sig}: exiting now`)
+      process.exit(130)
     }
-    process.on('SIGINT', onSignal)
-    process.on('SIGTERM', onSignal)
-  })
+    log('info', `${sig}: stopping`)
+    stopRequested?.()
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+
+  const starting = daemon.start()
+  const first = await Promise.race([starting.then(() => 'started' as const), stopped.then(() => 'signal' as const)])
+  if (first === 'started') {
+    log('info', 'weft daemon running', { device: daemon.replica.deviceId, group: daemon.replica.group?.id, socket: paths.socket, dataDir: paths.dataDir })
+    process.stdout.write(`weft: running as ${daemon.replica.deviceId}; control socket ${paths.socket}\n`)
+    await stopped
+  } else {
+    await starting.catch(() => {})
+  }
+  try {
+    await daemon.stop()
+    log('info', 'stopped')
+  } catch (err) {
+    log('error', `stop failed: ${String(err)}`)
+    process.exitCode = 1
+  }
 }

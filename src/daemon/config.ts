@@ -21,8 +21,6 @@ export interface DaemonConfig {
   mdns: boolean
   /** Map a port on the router with UPnP. @default true */
   upnp: boolean
-  /** Sync group id. @default 'default' */
-  groupId: string
   /** Anti-entropy: full sync with a random peer this often. @default 30000 */
   syncIntervalMs: number
   /** Max ms a remote HLC may be ahead of our clock. @default 60000 */
@@ -44,7 +42,6 @@ export const CONFIG_DEFAULTS: Readonly<DaemonConfig> = Object.freeze({
   peers: [],
   mdns: true,
   upnp: true,
-  groupId: 'default',
   syncIntervalMs: 30_000,
   maxDriftMs: 60_000,
   maxConnections: 64,
@@ -95,7 +92,6 @@ const CHECKS: Record<keyof DaemonConfig, Check> = {
   },
   mdns: isBool,
   upnp: isBool,
-  groupId: v => typeof v === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(v) ? undefined : 'must be 1 to 64 letters, digits, dots, dashes or underscores',
   syncIntervalMs: isInt(1000, 24 * 3600 * 1000),
   maxDriftMs: isInt(1000, 24 * 3600 * 1000),
   maxConnections: isInt(1, 10_000),

@@ -6,6 +6,11 @@
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { formatHlc } from '../hlc/index.js'
+import { encodeAdmission } from '../auth/certificate.js'
+import { createInvite, decodeInviteCode, type Invite } from '../auth/invite.js'
+import type { Joined } from '../auth/pairing.js'
+import { renderInviteQr } from '../auth/qr.js'
+import { deviceIdToString, parseDeviceId } from '../oplog/keys.js'
 import { InvalidArgumentError, WeftError } from '../errors.js'
 import { decodeOp, OP_KINDS, type Op } from '../oplog/op.js'
 import { decodeValue, type Value } from '../oplog/value.js'
@@ -25,6 +30,14 @@ export interface Network {
   peers(): Promise<unknown[]>
   syncNow(peer?: string, signal?: AbortSignal): Promise<unknown>
   metrics(): NetworkMetrics
+  /** Where a joiner can reach us, for invite codes. */
+  inviteAddresses(): string[]
+  /** Relay connection and reservation state. */
+  relays?(): unknown
+  /** Network checks for `weft doctor`. */
+  doctor?(): Promise<Array<{ check: string, ok: boolean | null, detail: string }>>
+  /** The joiner's side of pairing. */
+  join(invite: Invite, name: string, signal?: AbortSignal): Promise<Joined>
   stop(): Promise<void>
 }
 
@@ -37,7 +50,7 @@ export interface NetworkMetrics {
   lastSyncAt: number | undefined
 }
 
-export type NetworkFactory = (replica: Replica, config: DaemonConfig, log: Logger) => Promise<Network>
+export type NetworkFactory = (replica: Replica, config: DaemonConfig, log: Logger, extraPeers?: string[]) => Promise<Network>
 
 export interface OpView {
   origin: string
@@ -88,6 +101,11 @@ export class Daemon {
     this.#release = acquireLock(this.paths.lockFile, this.paths.dataDir)
     try {
       this.#replica = openReplica({ dir: this.paths.dataDir, maxDriftMs: this.config.maxDriftMs, maxValueBytes: this.config.maxValueBytes })
+      if (this.#replica.group === undefined) {
+        // A first start makes a group of one device, so `weft invite` works at once.
+        const { groupId } = this.#replica.createGroup(this.config.deviceName)
+        this.log('info', 'created a new sync group with this device as its first member', { group: groupId })
+      }
       if (this.#networkFactory !== undefined) this.#network = await this.#networkFactory(this.#replica, this.config, this.log)
       this.#api = new ControlApi({
         socket: this.paths.socket,
@@ -125,7 +143,7 @@ export class Daemon {
     return {
       device: r.deviceId,
       deviceName: this.config.deviceName,
-      group: this.config.groupId,
+      group: r.group?.id ?? null,
       dataDir: this.paths.dataDir,
       pid: process.pid,
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
@@ -176,6 +194,9 @@ export class Daemon {
       case 'peers':
         if (m === 'GET') return this.#network === undefined ? [] : await this.#network.peers()
         break
+      case 'relays':
+        if (m === 'GET') return this.#network?.relays?.() ?? []
+        break
       case 'vector':
         if (m === 'GET') return Object.fromEntries(r.versionVector())
         break
@@ -196,8 +217,123 @@ export class Daemon {
         break
       case 'data':
         return this.#data(m, a, b, c, req.body, req.query)
+      case 'diff':
+        if (m === 'GET' && a !== undefined) return await this.diff(a)
+        break
+      case 'doctor':
+        if (m === 'GET') return await this.doctor()
+        break
+      case 'devices':
+        if (m === 'GET' && a === undefined) return this.devices()
+        if (m === 'POST' && a === 'revoke') return this.revoke(req.body)
+        break
+      case 'invite':
+        if (m === 'POST') return await this.invite(req.body)
+        break
+      case 'join':
+        if (m === 'POST') return await this.join(req.body, req.signal)
+        break
     }
     throw new HttpError(405, 'BAD_REQUEST', `${m} /${req.path.join('/')} is not an endpoint`)
+  }
+
+  /**
+   * What each side has that the other lacks, from the peer's version vector
+   * as of its last hello (a sync refreshes it): per origin both ways, and per
+   * collection for the ops we hold beyond it (we cannot read ops we lack).
+   */
+  async diff (peer: string): Promise<unknown> {
+    if (this.#network === undefined) throw new HttpError(503, 'NO_NETWORK', 'the network is not running in this daemon')
+    const views = await this.#network.peers() as Array<{ peerId: string, theirVector?: Record<string, number>, lastSync?: string }>
+    const v = views.find(p => p.peerId === peer || p.peerId.startsWith(peer))
+    if (v === undefined) throw new HttpError(404, 'NOT_FOUND', `no known peer ${JSON.stringify(peer)}; see weft peers`)
+    const theirs = new Map(Object.entries(v.theirVector ?? {}))
+    const ours = this.replica.versionVector()
+    const weHave = this.replica.countBeyond(theirs)
+    const theyHave: Record<string, number> = {}
+    for (const [o, s] of theirs) if (s > (ours.get(o) ?? 0)) theyHave[o] = s - (ours.get(o) ?? 0)
+    return { peer: v.peerId, asOf: v.lastSync ?? null, localOnly: weHave, peerOnly: { perOrigin: theyHave } }
+  }
+
+  /** Checks what usually goes wrong and says it in plain words. */
+  async doctor (): Promise<unknown> {
+    const checks: Array<{ check: string, ok: boolean | null, detail: string }> = []
+    const problems = this.replica.integrityCheck()
+    checks.push({ check: 'database integrity', ok: problems.length === 0, detail: problems.length === 0 ? 'quick_check found no problem' : problems.slice(0, 3).join('; ') })
+    const doctorNet = this.#network?.doctor?.()
+    if (doctorNet !== undefined) checks.push(...await doctorNet)
+    else checks.push({ check: 'network', ok: false, detail: 'the network is not running in this daemon' })
+    // Clock skew: a device whose newest op is stamped ahead of our wall clock runs fast (or we run slow).
+    const now = Date.now()
+    const skewed: string[] = []
+    for (const o of this.replica.oplog.origins()) {
+      if (o.hlc === undefined || o.deviceId === this.replica.deviceId) continue
+      const ahead = o.hlc.ms - now
+      if (ahead > 1000) skewed.push(`${o.deviceId} stamps ops ${Math.round(ahead / 1000)} s ahead of this clock`)
+    }
+    const drift = this.replica.stats().rejected.drift ?? 0
+    checks.push({ check: 'clock skew', ok: skewed.length === 0 && drift === 0, detail: skewed.length === 0 && drift === 0 ? 'no peer stamps ops ahead of this clock' : [...skewed, drift > 0 ? `${drift} ops were refused for clock drift` : ''].filter(x => x !== '').join('; ') })
+    return checks
+  }
+
+  devices (): unknown[] {
+    const m = this.replica.membership
+    if (m === undefined) return []
+    return m.members().map(d => ({
+      device: d.id,
+      name: d.name,
+      self: d.id === this.replica.deviceId,
+      addedBy: d.addedById,
+      addedAt: new Date(d.addedAt).toISOString(),
+      revoked: d.revoked === undefined ? null : { at: formatHlc(d.revoked.at), by: d.revoked.byId }
+    }))
+  }
+
+  revoke (body: unknown): unknown {
+    const device = (body as { device?: unknown } | undefined)?.device
+    if (typeof device !== 'string') throw new InvalidArgumentError('body needs "device": the device id to revoke')
+    const pub = parseDeviceId(device)
+    const r = this.replica.revoke(pub)
+    this.log('info', 'revoked a device', { device })
+    return { device, at: formatHlc(r.at) }
+  }
+
+  async invite (body: unknown): Promise<unknown> {
+    const ttl = (body as { ttlMs?: unknown } | undefined)?.ttlMs
+    if (ttl !== undefined && (typeof ttl !== 'number' || !Number.isSafeInteger(ttl))) throw new InvalidArgumentError('"ttlMs" must be an integer number of milliseconds')
+    const g = this.replica.group
+    if (g === undefined) throw new WeftError('this device is in no group', 'NO_GROUP')
+    if (this.#network === undefined) throw new HttpError(503, 'NO_NETWORK', 'the network is not running in this daemon, so no device could reach this one')
+    const addresses = this.#network.inviteAddresses()
+    const created = createInvite({ group: g.pub, inviter: this.replica.deviceKey.publicKey, addresses, now: Date.now(), ...(ttl === undefined ? {} : { ttlMs: ttl }) })
+    await this.replica.invites.add(created.issued)
+    await this.replica.invites.prune(Date.now() - 24 * 3600_000)
+    let qr: string | null = null
+    try { qr = await renderInviteQr(created.code) } catch {}
+    return { code: created.code, group: g.id, addresses, expiresAt: new Date(created.invite.expiresAt).toISOString(), qr }
+  }
+
+  async join (body: unknown, signal: AbortSignal): Promise<unknown> {
+    const b = (body ?? {}) as { code?: unknown, name?: unknown }
+    if (typeof b.code !== 'string') throw new InvalidArgumentError('body needs "code": the invite code from weft invite')
+    const name = typeof b.name === 'string' ? b.name : this.config.deviceName
+    const invite = decodeInviteCode(b.code)
+    if (this.#network === undefined) throw new HttpError(503, 'NO_NETWORK', 'the network is not running in this daemon')
+    const joined = await this.#network.join(invite, name, signal)
+    const before = this.replica.group?.id
+    this.replica.joinGroup(joined.groupPub, joined.chain.map(encodeAdmission))
+    this.log('info', 'joined a group', { group: joined.groupId, left: before })
+    // The node's group id, topic and authorization come from the group: start it again, and reach the inviter first.
+    const inviter = deviceIdToString(invite.inviter)
+    await this.#restartNetwork(invite.addresses.map(a => `${a}/p2p/${inviter}`))
+    return { group: joined.groupId, inviter, previousGroup: before ?? null }
+  }
+
+  async #restartNetwork (extraPeers: string[]): Promise<void> {
+    if (this.#networkFactory === undefined) return
+    await this.#network?.stop().catch(err => this.log('warn', `stopping the network: ${String(err)}`))
+    this.#network = undefined
+    this.#network = await this.#networkFactory(this.replica, this.config, this.log, extraPeers)
   }
 
   #data (m: string, collection: string | undefined, key: string | undefined, action: string | undefined, body: unknown, q: URLSearchParams): unknown {

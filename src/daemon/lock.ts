@@ -2,7 +2,7 @@
  * One daemon per data dir: a lock file holding the owner's pid, created with
  * O_EXCL. A lock left by a process that no longer exists is taken over.
  */
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
 import { WeftError } from '../errors.js'
 
 export class AlreadyRunningError extends WeftError {
@@ -20,6 +20,7 @@ function alive (pid: number): boolean {
 }
 
 export function acquireLock (file: string, dataDir: string): () => void {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(file, 'wx', 0o600)

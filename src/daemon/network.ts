@@ -1,7 +1,280 @@
 /**
- * Wires the replica to the libp2p node. Until the network layer lands this
- * factory is absent and the daemon serves its replica locally only.
+ * Wires the replica to the libp2p node (src/net) and turns the node's state
+ * into what the control API shows: per-peer path, RTT, sync status computed
+ * from version vectors, and the metrics.
  */
-import type { NetworkFactory } from './daemon.js'
+import type { Connection } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { networkInterfaces } from 'node:os'
+import { InvalidArgumentError, WeftError } from '../errors.js'
+import type { Invite } from '../auth/invite.js'
+import type { Joined } from '../auth/pairing.js'
+import { MAX_INVITE_ADDRESSES } from '../auth/constants.js'
+import { deviceIdToString, parseDeviceId } from '../oplog/keys.js'
+import { handlePairing, pairWithInviter } from '../net/pairing.js'
+import { createNode, type WeftNode } from '../net/index.js'
+import type { PeerSyncState } from '../net/index.js'
+import type { Replica } from '../store/replica.js'
+import type { DaemonConfig } from './config.js'
+import type { Network, NetworkFactory, NetworkMetrics } from './daemon.js'
+import type { Logger } from './log.js'
 
-export const networkFactory: NetworkFactory | undefined = undefined
+const PING_TIMEOUT_MS = 2_000
+const PRIVATE_V4 = /^\/ip4\/(10\.|127\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|169\.254\.)/
+
+export interface PeerView {
+  peerId: string
+  connected: boolean
+  /** direct, direct (LAN), relayed via <relay id>, or none */
+  path: string
+  address: string | undefined
+  rttMs: number | undefined
+  lastSync: string | undefined
+  lastSyncOk: boolean | undefined
+  /** Ops we hold that the peer did not, and ops it held that we do not, as of its last hello. */
+  localAhead: number
+  behind: number
+  localOps: number
+  peerOps: number
+  status: string
+  opsSent: number
+  opsReceived: number
+  rejected: { reason: string, message: string, at: string } | undefined
+  lastError: { code: string, message: string, remote: boolean, at: string } | undefined
+  relays?: unknown
+  theirVector: Record<string, number>
+}
+
+function pathOf (conn: Connection | undefined): { path: string, address: string | undefined } {
+  if (conn === undefined) return { path: 'none', address: undefined }
+  const addr = conn.remoteAddr.toString()
+  if (conn.limits !== undefined || addr.includes('/p2p-circuit')) {
+    const relay = /\/p2p\/([^/]+)\/p2p-circuit/.exec(addr)?.[1]
+    return { path: `relayed via ${relay ?? '?'}`, address: addr }
+  }
+  return { path: PRIVATE_V4.test(addr) ? 'direct (LAN)' : 'direct', address: addr }
+}
+
+function sum (v: Iterable<number>): number { let n = 0; for (const x of v) n += x; return n }
+
+/** Compares vectors: what each side holds beyond the other. */
+export function compareVectors (local: ReadonlyMap<string, number>, theirs: Readonly<Record<string, number>>): { ahead: number, behind: number } {
+  let ahead = 0
+  let behind = 0
+  for (const [o, s] of local) ahead += Math.max(0, s - (theirs[o] ?? 0))
+  for (const [o, s] of Object.entries(theirs)) behind += Math.max(0, s - (local.get(o) ?? 0))
+  return { ahead, behind }
+}
+
+class NodeNetwork implements Network {
+  readonly #node: WeftNode
+  readonly #replica: Replica
+  readonly #log: Logger
+
+  readonly #config: DaemonConfig
+
+  constructor (node: WeftNode, replica: Replica, log: Logger, config: DaemonConfig) {
+    this.#config = config
+    this.#node = node
+    this.#replica = replica
+    this.#log = log
+    // Both peers log typed sync errors; the per-peer state carries them to the CLI.
+    node.services.sync.addEventListener('session:end', e => {
+      const { peerId, direction, limited, durationMs, result: r } = e.detail
+      if (r.ok) this.#log('debug', 'sync session', { peer: peerId, direction, limited, ms: durationMs, applied: r.applied, sent: r.opsSent })
+      else this.#log('warn', 'sync session failed', { peer: peerId, direction, code: r.error?.code, error: r.error?.message })
+    })
+  }
+
+  get peerId (): string { return this.#node.peerId.toString() }
+
+  addresses (): string[] { return this.#node.getMultiaddrs().map(a => a.toString()) }
+
+  #connection (peerId: string): Connection | undefined {
+    const conns = this.#node.getConnections(peerIdFromString(peerId))
+    return conns.find(c => c.limits === undefined) ?? conns[0]
+  }
+
+  async peers (): Promise<PeerView[]> {
+    const local = this.#replica.versionVector()
+    const localOps = sum(local.values())
+    const states = new Map<string, PeerSyncState>(this.#node.services.sync.getPeerStates().map(s => [s.peerId, s]))
+    const views = await Promise.all([...states.values()].map(async s => {
+      const conn = this.#connection(s.peerId)
+      const { path, address } = pathOf(conn)
+      let rttMs: number | undefined
+      if (conn !== undefined) {
+        try { rttMs = await this.#node.services.ping.ping(peerIdFromString(s.peerId), { signal: AbortSignal.timeout(PING_TIMEOUT_MS) }) } catch {}
+      }
+      const { ahead, behind } = compareVectors(local, s.theirVector)
+      const peerOps = sum(Object.values(s.theirVector))
+      let status: string
+      if (conn === undefined) status = `unreachable since ${s.lastSessionAt === undefined ? 'start' : new Date(s.lastSessionAt).toISOString()}`
+      else if (s.lastSessionAt === undefined) status = 'connected, not synced yet'
+      else if (ahead === 0 && behind === 0) status = 'in sync'
+      else if (behind === 0) status = `ahead by ${ahead}`
+      else if (ahead === 0) status = `behind by ${behind}`
+      else status = `diverged (ahead ${ahead}, behind ${behind})`
+      const v: PeerView = {
+        peerId: s.peerId,
+        connected: conn !== undefined,
+        path,
+        address,
+        rttMs,
+        lastSync: s.lastSuccessAt === undefined ? undefined : new Date(s.lastSuccessAt).toISOString(),
+        lastSyncOk: s.lastSessionOk,
+        localAhead: ahead,
+        behind,
+        localOps,
+        peerOps,
+        status,
+        opsSent: s.opsSent,
+        opsReceived: s.opsReceived,
+        rejected: s.lastRejection === undefined ? undefined : { ...s.lastRejection, at: new Date(s.lastRejection.at).toISOString() },
+        theirVector: { ...s.theirVector },
+        lastError: s.lastError === undefined ? undefined : { code: s.lastError.code, message: s.lastError.message, remote: s.lastError.remote, at: new Date(s.lastError.at).toISOString() }
+      }
+      return v
+    }))
+    return views.sort((a, b) => Number(b.connected) - Number(a.connected) || a.peerId.localeCompare(b.peerId))
+  }
+
+  relays (): unknown { return this.#node.services.relays.getRelays() }
+
+
+  async syncNow (peer?: string, signal?: AbortSignal): Promise<unknown> {
+    let targets: string[]
+    if (peer !== undefined) {
+      try { peerIdFromString(peer) } catch { throw new InvalidArgumentError(`not a peer id: ${JSON.stringify(peer)}`) }
+      targets = [peer]
+    } else {
+      targets = [...new Set(this.#node.getConnections().map(c => c.remotePeer.toString()))]
+        .filter(p => this.#node.services.sync.getPeerState(p) !== undefined)
+    }
+    const results = await Promise.all(targets.map(async p => {
+      if (signal?.aborted === true) throw new WeftError('sync cancelled', 'CANCELLED')
+      const started = Date.now()
+      try {
+        const r = await this.#node.services.sync.syncWith(p)
+        return { peer: p, ok: r.ok, complete: r.complete, opsSent: r.opsSent, opsReceived: r.opsReceived, applied: r.applied, rejected: r.rejected, ms: Date.now() - started, error: r.error === undefined ? null : { code: r.error.code, message: r.error.message } }
+      } catch (err) {
+        return { peer: p, ok: false, complete: false, opsSent: 0, opsReceived: 0, applied: 0, rejected: 0, ms: Date.now() - started, error: { code: (err as WeftError).code ?? 'UNREACHABLE', message: (err as Error).message } }
+      }
+    }))
+    return peer === undefined ? results : results[0]
+  }
+
+  metrics (): NetworkMetrics {
+    const states = this.#node.services.sync.getPeerStates()
+    let direct = 0
+    let relayed = 0
+    for (const s of states) {
+      if (!s.connected) continue
+      if (s.limited) relayed++
+      else direct++
+    }
+    let lastSyncAt: number | undefined
+    for (const s of states) if (s.lastSuccessAt !== undefined && (lastSyncAt === undefined || s.lastSuccessAt > lastSyncAt)) lastSyncAt = s.lastSuccessAt
+    return {
+      peers: { direct, relayed },
+      opsSent: sum(states.map(s => s.opsSent)),
+      opsReceived: sum(states.map(s => s.opsApplied)),
+      sessions: sum(states.map(s => s.sessions)),
+      sessionErrors: states.filter(s => s.lastSessionOk === false).length,
+      lastSyncAt
+    }
+  }
+
+  async doctor (): Promise<Array<{ check: string, ok: boolean | null, detail: string }>> {
+    const out: Array<{ check: string, ok: boolean | null, detail: string }> = []
+    const addrs = this.addresses()
+    out.push({ check: 'listening', ok: addrs.length > 0, detail: addrs.length > 0 ? addrs.join(' ') : 'no listen address: check the listen setting' })
+    if (this.#config.mdns) {
+      const ifaces = Object.entries(networkInterfaces()).filter(([, list]) => (list ?? []).some(i => !i.internal && i.family === 'IPv4'))
+      out.push({ check: 'mDNS', ok: ifaces.length > 0, detail: ifaces.length > 0 ? `on; multicast goes out on the default interface (${ifaces.map(([n]) => n).join(', ')} available)` : 'on, but this machine has no non-loopback IPv4 interface: LAN devices cannot be found' })
+    } else {
+      out.push({ check: 'mDNS', ok: null, detail: 'off in the config: LAN devices are found only through configured peers, relays or invites' })
+    }
+    const relays = this.#node.services.relays.getRelays()
+    if (relays.length === 0) out.push({ check: 'relays', ok: null, detail: 'none configured: devices on other networks cannot reach this one (see "Run your own relay")' })
+    for (const r of relays) out.push({ check: `relay ${r.relay}`, ok: r.connected && r.reserved, detail: !r.connected ? `unreachable (${r.failures} failed attempts)` : r.reserved ? 'connected, reservation held' : 'connected, but no reservation: the relay refuses or is full' })
+    if (this.#config.upnp) {
+      const mapped = addrs.filter(a => /^\/ip4\//.test(a) && !PRIVATE_V4.test(a) && !a.includes('/p2p-circuit'))
+      out.push({ check: 'UPnP', ok: mapped.length > 0, detail: mapped.length > 0 ? `public address ${mapped[0]}` : 'no mapped public address (no UPnP gateway, or it refused); relays still work' })
+    } else {
+      out.push({ check: 'UPnP', ok: null, detail: 'off in the config' })
+    }
+    const peers = await this.peers()
+    const connected = peers.filter(p => p.connected)
+    out.push({ check: 'peers', ok: connected.length > 0 ? true : null, detail: connected.length > 0 ? `${connected.length} connected: ${connected.map(p => `${p.peerId.slice(0, 16)}… ${p.path}`).join(', ')}` : 'no group device is connected now' })
+    return out
+  }
+
+  /** Addresses to put in an invite: reachable ones first, at most MAX_INVITE_ADDRESSES. */
+  inviteAddresses (): string[] {
+    const all = this.#node.getMultiaddrs().map(a => a.decapsulate(`/p2p/${this.peerId}`).toString())
+    const rank = (a: string): number => a.includes('/p2p-circuit') ? 1 : /^\/ip[46]\/(127\.|::1)/.test(a) ? 2 : 0
+    return [...new Set(all)].sort((a, b) => rank(a) - rank(b)).slice(0, MAX_INVITE_ADDRESSES)
+  }
+
+  async join (invite: Invite, name: string, signal?: AbortSignal): Promise<Joined> {
+    return await pairWithInviter(this.#node, { invite, device: this.#replica.deviceKey.publicKey, name, ...(signal === undefined ? {} : { signal }) })
+  }
+
+  async stop (): Promise<void> {
+    await this.#unhandlePairing?.()
+    await this.#node.stop()
+  }
+
+  #unhandlePairing: (() => Promise<void>) | undefined
+
+  async startPairing (): Promise<void> {
+    const replica = this.#replica
+    this.#unhandlePairing = await handlePairing(this.#node, {
+      deviceKey: replica.deviceKey,
+      invites: replica.invites,
+      membership: () => {
+        const m = replica.membership
+        const g = replica.group
+        if (m === undefined || g === undefined) return undefined
+        return { groupPub: g.pub, isMember: d => m.isMember(d), isRevoked: d => m.isRevoked(d), chainFor: d => m.chainFor(d) }
+      },
+      onAccepted: accepted => {
+        replica.publishRecord(accepted.admission)
+        this.#log('info', 'device joined the group', { device: deviceIdToString(accepted.joiner), name: accepted.admission.name })
+      },
+      onError: (peer, err) => { this.#log('warn', 'pairing refused', { peer, error: err.message }) }
+    })
+  }
+}
+
+/** Sync sessions only with members of our group: the group id must match and the peer must not be revoked. */
+export function membershipAuthorizer (replica: Replica): (peerId: string, groupId: string) => boolean {
+  return (peerId, groupId) => {
+    const g = replica.group
+    const m = replica.membership
+    if (g === undefined || m === undefined) return true
+    if (groupId !== g.id) return false
+    try { return m.isMember(parseDeviceId(peerId)) } catch { return false }
+  }
+}
+
+export const networkFactory: NetworkFactory = async (replica: Replica, config: DaemonConfig, log: Logger, extraPeers: string[] = []) => {
+  const group = replica.group
+  const node = await createNode({
+    privateKey: replica.deviceKey.raw,
+    store: replica,
+    listen: config.listen,
+    relays: config.relays,
+    peers: [...config.peers, ...extraPeers],
+    mdns: config.mdns,
+    upnp: config.upnp,
+    maxConnections: config.maxConnections,
+    groupId: group?.id ?? 'none',
+    authorize: membershipAuthorizer(replica),
+    syncIntervalMs: config.syncIntervalMs
+  })
+  const network = new NodeNetwork(node, replica, log, config)
+  await network.startPairing()
+  return network
+}

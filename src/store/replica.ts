@@ -436,8 +436,10 @@ export class Replica implements SyncStore {
     return result
   }
 
-  /** Writes a record we created as an op, so it replicates like any data. */
-  #publishRecord (record: MembershipRecord): void {
+  /** Writes a membership record (one we created, or a joiner's admission from pairing) as an op, so it replicates like any data. */
+  publishRecord (record: MembershipRecord): void {
+    this.#open()
+    if (this.#membership === undefined) throw new InvalidArgumentError('this device is in no group')
     const bytes = encodeRecord(record)
     this.#transact(() => this.#trust.saveRecord(recordId(record), bytes))
     this.#membership!.add(record)
@@ -455,7 +457,7 @@ export class Replica implements SyncStore {
     const g = createGroup({ device: this.deviceKey.publicKey, name: deviceName, now: this.#clock.wall() })
     this.#transact(() => this.#trust.setGroup(g.groupPub))
     this.#loadMembership()
-    this.#publishRecord(g.genesis)
+    this.publishRecord(g.genesis)
     return { groupId: g.groupId, groupKey: g.groupKey }
   }
 
@@ -483,7 +485,7 @@ export class Replica implements SyncStore {
     const g = this.group
     if (g === undefined) throw new InvalidArgumentError('this device is in no group; run weft init first')
     const a = signAdmission({ group: g.pub, device, name, addedAt: this.#clock.wall() }, this.deviceKey)
-    this.#publishRecord(a)
+    this.publishRecord(a)
     return a
   }
 
@@ -494,7 +496,7 @@ export class Replica implements SyncStore {
     if (g === undefined) throw new InvalidArgumentError('this device is in no group')
     if (this.#membership!.member(device) === undefined) throw new InvalidArgumentError(`${deviceIdToString(device)} is not a member of this group`)
     const r = signRevocation({ group: g.pub, device, at: this.#clock.now() }, this.deviceKey)
-    this.#publishRecord(r)
+    this.publishRecord(r)
     return r
   }
 

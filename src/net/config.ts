@@ -1,0 +1,99 @@
+/**
+ * `createNode` configuration: the options, and one check that reports every
+ * problem at once and rejects unknown keys (a misspelt `relay` instead of
+ * `relays` should fail loudly, not leave a node unreachable).
+ */
+import type { ComponentLogger, ConnectionGater } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import { InvalidArgumentError } from '../errors.js'
+import { PRIVATE_KEY_BYTES } from '../oplog/keys.js'
+import type { SyncStore } from '../protocol/port.js'
+import type { ChangeFeed, SyncServiceInit } from './sync-options.js'
+import { parseRelayAddress } from './relay-keeper.js'
+
+export interface NodeConfig extends Omit<SyncServiceInit, 'store' | 'changes'> {
+  /** The device key, 64 bytes (seed then public key): the node's libp2p identity and its ops' origin. */
+  privateKey: Uint8Array
+  /** The replica. When it also has `subscribe` (a change feed), local writes are announced automatically. */
+  store: SyncStore & Partial<ChangeFeed>
+  /** Multiaddrs to listen on. @default DEFAULT_LISTEN_ADDRESSES (['/ip4/0.0.0.0/tcp/0']) */
+  listen?: string[]
+  /** Multiaddrs to advertise instead of the listen addresses. @default [] */
+  announce?: string[]
+  /** Relays to keep a reservation on (each ending in /p2p/<id>); the node listens on /p2p-circuit through each. @default [] */
+  relays?: string[]
+  /** Peers to dial at start and keep connected (libp2p reconnects keep-alive peers). @default [] */
+  peers?: string[]
+  /** mDNS discovery on the LAN, with the weft service tag. @default true */
+  mdns?: boolean
+  /** @default DEFAULT_MDNS_SERVICE_TAG ('_weft._udp.local') */
+  mdnsServiceTag?: string
+  /** @default DEFAULT_MDNS_INTERVAL_MS (10 s) */
+  mdnsIntervalMs?: number
+  /** UPnP port mapping on the home router (desktop nodes). @default true */
+  upnp?: boolean
+  /** Hole punching over relayed connections. @default true */
+  dcutr?: boolean
+  /** @default DEFAULT_MAX_CONNECTIONS (64) */
+  maxConnections?: number
+  /** @default allow all */
+  connectionGater?: ConnectionGater
+  /** Relay reservation check period. @default DEFAULT_RELAY_CHECK_INTERVAL_MS (5 s) */
+  relayCheckIntervalMs?: number
+  /** Start the node before returning. @default true */
+  start?: boolean
+  /** libp2p's logger (tests use a prefixed one). @default defaultLogger() */
+  logger?: ComponentLogger
+}
+
+const KEYS: ReadonlySet<string> = new Set([
+  'privateKey', 'store', 'listen', 'announce', 'relays', 'peers', 'mdns', 'mdnsServiceTag', 'mdnsIntervalMs', 'upnp', 'dcutr',
+  'maxConnections', 'connectionGater', 'relayCheckIntervalMs', 'start', 'logger',
+  // SyncServiceInit
+  'groupId', 'authorize', 'syncIntervalMs', 'connectGraceMs', 'retryMinMs', 'retryMaxMs', 'dialTimeoutMs', 'pageMaxOps',
+  'pageMaxBytes', 'limitedPageMaxOps', 'limitedPageMaxBytes', 'maxFrameBytes', 'helloTimeoutMs', 'readTimeoutMs',
+  'writeTimeoutMs', 'compressionLevel', 'maxInboundStreams', 'maxOutboundStreams', 'maxConcurrentInboundSessions', 'gossip',
+  'announceDelayMs'
+])
+
+const NUMBER_KEYS = [
+  'mdnsIntervalMs', 'maxConnections', 'relayCheckIntervalMs', 'syncIntervalMs', 'connectGraceMs', 'retryMinMs', 'retryMaxMs',
+  'dialTimeoutMs', 'pageMaxOps', 'pageMaxBytes', 'limitedPageMaxOps', 'limitedPageMaxBytes', 'maxFrameBytes', 'helloTimeoutMs',
+  'readTimeoutMs', 'writeTimeoutMs', 'compressionLevel', 'maxInboundStreams', 'maxOutboundStreams', 'maxConcurrentInboundSessions',
+  'announceDelayMs'
+] as const
+
+/** Throws one InvalidArgumentError listing every problem. */
+export function checkNodeConfig (config: NodeConfig): void {
+  const problems: string[] = []
+  const raw = config as unknown as Record<string, unknown>
+  for (const key of Object.keys(raw)) if (!KEYS.has(key) && raw[key] !== undefined) problems.push(`unknown option ${JSON.stringify(key)}`)
+  if (!(config.privateKey instanceof Uint8Array) || config.privateKey.byteLength !== PRIVATE_KEY_BYTES) {
+    problems.push(`privateKey must be ${PRIVATE_KEY_BYTES} bytes (seed then public key)`)
+  }
+  const store = config.store as Partial<SyncStore> | undefined
+  if (store == null || typeof store.versionVector !== 'function' || typeof store.opsSince !== 'function' || typeof store.applyRemote !== 'function') {
+    problems.push('store must implement SyncStore (deviceId, versionVector, opsSince, applyRemote)')
+  }
+  for (const key of NUMBER_KEYS) {
+    const v = raw[key]
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) problems.push(`${key} must be a non-negative number`)
+  }
+  for (const key of ['mdns', 'upnp', 'dcutr', 'gossip', 'start'] as const) {
+    if (raw[key] !== undefined && typeof raw[key] !== 'boolean') problems.push(`${key} must be true or false`)
+  }
+  if (config.groupId !== undefined && (typeof config.groupId !== 'string' || config.groupId.length === 0)) problems.push('groupId must be a non-empty string')
+  for (const key of ['listen', 'announce', 'peers'] as const) {
+    const list = config[key]
+    if (list === undefined) continue
+    if (!Array.isArray(list)) { problems.push(`${key} must be a list of multiaddrs`); continue }
+    for (const a of list) {
+      try { multiaddr(a) } catch { problems.push(`${key}: ${JSON.stringify(a)} is not a multiaddr`) }
+    }
+  }
+  if (config.relays !== undefined) {
+    if (!Array.isArray(config.relays)) problems.push('relays must be a list of multiaddrs')
+    else for (const a of config.relays) { try { parseRelayAddress(a) } catch (err) { problems.push((err as Error).message) } }
+  }
+  if (problems.length > 0) throw new InvalidArgumentError(`invalid node configuration:\n  - ${problems.join('\n  - ')}`)
+}

@@ -1,0 +1,93 @@
+/**
+ * Defaults and limits of the network layer, with units in the names. Every
+ * option of `createNode` and the services that has a default takes it from
+ * here.
+ */
+const KiB = 1024
+const MiB = 1024 * KiB
+const second = 1000
+
+/** Log namespaces. */
+export const LOG_SYNC = 'weft:sync'
+export const LOG_GOSSIP = 'weft:gossip'
+export const LOG_RELAY = 'weft:relay'
+export const LOG_DISCOVERY = 'weft:discovery'
+
+/** mDNS service tag: weft nodes only see (and dial) each other, not every libp2p node on the LAN. */
+export const DEFAULT_MDNS_SERVICE_TAG = '_weft._udp.local'
+/** mDNS query interval. */
+export const DEFAULT_MDNS_INTERVAL_MS = 10 * second
+
+export const DEFAULT_GROUP_ID = 'default'
+export const DEFAULT_LISTEN_ADDRESSES = ['/ip4/0.0.0.0/tcp/0']
+
+/** Connections in total before libp2p prunes. */
+export const DEFAULT_MAX_CONNECTIONS = 64
+/** Connections still in the handshake, inbound. */
+export const DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS = 16
+export const DEFAULT_DIAL_TIMEOUT_MS = 10 * second
+
+/** Relayed connections that may run through one relay connection at once (libp2p's default is 300). */
+export const DEFAULT_MAX_RELAYED_CONNECTIONS_PER_RELAY = 16
+
+/** Sync streams per connection and protocol; more are reset by libp2p. */
+export const DEFAULT_MAX_INBOUND_SYNC_STREAMS = 2
+export const DEFAULT_MAX_OUTBOUND_SYNC_STREAMS = 2
+/** Inbound sessions at once across all peers; more are refused (the peer retries later). */
+export const DEFAULT_MAX_CONCURRENT_INBOUND_SESSIONS = 8
+/** Inbound sessions at once from one peer. */
+export const MAX_INBOUND_SESSIONS_PER_PEER = 2
+
+/** Anti-entropy: a session with a random connected peer this often. */
+export const DEFAULT_SYNC_INTERVAL_MS = 30 * second
+/**
+ * On a new connection the dialer starts the session at once; the dialed side
+ * waits this long and starts one only if none has begun, so the two do not
+ * pull the same ops twice.
+ */
+export const DEFAULT_CONNECT_GRACE_MS = 1 * second
+/** After a cut or unfinished session, retry after this, doubling (with jitter) up to the maximum. */
+export const DEFAULT_RETRY_MIN_MS = 250
+export const DEFAULT_RETRY_MAX_MS = 30 * second
+/** Consecutive failed retries (no connection) after which we wait for a new connection instead. */
+export const MAX_RETRY_ATTEMPTS = 12
+
+/**
+ * Pages on relayed ("limited") connections. A stock js relay resets a relayed
+ * connection after 128 KiB in both directions together, counted on encrypted
+ * bytes, so pages must be a small fraction of that for any to get through.
+ * https://github.com/libp2p/specs/blob/master/relay/circuit-v2.md#reservation
+ */
+export const LIMITED_PAGE_MAX_BYTES = 16 * KiB
+export const LIMITED_PAGE_MAX_OPS = 400
+
+/** Stream adapter: pause a sync stream with this much unread, and wait when this much is unsent. */
+export const DEFAULT_READ_HIGH_WATER_BYTES = 1 * MiB
+export const DEFAULT_WRITE_HIGH_WATER_BYTES = 1 * MiB
+/** yamux receive window ceiling per stream (default 16 MiB): what a paused stream can still be sent. */
+export const DEFAULT_MAX_STREAM_WINDOW_BYTES = 2 * MiB
+/** Read buffer of a paused stream before libp2p resets it (above the window, so a well-behaved peer never hits it). */
+export const DEFAULT_MAX_STREAM_READ_BUFFER_BYTES = 3 * MiB
+/** Idle streams are closed after this (libp2p's default is 120 s). */
+export const DEFAULT_STREAM_INACTIVITY_TIMEOUT_MS = 60 * second
+/** Streams per connection in yamux (default 1000). */
+export const DEFAULT_MAX_MUXED_STREAMS = 128
+
+/** Local writes are gathered this long and announced together. */
+export const DEFAULT_ANNOUNCE_DELAY_MS = 5
+/** Announcements carry ops up to this size (before compression); beyond it only the vector, and receivers pull. */
+export const DEFAULT_ANNOUNCE_MAX_OPS_BYTES = 128 * KiB
+/** Largest gossip message we accept. */
+export const DEFAULT_GOSSIP_MAX_MESSAGE_BYTES = 512 * KiB
+/** Ops a single announcement may inflate to. */
+export const DEFAULT_ANNOUNCE_MAX_INFLATED_BYTES = 1 * MiB
+export const ANNOUNCE_TOPIC_PREFIX = '/weft/group/'
+export const ANNOUNCE_TOPIC_SUFFIX = '/ops/1.0.0'
+
+/** Relays: check the connection and reservation this often; redial with backoff between these bounds. */
+export const DEFAULT_RELAY_CHECK_INTERVAL_MS = 5 * second
+export const DEFAULT_RELAY_BACKOFF_MIN_MS = 500
+export const DEFAULT_RELAY_BACKOFF_MAX_MS = 30 * second
+
+/** Discovered peers dialed at once; more wait for the next discovery event. */
+export const MAX_PARALLEL_DISCOVERY_DIALS = 4

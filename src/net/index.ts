@@ -1,0 +1,16 @@
+/**
+ * weft's network layer: a js-libp2p 3 node that keeps a replica in sync with
+ * the other devices of its group. `createNode` builds it; the sync service
+ * (`node.services.sync`) runs sessions and exposes per-peer state.
+ */
+export { createNode, type WeftNode, type WeftServices } from './node.js'
+export { startNetwork, summarize, type Network, type NetworkMetrics, type SessionSummary } from './network.js'
+export { checkNodeConfig, type NodeConfig } from './config.js'
+export { weftSync, DefaultSyncService, type SyncService, type SyncServiceComponents, type SyncServiceEvents, type SyncSessionEvent, type AnnounceAppliedEvent } from './sync-service.js'
+export type { SyncServiceInit, ChangeFeed, Authorize } from './sync-options.js'
+export type { PeerSyncState, PeerSyncError, SyncTotals } from './peer-state.js'
+export { relayKeeper, type RelayKeeper, type RelayKeeperInit, type RelayStatus } from './relay-keeper.js'
+export { discoveryDialer, type DiscoveryDialerInit } from './discovery-dialer.js'
+export { Announcer, announceTopic } from './announcer.js'
+export { streamChannel, type StreamChannelOptions } from './stream-channel.js'
+export * as netConstants from './constants.js'

@@ -1,0 +1,131 @@
+/**
+ * Builds a weft node: a js-libp2p 3 peer whose identity is the device key,
+ * running the sync service and the transports and services it needs.
+ *
+ * Stack: TCP, Noise, yamux; identify (+push, so peers learn a new relayed
+ * address), ping; gossipsub for announcements; circuit relay v2 transport
+ * (reservations kept by the relay keeper, see `relay-keeper.ts`); DCUtR to
+ * upgrade relayed connections; UPnP on desktops; mDNS with a weft-only
+ * service tag plus a dialer for what it finds (libp2p 3 does not auto-dial).
+ *
+ * Every limit libp2p leaves open is set here: connections in total and in
+ * handshake, streams per connection, per-stream window and buffers, stream
+ * inactivity, gossip message size and topics. The connection gater allows
+ * everyone; membership is checked per session by `authorize`.
+ */
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { privateKeyFromRaw } from '@libp2p/crypto/keys'
+import { dcutr } from '@libp2p/dcutr'
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { createTopicScoreParams } from '@libp2p/gossipsub/score'
+import { identify, identifyPush, type Identify } from '@libp2p/identify'
+import type { Libp2p } from '@libp2p/interface'
+import { mdns } from '@libp2p/mdns'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { ping, type Ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { uPnPNAT } from '@libp2p/upnp-nat'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
+import '../polyfill.js'
+import { announceTopic } from './announcer.js'
+import { checkNodeConfig, type NodeConfig } from './config.js'
+import * as C from './constants.js'
+import { discoveryDialer } from './discovery-dialer.js'
+import { relayKeeper, type RelayKeeper } from './relay-keeper.js'
+import { weftSync, type SyncService } from './sync-service.js'
+
+export type { NodeConfig } from './config.js'
+
+export interface WeftServices {
+  identify: Identify
+  ping: Ping
+  pubsub: GossipSub
+  sync: SyncService
+  relays: RelayKeeper
+  [name: string]: unknown
+}
+
+export type WeftNode = Libp2p<WeftServices>
+
+const KEEP_ALIVE_TAG = 'keep-alive'
+
+export async function createNode (config: NodeConfig): Promise<WeftNode> {
+  checkNodeConfig(config)
+  const groupId = config.groupId ?? C.DEFAULT_GROUP_ID
+  const topic = announceTopic(groupId)
+  const { privateKey: _key, store, listen, announce, relays, peers, mdns: useMdns, mdnsServiceTag, mdnsIntervalMs, upnp, dcutr: useDcutr,
+    maxConnections, connectionGater, relayCheckIntervalMs, start, logger, ...syncInit } = config
+
+  const services: ServiceFactoryMap<WeftServices> = {
+    identify: identify(),
+    identifyPush: identifyPush(),
+    ping: ping(),
+    pubsub: gossipsub({
+      allowPublishToZeroTopicPeers: true,
+      fallbackToFloodsub: false,
+      emitSelf: false,
+      runOnLimitedConnection: true,
+      allowedTopics: [topic],
+      maxInboundDataLength: C.DEFAULT_GOSSIP_MAX_MESSAGE_BYTES,
+      maxOutboundBufferSize: 4 * C.DEFAULT_GOSSIP_MAX_MESSAGE_BYTES,
+      // Invalid announcements (bad signer, undecodable) cost the forwarder: by default no topic is scored.
+      scoreParams: { topics: { [topic]: createTopicScoreParams({ topicWeight: 1, invalidMessageDeliveriesWeight: -100, invalidMessageDeliveriesDecay: 0.5 }) } }
+    }) as ServiceFactoryMap<WeftServices>['pubsub'],
+    sync: weftSync({ ...syncInit, store, ...(typeof store.subscribe === 'function' ? { changes: store as Required<typeof store> } : {}) }),
+    relays: relayKeeper({ relays: relays ?? [], ...(relayCheckIntervalMs === undefined ? {} : { checkIntervalMs: relayCheckIntervalMs }) })
+  }
+  if (useDcutr !== false) services.dcutr = dcutr()
+  // Auto-confirm the mapped address: otherwise upnp-nat needs @libp2p/autonat to verify it and never advertises it.
+  if (upnp !== false) services.upnp = uPnPNAT({ autoConfirmAddress: true })
+  const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = []
+  if (useMdns !== false) {
+    peerDiscovery.push(mdns({ serviceTag: mdnsServiceTag ?? C.DEFAULT_MDNS_SERVICE_TAG, interval: mdnsIntervalMs ?? C.DEFAULT_MDNS_INTERVAL_MS }))
+    services.discoveryDialer = discoveryDialer(syncInit.dialTimeoutMs === undefined ? {} : { dialTimeoutMs: syncInit.dialTimeoutMs })
+  }
+
+  const node = await createLibp2p<WeftServices>({
+    privateKey: privateKeyFromRaw(config.privateKey),
+    start: false,
+    addresses: { listen: listen ?? C.DEFAULT_LISTEN_ADDRESSES, announce: announce ?? [] },
+    transports: [
+      tcp({ maxConnections: maxConnections ?? C.DEFAULT_MAX_CONNECTIONS }),
+      circuitRelayTransport({ maxInboundStopStreams: C.DEFAULT_MAX_RELAYED_CONNECTIONS_PER_RELAY, maxOutboundStopStreams: C.DEFAULT_MAX_RELAYED_CONNECTIONS_PER_RELAY })
+    ],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux({
+      maxInboundStreams: C.DEFAULT_MAX_MUXED_STREAMS,
+      maxOutboundStreams: C.DEFAULT_MAX_MUXED_STREAMS,
+      streamOptions: {
+        maxStreamWindowSize: C.DEFAULT_MAX_STREAM_WINDOW_BYTES,
+        maxReadBufferLength: C.DEFAULT_MAX_STREAM_READ_BUFFER_BYTES,
+        inactivityTimeout: C.DEFAULT_STREAM_INACTIVITY_TIMEOUT_MS
+      }
+    })],
+    connectionManager: {
+      maxConnections: maxConnections ?? C.DEFAULT_MAX_CONNECTIONS,
+      maxIncomingPendingConnections: C.DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS,
+      dialTimeout: syncInit.dialTimeoutMs ?? C.DEFAULT_DIAL_TIMEOUT_MS
+    },
+    ...(connectionGater === undefined ? {} : { connectionGater }),
+    ...(logger === undefined ? {} : { logger }),
+    peerDiscovery,
+    services
+  })
+
+  // Configured peers: dial at start, and tag keep-alive so libp2p redials them when the connection drops.
+  if (peers !== undefined && peers.length > 0) {
+    node.addEventListener('start', () => {
+      for (const p of peers) {
+        const ma = multiaddr(p)
+        const id = ma.getComponents().findLast(c => c.name === 'p2p')?.value ?? null
+        const tag = id === null ? Promise.resolve() : node.peerStore.merge(peerIdFromString(id), { multiaddrs: [ma], tags: { [KEEP_ALIVE_TAG]: { value: 1 } } })
+        void tag.then(async () => node.dial(ma)).catch(() => {})
+      }
+    }, { once: true })
+  }
+  if (start !== false) await node.start()
+  return node
+}

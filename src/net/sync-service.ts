@@ -1,0 +1,370 @@
+/**
+ * The sync service: runs `/weft/sync/1.0.0` sessions over libp2p streams, on
+ * direct and relayed (limited) connections alike, and keeps per-peer state.
+ *
+ * Sessions start when the scheduler says so (new connections, retries after
+ * a cut, anti-entropy: see `scheduler.ts`), when an announcement shows we are
+ * behind (`announcer.ts`), or on request (`syncWith`, `syncAll`). At most one
+ * outbound session per peer runs at a time with at most one more waiting, and
+ * none starts while the peer runs one with us (a session serves both
+ * directions). Inbound sessions are capped per peer and in total; beyond
+ * that a stream is reset and the peer retries later. Relayed connections get
+ * small pages, so some land before a relay's data limit cuts the connection.
+ *
+ * Membership: `authorize(peerId, groupId)` is consulted on every hello; a
+ * refusal ends the session with NOT_MEMBER on both sides. It allows everyone
+ * until groups and trust arrive.
+ */
+import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, PeerStore, Startable, Stream, TypedEventTarget } from '@libp2p/interface'
+import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { TypedEventEmitter } from 'main-event'
+import type { EncodedOp } from '../oplog/op.js'
+import { DEFAULT_PAGE_MAX_BYTES, DEFAULT_PAGE_MAX_OPS, SYNC_PROTOCOL_ID } from '../protocol/constants.js'
+import { SessionClosedError, type SyncProtocolError } from '../protocol/errors.js'
+import { FramedChannel } from '../protocol/framing.js'
+import type { SyncStore } from '../protocol/port.js'
+import { runSyncSession, type SessionResult } from '../protocol/session.js'
+import { Announcer, type AnnouncePubSub } from './announcer.js'
+import * as C from './constants.js'
+import { PeerStates, type PeerSyncState, type SyncTotals } from './peer-state.js'
+import { SyncScheduler } from './scheduler.js'
+import { deadline, linkSignals } from './signals.js'
+import { streamChannel } from './stream-channel.js'
+import type { ChangeFeed, SyncServiceInit } from './sync-options.js'
+
+export type { ChangeFeed, SyncServiceInit } from './sync-options.js'
+
+export interface SyncServiceComponents {
+  peerId: PeerId
+  registrar: Registrar
+  connectionManager: ConnectionManager
+  peerStore: PeerStore
+  events: TypedEventTarget<Libp2pEvents>
+  logger: ComponentLogger
+  /** Gossipsub, when the node runs it under the service name `pubsub`: enables live announcements. */
+  pubsub?: AnnouncePubSub
+}
+
+export interface SyncSessionEvent {
+  readonly peerId: string
+  readonly direction: 'inbound' | 'outbound'
+  readonly limited: boolean
+  readonly durationMs: number
+  readonly result: SessionResult
+}
+
+export interface AnnounceAppliedEvent {
+  readonly peerId: string
+  readonly ops: number
+  readonly applied: number
+}
+
+export interface SyncServiceEvents {
+  /** A session ended, cleanly or not (see `result.error`). */
+  'session:end': CustomEvent<SyncSessionEvent>
+  /** Ops from an announcement were applied. */
+  'announce:applied': CustomEvent<AnnounceAppliedEvent>
+}
+
+export interface SyncService extends TypedEventTarget<SyncServiceEvents> {
+  readonly protocol: string
+  readonly groupId: string
+  /** Runs a session with `peer` now (after any running one), dialing it if needed. Never throws: see `result.error`. */
+  syncWith(peer: PeerId | string, options?: { signal?: AbortSignal }): Promise<SessionResult>
+  /** Runs a session with every connected peer that speaks the protocol. */
+  syncAll(options?: { signal?: AbortSignal }): Promise<Array<{ peerId: string, result: SessionResult }>>
+  /** Asks for a session with `peer` soon; coalesces with one already waiting. */
+  requestSync(peer: PeerId | string): void
+  /** Announces local ops to the group (done automatically when `changes` was given). */
+  announce(ops: readonly EncodedOp[]): void
+  /** Per-peer state, for the CLI. */
+  getPeerStates(): PeerSyncState[]
+  getPeerState(peer: PeerId | string): PeerSyncState | undefined
+  /** Totals since start, for metrics. */
+  getTotals(): SyncTotals
+}
+
+export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> implements SyncService, Startable {
+  readonly protocol = SYNC_PROTOCOL_ID
+  readonly groupId: string
+  readonly #c: SyncServiceComponents
+  readonly #init: SyncServiceInit
+  readonly #store: SyncStore
+  readonly #log: Logger
+  readonly #states: PeerStates
+  readonly #locks = new Map<string, Promise<unknown>>()
+  readonly #queued = new Set<string>()
+  readonly #scheduler: SyncScheduler
+  readonly #lastSessionStart = new Map<string, number>()
+  readonly #inbound = new Map<string, number>()
+  #inboundTotal = 0
+  #announcer: Announcer | undefined
+  #unsubscribe: (() => void) | undefined
+  #topologyId: string | undefined
+  #shutdown = new AbortController()
+  #started = false
+
+  constructor (components: SyncServiceComponents, init: SyncServiceInit) {
+    super()
+    this.#c = components
+    this.#init = init
+    this.#store = init.store
+    this.groupId = init.groupId ?? C.DEFAULT_GROUP_ID
+    this.#log = components.logger.forComponent(C.LOG_SYNC)
+    this.#states = new PeerStates()
+    this.#scheduler = new SyncScheduler({
+      requestSync: peer => { this.requestSync(peer) },
+      lastSessionStart: peer => this.#lastSessionStart.get(peer) ?? 0,
+      idlePeers: () => this.#states.all().map(s => s.peerId).filter(id => this.#liveConnection(id).connected && !this.#locks.has(id)),
+      ourVector: () => this.#store.versionVector(),
+      log: this.#log
+    }, init)
+  }
+
+  readonly [Symbol.toStringTag] = 'weft:sync'
+
+  isStarted (): boolean { return this.#started }
+
+  async start (): Promise<void> {
+    this.#shutdown = new AbortController()
+    await this.#c.registrar.handle(SYNC_PROTOCOL_ID, this.#onStream, {
+      maxInboundStreams: this.#init.maxInboundStreams ?? C.DEFAULT_MAX_INBOUND_SYNC_STREAMS,
+      maxOutboundStreams: this.#init.maxOutboundStreams ?? C.DEFAULT_MAX_OUTBOUND_SYNC_STREAMS,
+      runOnLimitedConnection: true
+    })
+    this.#topologyId = await this.#c.registrar.register(SYNC_PROTOCOL_ID, {
+      notifyOnLimitedConnection: true,
+      onConnect: (peerId, conn) => { this.#connected(peerId, conn) }
+    })
+    this.#c.events.addEventListener('connection:open', this.#onConnectionOpen)
+    this.#c.events.addEventListener('connection:close', this.#onConnectionClose)
+    this.#started = true
+  }
+
+  /** Gossip starts once every service (gossipsub included) has started. */
+  afterStart (): void {
+    const pubsub = this.#init.gossip === false ? undefined : this.#c.pubsub
+    if (pubsub !== undefined) {
+      const gossipLog = this.#c.logger.forComponent(C.LOG_GOSSIP)
+      this.#announcer = new Announcer({
+        pubsub,
+        store: this.#store,
+        groupId: this.groupId,
+        log: gossipLog,
+        ...(this.#init.announceDelayMs === undefined ? {} : { delayMs: this.#init.announceDelayMs }),
+        onBehind: peer => { this.requestSync(peer) },
+        onApplied: (peer, theirs, ops, applied, bytes) => {
+          const id = peer.toString()
+          this.#states.announced(id, ops, applied, bytes)
+          if (applied > 0) this.safeDispatchEvent('announce:applied', { detail: { peerId: id, ops, applied } })
+        }
+      })
+      this.#announcer.start()
+    }
+    const unsubscribe = this.#init.changes?.subscribe(event => {
+      if (event.source === 'local' && event.ops.length > 0) this.announce(event.ops)
+    })
+    if (typeof unsubscribe === 'function') this.#unsubscribe = unsubscribe as () => void
+    this.#scheduler.start()
+  }
+
+  async stop (): Promise<void> {
+    this.#started = false
+    this.#shutdown.abort()
+    this.#scheduler.stop()
+    this.#unsubscribe?.()
+    this.#unsubscribe = undefined
+    await this.#announcer?.stop()
+    this.#announcer = undefined
+    this.#c.events.removeEventListener('connection:open', this.#onConnectionOpen)
+    this.#c.events.removeEventListener('connection:close', this.#onConnectionClose)
+    if (this.#topologyId !== undefined) this.#c.registrar.unregister(this.#topologyId)
+    await this.#c.registrar.unhandle(SYNC_PROTOCOL_ID)
+    await Promise.allSettled([...this.#locks.values()])
+  }
+
+  announce (ops: readonly EncodedOp[]): void {
+    this.#announcer?.announce(ops)
+  }
+
+  getPeerStates (): PeerSyncState[] {
+    return this.#states.all().map(s => ({ ...s, ...this.#liveConnection(s.peerId) }))
+  }
+
+  getPeerState (peer: PeerId | string): PeerSyncState | undefined {
+    const s = this.#states.get(peer.toString())
+    return s === undefined ? undefined : { ...s, ...this.#liveConnection(s.peerId) }
+  }
+
+  #liveConnection (peerId: string): { connected: boolean, limited: boolean } {
+    const conns = this.#c.connectionManager.getConnections(peerIdFromString(peerId)).filter(c => c.status === 'open')
+    return { connected: conns.length > 0, limited: conns.length > 0 && conns.every(c => c.limits != null) }
+  }
+
+  getTotals (): SyncTotals { return this.#states.totals() }
+
+  async syncWith (peer: PeerId | string, options: { signal?: AbortSignal } = {}): Promise<SessionResult> {
+    const peerId = typeof peer === 'string' ? peerIdFromString(peer) : peer
+    return this.#exclusive(peerId.toString(), async () => this.#outbound(peerId, options.signal))
+  }
+
+  async syncAll (options: { signal?: AbortSignal } = {}): Promise<Array<{ peerId: string, result: SessionResult }>> {
+    const peers = this.#states.all().map(s => s.peerId).filter(id => this.#liveConnection(id).connected)
+    return Promise.all(peers.map(async peerId => ({ peerId, result: await this.syncWith(peerId, options) })))
+  }
+
+  requestSync (peer: PeerId | string): void {
+    if (!this.#started) return
+    const peerId = typeof peer === 'string' ? peerIdFromString(peer) : peer
+    const key = peerId.toString()
+    if (key === this.#c.peerId.toString() || this.#queued.has(key)) return
+    this.#queued.add(key)
+    this.#exclusive(key, async () => {
+      this.#queued.delete(key)
+      // The peer is already running a session with us: it serves our pulls too.
+      if (this.#inbound.has(key)) return
+      return this.#outbound(peerId)
+    }).catch(err => { this.#log.error('sync with %p failed - %e', peerId, err) })
+  }
+
+  /** Runs `fn` after every earlier task for the same peer (one outbound session per peer at a time). */
+  async #exclusive<T> (key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#locks.get(key) ?? Promise.resolve()
+    const next = prev.catch(() => {}).then(fn)
+    this.#locks.set(key, next)
+    try {
+      return await next
+    } finally {
+      if (this.#locks.get(key) === next) this.#locks.delete(key)
+    }
+  }
+
+  async #outbound (peerId: PeerId, cancel?: AbortSignal): Promise<SessionResult> {
+    const key = peerId.toString()
+    if (!this.#started) return failed(true, new SessionClosedError('the sync service is stopped'))
+    let conn: Connection
+    let stream: Stream
+    const stop = linkSignals(this.#shutdown.signal, cancel)
+    const limit = deadline(this.#init.dialTimeoutMs ?? C.DEFAULT_DIAL_TIMEOUT_MS, stop.signal)
+    try {
+      conn = await this.#connection(peerId, limit.signal)
+      stream = await conn.newStream(SYNC_PROTOCOL_ID, { runOnLimitedConnection: true, signal: limit.signal })
+    } catch (err) {
+      const result = failed(true, new SessionClosedError(`no sync stream to the peer: ${(err as Error).message}`, { cause: err }))
+      this.#states.error(key, 'CLOSED', result.error!.message)
+      this.#log('could not open a sync stream to %p: %s', peerId, (err as Error).message)
+      // A peer that does not speak the protocol will not start to on a retry.
+      if ((err as Error).name !== 'UnsupportedProtocolError') this.#scheduler.sessionEnded(peerId, result)
+      stop.clear()
+      return result
+    } finally {
+      limit.clear()
+    }
+    try {
+      return await this.#session(stream, conn, true, stop.signal)
+    } finally {
+      stop.clear()
+    }
+  }
+
+  /** An open connection to the peer, direct preferred; dials when there is none. */
+  async #connection (peerId: PeerId, signal: AbortSignal): Promise<Connection> {
+    const open = this.#c.connectionManager.getConnections(peerId).filter(c => c.status === 'open')
+    const direct = open.find(c => c.limits == null)
+    if (direct !== undefined) return direct
+    if (open[0] !== undefined) return open[0]
+    return this.#c.connectionManager.openConnection(peerId, { signal })
+  }
+
+  readonly #onStream = (stream: Stream, conn: Connection): void => {
+    const key = conn.remotePeer.toString()
+    const fromPeer = this.#inbound.get(key) ?? 0
+    const max = this.#init.maxConcurrentInboundSessions ?? C.DEFAULT_MAX_CONCURRENT_INBOUND_SESSIONS
+    if (!this.#started || this.#inboundTotal >= max || fromPeer >= C.MAX_INBOUND_SESSIONS_PER_PEER) {
+      this.#log('refusing a sync stream from %p: %d sessions running', conn.remotePeer, this.#inboundTotal)
+      stream.abort(new Error('too many sync sessions'))
+      return
+    }
+    this.#inboundTotal++
+    this.#inbound.set(key, fromPeer + 1)
+    void this.#session(stream, conn, false)
+      .catch(err => { this.#log.error('inbound session from %p failed - %e', conn.remotePeer, err) })
+      .finally(() => {
+        this.#inboundTotal--
+        const n = (this.#inbound.get(key) ?? 1) - 1
+        if (n <= 0) this.#inbound.delete(key)
+        else this.#inbound.set(key, n)
+      })
+  }
+
+  async #session (stream: Stream, conn: Connection, initiator: boolean, signal: AbortSignal = this.#shutdown.signal): Promise<SessionResult> {
+    const peerId = conn.remotePeer
+    const key = peerId.toString()
+    const limited = conn.limits != null
+    const init = this.#init
+    stream.maxReadBufferLength = C.DEFAULT_MAX_STREAM_READ_BUFFER_BYTES
+    this.#states.sessionStarted(key)
+    this.#lastSessionStart.set(key, Date.now())
+    const started = performance.now()
+    const io = new FramedChannel(streamChannel(stream), init.maxFrameBytes === undefined ? {} : { maxFrameBytes: init.maxFrameBytes })
+    const result = await runSyncSession(io, this.#store, {
+      initiator,
+      groupId: this.groupId,
+      expectedDeviceId: key,
+      ...(init.authorize === undefined ? {} : { authorize: init.authorize }),
+      pageMaxOps: limited ? (init.limitedPageMaxOps ?? C.LIMITED_PAGE_MAX_OPS) : (init.pageMaxOps ?? DEFAULT_PAGE_MAX_OPS),
+      pageMaxBytes: limited ? (init.limitedPageMaxBytes ?? C.LIMITED_PAGE_MAX_BYTES) : (init.pageMaxBytes ?? DEFAULT_PAGE_MAX_BYTES),
+      ...(init.helloTimeoutMs === undefined ? {} : { helloTimeoutMs: init.helloTimeoutMs }),
+      ...(init.readTimeoutMs === undefined ? {} : { readTimeoutMs: init.readTimeoutMs }),
+      ...(init.writeTimeoutMs === undefined ? {} : { writeTimeoutMs: init.writeTimeoutMs }),
+      ...(init.compressionLevel === undefined ? {} : { compressionLevel: init.compressionLevel }),
+      signal,
+      log: this.#log,
+      onHello: remote => { this.#states.vector(key, remote.vector, this.#store.versionVector()) }
+    })
+    const durationMs = performance.now() - started
+    this.#states.sessionEnded(key, result, durationMs, this.#store.versionVector())
+    if (result.error === undefined) {
+      this.#log('%s session with %p: pulled %d ops (%d new), sent %d, %d/%d bytes in/out, %d ms%s', initiator ? 'outbound' : 'inbound', peerId,
+        result.opsReceived, result.applied, result.opsSent, result.bytesReceived, result.bytesSent, Math.round(durationMs), limited ? ' (relayed)' : '')
+    } else {
+      this.#log.error('%s session with %p ended with %s%s: %s', initiator ? 'outbound' : 'inbound', peerId, result.error.code, result.error.remote ? ' (from peer)' : '', result.error.message)
+    }
+    this.safeDispatchEvent('session:end', { detail: { peerId: key, direction: initiator ? 'outbound' : 'inbound', limited, durationMs, result } })
+    // Ops pulled here are news to our other neighbours (a line A - B - C): tell them, they pull if behind.
+    if (result.applied > 0) this.#announcer?.announce([])
+    this.#scheduler.sessionEnded(peerId, result)
+    return result
+  }
+
+  #connected (peerId: PeerId, conn: Connection): void {
+    this.#states.connection(peerId.toString(), true, conn.limits != null)
+    this.#scheduler.connected(peerId, conn)
+  }
+
+  /**
+   * A connection we opened to a peer already known to speak the protocol
+   * (from an earlier identify): start at once instead of waiting for this
+   * connection's identify, a round trip or more on the catch-up path.
+   */
+  readonly #onConnectionOpen = (evt: CustomEvent<Connection>): void => {
+    const conn = evt.detail
+    if (conn.direction !== 'outbound' || !this.#started) return
+    this.#c.peerStore.get(conn.remotePeer)
+      .then(peer => { if (peer.protocols.includes(SYNC_PROTOCOL_ID) && conn.status === 'open') this.#connected(conn.remotePeer, conn) })
+      .catch(() => {}) // not in the peer store yet: identify will tell
+  }
+
+  readonly #onConnectionClose = (evt: CustomEvent<Connection>): void => {
+    this.#scheduler.connectionClosed(evt.detail.id)
+  }
+}
+
+function failed (initiator: boolean, error: SyncProtocolError): SessionResult {
+  return { initiator, ok: false, complete: false, error, rejections: [], bytesSent: 0, bytesReceived: 0, pagesSent: 0, opsSent: 0, pagesReceived: 0, opsReceived: 0, applied: 0, duplicates: 0, rejected: 0 }
+}
+
+export function weftSync (init: SyncServiceInit): (components: SyncServiceComponents) => SyncService {
+  return (components) => new DefaultSyncService(components, init)
+}

@@ -1,0 +1,62 @@
+/**
+ * Wire constants and defaults of the sync protocol. Units are in the names;
+ * every default an option can override lives here, in one table.
+ */
+const KiB = 1024
+const MiB = 1024 * KiB
+const second = 1000
+
+/** Protocol ids are built from parts, as js-libp2p builds `/ipfs/ping/1.0.0`. */
+export const PROTOCOL_PREFIX = 'weft'
+export const SYNC_PROTOCOL_NAME = 'sync'
+export const SYNC_PROTOCOL_VERSION = '1.0.0'
+export const SYNC_PROTOCOL_ID = `/${PROTOCOL_PREFIX}/${SYNC_PROTOCOL_NAME}/${SYNC_PROTOCOL_VERSION}`
+
+/** The version number carried in `Hello`; a peer with another number gets VERSION_MISMATCH. */
+export const SYNC_WIRE_VERSION = 1
+
+/** Largest frame (one length-prefixed SyncMessage) either side reads or writes. */
+export const DEFAULT_MAX_FRAME_BYTES = 4 * MiB
+/** A length prefix longer than this many varint bytes cannot describe an acceptable frame. */
+export const MAX_LENGTH_PREFIX_BYTES = 5
+
+/** Largest uncompressed op list a page or announcement may inflate to (zip-bomb bound). */
+export const DEFAULT_MAX_INFLATED_BYTES = 16 * MiB
+/** Most ops one page or announcement may carry (it may run past the requested limit to end on a signed op). */
+export const MAX_OPS_PER_MESSAGE = 200_000
+
+/** Page bounds a server applies when the requester asks for nothing smaller. */
+export const DEFAULT_PAGE_MAX_OPS = 5_000
+export const DEFAULT_PAGE_MAX_BYTES = 1 * MiB
+/** Floor for requested page bounds, so a requester cannot force one op per round trip forever. */
+export const MIN_PAGE_MAX_OPS = 16
+export const MIN_PAGE_MAX_BYTES = 4 * KiB
+
+/**
+ * A received page is applied in chunks of at least this many bytes, each
+ * ending on a signed op. The store keeps one signature per applied run, and
+ * runs we keep are runs we serve: 64 KiB (about 30 KB deflated) still crosses
+ * a relay's 128 KiB connection limit, and costs the store almost nothing
+ * over applying the whole page at once.
+ */
+export const DEFAULT_APPLY_CHUNK_BYTES = 64 * KiB
+
+/** Op lists smaller than this are sent uncompressed: deflate costs more than it saves. */
+export const MIN_COMPRESS_BYTES = 512
+/** zlib level 1: most of the gain (repeated origin keys, field names) for a fraction of the CPU of level 6. */
+export const DEFAULT_COMPRESSION_LEVEL = 1
+
+/** Origins a vector may name; more is BAD_REQUEST (a group has a handful of devices). */
+export const MAX_VECTOR_ENTRIES = 10_000
+export const MAX_GROUP_ID_BYTES = 256
+/** Error messages on the wire are cut to this many characters. */
+export const MAX_ERROR_MESSAGE_CHARS = 500
+
+/** Wait at most this long for the remote's `Hello`. */
+export const DEFAULT_HELLO_TIMEOUT_MS = 10 * second
+/** Wait at most this long for any one frame after the hello. */
+export const DEFAULT_READ_TIMEOUT_MS = 20 * second
+/** Wait at most this long for a frame to leave our write buffer. */
+export const DEFAULT_WRITE_TIMEOUT_MS = 20 * second
+/** Most pages one session pulls before it ends and lets the next session continue (bounds a session's life). */
+export const DEFAULT_MAX_PAGES_PER_SESSION = 10_000

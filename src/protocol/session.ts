@@ -1,0 +1,383 @@
+/**
+ * One sync session between two replicas, both directions at once.
+ *
+ *   initiator                         responder
+ *     Hello(version, group, device, vector) ->
+ *                                     <- Hello (or Error NOT_MEMBER, VERSION_MISMATCH…)
+ *   then, each side independently, as a requester:
+ *     Want(my vector) -> <- Page(ops beyond it, more?)   repeated while `more`
+ *     Done ->                                            when it wants nothing more
+ *   and, as a server, answers each Want of the other side with one Page.
+ *   The session ends once both sides have sent Done; each closes its write end.
+ *
+ * Why a Want per page: the requester's vector after applying a page is the
+ * exact resume point, so a session cut off anywhere (a relay's 128 KiB limit,
+ * a restart) loses at most the pages in flight, and every page is applied
+ * (committed) as soon as it arrives. It also gives flow control for free: a
+ * server never has more than two pages of ours in flight. The second one is
+ * the pipelining: the Want for page n+1 leaves before page n is applied (its
+ * vector read from page n's op headers), so the server reads and compresses
+ * n+1 while we commit n.
+ *
+ * Written against `FrameDuplex` and the `SyncStore` port only, so the same code
+ * runs over libp2p streams and in-memory pipes. Every read and write has a
+ * deadline; any failure ends the session with a typed error that is sent to
+ * the peer when it has a wire code, and returned (never thrown) in the result.
+ */
+import { OP_FORMAT_VERSION, type EncodedOp } from '../oplog/op.js'
+import { parseDeviceId } from '../oplog/keys.js'
+import {
+  DEFAULT_APPLY_CHUNK_BYTES, DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_MAX_PAGES_PER_SESSION, DEFAULT_PAGE_MAX_BYTES, DEFAULT_PAGE_MAX_OPS,
+  DEFAULT_READ_TIMEOUT_MS, DEFAULT_WRITE_TIMEOUT_MS, MIN_PAGE_MAX_BYTES, MIN_PAGE_MAX_OPS, SYNC_WIRE_VERSION
+} from './constants.js'
+import { withDeadline } from './deadline.js'
+import { asSyncError, BadRequestError, fromWireError, NotMemberError, SessionClosedError, SyncProtocolError, toWireError } from './errors.js'
+import type { FrameDuplex } from './framing.js'
+import { checkHello, decodeFrame, type CheckedHello, type Decoded } from './messages.js'
+import { packOps, unpackOps } from './ops-codec.js'
+import { SyncMessage, type Page, type Want } from './pb/sync.js'
+import type { ApplyResult, Rejection, SyncStore, VersionVector } from './port.js'
+import { vectorAfter } from './op-header.js'
+import { isAhead, vectorFromWire, vectorToWire } from './vector.js'
+
+/** The logging surface the session needs; libp2p's component loggers fit it. */
+export interface SessionLogger {
+  (formatter: string, ...args: unknown[]): void
+  error(formatter: string, ...args: unknown[]): void
+  trace(formatter: string, ...args: unknown[]): void
+}
+
+const silent: SessionLogger = Object.assign(() => {}, { error: () => {}, trace: () => {} })
+
+export interface SessionOptions {
+  /** The initiator sends its Hello first; the responder answers after checking it. */
+  initiator: boolean
+  groupId: string
+  /** The remote device id the transport authenticated; the hello must match it. */
+  expectedDeviceId?: string
+  /** Membership check, called with the remote's device id and group. Returning false ends the session with NOT_MEMBER. @default allow all */
+  authorize?: (deviceId: string, groupId: string) => boolean | Promise<boolean>
+  /** Largest page we ask for and serve, in ops. @default DEFAULT_PAGE_MAX_OPS */
+  pageMaxOps?: number
+  /** Largest page we ask for and serve, in encoded bytes before compression. @default DEFAULT_PAGE_MAX_BYTES */
+  pageMaxBytes?: number
+  /** @default DEFAULT_HELLO_TIMEOUT_MS */
+  helloTimeoutMs?: number
+  /** Deadline for each frame after the hello. @default DEFAULT_READ_TIMEOUT_MS */
+  readTimeoutMs?: number
+  /** @default DEFAULT_WRITE_TIMEOUT_MS */
+  writeTimeoutMs?: number
+  /** Pages we pull before ending the session (the next one continues). @default DEFAULT_MAX_PAGES_PER_SESSION */
+  maxPages?: number
+  /** @default DEFAULT_MAX_INFLATED_BYTES */
+  maxInflatedBytes?: number
+  /** @default DEFAULT_COMPRESSION_LEVEL */
+  compressionLevel?: number
+  /** Pages are applied in chunks of at least this many bytes, each ending on a signed op. @default DEFAULT_APPLY_CHUNK_BYTES (64 KiB) */
+  applyChunkBytes?: number
+  /** Ask for the next page before applying the current one. @default true */
+  pipeline?: boolean
+  /** Aborting ends the session at once (node shutdown). */
+  signal?: AbortSignal
+  log?: SessionLogger
+  /** Called once the remote hello is accepted. */
+  onHello?: (remote: CheckedHello) => void
+  /** Called after each page we applied. */
+  onPage?: (progress: PageProgress) => void
+}
+
+export interface PageProgress {
+  readonly ops: number
+  readonly applied: number
+  readonly duplicates: number
+  readonly rejected: number
+  readonly more: boolean
+}
+
+export interface SessionStats {
+  pagesSent: number
+  opsSent: number
+  pagesReceived: number
+  opsReceived: number
+  applied: number
+  duplicates: number
+  rejected: number
+}
+
+export interface SessionResult extends Readonly<SessionStats> {
+  readonly initiator: boolean
+  /** Both sides sent Done and closed cleanly. */
+  readonly ok: boolean
+  /** We pulled everything the peer offered (its last page said no more). */
+  readonly complete: boolean
+  readonly remoteDeviceId?: string
+  readonly remoteVector?: VersionVector
+  readonly error?: SyncProtocolError
+  /** The first few ops the store refused, for logs and the per-peer state. */
+  readonly rejections: readonly Rejection[]
+  /** Frame bytes on the stream, prefixes included. */
+  readonly bytesSent: number
+  readonly bytesReceived: number
+}
+
+const MAX_REPORTED_REJECTIONS = 10
+/** Deadline for telling the peer why we end the session. */
+const ERROR_WRITE_TIMEOUT_MS = 2_000
+
+const clamp = (asked: number, min: number, max: number): number => asked <= 0 ? max : Math.max(min, Math.min(asked, max))
+
+export class SyncSession {
+  readonly #io: FrameDuplex
+  readonly #store: SyncStore
+  readonly #opts: SessionOptions
+  readonly #log: SessionLogger
+  readonly #stats: SessionStats = { pagesSent: 0, opsSent: 0, pagesReceived: 0, opsReceived: 0, applied: 0, duplicates: 0, rejected: 0 }
+  readonly #rejections: Rejection[] = []
+  #remote: CheckedHello | undefined
+  #complete = false
+  /** Vectors of the Wants sent and not yet answered, oldest first (at most two: one page being applied, one in flight). */
+  readonly #wants: VersionVector[] = []
+  #pipelining: boolean
+
+  constructor (io: FrameDuplex, store: SyncStore, options: SessionOptions) {
+    this.#io = io
+    this.#store = store
+    this.#opts = options
+    this.#log = options.log ?? silent
+    this.#pipelining = options.pipeline ?? true
+  }
+
+  /** Live counters (also valid while the session runs). */
+  get stats (): Readonly<SessionStats> { return this.#stats }
+
+  async run (): Promise<SessionResult> {
+    let error: SyncProtocolError | undefined
+    try {
+      await this.#handshake()
+      await this.#exchange()
+      await this.#finish()
+    } catch (err) {
+      error = asSyncError(this.#opts.signal?.aborted === true ? new SessionClosedError('session cancelled', { cause: err }) : err)
+      await this.#fail(error)
+    }
+    const remote = this.#remote
+    return {
+      ...this.#stats,
+      initiator: this.#opts.initiator,
+      ok: error === undefined,
+      complete: this.#complete,
+      ...(remote === undefined ? {} : { remoteDeviceId: remote.deviceId, remoteVector: remote.vector }),
+      ...(error === undefined ? {} : { error }),
+      rejections: this.#rejections,
+      bytesSent: this.#io.bytesWritten,
+      bytesReceived: this.#io.bytesRead
+    }
+  }
+
+  async #handshake (): Promise<void> {
+    const timeout = this.#opts.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS
+    if (this.#opts.initiator) await this.#sendHello()
+    const first = await this.#read(timeout)
+    if (first === null) throw new SessionClosedError('peer closed the stream before its hello')
+    if (first.kind === 'error') throw fromWireError(first.error.code, first.error.message)
+    if (first.kind !== 'hello') throw new BadRequestError(`expected a hello, got ${first.kind}`)
+    const remote = checkHello(first.hello, { groupId: this.#opts.groupId, expectedDeviceId: this.#opts.expectedDeviceId })
+    const authorize = this.#opts.authorize
+    if (authorize !== undefined && !(await authorize(remote.deviceId, remote.groupId))) {
+      throw new NotMemberError(`device ${remote.deviceId} is not a member of group ${JSON.stringify(remote.groupId)}`)
+    }
+    this.#remote = remote
+    this.#opts.onHello?.(remote)
+    if (!this.#opts.initiator) await this.#sendHello()
+  }
+
+  async #exchange (): Promise<void> {
+    const remote = this.#remote!
+    let localDone = false
+    let remoteDone = false
+    const local = this.#store.versionVector()
+    if (isAhead(remote.vector, local)) {
+      await this.#sendWant(local)
+    } else {
+      this.#complete = true
+      await this.#send({ done: {} })
+      localDone = true
+    }
+    const readTimeout = this.#opts.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS
+    while (!localDone || !remoteDone) {
+      const msg = await this.#read(readTimeout)
+      if (msg === null) throw new SessionClosedError('peer closed the stream before the session finished')
+      switch (msg.kind) {
+        case 'want':
+          if (remoteDone) throw new BadRequestError('want after done')
+          await this.#serve(msg.want)
+          break
+        case 'page':
+          if (this.#wants.length === 0) throw new BadRequestError('page that was not asked for')
+          localDone = await this.#applyPage(msg.page)
+          break
+        case 'done':
+          if (remoteDone) throw new BadRequestError('done sent twice')
+          remoteDone = true
+          break
+        case 'error':
+          throw fromWireError(msg.error.code, msg.error.message)
+        case 'hello':
+          throw new BadRequestError('hello sent twice')
+      }
+    }
+  }
+
+  /** Both sides are done: close our end and expect the peer to close its end without sending more. */
+  async #finish (): Promise<void> {
+    await this.#withDeadline(this.#opts.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS, 'close', async signal => { await this.#io.closeWrite(signal) })
+    const tail = await this.#read(this.#opts.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS)
+    if (tail !== null) throw new BadRequestError(`${tail.kind} after done`)
+  }
+
+  async #fail (error: SyncProtocolError): Promise<void> {
+    this.#log('session with %s failed: %s %s', this.#remote?.deviceId ?? this.#opts.expectedDeviceId ?? 'an unidentified peer', error.code, error.message)
+    const wire = !error.remote && error.code !== 'TIMEOUT' && error.code !== 'CLOSED'
+    if (wire && this.#opts.signal?.aborted !== true) {
+      try {
+        // Tell the peer why, then close our end so the frame is flushed before the reset below.
+        const frame = SyncMessage.encode({ error: toWireError(error) })
+        await withDeadline(ERROR_WRITE_TIMEOUT_MS, 'error write', async signal => {
+          await this.#io.writeFrame(frame, signal)
+          await this.#io.closeWrite(signal)
+        })
+      } catch (err) {
+        this.#log.trace('could not send the error to the peer: %s', (err as Error).message)
+      }
+    }
+    this.#io.abort(error)
+  }
+
+  async #sendHello (): Promise<void> {
+    await this.#send({
+      hello: {
+        protocolVersion: SYNC_WIRE_VERSION,
+        groupId: this.#opts.groupId,
+        deviceId: parseDeviceId(this.#store.deviceId),
+        dataFormatVersion: OP_FORMAT_VERSION,
+        vector: vectorToWire(this.#store.versionVector())
+      }
+    })
+  }
+
+  async #sendWant (vector: VersionVector): Promise<void> {
+    this.#wants.push(vector)
+    await this.#send({
+      want: {
+        vector: vectorToWire(vector),
+        maxOps: this.#opts.pageMaxOps ?? DEFAULT_PAGE_MAX_OPS,
+        maxBytes: this.#opts.pageMaxBytes ?? DEFAULT_PAGE_MAX_BYTES
+      }
+    })
+  }
+
+  async #serve (want: Want): Promise<void> {
+    const vector = vectorFromWire(want.vector, 'want vector')
+    const ownOps = this.#opts.pageMaxOps ?? DEFAULT_PAGE_MAX_OPS
+    const ownBytes = this.#opts.pageMaxBytes ?? DEFAULT_PAGE_MAX_BYTES
+    const limit = clamp(want.maxOps, Math.min(MIN_PAGE_MAX_OPS, ownOps), ownOps)
+    const maxBytes = clamp(want.maxBytes, Math.min(MIN_PAGE_MAX_BYTES, ownBytes), ownBytes)
+    const page = this.#store.opsSince(vector, { limit, maxBytes })
+    const packed = await packOps(page.ops, this.#opts.compressionLevel === undefined ? {} : { compressionLevel: this.#opts.compressionLevel })
+    await this.#send({ page: { ...packed, more: page.more } })
+    this.#stats.pagesSent++
+    this.#stats.opsSent += page.ops.length
+    this.#log.trace('served %d ops (%d bytes packed), more: %s', page.ops.length, packed.ops.byteLength, page.more)
+  }
+
+  /**
+   * Applies one page; returns true when we want nothing more (Done was sent).
+   * While pages apply cleanly, the next Want goes out before this page is
+   * applied (its vector read from the page), so the server prepares page n+1
+   * while we commit page n.
+   */
+  async #applyPage (page: Page): Promise<boolean> {
+    const asked = this.#wants.shift()!
+    this.#log.trace('page of %d ops (%d bytes packed), more: %s', page.count, page.ops.byteLength, page.more)
+    const ops = await unpackOps(page, this.#opts.maxInflatedBytes === undefined ? {} : { maxInflatedBytes: this.#opts.maxInflatedBytes })
+    const s = this.#stats
+    const maxPages = this.#opts.maxPages ?? DEFAULT_MAX_PAGES_PER_SESSION
+    if (this.#pipelining && page.more && this.#wants.length === 0 && s.pagesReceived + 1 < maxPages) {
+      const next = vectorAfter(asked, ops)
+      if (next !== undefined && isAhead(next, asked)) await this.#sendWant(next)
+    }
+    const result = this.#apply(ops)
+    s.pagesReceived++
+    s.opsReceived += ops.length
+    s.applied += result.applied
+    s.duplicates += result.duplicates
+    s.rejected += result.rejected.length
+    for (const r of result.rejected) {
+      if (this.#rejections.length >= MAX_REPORTED_REJECTIONS) break
+      this.#rejections.push(r)
+    }
+    if (result.rejected.length > 0) {
+      // The vector read from the page overshoots what the store took: ask from the store's vector from now on.
+      this.#pipelining = false
+      this.#log('%d of %d ops from %s rejected, first: %s', result.rejected.length, ops.length, this.#remote!.deviceId, result.rejected[0]!.message)
+    }
+    this.#opts.onPage?.({ ops: ops.length, applied: result.applied, duplicates: result.duplicates, rejected: result.rejected.length, more: page.more })
+    if (this.#wants.length > 0) return false
+    const after = this.#store.versionVector()
+    if (page.more && isAhead(after, asked) && s.pagesReceived < maxPages) {
+      await this.#sendWant(after)
+      return false
+    }
+    // No progress despite `more` means the rest was refused (see rejections): asking again would loop.
+    this.#complete = !page.more
+    await this.#send({ done: {} })
+    return true
+  }
+
+  /**
+   * Applies a page in chunks that each end on a signed op (at least
+   * `applyChunkBytes` each). The store keeps one signature per applied run, so
+   * this is what bounds the unsigned runs we will later serve to others: a
+   * whole 1 MiB page applied at once would come back out as one run too big to
+   * cross a relay (its limit is 128 KiB per connection).
+   */
+  #apply (ops: readonly EncodedOp[]): ApplyResult {
+    const chunkBytes = this.#opts.applyChunkBytes ?? DEFAULT_APPLY_CHUNK_BYTES
+    let applied = 0
+    let duplicates = 0
+    const rejected: Rejection[] = []
+    let start = 0
+    let bytes = 0
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!
+      bytes += op.body.byteLength + (op.sig?.byteLength ?? 0)
+      if (i < ops.length - 1 && (op.sig === undefined || bytes < chunkBytes)) continue
+      const r = this.#store.applyRemote(start === 0 && i === ops.length - 1 ? ops : ops.slice(start, i + 1))
+      applied += r.applied
+      duplicates += r.duplicates
+      for (const x of r.rejected) rejected.push({ ...x, index: x.index + start })
+      start = i + 1
+      bytes = 0
+    }
+    return { applied, duplicates, rejected }
+  }
+
+  async #send (msg: Partial<SyncMessage>): Promise<void> {
+    const frame = SyncMessage.encode(msg)
+    await this.#withDeadline(this.#opts.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS, 'write', async signal => { await this.#io.writeFrame(frame, signal) })
+  }
+
+  async #read (timeoutMs: number): Promise<Decoded | null> {
+    const frame = await this.#withDeadline(timeoutMs, 'read', async signal => this.#io.readFrame(signal))
+    return frame === null ? null : decodeFrame(frame)
+  }
+
+  async #withDeadline<T> (ms: number, what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return withDeadline(ms, what, fn, this.#opts.signal)
+  }
+}
+
+/** Runs one session to its end. Never throws: failures are in `result.error`. */
+export async function runSyncSession (io: FrameDuplex, store: SyncStore, options: SessionOptions): Promise<SessionResult> {
+  return new SyncSession(io, store, options).run()
+}
