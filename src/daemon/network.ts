@@ -14,7 +14,7 @@ import { deviceIdToString, parseDeviceId } from '../oplog/keys.js'
 import { handlePairing, pairWithInviter } from '../net/pairing.js'
 import { createNode, type WeftNode } from '../net/index.js'
 import type { PeerSyncState } from '../net/index.js'
-import type { Replica } from '../store/replica.js'
+import { MEMBERS_COLLECTION, type Replica } from '../store/replica.js'
 import type { DaemonConfig } from './config.js'
 import type { Network, NetworkFactory, NetworkMetrics } from './daemon.js'
 import type { Logger } from './log.js'
@@ -78,6 +78,16 @@ class NodeNetwork implements Network {
     this.#node = node
     this.#replica = replica
     this.#log = log
+    // A revocation that arrives (or is made here) closes the revoked device's connections at once.
+    this.#unsubscribe = replica.subscribe(e => {
+      if (!e.ops.some(op => op.collection === MEMBERS_COLLECTION)) return
+      for (const conn of this.#node.getConnections()) {
+        if (revoked(replica, conn.remotePeer.toString())) {
+          this.#log('info', 'closing the connection of a revoked device', { peer: conn.remotePeer.toString() })
+          void conn.close().catch(() => {})
+        }
+      }
+    })
     // Both peers log typed sync errors; the per-peer state carries them to the CLI.
     node.services.sync.addEventListener('session:end', e => {
       const { peerId, direction, limited, durationMs, result: r } = e.detail
@@ -221,7 +231,10 @@ class NodeNetwork implements Network {
     return await pairWithInviter(this.#node, { invite, device: this.#replica.deviceKey.publicKey, name, ...(signal === undefined ? {} : { signal }) })
   }
 
+  readonly #unsubscribe: () => void
+
   async stop (): Promise<void> {
+    this.#unsubscribe()
     await this.#unhandlePairing?.()
     await this.#node.stop()
   }
@@ -248,6 +261,12 @@ class NodeNetwork implements Network {
   }
 }
 
+function revoked (replica: Replica, peerId: string): boolean {
+  const m = replica.membership
+  if (m === undefined) return false
+  try { return m.isRevoked(parseDeviceId(peerId)) } catch { return false }
+}
+
 /** Sync sessions only with members of our group: the group id must match and the peer must not be revoked. */
 export function membershipAuthorizer (replica: Replica): (peerId: string, groupId: string) => boolean {
   return (peerId, groupId) => {
@@ -272,6 +291,12 @@ export const networkFactory: NetworkFactory = async (replica: Replica, config: D
     maxConnections: config.maxConnections,
     groupId: group?.id ?? 'none',
     authorize: membershipAuthorizer(replica),
+    // A revoked device is refused at the connection, not only per session.
+    connectionGater: {
+      denyDialPeer: async peerId => revoked(replica, peerId.toString()),
+      denyInboundEncryptedConnection: async peerId => revoked(replica, peerId.toString()),
+      denyOutboundEncryptedConnection: async peerId => revoked(replica, peerId.toString())
+    },
     syncIntervalMs: config.syncIntervalMs
   })
   const network = new NodeNetwork(node, replica, log, config)

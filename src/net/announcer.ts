@@ -40,6 +40,12 @@ export interface AnnouncerInit {
   store: SyncStore
   groupId: string
   log: Logger
+  /**
+   * Membership: an announcement signed by a device that may not sync this
+   * group is rejected by the topic validator, so gossipsub scores down the
+   * peer that forwarded it. @default allow all
+   */
+  authorize?: (peerId: string, groupId: string) => boolean | Promise<boolean>
   /** Called when an announcement shows that `peer` (the forwarder) holds ops we lack. */
   onBehind: (peer: PeerId) => void
   /** Called after applying an announcement's ops. */
@@ -133,12 +139,14 @@ export class Announcer {
     }
   }
 
-  #validate (msg: Message): 'accept' | 'reject' {
+  async #validate (msg: Message): Promise<'accept' | 'reject'> {
     if (msg.type !== 'signed' || msg.topic !== this.topic) return 'reject'
     try {
       const a = Announce.decode(msg.data, { limits: { vector: 10_000 } })
       const signer = parseDeviceId(msg.from.toString())
       if (a.deviceId.byteLength !== signer.byteLength || !a.deviceId.every((b, i) => b === signer[i])) return 'reject'
+      const authorize = this.#init.authorize
+      if (authorize !== undefined && !(await authorize(msg.from.toString(), this.#init.groupId))) return 'reject'
       return 'accept'
     } catch {
       return 'reject'

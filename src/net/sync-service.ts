@@ -152,6 +152,7 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
         store: this.#store,
         groupId: this.groupId,
         log: gossipLog,
+        ...(this.#init.authorize === undefined ? {} : { authorize: this.#init.authorize }),
         ...(this.#init.announceDelayMs === undefined ? {} : { delayMs: this.#init.announceDelayMs }),
         onBehind: peer => { this.requestSync(peer) },
         onApplied: (peer, theirs, ops, applied, bytes) => {

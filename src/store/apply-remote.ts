@@ -14,11 +14,11 @@
 import { compareHlc, type Hlc, type HybridClock } from '../hlc/index.js'
 import { bytesEqual } from '../oplog/bytes.js'
 import { deviceIdToString, parseDeviceId, type SignatureVerifier } from '../oplog/keys.js'
-import { decodeOp, OpRejectedError, type DecodeLimits, type EncodedOp, type Op } from '../oplog/op.js'
+import { decodeOp, OpRejectedError, signingMessage, type DecodeLimits, type EncodedOp, type Op } from '../oplog/op.js'
 import { verifyRun } from '../oplog/verify.js'
 import type { ApplyResult, Rejection } from '../protocol/port.js'
 import type { OplogTables, OriginHead } from './oplog-store.js'
-import { MAX_SEQ } from './oplog-store.js'
+import { MAX_SEQ, SIGNATURE_EVERY_BYTES, SIGNATURE_EVERY_OPS } from './oplog-store.js'
 import type { StateTables } from './state.js'
 
 /** Decides whether an origin (device id) may write at an HLC (group membership, revocation). */
@@ -46,6 +46,8 @@ export interface PlannedRun {
   readonly key: Uint8Array
   readonly ops: readonly Op[]
   readonly signedIndex: number
+  /** Signatures to keep: the run's last verified one, and verified ones along the way (see SIGNATURE_EVERY_OPS). */
+  readonly keepSig: ReadonlySet<number>
 }
 
 export interface ApplyPlan {
@@ -171,7 +173,7 @@ export function planApply (ctx: ApplyContext, batch: readonly EncodedOp[]): Appl
     for (const it of fresh.slice(cut + 1)) reject(it, 'gap', `op ${it.op.seq} follows op ${fresh[cut]!.op.seq}, which was refused`)
     if (verdict.accepted > 0) {
       const ops = candidates.slice(0, verdict.accepted).map(c => c.op)
-      runs.push({ origin, key, ops, signedIndex: verdict.signedIndex })
+      runs.push({ origin, key, ops, signedIndex: verdict.signedIndex, keepSig: signaturesToKeep(ctx, ops, verdict.signedIndex) })
       for (const op of ops) if (maxHlc === undefined || compareHlc(op.hlc, maxHlc) > 0) maxHlc = op.hlc
     }
   }
@@ -190,6 +192,31 @@ function deviceIdOf (key: Uint8Array): string {
   return id
 }
 
+/**
+ * Which signatures of an accepted run to store. The chain is authentic from
+ * the last one alone; the others are kept only every SIGNATURE_EVERY_OPS ops
+ * or SIGNATURE_EVERY_BYTES bytes, and each is verified first (one check per
+ * interval), so a forwarder cannot plant a bad signature that would later
+ * end a page we serve.
+ */
+function signaturesToKeep (ctx: ApplyContext, ops: readonly Op[], signedIndex: number): Set<number> {
+  const keep = new Set<number>([signedIndex])
+  let opsSince = 0
+  let bytesSince = 0
+  for (let i = 0; i < signedIndex; i++) {
+    const op = ops[i]!
+    opsSince++
+    bytesSince += op.body.length + (op.sig?.length ?? 0)
+    if (op.sig === undefined || (opsSince < SIGNATURE_EVERY_OPS && bytesSince < SIGNATURE_EVERY_BYTES)) continue
+    if (ctx.verifier.verify(op.origin, signingMessage(op.hash), op.sig)) {
+      keep.add(i)
+      opsSince = 0
+      bytesSince = 0
+    }
+  }
+  return keep
+}
+
 function originKeyOf (id: string | undefined): Uint8Array | undefined {
   if (id === undefined) return undefined
   try { return parseDeviceId(id) } catch { return undefined }
@@ -200,7 +227,7 @@ export function writePlan (ctx: ApplyContext, plan: ApplyPlan, now: number): Op[
   const applied: Op[] = []
   for (const run of plan.runs) {
     const origin = run.origin ?? ctx.oplog.ensureOrigin(run.key)
-    ctx.oplog.append(origin, run.ops, run.signedIndex)
+    ctx.oplog.append(origin, run.ops, run.keepSig)
     for (const op of run.ops) applied.push(op)
   }
   ctx.state.applyMany(applied)

@@ -16,6 +16,14 @@ const SEQ_SPACE = 2 ** 32
 export const MAX_SEQ = SEQ_SPACE - 1
 export const DEFAULT_PAGE_OPS = 5000
 export const DEFAULT_PAGE_BYTES = 1024 * 1024
+/**
+ * A signature is kept at least this often along a chain (ops or bytes,
+ * whichever comes first), so that any page can end on a signed op within a
+ * relayed connection's small budget: a chain stored with one signature at
+ * its end could only ever be served whole.
+ */
+export const SIGNATURE_EVERY_OPS = 256
+export const SIGNATURE_EVERY_BYTES = 16 * 1024
 /** Rows per multi-row oplog insert. */
 const INSERT_CHUNK = 64
 /** How many recent rejections are kept for inspection. */
@@ -118,7 +126,8 @@ export class OplogTables {
   }
 
   /** Appends ops (already verified, contiguous after the head) and moves the head. */
-  append (origin: OriginHead, ops: readonly Op[], keepSigAt: number): void {
+  /** `keepSig`: indices of the ops whose (verified) signature is kept, so pages can end there. */
+  append (origin: OriginHead, ops: readonly Op[], keepSig: ReadonlySet<number>): void {
     const base = origin.id * SEQ_SPACE
     const args: Array<number | Uint8Array | null> = new Array(INSERT_CHUNK * 3)
     let i = 0
@@ -129,13 +138,13 @@ export class OplogTables {
         const op = ops[i + j]!
         args[j * 3] = base + op.seq
         args[j * 3 + 1] = op.body
-        args[j * 3 + 2] = i + j === keepSigAt ? op.sig ?? null : null
+        args[j * 3 + 2] = keepSig.has(i + j) ? op.sig ?? null : null
       }
       this.#insertOps.run(args)
     }
     for (; i < ops.length; i++) {
       const op = ops[i]!
-      this.#insertOp.run(base + op.seq, op.body, i === keepSigAt ? op.sig ?? null : null)
+      this.#insertOp.run(base + op.seq, op.body, keepSig.has(i) ? op.sig ?? null : null)
     }
     const last = ops[ops.length - 1]!
     origin.seq = last.seq

@@ -28,7 +28,7 @@ import { createGroup, groupIdToString } from '../auth/group.js'
 import { decodeRecord, encodeRecord, recordId, signAdmission, signRevocation, type Admission, type MembershipRecord, type Revocation } from '../auth/certificate.js'
 import { Membership, type AddResult } from '../auth/membership.js'
 import type { InviteStore } from '../auth/invite-store.js'
-import { OplogTables, type OriginHead } from './oplog-store.js'
+import { OplogTables, SIGNATURE_EVERY_BYTES, SIGNATURE_EVERY_OPS, type OriginHead } from './oplog-store.js'
 import { openDatabase, quickCheck, type Db } from './sqlite.js'
 import { fieldToValue, StateTables } from './state.js'
 
@@ -263,9 +263,23 @@ export class Replica implements SyncStore {
         out.push(op)
       }
       this.#state.applyMany(out.filter(op => op.kind === 'set'))
-      const last = out.length - 1
-      out[last] = withSignature(out[last]!, this.deviceKey.sign(signingMessage(out[last]!.hash)))
-      this.#oplog.append(self, out, last)
+      // Signed at its end, and every SIGNATURE_EVERY_OPS / _BYTES along the
+      // way, so a big batch can still travel in small pages (a stock relay
+      // allows 128 KiB per relayed connection).
+      const keep = new Set<number>()
+      let opsSince = 0
+      let bytesSince = 0
+      for (let i = 0; i < out.length; i++) {
+        opsSince++
+        bytesSince += out[i]!.body.length
+        if (i === out.length - 1 || opsSince >= SIGNATURE_EVERY_OPS || bytesSince >= SIGNATURE_EVERY_BYTES) {
+          out[i] = withSignature(out[i]!, this.deviceKey.sign(signingMessage(out[i]!.hash)))
+          keep.add(i)
+          opsSince = 0
+          bytesSince = 0
+        }
+      }
+      this.#oplog.append(self, out, keep)
       this.#persistClock()
       return out
     })
