@@ -1,11 +1,14 @@
-/** `npm run bench`: every benchmark in one run, so figures and ratios share the machine's state. */
+/**
+ * `npm run bench`: every benchmark in one run, so figures and ratios share
+ * the machine's state. Core (local write, remote apply vs raw SQLite), sync
+ * between two processes (initial 100k and 1M, propagation, incremental), and
+ * a libp2p stream over UDX vs TCP.
+ */
 import '../src/polyfill.js'
-import { existsSync } from 'node:fs'
 import { benchCore } from './core.js'
+import { benchSync } from './sync.js'
+import { benchUdx } from './udx.js'
 
 await benchCore()
-const sync = new URL('./sync.js', import.meta.url)
-if (existsSync(sync)) {
-  const mod = await import(sync.href) as { benchSync?: () => Promise<void> }
-  if (typeof mod.benchSync === 'function') await mod.benchSync()
-}
+await benchSync()
+await benchUdx()
