@@ -71,10 +71,10 @@ const COMMANDS: Record<string, Command> = {
       printJsonOr(ctx, verbose ? { peers, relays } : peers, () => {
         if (peers.length === 0) out('no peers known yet')
         else {
-          const head = ['PEER', 'PATH', 'ADDRESS', 'RTT', 'LAST SYNC', 'BEHIND']
+          const head = ['PEER', 'NAME', 'PATH', 'ADDRESS', 'RTT', 'LAST SYNC', 'BEHIND']
           if (verbose) head.push('SENT', 'RECEIVED', 'LAST REJECTED', 'LAST ERROR')
           printTable(head, peers.map(p => {
-            const row = [String(p.peerId), String(p.path ?? ''), String(p.address ?? ''), p.rttMs === undefined || p.rttMs === null ? '' : `${p.rttMs} ms`, String(p.lastSync ?? 'never'), String(p.behind ?? '')]
+            const row = [String(p.peerId), String(p.deviceName ?? ''), String(p.path ?? ''), String(p.address ?? ''), p.rttMs === undefined || p.rttMs === null ? '' : `${p.rttMs} ms`, String(p.lastSync ?? 'never'), String(p.behind ?? '')]
             if (verbose) row.push(String(p.opsSent ?? 0), String(p.opsReceived ?? 0), p.rejected == null ? '' : `${p.rejected.reason}: ${p.rejected.message}`, p.lastError == null ? '' : `${p.lastError.code}: ${p.lastError.message}`)
             return row
           }), out)

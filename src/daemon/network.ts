@@ -12,6 +12,10 @@ import type { Joined } from '../auth/pairing.js'
 import { MAX_INVITE_ADDRESSES } from '../auth/constants.js'
 import { deviceIdToString, parseDeviceId } from '../oplog/keys.js'
 import { handlePairing, pairWithInviter } from '../net/pairing.js'
+// The daemon is the composition root: the relay-auth client and credential
+// encoding live with the relay's protocol, which the daemon speaks to.
+import { authenticateToRelay } from '../../relay/auth/client.js'
+import { ADMISSION_CHAIN_SCHEME, encodeAdmissionChain } from '../../relay/auth/admission-chain.js'
 import { createNode, type WeftNode } from '../net/index.js'
 import type { PeerSyncState } from '../net/index.js'
 import { MEMBERS_COLLECTION, type Replica } from '../store/replica.js'
@@ -24,6 +28,8 @@ const PRIVATE_V4 = /^\/ip4\/(10\.|127\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|169
 
 export interface PeerView {
   peerId: string
+  /** The name in the device's admission, for members. */
+  deviceName: string | undefined
   connected: boolean
   /** direct, direct (LAN), relayed via <relay id>, or none */
   path: string
@@ -78,6 +84,7 @@ class NodeNetwork implements Network {
     this.#node = node
     this.#replica = replica
     this.#log = log
+    void this.#config
     // A revocation that arrives (or is made here) closes the revoked device's connections at once.
     this.#unsubscribe = replica.subscribe(e => {
       if (!e.ops.some(op => op.collection === MEMBERS_COLLECTION)) return
@@ -87,6 +94,21 @@ class NodeNetwork implements Network {
           void conn.close().catch(() => {})
         }
       }
+    })
+    // Prove membership to each configured relay on every new connection to it,
+    // so the relay grants the group's long limits instead of 2 min / 128 KiB.
+    const relayIds = new Set(config.relays.map(r => /\/p2p\/([^/]+)$/.exec(r)?.[1]).filter((x): x is string => x !== undefined))
+    node.addEventListener('connection:open', e => {
+      const conn = e.detail
+      if (!relayIds.has(conn.remotePeer.toString()) || conn.limits !== undefined) return
+      const chain = replica.membership?.chainFor(replica.deviceKey.publicKey)
+      if (chain === undefined) return
+      authenticateToRelay(conn, ADMISSION_CHAIN_SCHEME, encodeAdmissionChain(chain))
+        .then(res => {
+          if (res.ok) this.#log('info', 'relay admitted this device with the group\'s limits', { relay: conn.remotePeer.toString(), group: res.group, dataLimitBytes: res.dataLimitBytes })
+          else this.#log('debug', 'relay did not admit this device (stock limits apply)', { relay: conn.remotePeer.toString(), status: res.status })
+        })
+        .catch(err => { this.#log('debug', 'relay auth not available', { relay: conn.remotePeer.toString(), error: String(err) }) })
     })
     // Both peers log typed sync errors; the per-peer state carries them to the CLI.
     node.services.sync.addEventListener('session:end', e => {
@@ -125,8 +147,11 @@ class NodeNetwork implements Network {
       else if (behind === 0) status = `ahead by ${ahead}`
       else if (ahead === 0) status = `behind by ${behind}`
       else status = `diverged (ahead ${ahead}, behind ${behind})`
+      let deviceName: string | undefined
+      try { deviceName = this.#replica.membership?.member(parseDeviceId(s.peerId))?.name } catch {}
       const v: PeerView = {
         peerId: s.peerId,
+        deviceName,
         connected: conn !== undefined,
         path,
         address,
