@@ -6,9 +6,10 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createServer, request } from 'node:http'
-import { readFileSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { spawn } from 'node:child_process'
 import type { AddressInfo } from 'node:net'
-import { removeDir, runCli, startDaemon, tempDataDir, type DaemonProcess } from '../helpers/daemon.js'
+import { childEnv, CLI, removeDir, runCli, startDaemon, tempDataDir, type DaemonProcess } from '../helpers/daemon.js'
 
 const cleanup: Array<() => Promise<void> | void> = []
 afterEach(async () => { for (const f of cleanup.splice(0).reverse()) await f() })
@@ -54,6 +55,37 @@ describe('weft daemon and CLI', () => {
     const again = await d.cli(['get', 'notes', 'n1', '--json'])
     expect(JSON.parse(again.stdout)).toMatchObject({ title: 'hello', views: 2 })
     expect(await d.stop()).toBe(0)
+  })
+
+  it('streams new ops with oplog --follow', async () => {
+    const d = await daemon()
+    const follow = spawn(process.execPath, [CLI, 'oplog', '--follow', '--json', '--limit', '1', '--data-dir', d.dataDir], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    follow.stdout.on('data', c => { out += String(c) })
+    try {
+      for (let i = 0; i < 40 && !out.includes('"hlc"'); i++) await new Promise(resolve => setTimeout(resolve, 100)) // the existing newest op
+      expect((await d.cli(['put', 'live', 'k', 'v=1'])).code).toBe(0)
+      for (let i = 0; i < 40 && !out.includes('"live"'); i++) await new Promise(resolve => setTimeout(resolve, 100))
+      const lines = out.trim().split('\n').map(l => JSON.parse(l))
+      expect(lines.some(o => o.collection === 'live' && o.key === 'k' && o.field === 'v' && o.value === 1)).toBe(true)
+    } finally {
+      follow.kill()
+    }
+  })
+
+  it('writes and removes a systemd user unit', async () => {
+    const config = tempDataDir('weft-xdg')
+    cleanup.push(() => removeDir(config))
+    const dataDir = join(config, 'data')
+    const installed = await runCli(['service', 'install', '--data-dir', dataDir, '--json'], { env: { XDG_CONFIG_HOME: config } })
+    expect(installed.code, installed.stderr).toBe(0)
+    const unit = join(config, 'systemd', 'user', 'weft.service')
+    expect(JSON.parse(installed.stdout).path).toBe(unit)
+    const text = readFileSync(unit, 'utf8')
+    expect(text).toContain('ExecStart=')
+    expect(text).toContain(`start --data-dir ${dataDir}`)
+    expect((await runCli(['service', 'uninstall'], { env: { XDG_CONFIG_HOME: config } })).code).toBe(0)
+    expect(existsSync(unit)).toBe(false)
   })
 
   it('refuses a second daemon on the same data dir', async () => {
