@@ -22,6 +22,10 @@ import { loadOrCreateRelayKey } from './identity.js'
 import { createRelayLog } from './log.js'
 import { startRelay } from './relay-node.js'
 import { newGroupKeyFile, signStatementFromFile } from './tools.js'
+import { registerUdxProtocol } from '../src/udx/index.js'
+
+// `/udx` addresses (ours and clients') must parse before the config is read.
+registerUdxProtocol()
 
 export const EXIT = { ok: 0, error: 1, usage: 2 } as const
 type Options = NonNullable<ParseArgsConfig['options']>

@@ -1,8 +1,14 @@
 /**
  * Builds and runs the relay: a js-libp2p 3 node with the circuit relay v2
- * server (under the weft limit policy), relay-auth, identify and ping, TCP and
- * (when a listen address asks for it) WebSockets; plus the loopback HTTP
- * server for /metrics and /healthz.
+ * server (under the weft limit policy), relay-auth, identify and ping, TCP,
+ * UDX and (when a listen address asks for it) WebSockets; plus the loopback
+ * HTTP server for /metrics and /healthz.
+ *
+ * UDX: next to each TCP listen (and announce) address the relay listens on
+ * (and announces) the same port over UDP, unless a /udx address is configured.
+ * Its UDX socket answers clients' "what is my address?" requests, which is
+ * how NATed weft nodes learn the public mapping they hole-punch with, and it
+ * can relay over UDX.
  *
  * Deliberately absent: the AutoNAT server (on a relay it closes clients'
  * connections and with them their reservations, see shared notes), DCUtR,
@@ -18,6 +24,7 @@ import { ping, type Ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import '../src/polyfill.js'
+import { udx, udxTools, type UdxTools } from '../src/udx/index.js'
 import { relayAuth, type RelayAuth } from './auth/service.js'
 import { groupStatementVerifier } from './auth/verifier.js'
 import { admissionChainVerifier } from './auth/admission-chain.js'
@@ -32,6 +39,7 @@ export interface RelayServices {
   ping: Ping
   relay: CircuitRelayService
   relayAuth: RelayAuth
+  udx: UdxTools
   [name: string]: unknown
 }
 
@@ -68,6 +76,21 @@ async function loadWebSockets (): Promise<(() => (components: any) => Transport)
   }
 }
 
+const TCP_ADDRESS = /^\/(ip4|ip6)\/([^/]+)\/tcp\/(\d+)$/
+
+/**
+ * The addresses plus, when none of them is UDX, a `/udp/<port>/udx` twin of
+ * each plain TCP one (same IP and port number).
+ */
+export function withUdx (addrs: string[]): string[] {
+  if (addrs.some(a => /\/udx(\/|$)/.test(a))) return addrs
+  const twins = addrs.flatMap(a => {
+    const m = TCP_ADDRESS.exec(a)
+    return m == null ? [] : [`/${m[1]}/${m[2]}/udp/${m[3]}/udx`]
+  })
+  return [...addrs, ...twins]
+}
+
 export async function startRelay (config: RelayConfig, options: StartRelayOptions): Promise<Relay> {
   const startedAt = Date.now()
   const stats = new RelayStats()
@@ -81,13 +104,15 @@ export async function startRelay (config: RelayConfig, options: StartRelayOption
   })
   const groups = config.groups.map(g => ({ name: g.name, publicKey: decodeGroupKey(g.publicKey)! }))
 
-  const transports = [tcp({ maxConnections: config.maxConnections })]
+  const transports = [tcp({ maxConnections: config.maxConnections }), udx()]
+  const listen = withUdx(config.listen)
+  const announce = withUdx(config.announce)
   if ([...config.listen, ...config.announce].some(a => /\/(ws|wss)(\/|$)/.test(a))) transports.push((await loadWebSockets())())
 
   const node: RelayNode = await createLibp2p<RelayServices>({
     privateKey: options.privateKey,
     start: false,
-    addresses: { listen: config.listen, announce: config.announce },
+    addresses: { listen, announce },
     transports,
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
@@ -101,6 +126,7 @@ export async function startRelay (config: RelayConfig, options: StartRelayOption
       identify: identify(),
       ping: ping(),
       relay: policy.serverFactory(),
+      udx: udxTools(),
       relayAuth: relayAuth({
         verifiers: [groupStatementVerifier(groups), admissionChainVerifier(groups)],
         groupLimits: { durationMs: config.groupDurationLimitMs, dataBytes: config.groupDataLimitBytes }

@@ -10,13 +10,17 @@ import { PRIVATE_KEY_BYTES } from '../oplog/keys.js'
 import type { SyncStore } from '../protocol/port.js'
 import type { ChangeFeed, SyncServiceInit } from './sync-options.js'
 import { parseRelayAddress } from './relay-keeper.js'
+import { registerUdxProtocol } from '../udx/index.js'
+
+// `/udx` listen, announce and peer addresses must parse before any node exists.
+registerUdxProtocol()
 
 export interface NodeConfig extends Omit<SyncServiceInit, 'store' | 'changes'> {
   /** The device key, 64 bytes (seed then public key): the node's libp2p identity and its ops' origin. */
   privateKey: Uint8Array
   /** The replica. When it also has `subscribe` (a change feed), local writes are announced automatically. */
   store: SyncStore & Partial<ChangeFeed>
-  /** Multiaddrs to listen on. @default DEFAULT_LISTEN_ADDRESSES (['/ip4/0.0.0.0/tcp/0']) */
+  /** Multiaddrs to listen on. @default DEFAULT_LISTEN_ADDRESSES (['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/udp/0/udx']) */
   listen?: string[]
   /** Multiaddrs to advertise instead of the listen addresses. @default [] */
   announce?: string[]
@@ -32,7 +36,7 @@ export interface NodeConfig extends Omit<SyncServiceInit, 'store' | 'changes'> {
   mdnsIntervalMs?: number
   /** UPnP port mapping on the home router (desktop nodes). @default true */
   upnp?: boolean
-  /** Hole punching over relayed connections. @default true */
+  /** Hole punching over relayed connections (DCUtR, with UDX addresses learned from the relays). @default true */
   dcutr?: boolean
   /** @default DEFAULT_MAX_CONNECTIONS (64) */
   maxConnections?: number

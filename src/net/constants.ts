@@ -12,6 +12,7 @@ export const LOG_SYNC = 'weft:sync'
 export const LOG_GOSSIP = 'weft:gossip'
 export const LOG_RELAY = 'weft:relay'
 export const LOG_DISCOVERY = 'weft:discovery'
+export const LOG_UDX = 'weft:udx-observer'
 
 /** mDNS service tag: weft nodes only see (and dial) each other, not every libp2p node on the LAN. */
 export const DEFAULT_MDNS_SERVICE_TAG = '_weft._udp.local'
@@ -19,7 +20,8 @@ export const DEFAULT_MDNS_SERVICE_TAG = '_weft._udp.local'
 export const DEFAULT_MDNS_INTERVAL_MS = 10 * second
 
 export const DEFAULT_GROUP_ID = 'default'
-export const DEFAULT_LISTEN_ADDRESSES = ['/ip4/0.0.0.0/tcp/0']
+/** TCP, plus the one UDX socket that listens, dials, punches and asks reflectors for its public mapping. */
+export const DEFAULT_LISTEN_ADDRESSES = ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/udp/0/udx']
 
 /** Connections in total before libp2p prunes. */
 export const DEFAULT_MAX_CONNECTIONS = 64
@@ -91,3 +93,31 @@ export const DEFAULT_RELAY_BACKOFF_MAX_MS = 30 * second
 
 /** Discovered peers dialed at once; more wait for the next discovery event. */
 export const MAX_PARALLEL_DISCOVERY_DIALS = 4
+
+/**
+ * UDX observed address: ask the reflectors again this often. Below the 30 s
+ * Linux conntrack timeout for unreplied UDP (nf_conntrack_udp_timeout), so the
+ * request also keeps the NAT mapping of the socket alive.
+ */
+export const DEFAULT_UDX_OBSERVE_REFRESH_MS = 20 * second
+export const DEFAULT_UDX_OBSERVE_TIMEOUT_MS = 3 * second
+/**
+ * Punch datagrams sent to a peer identified over a relayed connection, and the
+ * pause between them: they cover the first second of DCUtR, when the peer's
+ * unilateral dial retransmits its HELLO (100, 200, 400 ms...).
+ */
+export const DEFAULT_UDX_RELAYED_PUNCH_COUNT = 10
+export const DEFAULT_UDX_RELAYED_PUNCH_INTERVAL_MS = 100
+/**
+ * IP TTL of those punches: enough to leave our own NAT (a home router is hop 1)
+ * and expire before the peer's NAT, which an early datagram would poison (see
+ * `PunchOptions.ttl` in src/udx/endpoint.ts).
+ */
+export const DEFAULT_UDX_RELAYED_PUNCH_TTL = 2
+/**
+ * Our own dials to that peer wait this long: DCUtR's unilateral dial starts the
+ * moment identify completes, often before the peer's punch opened its NAT
+ * (seen in the lab: 9 ms ahead, and then no direct path). One relayed round
+ * trip is enough; this allows for slow relays.
+ */
+export const DEFAULT_UDX_RELAYED_DIAL_HOLD_MS = 300

@@ -2,10 +2,11 @@
  * Builds a weft node: a js-libp2p 3 peer whose identity is the device key,
  * running the sync service and the transports and services it needs.
  *
- * Stack: TCP, Noise, yamux; identify (+push, so peers learn a new relayed
+ * Stack: TCP and UDX (UDP, one socket: see src/udx), Noise, yamux; identify (+push, so peers learn a new relayed
  * address), ping; gossipsub for announcements; circuit relay v2 transport
  * (reservations kept by the relay keeper, see `relay-keeper.ts`); DCUtR to
- * upgrade relayed connections; UPnP on desktops; mDNS with a weft-only
+ * upgrade relayed connections, fed with the public UDX mapping the relays
+ * reflect (`udx-observer.ts`) so that it can punch through NATs; UPnP on desktops; mDNS with a weft-only
  * service tag plus a dialer for what it finds (libp2p 3 does not auto-dial).
  *
  * Every limit libp2p leaves open is set here: connections in total and in
@@ -34,8 +35,10 @@ import { announceTopic } from './announcer.js'
 import { checkNodeConfig, type NodeConfig } from './config.js'
 import * as C from './constants.js'
 import { discoveryDialer } from './discovery-dialer.js'
-import { relayKeeper, type RelayKeeper } from './relay-keeper.js'
+import { parseRelayAddress, relayKeeper, type RelayKeeper } from './relay-keeper.js'
 import { weftSync, type SyncService } from './sync-service.js'
+import { udxObserver, type UdxObserver } from './udx-observer.js'
+import { udx, udxTools, type UdxTools } from '../udx/index.js'
 
 export type { NodeConfig } from './config.js'
 
@@ -45,6 +48,8 @@ export interface WeftServices {
   pubsub: GossipSub
   sync: SyncService
   relays: RelayKeeper
+  udx: UdxTools
+  udxObserver: UdxObserver
   [name: string]: unknown
 }
 
@@ -75,7 +80,10 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
       scoreParams: { topics: { [topic]: createTopicScoreParams({ topicWeight: 1, invalidMessageDeliveriesWeight: -100, invalidMessageDeliveriesDecay: 0.5 }) } }
     }) as ServiceFactoryMap<WeftServices>['pubsub'],
     sync: weftSync({ ...syncInit, store, ...(typeof store.subscribe === 'function' ? { changes: store as Required<typeof store> } : {}) }),
-    relays: relayKeeper({ relays: relays ?? [], ...(relayCheckIntervalMs === undefined ? {} : { checkIntervalMs: relayCheckIntervalMs }) })
+    relays: relayKeeper({ relays: relays ?? [], ...(relayCheckIntervalMs === undefined ? {} : { checkIntervalMs: relayCheckIntervalMs }) }),
+    udx: udxTools(),
+    // The relays reflect our UDX mapping; DCUtR then offers it (see udx-observer.ts).
+    udxObserver: udxObserver({ reflectors: (relays ?? []).map(r => parseRelayAddress(r).peerId.toString()) })
   }
   if (useDcutr !== false) services.dcutr = dcutr()
   // Auto-confirm the mapped address: otherwise upnp-nat needs @libp2p/autonat to verify it and never advertises it.
@@ -92,6 +100,8 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
     addresses: { listen: listen ?? C.DEFAULT_LISTEN_ADDRESSES, announce: announce ?? [] },
     transports: [
       tcp({ maxConnections: maxConnections ?? C.DEFAULT_MAX_CONNECTIONS }),
+      // public UDX addresses only while punching: a stray HELLO poisons the peer's NAT (see UdxInit)
+      udx({ publicDialsNeedPunch: true }),
       circuitRelayTransport({ maxInboundStopStreams: C.DEFAULT_MAX_RELAYED_CONNECTIONS_PER_RELAY, maxOutboundStopStreams: C.DEFAULT_MAX_RELAYED_CONNECTIONS_PER_RELAY })
     ],
     connectionEncrypters: [noise()],

@@ -47,6 +47,21 @@ export interface PunchOptions {
   count?: number
   /** Milliseconds between two datagrams. @default 20 */
   interval?: number
+  /**
+   * IP TTL of the punch datagrams. A low TTL (2 or 3) opens our own NAT's
+   * mapping towards the peer but expires before the peer's NAT: a datagram
+   * that reaches a NAT before its host sent anything creates a conntrack
+   * entry there that makes a Linux NAT give the host's own later packets to
+   * us a different port (so the punch would close the path it should open).
+   * @default the socket's default (64)
+   */
+  ttl?: number
+  /**
+   * Milliseconds during which our own dials to this address wait before their
+   * first HELLO: time for the peer's (low-TTL) punch to open its NAT, so that
+   * our HELLO does not reach that NAT first and poison it. @default 0
+   */
+  holdDials?: number
 }
 
 export interface ObserveOptions {
@@ -180,7 +195,7 @@ export class UdxEndpoint {
     for (let i = 0; i < count; i++) {
       options.signal?.throwIfAborted()
       if (this.closed) throw new UdxSocketClosedError('UDX socket is closed')
-      this.send(encodePunch(randomU64()), remote)
+      this.send(encodePunch(randomU64()), remote, options.ttl)
       if (i < count - 1) await sleep(interval, undefined, options.signal == null ? {} : { signal: options.signal })
     }
     return count
@@ -257,10 +272,10 @@ export class UdxEndpoint {
     return stream
   }
 
-  private send (datagram: Uint8Array, remote: { host: string, port: number }): void {
+  private send (datagram: Uint8Array, remote: { host: string, port: number }, ttl?: number): void {
     if (this.socket.closing) return
     try {
-      this.socket.trySend(datagram, remote.port, remote.host)
+      this.socket.trySend(datagram, remote.port, remote.host, ttl !== undefined && Number.isInteger(ttl) && ttl > 0 && ttl < 256 ? ttl : 0)
     } catch (err) {
       this.log.error('send to %s:%d failed - %e', remote.host, remote.port, err)
     }

@@ -50,3 +50,9 @@ export class NoUdxTransportError extends Error {
   static override name = 'NoUdxTransportError'
   override name = 'NoUdxTransportError'
 }
+
+/** A dial to a public address refused because no hole punch towards it is under way (`publicDialsNeedPunch`). */
+export class UdxNotPunchedError extends Error {
+  static override name = 'UdxNotPunchedError'
+  override name = 'UdxNotPunchedError'
+}

@@ -49,5 +49,5 @@ export type { UdpAddress } from './multiaddr.js'
 export { UDX_PROTOCOL_CODE, UDX_PROTOCOL_NAME } from './constants.js'
 export {
   UdxHandshakeTimeoutError, UdxHandshakeError, UdxSocketClosedError, UdxLimitError, UdxListenError,
-  InvalidUdxAddressError, UdxObserveTimeoutError, NoUdxTransportError
+  InvalidUdxAddressError, UdxObserveTimeoutError, NoUdxTransportError, UdxNotPunchedError
 } from './errors.js'

@@ -10,6 +10,7 @@
  * `initiator: false` would leave both sides waiting), and crossed dials use the
  * nonce tie-break so that exactly one side initiates.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import { serviceCapabilities, transportSymbol } from '@libp2p/interface'
 import {
   DEFAULT_CLOSE_TIMEOUT, DEFAULT_DIAL_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
@@ -18,7 +19,8 @@ import {
   INITIAL_HELLO_RETRY_INTERVAL, MAX_HELLO_RETRY_INTERVAL
 } from './constants.js'
 import { UdxEndpoint, type PunchOptions, type UdxSocketStats } from './endpoint.js'
-import { InvalidUdxAddressError, UdxListenError } from './errors.js'
+import { InvalidUdxAddressError, UdxListenError, UdxNotPunchedError } from './errors.js'
+import { isPrivate } from '@libp2p/utils'
 import { UdxListener } from './listener.js'
 import { isWildcard, parseUdxMultiaddr, toRemote, toUdpAddress, toUdxMultiaddr, type UdpAddress } from './multiaddr.js'
 import { udxStreamToConnection } from './stream-to-conn.js'
@@ -53,6 +55,14 @@ export interface UdxInit {
   closeTimeout?: number
   /** First HELLO retransmit in milliseconds; doubles up to 1 s. @default 100 */
   helloRetryInterval?: number
+  /**
+   * Dial public addresses only within `PUNCH_DIAL_WINDOW` of a `punch()` towards them
+   * (hole punching), except `allowPublicDial` ones. Why: a HELLO that reaches a NATed
+   * peer's public port before the peer sent anything to us leaves a conntrack entry on
+   * its (Linux) NAT that remaps the peer's own packets to us, so punching between the
+   * two fails for as long as such HELLOs keep coming plus 30 s. @default false
+   */
+  publicDialsNeedPunch?: boolean
 }
 
 export interface UdxComponents {
@@ -72,6 +82,12 @@ export interface ObservedAddress extends UdpAddress {
 
 type Remote = Multiaddr | { host: string, port: number }
 
+/** Bounds of `PunchOptions.holdDials`: the longest hold, and how many addresses are held at once. */
+const MAX_DIAL_HOLD = 2000
+const MAX_DIAL_HOLDS = 256
+/** Under `publicDialsNeedPunch`, dials to a public address are allowed this long after a punch towards it (DCUtR's 3 attempts). */
+const PUNCH_DIAL_WINDOW = 20_000
+
 export class UdxTransport implements Transport, Startable {
   readonly [transportSymbol] = true
   readonly [Symbol.toStringTag] = '@weft/udx'
@@ -81,6 +97,12 @@ export class UdxTransport implements Transport, Startable {
   private readonly log: Logger
   private readonly options: Required<UdxInit>
   private readonly endpoints = new Map<4 | 6, UdxEndpoint>()
+  /** Dials to these addresses (host|port) wait until the time given (see `PunchOptions.holdDials`). */
+  private readonly holds = new Map<string, number>()
+  /** When we last punched towards an address (host|port), for `publicDialsNeedPunch`. */
+  private readonly punched = new Map<string, number>()
+  /** Public addresses always dialable under `publicDialsNeedPunch` (relays, reflectors). */
+  private readonly allowed = new Set<string>()
 
   constructor (components: UdxComponents, init: UdxInit = {}) {
     this.components = components
@@ -96,7 +118,8 @@ export class UdxTransport implements Transport, Startable {
       retryThreshold: init.retryThreshold ?? Math.ceil((init.maxPendingInbound ?? DEFAULT_MAX_PENDING_INBOUND) / 2),
       maxRepliesPerSecond: init.maxRepliesPerSecond ?? DEFAULT_MAX_REPLIES_PER_SECOND,
       closeTimeout: init.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
-      helloRetryInterval: init.helloRetryInterval ?? INITIAL_HELLO_RETRY_INTERVAL
+      helloRetryInterval: init.helloRetryInterval ?? INITIAL_HELLO_RETRY_INTERVAL,
+      publicDialsNeedPunch: init.publicDialsNeedPunch ?? false
     }
   }
 
@@ -104,6 +127,18 @@ export class UdxTransport implements Transport, Startable {
     const remote = toUdpAddress(ma, true)
     if (remote.port === 0 || isWildcard(remote.host)) throw new InvalidUdxAddressError(`cannot dial ${ma.toString()}`)
     const signal = AbortSignal.any([options.signal, AbortSignal.timeout(this.options.dialTimeout)])
+    const holdKey = `${remote.host}|${remote.port}`
+    if (this.options.publicDialsNeedPunch && isPrivate(ma) !== true && !this.allowed.has(holdKey) &&
+      Date.now() - (this.punched.get(holdKey) ?? 0) > PUNCH_DIAL_WINDOW) {
+      throw new UdxNotPunchedError(`not dialing ${ma.toString()}: public UDX addresses are dialed only while punching`)
+    }
+    const hold = (this.holds.get(holdKey) ?? 0) - Date.now()
+    if (hold > 0) {
+      this.log('holding dial to %a for %d ms (peer punching)', ma, hold)
+      await sleep(hold, undefined, { signal })
+    } else {
+      this.holds.delete(holdKey)
+    }
     const endpoint = this.endpointFor(remote.family)
     const { stream, initiator, crossed } = await endpoint.dial(remote, { signal, timeout: this.options.handshakeTimeout })
     const maConn = udxStreamToConnection({
@@ -149,7 +184,22 @@ export class UdxTransport implements Transport, Startable {
    */
   async punch (remote: Remote, options: PunchOptions = {}): Promise<number> {
     const address = toRemote(remote)
+    const holdMs = Math.min(options.holdDials ?? 0, MAX_DIAL_HOLD)
+    const punchKey = `${address.host}|${address.port}`
+    this.punched.set(punchKey, Date.now())
+    if (this.punched.size > MAX_DIAL_HOLDS) this.punched.delete(this.punched.keys().next().value!)
+    if (holdMs > 0) {
+      const key = `${address.host}|${address.port}`
+      this.holds.set(key, Math.max(this.holds.get(key) ?? 0, Date.now() + holdMs))
+      if (this.holds.size > MAX_DIAL_HOLDS) this.holds.delete(this.holds.keys().next().value!)
+    }
     return this.endpointFor(address.family).punch(address, options)
+  }
+
+  /** Under `publicDialsNeedPunch`: let dials to this address through at any time (a relay, a reflector). */
+  allowPublicDial (remote: Remote): void {
+    const address = toRemote(remote)
+    if (this.allowed.size < MAX_DIAL_HOLDS) this.allowed.add(`${address.host}|${address.port}`)
   }
 
   /** Asks any node running this transport at `remote` which address our socket has, as it sees it. */

@@ -25,7 +25,8 @@ export interface UdxSocket {
   getRecvBufferSize(): number
   getSendBufferSize(): number
   /** Fire and forget; throws on an invalid host. */
-  trySend(buffer: Uint8Array, port: number, host: string): void
+  /** `ttl` 0 or absent: the socket's default. */
+  trySend(buffer: Uint8Array, port: number, host: string, ttl?: number): void
   on(event: 'message', listener: (message: Buffer, from: UdxRemoteInfo) => void): this
   on(event: 'close', listener: () => void): this
   off(event: 'message', listener: (message: Buffer, from: UdxRemoteInfo) => void): this

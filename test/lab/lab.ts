@@ -65,7 +65,10 @@ export class Lab {
   get relayAddr (): string { return `/ip4/${ADDR.relay}/tcp/${RELAY_PORT}/p2p/${this.relayId}` }
 
   #spawn (role: Role, name: string, cmd: string, args: string[]): LabProcess {
-    const p = spawnIn(this.topo.ns[role], name, cmd, args, weftEnv())
+    const env = weftEnv()
+    // WEFT_LAB_DEBUG=<namespaces> turns on debug logs in the lab's processes; WEFT_LAB_LOGS=<dir> keeps their stderr.
+    if (process.env.WEFT_LAB_DEBUG !== undefined) env.DEBUG = process.env.WEFT_LAB_DEBUG
+    const p = spawnIn(this.topo.ns[role], name, cmd, args, env)
     this.#procs.push(p)
     return p
   }
@@ -168,6 +171,11 @@ export class Lab {
 
   async close (): Promise<void> {
     await Promise.all(this.#procs.map(async p => await p.stop('SIGTERM', 3_000)))
+    const logs = process.env.WEFT_LAB_LOGS
+    if (logs !== undefined) {
+      mkdirSync(logs, { recursive: true })
+      this.#procs.forEach((p, i) => { writeFileSync(join(logs, `${this.topo.id}-${i}-${p.name}.log`), p.stdout() + '\n---- stderr\n' + p.stderr()) })
+    }
     this.topo.destroy()
     rmSync(this.dir, { recursive: true, force: true })
   }

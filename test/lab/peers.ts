@@ -17,6 +17,8 @@ import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { uPnPNAT } from '@libp2p/upnp-nat'
 import { createLibp2p } from 'libp2p'
+import { udxObserver } from '../../src/net/udx-observer.js'
+import { udx, udxTools } from '../../src/udx/index.js'
 
 export const SINK_PROTOCOL = '/weft-test/sink/1.0.0'
 const CHUNK_BYTES = 16 * 1024
@@ -32,6 +34,11 @@ export interface PeerOptions {
   dcutr?: boolean
   /** Map a port with UPnP (and advertise it unverified, as weft does). @default false */
   upnp?: boolean
+  /**
+   * The UDX transport as weft runs it: listen on `/udp/0/udx` too, ask the
+   * relays for the public mapping and confirm it (udx-observer). @default false
+   */
+  udx?: boolean
   privateKey?: PrivateKey
 }
 
@@ -41,15 +48,24 @@ export async function createPeer (o: PeerOptions = {}): Promise<Peer> {
   const services: Record<string, (components: any) => unknown> = { identify: identify(), identifyPush: identifyPush(), ping: ping() }
   if (o.dcutr === true) services.dcutr = dcutr()
   if (o.upnp === true) services.upnp = uPnPNAT({ autoConfirmAddress: true })
+  const listen = [...(o.listen ?? ['/ip4/127.0.0.1/tcp/0'])]
+  const transports: Array<(components: any) => any> = [tcp()]
+  if (o.udx === true) {
+    services.udx = udxTools()
+    services.udxObserver = udxObserver({ reflectors: (o.relays ?? []).map(r => r.split('/p2p/').pop()!) })
+    transports.push(udx({ publicDialsNeedPunch: true }))
+    if (!listen.some(a => a.includes('/udx'))) listen.push(listen[0]!.includes('127.0.0.1') ? '/ip4/127.0.0.1/udp/0/udx' : '/ip4/0.0.0.0/udp/0/udx')
+  }
+  transports.push(circuitRelayTransport())
   const node = await createLibp2p({
     privateKey: o.privateKey ?? await generateKeyPair('Ed25519'),
     addresses: {
-      listen: [...(o.listen ?? ['/ip4/127.0.0.1/tcp/0']), ...(o.relays ?? []).map(r => `${r}/p2p-circuit`)],
+      listen: [...listen, ...(o.relays ?? []).map(r => `${r}/p2p-circuit`)],
       ...(o.announce === undefined ? {} : { announce: o.announce })
     },
     // A refused or failed reservation must not stop the peer from starting: tests look at it.
     transportManager: { faultTolerance: FaultTolerance.NO_FATAL },
-    transports: [tcp(), circuitRelayTransport()],
+    transports,
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     services

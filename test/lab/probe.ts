@@ -2,18 +2,20 @@
  * A connectivity probe for the NAT lab: a plain libp2p peer (see peers.ts)
  * run inside a namespace, reporting what happens as JSON lines on stdout.
  *
- *   node dist/test/lab/probe.js --relay ADDR [--listen ADDR]... [--dcutr] [--upnp]
+ *   node dist/test/lab/probe.js --relay ADDR [--listen ADDR]... [--dcutr] [--upnp] [--udx]
  *        [--dial PEER_ID [--bytes N] [--wait-public MS] [--watch-direct MS] [--direct-bytes N]]
  *
  * It keeps a reservation on the relay, redialing and re-reserving after the
  * relay restarts (js-libp2p reserves once; weft's relay keeper does the same
- * as this loop). Events: ready, reserved, unreserved, public, connection,
+ * as this loop). Events: ready, reserved, unreserved, public-udx (the first
+ * public UDX address it advertises, with --udx), public, connection,
  * relayed, sent, direct, done, error. It runs until SIGTERM.
  */
 import { parseArgs } from 'node:util'
 import type { Connection } from '@libp2p/interface'
 import type { TransportManager } from '@libp2p/interface-internal'
 import { multiaddr } from '@multiformats/multiaddr'
+import { registerUdxProtocol } from '../../src/udx/index.js'
 import { createPeer, hasReservation, sendBytes, type Peer } from './peers.js'
 
 const { values: v } = parseArgs({
@@ -22,12 +24,13 @@ const { values: v } = parseArgs({
     listen: { type: 'string', multiple: true },
     dcutr: { type: 'boolean', default: false },
     upnp: { type: 'boolean', default: false },
+    udx: { type: 'boolean', default: false },
     dial: { type: 'string' },
     bytes: { type: 'string', default: '65536' },
     'wait-public': { type: 'string', default: '0' },
     'watch-direct': { type: 'string', default: '0' },
     'direct-bytes': { type: 'string', default: '1048576' },
-    'public-prefix': { type: 'string', default: '11.23.0.' }
+    'public-prefix': { type: 'string', default: '11.23.' }
   },
   strict: true
 })
@@ -39,7 +42,8 @@ if (v.relay === undefined) { emit('error', { message: '--relay is required' }); 
 const relay = v.relay
 const relayId = relay.split('/p2p/').pop()!
 
-const peer: Peer = await createPeer({ listen: v.listen ?? ['/ip4/0.0.0.0/tcp/0'], relays: [relay], dcutr: v.dcutr, upnp: v.upnp })
+registerUdxProtocol()
+const peer: Peer = await createPeer({ listen: v.listen ?? ['/ip4/0.0.0.0/tcp/0'], relays: [relay], dcutr: v.dcutr, upnp: v.upnp, udx: v.udx })
 const tm = (peer as unknown as { components: { transportManager: TransportManager } }).components.transportManager
 const describe = (c: Connection): Record<string, unknown> => ({ peer: c.remotePeer.toString(), remoteAddr: c.remoteAddr.toString(), direction: c.direction, limited: c.limits !== undefined, direct: c.limits === undefined && !c.remoteAddr.toString().includes('/p2p-circuit') })
 peer.addEventListener('connection:open', (e) => { emit('connection', { state: 'open', ...describe(e.detail) }) })
@@ -54,6 +58,14 @@ const stop = (): void => {
 }
 process.on('SIGTERM', stop)
 process.on('SIGINT', stop)
+
+if (v.udx) {
+  void (async () => {
+    const publicUdx = (): string | undefined => peer.getMultiaddrs().map(String).find(a => a.includes(`/ip4/${v['public-prefix']}`) && a.includes('/udx') && !a.includes('/p2p-circuit'))
+    while (!stopping && publicUdx() === undefined) await sleep(50)
+    if (!stopping) emit('public-udx', { addr: publicUdx() })
+  })()
+}
 
 // Reservation keeper.
 void (async () => {
@@ -85,8 +97,9 @@ if (v.dial !== undefined) {
     emit('relayed', describe(conn))
     const watch = Number(v['watch-direct'])
     if (watch === 0) {
+      const t0 = Date.now()
       const res = await sendBytes(conn, Number(v.bytes))
-      emit('sent', { over: 'relayed', bytes: Number(v.bytes), acked: res.acked, error: res.error?.message })
+      emit('sent', { over: 'relayed', bytes: Number(v.bytes), acked: res.acked, error: res.error?.message, ms: Date.now() - t0 })
     } else {
       const until = Date.now() + watch
       const direct = (): Connection | undefined => peer.getConnections().find(c => c.remotePeer.toString() === target && c.limits === undefined && c.status === 'open')
@@ -96,8 +109,9 @@ if (v.dial !== undefined) {
       const over = d ?? peer.getConnections().find(c => c.remotePeer.toString() === target && c.status === 'open')
       if (over !== undefined) {
         const bytes = d === undefined ? Number(v.bytes) : Number(v['direct-bytes'])
+        const t0 = Date.now()
         const res = await sendBytes(over, bytes)
-        emit('sent', { over: d === undefined ? 'relayed' : 'direct', bytes, acked: res.acked, error: res.error?.message })
+        emit('sent', { over: d === undefined ? 'relayed' : 'direct', bytes, acked: res.acked, error: res.error?.message, ms: Date.now() - t0 })
       }
     }
   } catch (err) {

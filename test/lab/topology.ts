@@ -3,14 +3,20 @@
  *
  *            [relay] 11.23.0.10
  *               |
- *   pub: bridge br0 (11.23.0.0/24, the "internet"; no uplink, no host link)
+ *   pub: bridge br0, a router (11.23.0.1, 11.23.1.1, 11.23.2.1; the "internet";
+ *        no uplink, no host link)
  *        |                         |
- *   [nat1] wan 11.23.0.21     [nat2] wan 11.23.0.22
+ *   [nat1] wan 11.23.1.21     [nat2] wan 11.23.2.22
  *          lan 10.1.0.1              lan 10.2.0.1
  *        |                         |
  *   [a] 10.1.0.2              [b] 10.2.0.2
  *
- * The public segment uses 11.23.0.0/24 because libp2p ignores private and
+ * The relay and each NAT sit in their own /24 and `pub` routes between them,
+ * so there is one router hop between the two NATs as on the internet: a
+ * low-TTL punch (TTL 2) leaves the sender's NAT and expires in `pub` without
+ * reaching the other NAT (see `PunchOptions.ttl` in src/udx/endpoint.ts).
+ *
+ * The public segment uses 11.23.0.0/16 because libp2p ignores private and
  * documentation ranges for observed addresses, DCUtR and UPnP (see the shared
  * notes). That is acceptable only because the segment exists solely inside
  * namespaces this module creates, with no route out: nothing leaves the lab.
@@ -33,14 +39,16 @@ export const ROLES: readonly Role[] = ['pub', 'relay', 'nat1', 'nat2', 'a', 'b']
 
 export const ADDR = {
   relay: '11.23.0.10',
-  nat1Wan: '11.23.0.21',
-  nat2Wan: '11.23.0.22',
+  nat1Wan: '11.23.1.21',
+  nat2Wan: '11.23.2.22',
   nat1Lan: '10.1.0.1',
   a: '10.1.0.2',
   nat2Lan: '10.2.0.1',
   b: '10.2.0.2'
 } as const
-export const PUBLIC_PREFIX = '11.23.0.'
+export const PUBLIC_PREFIX = '11.23.'
+/** The router `pub` on each public /24. */
+const PUB_GATEWAY = { relay: '11.23.0.1', nat1: '11.23.1.1', nat2: '11.23.2.1' } as const
 
 export interface NatOptions {
   /** Port-randomizing SNAT (`--random-fully`). */
@@ -74,11 +82,17 @@ export function createTopology (nat1: NatOptions, nat2: NatOptions): Topology {
     }
     ip('-n', ns.pub, 'link', 'add', 'br0', 'type', 'bridge')
     ip('-n', ns.pub, 'link', 'set', 'br0', 'up')
-    const uplink = (role: Role, ifname: string, addr: string): void => {
+    for (const gw of Object.values(PUB_GATEWAY)) ip('-n', ns.pub, 'addr', 'add', `${gw}/24`, 'dev', 'br0')
+    inNs(ns.pub, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1')
+    // routing between the /24s on one bridge: no ICMP redirects (hosts must keep using the router)
+    inNs(ns.pub, 'sysctl', '-q', '-w', 'net.ipv4.conf.all.send_redirects=0')
+    inNs(ns.pub, 'sysctl', '-q', '-w', 'net.ipv4.conf.br0.send_redirects=0')
+    const uplink = (role: 'relay' | 'nat1' | 'nat2', ifname: string, addr: string): void => {
       ip('-n', ns[role], 'link', 'add', ifname, 'type', 'veth', 'peer', 'name', `v-${role}`, 'netns', ns.pub)
       ip('-n', ns.pub, 'link', 'set', `v-${role}`, 'master', 'br0', 'up')
       ip('-n', ns[role], 'addr', 'add', `${addr}/24`, 'dev', ifname)
       ip('-n', ns[role], 'link', 'set', ifname, 'up')
+      ip('-n', ns[role], 'route', 'add', 'default', 'via', PUB_GATEWAY[role])
     }
     uplink('relay', 'eth0', ADDR.relay)
     uplink('nat1', 'wan', ADDR.nat1Wan)

@@ -1,0 +1,84 @@
+/**
+ * `npm run bench:lab` (as root): hole punching in the NAT lab, per case, over
+ * fresh probe pairs (new identities, new UDX sockets, so new NAT mappings):
+ * how often DCUtR turns the relayed connection into a direct UDX one, how long
+ * after the relayed connection opened, and the throughput of a probe stream
+ * over the direct path versus over the relay.
+ *
+ *   node dist/bench/lab.js [--attempts N] [case...]     cases: udx-punch, udx-one-random, udx-both-random
+ *
+ * Each case runs in one fresh topology with one relay; prints one JSON line
+ * per attempt and a summary line per case. Skips (exit 0) where network
+ * namespaces are unavailable.
+ */
+import '../src/polyfill.js'
+import { parseArgs } from 'node:util'
+import { Lab } from '../test/lab/lab.js'
+import { stopAllProcesses } from '../test/lab/procs.js'
+import { netnsUnavailable, removeStale, type NatOptions } from '../test/lab/topology.js'
+
+const CASES: Record<string, { nat1: NatOptions, nat2: NatOptions }> = {
+  'udx-punch': { nat1: { symmetric: false }, nat2: { symmetric: false } },
+  'udx-one-random': { nat1: { symmetric: false }, nat2: { symmetric: true } },
+  'udx-both-random': { nat1: { symmetric: true }, nat2: { symmetric: true } }
+}
+/** Over the direct path: well beyond the relay's 128 KiB per connection. */
+const DIRECT_BYTES = 32 * 1024 * 1024
+/** Over the relay: under its per-connection data limit. */
+const RELAY_BYTES = 96 * 1024
+const WATCH_DIRECT_MS = 10_000
+
+const { values: v, positionals } = parseArgs({ options: { attempts: { type: 'string', default: '10' } }, allowPositionals: true })
+const out = (s: string): void => { process.stdout.write(s + '\n') }
+const why = netnsUnavailable()
+if (why !== undefined) { out(`bench:lab skipped (${why})`); process.exit(0) }
+removeStale()
+
+const attempts = Number(v.attempts)
+const names = positionals.length > 0 ? positionals : ['udx-punch']
+const mibps = (bytes: number, ms: number): number => Math.round(bytes / 1024 / 1024 / (ms / 1000) * 10) / 10
+const median = (xs: number[]): number | undefined => xs.length === 0 ? undefined : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
+for (const name of names) {
+  const c = CASES[name]
+  if (c === undefined) { out(`unknown case ${name}`); continue }
+  const lab = new Lab(c.nat1, c.nat2)
+  const direct: number[] = []
+  const directMiBps: number[] = []
+  const relayMiBps: number[] = []
+  try {
+    await lab.startRelay()
+    for (let i = 0; i < attempts; i++) {
+      const b = await lab.probe('b', ['--dcutr', '--udx'])
+      await b.next('reserved', 20_000)
+      await b.next('public-udx', 15_000).catch(() => undefined)
+      // relay throughput: a plain relayed stream, no upgrade watched
+      const r = await lab.probe('a', ['--udx', '--dial', b.peerId, '--bytes', String(RELAY_BYTES), '--wait-public', '10000'])
+      const rs = await r.next('sent', 60_000)
+      if (rs.acked === RELAY_BYTES) relayMiBps.push(mibps(RELAY_BYTES, Number(rs.ms)))
+      await r.proc.stop()
+      const a = await lab.probe('a', ['--dcutr', '--udx', '--dial', b.peerId, '--wait-public', '10000', '--watch-direct', String(WATCH_DIRECT_MS),
+        '--direct-bytes', String(DIRECT_BYTES), '--bytes', String(RELAY_BYTES)])
+      const d = await a.next('direct', WATCH_DIRECT_MS + 30_000)
+      const sent = await a.next('sent', 120_000)
+      const row: Record<string, unknown> = { case: name, attempt: i + 1, direct: d.found === true, remoteAddr: d.remoteAddr, afterMs: d.afterMs, over: sent.over, acked: sent.acked, ms: sent.ms }
+      if (d.found === true && String(d.remoteAddr).includes('/udx')) {
+        direct.push(Number(d.afterMs))
+        if (sent.acked === DIRECT_BYTES) directMiBps.push(mibps(DIRECT_BYTES, Number(sent.ms)))
+      }
+      out(JSON.stringify(row))
+      await a.proc.stop(); await b.proc.stop()
+    }
+  } finally {
+    await stopAllProcesses()
+    await lab.close()
+  }
+  out(JSON.stringify({
+    case: name,
+    attempts,
+    directRate: `${direct.length}/${attempts}`,
+    relayedToDirectMs: { median: median(direct), min: Math.min(...direct), max: Math.max(...direct) },
+    directMiBps: { median: median(directMiBps), n: directMiBps.length, bytes: DIRECT_BYTES },
+    relayMiBps: { median: median(relayMiBps), n: relayMiBps.length, bytes: RELAY_BYTES }
+  }))
+}
