@@ -11,7 +11,7 @@ import { WeftError } from '../errors.js'
 export interface DaemonConfig {
   /** Name shown to the user's other devices. @default the host name */
   deviceName: string
-  /** libp2p listen multiaddrs. @default ['/ip4/0.0.0.0/tcp/0'] */
+  /** libp2p listen multiaddrs (TCP, and UDX for hole punching). @default ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/udp/0/udx'] */
   listen: string[]
   /** Relay multiaddrs (with /p2p/<id>) to reserve a slot on. @default [] */
   relays: string[]
@@ -37,7 +37,7 @@ export interface DaemonConfig {
 
 export const CONFIG_DEFAULTS: Readonly<DaemonConfig> = Object.freeze({
   deviceName: hostname(),
-  listen: ['/ip4/0.0.0.0/tcp/0'],
+  listen: ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/udp/0/udx'],
   relays: [],
   peers: [],
   mdns: true,
