@@ -3,7 +3,7 @@
  * its old ops stay on every member, and its new ops are refused everywhere.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { removeDir, startDaemon, tempDataDir, type DaemonProcess } from '../helpers/daemon.js'
+import { eventually, removeDir, startDaemon, tempDataDir, type DaemonProcess } from '../helpers/daemon.js'
 
 const cleanup: Array<() => Promise<void> | void> = []
 afterEach(async () => { for (const f of cleanup.splice(0).reverse()) await f() })
@@ -15,15 +15,6 @@ async function daemon (name: string): Promise<DaemonProcess> {
   return d
 }
 
-async function eventually<T> (what: string, fn: () => Promise<T>, check: (v: T) => boolean, tries = 80): Promise<T> {
-  let last: T | undefined
-  for (let i = 0; i < tries; i++) {
-    last = await fn()
-    if (check(last)) return last
-    await new Promise(resolve => setTimeout(resolve, 250))
-  }
-  throw new Error(`${what}: never happened; last value ${JSON.stringify(last)}`)
-}
 
 const json = (r: { stdout: string }): any => JSON.parse(r.stdout)
 

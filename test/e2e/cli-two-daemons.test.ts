@@ -4,7 +4,7 @@
  * peers, oplog, diff, sync, clean stop, and a restart that keeps the data.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { removeDir, runCli, startDaemon, tempDataDir, type DaemonProcess } from '../helpers/daemon.js'
+import { eventually, removeDir, runCli, startDaemon, tempDataDir, type DaemonProcess } from '../helpers/daemon.js'
 
 const cleanup: Array<() => Promise<void> | void> = []
 afterEach(async () => { for (const f of cleanup.splice(0).reverse()) await f() })
@@ -15,16 +15,6 @@ async function daemon (name: string, dir = tempDataDir()): Promise<DaemonProcess
   return d
 }
 
-/** Polls until `check` passes; bounded, so a broken sync fails the test instead of hanging. */
-async function eventually<T> (what: string, fn: () => Promise<T>, check: (v: T) => boolean, tries = 60): Promise<T> {
-  let last: T | undefined
-  for (let i = 0; i < tries; i++) {
-    last = await fn()
-    if (check(last)) return last
-    await new Promise(resolve => setTimeout(resolve, 250))
-  }
-  throw new Error(`${what}: never happened; last value ${JSON.stringify(last)}`)
-}
 
 const json = (r: { stdout: string }): any => JSON.parse(r.stdout)
 

@@ -82,3 +82,14 @@ export async function startDaemon (dataDir: string, extraArgs: string[] = [], ti
 export function removeDir (dir: string): void {
   rmSync(dir, { recursive: true, force: true })
 }
+
+/** Polls `fn` until `check` passes; bounded, so a broken sync fails the test instead of hanging. */
+export async function eventually<T> (what: string, fn: () => Promise<T>, check: (v: T) => boolean, tries = 80): Promise<T> {
+  let last: T | undefined
+  for (let i = 0; i < tries; i++) {
+    last = await fn()
+    if (check(last)) return last
+    await new Promise(resolve => setTimeout(resolve, 250))
+  }
+  throw new Error(`${what}: never happened; last value ${JSON.stringify(last)}`)
+}
