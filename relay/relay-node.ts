@@ -8,7 +8,9 @@
  * (and announces) the same port over UDP, unless a /udx address is configured.
  * Its UDX socket answers clients' "what is my address?" requests, which is
  * how NATed weft nodes learn the public mapping they hole-punch with, and it
- * can relay over UDX.
+ * can relay over UDX. A second UDP socket (the UDX port plus one) answers the
+ * same requests: a client whose NAT gives the two ports different mappings
+ * knows it must use birthday punching.
  *
  * Deliberately absent: the AutoNAT server (on a relay it closes clients'
  * connections and with them their reservations, see shared notes), DCUtR,
@@ -91,6 +93,18 @@ export function withUdx (addrs: string[]): string[] {
   return [...addrs, ...twins]
 }
 
+/**
+ * The second reflector port (see `UdxInit.reflectorPort`): the UDX port plus
+ * one, or any free port when the UDX port is chosen by the system. Clients
+ * learn it from the relay's answers, so it needs no configuration, only an
+ * open firewall.
+ */
+export function reflectorPortFor (listen: string[]): number {
+  const port = listen.map(a => /\/udp\/(\d+)\/udx/.exec(a)?.[1]).find(p => p !== undefined)
+  const n = Number(port ?? 0)
+  return n > 0 && n < 65535 ? n + 1 : 0
+}
+
 export async function startRelay (config: RelayConfig, options: StartRelayOptions): Promise<Relay> {
   const startedAt = Date.now()
   const stats = new RelayStats()
@@ -104,8 +118,8 @@ export async function startRelay (config: RelayConfig, options: StartRelayOption
   })
   const groups = config.groups.map(g => ({ name: g.name, publicKey: decodeGroupKey(g.publicKey)! }))
 
-  const transports = [tcp({ maxConnections: config.maxConnections }), udx()]
   const listen = withUdx(config.listen)
+  const transports = [tcp({ maxConnections: config.maxConnections }), udx({ reflectorPort: reflectorPortFor(listen) })]
   const announce = withUdx(config.announce)
   if ([...config.listen, ...config.announce].some(a => /\/(ws|wss)(\/|$)/.test(a))) transports.push((await loadWebSockets())())
 

@@ -3,6 +3,8 @@
  * option of `createNode` and the services that has a default takes it from
  * here.
  */
+import { DEFAULT_BIRTHDAY_PROBES, DEFAULT_BIRTHDAY_SOCKETS, DEFAULT_BIRTHDAY_TIMEOUT, MAX_BIRTHDAY_SOCKETS } from '../udx/constants.js'
+
 const KiB = 1024
 const MiB = 1024 * KiB
 const second = 1000
@@ -13,6 +15,7 @@ export const LOG_GOSSIP = 'weft:gossip'
 export const LOG_RELAY = 'weft:relay'
 export const LOG_DISCOVERY = 'weft:discovery'
 export const LOG_UDX = 'weft:udx-observer'
+export const LOG_UDX_BIRTHDAY = 'weft:udx-birthday'
 
 /** mDNS service tag: weft nodes only see (and dial) each other, not every libp2p node on the LAN. */
 export const DEFAULT_MDNS_SERVICE_TAG = '_weft._udp.local'
@@ -121,3 +124,20 @@ export const DEFAULT_UDX_RELAYED_PUNCH_TTL = 2
  * trip is enough; this allows for slow relays.
  */
 export const DEFAULT_UDX_RELAYED_DIAL_HOLD_MS = 300
+
+/** Birthday punching over a relayed connection (udx-birthday.ts): `/weft/udx-birthday/1.0.0`. */
+export const UDX_BIRTHDAY_PROTOCOL = '/weft/udx-birthday/1.0.0'
+/** Sockets of the side behind the randomizing NAT, probes of the other side, and how long the sockets wait. */
+export const DEFAULT_UDX_BIRTHDAY_SOCKETS = DEFAULT_BIRTHDAY_SOCKETS
+export const MAX_UDX_BIRTHDAY_SOCKETS = MAX_BIRTHDAY_SOCKETS
+export const DEFAULT_UDX_BIRTHDAY_PROBES = DEFAULT_BIRTHDAY_PROBES
+export const DEFAULT_UDX_BIRTHDAY_TIMEOUT_MS = DEFAULT_BIRTHDAY_TIMEOUT
+/** On top of that timeout, for the messages over the relay. */
+export const UDX_BIRTHDAY_EXCHANGE_TIMEOUT_MS = 5 * second
+/** A message is a few dozen bytes. */
+export const MAX_UDX_BIRTHDAY_MESSAGE_BYTES = 512
+/** Peers we probe for at once. */
+export const MAX_CONCURRENT_UDX_BIRTHDAY_PROBES = 1
+/** Attempts with one peer (either role) per window: each relayed connection tries once, a flapping one is capped. */
+export const MAX_UDX_BIRTHDAY_ATTEMPTS_PER_PEER = 3
+export const UDX_BIRTHDAY_ATTEMPT_WINDOW_MS = 60 * second

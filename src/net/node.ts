@@ -6,7 +6,8 @@
  * address), ping; gossipsub for announcements; circuit relay v2 transport
  * (reservations kept by the relay keeper, see `relay-keeper.ts`); DCUtR to
  * upgrade relayed connections, fed with the public UDX mapping the relays
- * reflect (`udx-observer.ts`) so that it can punch through NATs; UPnP on desktops; mDNS with a weft-only
+ * reflect (`udx-observer.ts`) so that it can punch through NATs, and birthday
+ * punching when one NAT randomizes ports (`udx-birthday.ts`); UPnP on desktops; mDNS with a weft-only
  * service tag plus a dialer for what it finds (libp2p 3 does not auto-dial).
  *
  * Every limit libp2p leaves open is set here: connections in total and in
@@ -37,6 +38,7 @@ import * as C from './constants.js'
 import { discoveryDialer } from './discovery-dialer.js'
 import { parseRelayAddress, relayKeeper, type RelayKeeper } from './relay-keeper.js'
 import { weftSync, type SyncService } from './sync-service.js'
+import { udxBirthday, type UdxBirthday } from './udx-birthday.js'
 import { udxObserver, type UdxObserver } from './udx-observer.js'
 import { udx, udxTools, type UdxTools } from '../udx/index.js'
 
@@ -50,6 +52,7 @@ export interface WeftServices {
   relays: RelayKeeper
   udx: UdxTools
   udxObserver: UdxObserver
+  udxBirthday: UdxBirthday
   [name: string]: unknown
 }
 
@@ -83,7 +86,9 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
     relays: relayKeeper({ relays: relays ?? [], ...(relayCheckIntervalMs === undefined ? {} : { checkIntervalMs: relayCheckIntervalMs }) }),
     udx: udxTools(),
     // The relays reflect our UDX mapping; DCUtR then offers it (see udx-observer.ts).
-    udxObserver: udxObserver({ reflectors: (relays ?? []).map(r => parseRelayAddress(r).peerId.toString()) })
+    udxObserver: udxObserver({ reflectors: (relays ?? []).map(r => parseRelayAddress(r).peerId.toString()) }),
+    // Behind a port-randomizing NAT punching needs the birthday method; its probes go only to members' IPs.
+    udxBirthday: udxBirthday(syncInit.authorize === undefined ? {} : { authorize: async (peer) => syncInit.authorize!(peer.toString(), groupId) })
   }
   if (useDcutr !== false) services.dcutr = dcutr()
   // Auto-confirm the mapped address: otherwise upnp-nat needs @libp2p/autonat to verify it and never advertises it.

@@ -11,9 +11,12 @@
  * and DCUtR offers it in its CONNECT message. The request is repeated every
  * `refreshIntervalMs`, which also keeps the NAT mapping alive.
  *
- * When two reflectors report different mappings at once, the NAT maps per
- * destination (port-randomizing): that mapping is useless to a peer, so it is
- * withdrawn instead of advertised.
+ * When two reflectors report different mappings at once, or one reflector's
+ * two ports do (a weft relay answers on a second port too, see
+ * `UdxInit.reflectorPort`), the NAT maps per destination (port-randomizing):
+ * that mapping is useless to a peer, so it is withdrawn instead of
+ * advertised, and `mapping` says 'dependent' so that birthday punching
+ * (udx-birthday.ts) can take over.
  *
  * Punch on relayed connections: DCUtR's first move on the inbound side is a
  * "unilateral" dial of the dialer's public addresses. Against a NAT that has
@@ -57,14 +60,35 @@ export interface UdxObserverInit {
   punchTtl?: number
 }
 
+/**
+ * How our NAT maps the UDX socket: one public port for every destination
+ * ('independent', punchable), a new port per destination ('dependent': only
+ * birthday punching), or not known yet ('unknown': no reflector answered, or
+ * only one without a second port).
+ */
+export type NatMapping = 'independent' | 'dependent' | 'unknown'
+
 export interface UdxObserver {
   /** Our confirmed public UDX address, if any. */
   readonly observed: Multiaddr | undefined
+  /** See `NatMapping`. */
+  readonly mapping: NatMapping
+  /** Our public IP as the reflectors see it (also known when the mapping is 'dependent'). */
+  readonly publicHost: string | undefined
   /** Asks every known reflector now; resolves when all answered or failed. */
   refresh(): Promise<void>
+  /** Resolves once the observations under way have ended. */
+  settled(): Promise<void>
 }
 
-interface Reflector { peer: PeerId, addr: Multiaddr, observed?: Multiaddr | undefined }
+interface Reflector {
+  peer: PeerId
+  addr: Multiaddr
+  observed?: Multiaddr | undefined
+  host?: string | undefined
+  /** Its second port saw another mapping (true), the same (false), or it has none (undefined). */
+  dependent?: boolean | undefined
+}
 
 const udxIp4 = (addrs: Multiaddr[]): Multiaddr[] => addrs.filter(ma => parseUdxMultiaddr(ma, true)?.family === 4)
 const isPublic = (ma: Multiaddr): boolean => isPrivate(ma) !== true
@@ -81,6 +105,9 @@ class DefaultUdxObserver implements UdxObserver, Startable {
   readonly #reflectors = new Map<string, Reflector>()
   #timer: ReturnType<typeof setInterval> | undefined
   #confirmed: Multiaddr | undefined
+  #mapping: NatMapping = 'unknown'
+  #publicHost: string | undefined
+  readonly #inFlight = new Set<Promise<void>>()
   #stop = new AbortController()
 
   constructor (components: UdxObserverComponents, init: UdxObserverInit = {}) {
@@ -94,6 +121,12 @@ class DefaultUdxObserver implements UdxObserver, Startable {
   }
 
   get observed (): Multiaddr | undefined { return this.#confirmed }
+  get mapping (): NatMapping { return this.#mapping }
+  get publicHost (): string | undefined { return this.#publicHost }
+
+  async settled (): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight])
+  }
 
   start (): void {
     this.#stop = new AbortController()
@@ -150,16 +183,32 @@ class DefaultUdxObserver implements UdxObserver, Startable {
   }
 
   async #observe (r: Reflector): Promise<void> {
+    const run = this.#observeOnce(r)
+    this.#inFlight.add(run)
+    try { await run } finally { this.#inFlight.delete(run) }
+  }
+
+  async #observeOnce (r: Reflector): Promise<void> {
     const transport = this.#transport()
     if (transport == null) return
+    const options = { timeout: this.#timeoutMs, signal: this.#stop.signal }
     try {
-      const got = await transport.observeAddress(r.addr, { timeout: this.#timeoutMs, signal: this.#stop.signal })
-      r.observed = isPublic(got.multiaddr) ? got.multiaddr : undefined
+      const got = await transport.observeAddress(r.addr, options)
       this.#log.trace('%p at %a sees our UDX socket as %a', r.peer, r.addr, got.multiaddr)
+      r.dependent = undefined
+      if (got.alternatePort !== 0) {
+        const second = await transport.observeAddress({ host: parseUdxMultiaddr(r.addr, true)!.host, port: got.alternatePort }, options)
+        r.dependent = second.port !== got.port || second.host !== got.host
+        if (r.dependent) this.#log('%p sees our UDX socket as %a on one port and %a on another: our NAT maps per destination', r.peer, got.multiaddr, second.multiaddr)
+      }
+      r.host = isPublic(got.multiaddr) ? got.host : undefined
+      r.observed = isPublic(got.multiaddr) && r.dependent !== true ? got.multiaddr : undefined
     } catch (err) {
       if (this.#stop.signal.aborted) return
       this.#log('no UDX address report from %p at %a - %e', r.peer, r.addr, err)
       r.observed = undefined
+      r.host = undefined
+      r.dependent = undefined
     }
     if (this.#reflectors.get(r.peer.toString()) === r) this.#update()
   }
@@ -167,8 +216,15 @@ class DefaultUdxObserver implements UdxObserver, Startable {
   /** Confirms the mapping all current reflectors agree on, withdraws a stale or inconsistent one. */
   #update (): void {
     const seen = new Map<string, Multiaddr>()
-    for (const r of this.#reflectors.values()) if (r.observed != null) seen.set(r.observed.toString(), r.observed)
-    const agreed = seen.size === 1 ? [...seen.values()][0] : undefined
+    const reflectors = [...this.#reflectors.values()]
+    for (const r of reflectors) if (r.observed != null) seen.set(r.observed.toString(), r.observed)
+    const dependent = seen.size > 1 || reflectors.some(r => r.dependent === true)
+    const independent = !dependent && (seen.size === 1 && (reflectors.some(r => r.dependent === false) || reflectors.filter(r => r.observed != null).length > 1))
+    const mapping: NatMapping = dependent ? 'dependent' : independent ? 'independent' : 'unknown'
+    if (mapping !== this.#mapping) this.#log('NAT mapping of the UDX socket: %s', mapping)
+    this.#mapping = mapping
+    this.#publicHost = reflectors.find(r => r.host != null)?.host
+    const agreed = seen.size === 1 && !dependent ? [...seen.values()][0] : undefined
     if (seen.size > 1) this.#log('reflectors see different UDX mappings (%s): port-randomizing NAT, not advertising one', [...seen.keys()].join(', '))
     if (this.#confirmed != null && agreed?.equals(this.#confirmed) !== true) {
       this.#log('withdrawing UDX address %a', this.#confirmed)

@@ -67,3 +67,31 @@ export const CONTROL_DATAGRAM_BYTES = 40
 
 /** Read buffer of a connection before the muxer reads from it. */
 export const MAX_READ_BUFFER_BYTES = 4 * MiB
+
+/**
+ * Birthday punching (one side's NAT gives every destination a new random
+ * port). The randomizing side opens `DEFAULT_BIRTHDAY_SOCKETS` sockets, each of
+ * which punches its NAT open towards the peer; the peer probes random ports of
+ * that NAT. With k sockets among N = 64,512 ports (1024–65535, where Linux
+ * `--random-fully` and most NATs pick), p probes hit at least one with
+ * probability 1 - (1 - k/N)^p: 98 % for k = 256 and p = 1024, 99.97 % for
+ * p = 2048, the numbers Tailscale uses
+ * (https://tailscale.com/blog/how-nat-traversal-works, "The birthday paradox").
+ */
+export const DEFAULT_BIRTHDAY_SOCKETS = 256
+export const MAX_BIRTHDAY_SOCKETS = 1024
+export const DEFAULT_BIRTHDAY_PROBES = 2048
+export const MAX_BIRTHDAY_PROBES = 8192
+/** Probes are sent in batches: this many per batch, one batch per interval (3,200 datagrams, 220 KB, per second). */
+export const BIRTHDAY_PROBE_BATCH = 16
+export const BIRTHDAY_PROBE_INTERVAL = 5
+/** Punches each birthday socket sends, this far apart (a lost first one must not lose the socket). */
+export const BIRTHDAY_PUNCHES_PER_SOCKET = 2
+export const BIRTHDAY_PUNCH_SPACING = 50
+/** How long the sockets wait for a probe before the attempt fails. */
+export const DEFAULT_BIRTHDAY_TIMEOUT = 5 * second
+/** The winning socket closes if no connection uses it within this time. */
+export const BIRTHDAY_WINNER_IDLE_GRACE = 10 * second
+/** Ports a NAT hands out: the probes' range. */
+export const NAT_PORT_MIN = 1024
+export const NAT_PORT_MAX = 65535

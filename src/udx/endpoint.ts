@@ -64,6 +64,11 @@ export interface PunchOptions {
   holdDials?: number
 }
 
+/** What a reflector reported: our address as it sees it, and its second reflector port (0: none). */
+export interface Observation extends UdpAddress {
+  alternatePort: number
+}
+
 export interface ObserveOptions {
   signal?: AbortSignal
   /** Milliseconds before giving up. */
@@ -83,9 +88,9 @@ export interface UdxSocketStats {
   crossedDials: number
 }
 
-interface Observation {
+interface PendingObservation {
   remoteKey: string
-  resolve(address: UdpAddress): void
+  resolve(observation: Observation): void
   reject(err: Error): void
 }
 
@@ -99,7 +104,15 @@ export class UdxEndpoint {
   private readonly log: Logger
   private readonly socket: UdxSocket
   private readonly streams = new Map<number, UdxStream>()
-  private readonly observations = new Map<bigint, Observation>()
+  private readonly observations = new Map<bigint, PendingObservation>()
+  private idleTimer: ReturnType<typeof setTimeout> | undefined
+  private closeOnIdle = false
+  /** Put into every address report: a second socket of ours that answers OBSERVE too (0: none). */
+  alternatePort = 0
+  /** Called once the socket is closed. */
+  onClose: (() => void) | undefined
+  /** Called for every PUNCH datagram (birthday punching waits for the peer's probe with it). */
+  onPunch: ((from: UdpAddress) => void) | undefined
   private replyTokens: number
   private replyRefilledAt = Date.now()
   private closing?: Promise<void>
@@ -201,8 +214,14 @@ export class UdxEndpoint {
     return count
   }
 
+  /** One PUNCH datagram to `remote`, fire and forget (see `punch` for the paced form). */
+  sendPunch (remote: { host: string, port: number }, ttl?: number): void {
+    if (this.closed) throw new UdxSocketClosedError('UDX socket is closed')
+    this.send(encodePunch(randomU64()), remote, ttl)
+  }
+
   /** Asks `remote` which address our datagrams come from (our NAT mapping as it sees it). */
-  async observe (remote: UdpAddress, options: ObserveOptions): Promise<UdpAddress> {
+  async observe (remote: UdpAddress, options: ObserveOptions): Promise<Observation> {
     if (this.closed) throw new UdxSocketClosedError('UDX socket is closed')
     options.signal?.throwIfAborted()
     if (this.observations.size >= MAX_PENDING_OBSERVATIONS) {
@@ -211,9 +230,9 @@ export class UdxEndpoint {
     let requestId = randomU64()
     while (this.observations.has(requestId)) requestId = randomU64()
     const request = encodeObserve(requestId)
-    let resolve!: (address: UdpAddress) => void
+    let resolve!: (observation: Observation) => void
     let reject!: (err: unknown) => void
-    const promise = new Promise<UdpAddress>((res, rej) => { resolve = res; reject = rej })
+    const promise = new Promise<Observation>((res, rej) => { resolve = res; reject = rej })
     const retry = setInterval(() => { this.send(request, remote) }, OBSERVE_RETRY_INTERVAL)
     const deadline = setTimeout(() => {
       reject(new UdxObserveTimeoutError(`no address report from ${remote.host}:${remote.port} within ${options.timeout} ms`))
@@ -233,6 +252,18 @@ export class UdxEndpoint {
   }
 
   /**
+   * Closes the socket once it carries no stream: now plus `graceMs` if it
+   * carries none then, else when its last stream closes. For sockets that
+   * exist for one connection (the winner of a birthday punch).
+   */
+  closeWhenIdle (graceMs: number): void {
+    this.closeOnIdle = true
+    clearTimeout(this.idleTimer)
+    this.idleTimer = setTimeout(() => { if (this.streams.size === 0) void this.close() }, graceMs)
+    this.idleTimer.unref?.()
+  }
+
+  /**
    * Stops answering handshakes, gives the connections on the socket up to
    * `graceMs` to close (when the node stops, libp2p closes them gracefully at
    * the same time), destroys the rest, and releases the port.
@@ -244,6 +275,8 @@ export class UdxEndpoint {
   }
 
   private async shutdown (graceMs: number): Promise<void> {
+    clearTimeout(this.idleTimer)
+    this.onPunch = undefined
     this.handshaker.close(new UdxSocketClosedError('UDX socket closed'))
     for (const pending of this.observations.values()) pending.reject(new UdxSocketClosedError('UDX socket closed'))
     if (this.streams.size > 0 && graceMs > 0) {
@@ -254,6 +287,7 @@ export class UdxEndpoint {
     this.socket.off('message', this.onMessage)
     await this.socket.close()
     this.log('UDX socket %s:%d closed', this.address.host, this.address.port)
+    this.onClose?.()
   }
 
   private openStream (udx: { createStream: (id: number) => UdxStream }): UdxStream | undefined {
@@ -268,6 +302,7 @@ export class UdxEndpoint {
     stream.once('close', () => {
       this.streams.delete(id)
       this.handshaker.closed(id)
+      if (this.closeOnIdle && this.streams.size === 0) void this.close()
     })
     return stream
   }
@@ -307,17 +342,18 @@ export class UdxEndpoint {
           this.handshaker.onRetry(control, remote)
           break
         case MessageType.OBSERVE:
-          if (this.takeReplyToken()) this.send(encodeObserved(control.requestId, remote), remote)
+          if (this.takeReplyToken()) this.send(encodeObserved(control.requestId, remote, this.alternatePort), remote)
           break
         case MessageType.OBSERVED: {
           const pending = this.observations.get(control.requestId)
           if (pending?.remoteKey === remoteKeyOf(remote)) {
-            pending.resolve({ host: control.host, port: control.port, family: control.family })
+            pending.resolve({ host: control.host, port: control.port, family: control.family, alternatePort: control.alternatePort })
           }
           break
         }
         case MessageType.PUNCH:
           this.log.trace('punch from %s:%d', remote.host, remote.port)
+          this.onPunch?.(remote)
           break
       }
     } catch (err) {

@@ -56,3 +56,9 @@ export class UdxNotPunchedError extends Error {
   static override name = 'UdxNotPunchedError'
   override name = 'UdxNotPunchedError'
 }
+
+/** No probe of the peer reached any of the birthday sockets in time. */
+export class UdxBirthdayTimeoutError extends Error {
+  static override name = 'UdxBirthdayTimeoutError'
+  override name = 'UdxBirthdayTimeoutError'
+}

@@ -29,6 +29,10 @@
  * await node.services.udx.punch({ host: '198.51.100.9', port: 4001 })
  * ```
  *
+ * Behind a NAT that gives every destination a new port, punching alone cannot
+ * work; `birthday()` (that side) and `probe()` (the other side) do birthday
+ * punching instead, once some channel has told both sides to (birthday.ts).
+ *
  * This folder imports nothing of weft's and can be published on its own.
  */
 import { registerUdxProtocol } from './multiaddr.js'
@@ -40,7 +44,9 @@ export function udx (init: UdxInit = {}): (components: UdxComponents) => UdxTran
 }
 
 export { UdxTransport, isUdxTransport } from './transport.js'
-export type { UdxInit, UdxComponents, ObserveAddressOptions, ObservedAddress } from './transport.js'
+export type { UdxInit, UdxComponents, ObserveAddressOptions, ObservedAddress, BirthdayAttempt } from './transport.js'
+export type { BirthdayOptions, ProbeOptions } from './birthday.js'
+export { randomPorts } from './birthday.js'
 export type { PunchOptions, UdxSocketStats } from './endpoint.js'
 export { UdxTools, udxTools } from './tools.js'
 export type { UdxToolsComponents } from './tools.js'
@@ -49,5 +55,5 @@ export type { UdpAddress } from './multiaddr.js'
 export { UDX_PROTOCOL_CODE, UDX_PROTOCOL_NAME } from './constants.js'
 export {
   UdxHandshakeTimeoutError, UdxHandshakeError, UdxSocketClosedError, UdxLimitError, UdxListenError,
-  InvalidUdxAddressError, UdxObserveTimeoutError, NoUdxTransportError, UdxNotPunchedError
+  InvalidUdxAddressError, UdxObserveTimeoutError, NoUdxTransportError, UdxNotPunchedError, UdxBirthdayTimeoutError
 } from './errors.js'

@@ -5,7 +5,8 @@
  * transport manager, so this is the supported way to reach the one socket.
  */
 import { NoUdxTransportError } from './errors.js'
-import { isUdxTransport, type ObserveAddressOptions, type ObservedAddress, type UdxTransport } from './transport.js'
+import { isUdxTransport, type BirthdayAttempt, type ObserveAddressOptions, type ObservedAddress, type UdxTransport } from './transport.js'
+import type { BirthdayOptions, ProbeOptions } from './birthday.js'
 import type { PunchOptions } from './endpoint.js'
 import type { Transport } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -37,6 +38,16 @@ export class UdxTools {
   /** See `UdxTransport.observeAddress`. */
   async observeAddress (remote: Multiaddr | { host: string, port: number }, options?: ObserveAddressOptions): Promise<ObservedAddress> {
     return this.transport.observeAddress(remote, options)
+  }
+
+  /** See `UdxTransport.birthday`. */
+  birthday (remote: Multiaddr | { host: string, port: number }, options?: BirthdayOptions): BirthdayAttempt {
+    return this.transport.birthday(remote, options)
+  }
+
+  /** See `UdxTransport.probe`. */
+  async probe (host: string, options?: ProbeOptions): Promise<number> {
+    return this.transport.probe(host, options)
   }
 }
 

@@ -16,10 +16,14 @@ import {
   DEFAULT_CLOSE_TIMEOUT, DEFAULT_DIAL_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_PENDING_DIALS, DEFAULT_MAX_PENDING_INBOUND, DEFAULT_MAX_PENDING_INBOUND_PER_HOST,
   DEFAULT_MAX_REPLIES_PER_SECOND, DEFAULT_OBSERVE_TIMEOUT, DEFAULT_SOCKET_BUFFER_BYTES,
-  INITIAL_HELLO_RETRY_INTERVAL, MAX_HELLO_RETRY_INTERVAL
+  INITIAL_HELLO_RETRY_INTERVAL, MAX_HELLO_RETRY_INTERVAL, DEFAULT_BIRTHDAY_SOCKETS, MAX_BIRTHDAY_SOCKETS, DEFAULT_BIRTHDAY_TIMEOUT,
+  BIRTHDAY_WINNER_IDLE_GRACE, DEFAULT_BIRTHDAY_PROBES, MAX_BIRTHDAY_PROBES
 } from './constants.js'
+import { BirthdaySockets, probePorts, type BirthdayOptions, type ProbeOptions } from './birthday.js'
 import { UdxEndpoint, type PunchOptions, type UdxSocketStats } from './endpoint.js'
-import { InvalidUdxAddressError, UdxListenError, UdxNotPunchedError } from './errors.js'
+import type { HandshakeResult } from './handshake.js'
+import type { UdxStream } from './udx-native.js'
+import { InvalidUdxAddressError, UdxLimitError, UdxListenError, UdxNotPunchedError } from './errors.js'
 import { isPrivate } from '@libp2p/utils'
 import { UdxListener } from './listener.js'
 import { isWildcard, parseUdxMultiaddr, toRemote, toUdpAddress, toUdxMultiaddr, type UdpAddress } from './multiaddr.js'
@@ -63,6 +67,14 @@ export interface UdxInit {
    * two fails for as long as such HELLOs keep coming plus 30 s. @default false
    */
   publicDialsNeedPunch?: boolean
+  /**
+   * Also answer address observations on this UDP port (0: any free one), from
+   * a second socket that does nothing else, and name it in every answer of
+   * the listening socket. A client that asks both learns whether its NAT maps
+   * each destination to a new port (then only birthday punching can reach
+   * it). For relays; if the port is taken, any free port is used. @default none
+   */
+  reflectorPort?: number
 }
 
 export interface UdxComponents {
@@ -78,6 +90,23 @@ export interface ObserveAddressOptions {
 /** Our address as the reflector saw it: the public mapping when it is outside our NAT. */
 export interface ObservedAddress extends UdpAddress {
   multiaddr: Multiaddr
+  /** The reflector's second port that answers observations too (0: none): see `UdxInit.reflectorPort`. */
+  alternatePort: number
+}
+
+/** The randomizing side of a birthday punch: see birthday.ts. */
+export interface BirthdayAttempt {
+  /** Local ports of the sockets opened. */
+  readonly ports: number[]
+  /** Resolves once every socket has punched towards the peer: tell the peer to probe now. */
+  punched(): Promise<void>
+  /**
+   * Resolves with the local port a probe of the peer reached; from then on
+   * dials to the peer's address leave from that socket (until its connection
+   * ends). Rejects on timeout, abort or `close()`.
+   */
+  readonly hit: Promise<number>
+  close(): void
 }
 
 type Remote = Multiaddr | { host: string, port: number }
@@ -103,6 +132,13 @@ export class UdxTransport implements Transport, Startable {
   private readonly punched = new Map<string, number>()
   /** Public addresses always dialable under `publicDialsNeedPunch` (relays, reflectors). */
   private readonly allowed = new Set<string>()
+  /** Dials to these addresses (host|port) leave from this socket: the winner of a birthday punch. */
+  private readonly routes = new Map<string, UdxEndpoint>()
+  /** Sockets besides the per-family ones: birthday sockets and the second reflector. */
+  private readonly extra = new Set<UdxEndpoint>()
+  private readonly reflectors = new Map<UdxEndpoint, UdxEndpoint>()
+  /** Dials under way to an address (host|port), woken when a route to it appears. */
+  private readonly routeWaiters = new Map<string, Set<() => void>>()
 
   constructor (components: UdxComponents, init: UdxInit = {}) {
     this.components = components
@@ -119,7 +155,8 @@ export class UdxTransport implements Transport, Startable {
       maxRepliesPerSecond: init.maxRepliesPerSecond ?? DEFAULT_MAX_REPLIES_PER_SECOND,
       closeTimeout: init.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
       helloRetryInterval: init.helloRetryInterval ?? INITIAL_HELLO_RETRY_INTERVAL,
-      publicDialsNeedPunch: init.publicDialsNeedPunch ?? false
+      publicDialsNeedPunch: init.publicDialsNeedPunch ?? false,
+      reflectorPort: init.reflectorPort ?? -1
     }
   }
 
@@ -128,7 +165,7 @@ export class UdxTransport implements Transport, Startable {
     if (remote.port === 0 || isWildcard(remote.host)) throw new InvalidUdxAddressError(`cannot dial ${ma.toString()}`)
     const signal = AbortSignal.any([options.signal, AbortSignal.timeout(this.options.dialTimeout)])
     const holdKey = `${remote.host}|${remote.port}`
-    if (this.options.publicDialsNeedPunch && isPrivate(ma) !== true && !this.allowed.has(holdKey) &&
+    if (this.options.publicDialsNeedPunch && !this.routes.has(holdKey) && isPrivate(ma) !== true && !this.allowed.has(holdKey) &&
       Date.now() - (this.punched.get(holdKey) ?? 0) > PUNCH_DIAL_WINDOW) {
       throw new UdxNotPunchedError(`not dialing ${ma.toString()}: public UDX addresses are dialed only while punching`)
     }
@@ -139,8 +176,7 @@ export class UdxTransport implements Transport, Startable {
     } else {
       this.holds.delete(holdKey)
     }
-    const endpoint = this.endpointFor(remote.family)
-    const { stream, initiator, crossed } = await endpoint.dial(remote, { signal, timeout: this.options.handshakeTimeout })
+    const { stream, initiator, crossed } = await this.handshake(remote, holdKey, signal)
     const maConn = udxStreamToConnection({
       stream,
       // the muxer takes its client/server role (odd or even stream ids) from this
@@ -156,6 +192,34 @@ export class UdxTransport implements Transport, Startable {
       this.log.error('error upgrading outbound connection to %a - %e', ma, err)
       maConn.abort(err as Error)
       throw err
+    }
+  }
+
+  /**
+   * The handshake of a dial, from the socket a birthday punch opened towards
+   * `remote` if there is one. libp2p joins a dial to a peer that is already
+   * being dialed (DCUtR's, from the main socket) instead of starting another,
+   * so when such a route appears mid-dial the handshake moves to it.
+   */
+  private async handshake (remote: UdpAddress, key: string, signal: AbortSignal): Promise<HandshakeResult<UdxStream>> {
+    const timeout = this.options.handshakeTimeout
+    const routed = this.routes.get(key)
+    if (routed != null && !routed.closed) return routed.dial(remote, { signal, timeout })
+    const rerouted = new AbortController()
+    const waiters = this.routeWaiters.get(key) ?? new Set<() => void>()
+    const wake = (): void => { rerouted.abort() }
+    waiters.add(wake)
+    this.routeWaiters.set(key, waiters)
+    try {
+      return await this.endpointFor(remote.family).dial(remote, { signal: AbortSignal.any([signal, rerouted.signal]), timeout })
+    } catch (err) {
+      const route = this.routes.get(key)
+      if (!rerouted.signal.aborted || signal.aborted || route == null || route.closed) throw err
+      this.log('dial to %s:%d moves to the socket the birthday punch opened', remote.host, remote.port)
+      return await route.dial(remote, { signal, timeout })
+    } finally {
+      waiters.delete(wake)
+      if (waiters.size === 0) this.routeWaiters.delete(key)
     }
   }
 
@@ -212,6 +276,46 @@ export class UdxTransport implements Transport, Startable {
     return { ...observed, multiaddr: toUdxMultiaddr(observed) }
   }
 
+  /**
+   * Birthday punching, the side behind a port-randomizing NAT: opens many
+   * sockets that punch towards `remote` and waits for one of its probes (see
+   * birthday.ts). Throws `UdxLimitError` when too many birthday sockets are open.
+   */
+  birthday (remote: Remote, options: BirthdayOptions = {}): BirthdayAttempt {
+    const address = toRemote(remote)
+    const count = Math.max(1, Math.min(MAX_BIRTHDAY_SOCKETS, Math.floor(options.sockets ?? DEFAULT_BIRTHDAY_SOCKETS)))
+    if (this.extra.size + count > MAX_BIRTHDAY_SOCKETS) {
+      throw new UdxLimitError(`${this.extra.size} extra UDX sockets open; ${count} more would pass ${MAX_BIRTHDAY_SOCKETS}`)
+    }
+    const key = `${address.host}|${address.port}`
+    const sockets = new BirthdaySockets(address, count, () => this.extraEndpoint({ host: address.family === 4 ? '0.0.0.0' : '::', port: 0, family: address.family }), {
+      timeout: options.timeout ?? DEFAULT_BIRTHDAY_TIMEOUT,
+      ...(options.ttl === undefined ? {} : { ttl: options.ttl }),
+      ...(options.signal === undefined ? {} : { signal: options.signal })
+    })
+    const hit = sockets.hit.then(winner => {
+      this.routes.get(key)?.closeWhenIdle(0)
+      this.routes.set(key, winner)
+      this.punched.set(key, Date.now())
+      winner.closeWhenIdle(BIRTHDAY_WINNER_IDLE_GRACE)
+      for (const wake of this.routeWaiters.get(key) ?? []) wake()
+      this.log('birthday punch: a probe from %s:%d reached local port %d', address.host, address.port, winner.address.port)
+      return winner.address.port
+    })
+    return { ports: sockets.ports, punched: async () => { await sockets.punched() }, hit, close: () => { sockets.close() } }
+  }
+
+  /**
+   * Birthday punching, the other side: probes random ports of `host` (or
+   * `options.ports`) from the node's socket. Resolves with the number sent.
+   */
+  async probe (host: string, options: ProbeOptions = {}): Promise<number> {
+    const address = toRemote({ host, port: 1 })
+    const count = Math.max(1, Math.min(MAX_BIRTHDAY_PROBES, Math.floor(options.count ?? DEFAULT_BIRTHDAY_PROBES)))
+    const ports = options.ports?.slice(0, MAX_BIRTHDAY_PROBES)
+    return probePorts(this.endpointFor(address.family), address.host, count, { ...options, ...(ports === undefined ? {} : { ports }) })
+  }
+
   /** The bound local address of the socket of this family, if there is one. */
   localAddress (family: 4 | 6 = 4): UdpAddress | undefined {
     const endpoint = this.endpoints.get(family)
@@ -227,8 +331,11 @@ export class UdxTransport implements Transport, Startable {
   start (): void {}
 
   async stop (): Promise<void> {
-    const endpoints = [...this.endpoints.values()]
+    const endpoints = [...this.endpoints.values(), ...this.extra]
     this.endpoints.clear()
+    this.extra.clear()
+    this.routes.clear()
+    this.reflectors.clear()
     await Promise.all(endpoints.map(async e => { await e.close(this.options.closeTimeout) }))
   }
 
@@ -248,23 +355,64 @@ export class UdxTransport implements Transport, Startable {
       }
       const samePort = address.port === 0 || address.port === port
       const sameHost = address.host === host || (isWildcard(host) && isWildcard(address.host))
-      if (samePort && sameHost) return existing
+      if (samePort && sameHost) {
+        this.addReflector(existing)
+        return existing
+      }
       if (existing.connectionCount > 0) {
         throw new UdxListenError(`the UDX socket ${host}:${port} carries dials; cannot rebind to ${address.host}:${address.port}`)
       }
       this.endpoints.delete(address.family)
       void existing.close()
     }
-    return this.bind(address)
+    const endpoint = this.bind(address)
+    this.addReflector(endpoint)
+    return endpoint
   }
 
   private async release (endpoint: UdxEndpoint): Promise<void> {
     if (this.endpoints.get(endpoint.address.family) === endpoint) this.endpoints.delete(endpoint.address.family)
-    await endpoint.close(this.options.closeTimeout)
+    const reflector = this.reflectors.get(endpoint)
+    this.reflectors.delete(endpoint)
+    await Promise.all([endpoint.close(this.options.closeTimeout), reflector?.close()])
+  }
+
+  /** The second reflector socket next to a listening one (see `UdxInit.reflectorPort`). */
+  private addReflector (main: UdxEndpoint): void {
+    if (this.options.reflectorPort < 0 || this.reflectors.has(main)) return
+    const at = (port: number): UdxEndpoint => this.extraEndpoint({ host: main.address.host, port, family: main.address.family })
+    let reflector: UdxEndpoint
+    try {
+      reflector = at(this.options.reflectorPort)
+    } catch (err) {
+      this.log.error('cannot bind the second reflector to port %d, using any free port - %e', this.options.reflectorPort, err)
+      reflector = at(0)
+    }
+    this.reflectors.set(main, reflector)
+    main.alternatePort = reflector.address.port
+    this.log('second reflector on %s:%d', reflector.address.host, reflector.address.port)
+  }
+
+  /** A socket that is not the family's main one; forgotten when it closes. */
+  private extraEndpoint (address: UdpAddress): UdxEndpoint {
+    const endpoint = this.newEndpoint(address)
+    this.extra.add(endpoint)
+    endpoint.onClose = () => {
+      this.extra.delete(endpoint)
+      for (const [key, e] of this.routes) if (e === endpoint) this.routes.delete(key)
+    }
+    return endpoint
   }
 
   private bind (address: UdpAddress): UdxEndpoint {
-    const endpoint = new UdxEndpoint({
+    const endpoint = this.newEndpoint(address)
+    this.endpoints.set(address.family, endpoint)
+    this.log('UDX socket bound to %s:%d', endpoint.address.host, endpoint.address.port)
+    return endpoint
+  }
+
+  private newEndpoint (address: UdpAddress): UdxEndpoint {
+    return new UdxEndpoint({
       host: address.host,
       port: address.port,
       family: address.family,
@@ -279,9 +427,6 @@ export class UdxTransport implements Transport, Startable {
       maxRetryInterval: MAX_HELLO_RETRY_INTERVAL,
       log: this.log
     })
-    this.endpoints.set(address.family, endpoint)
-    this.log('UDX socket bound to %s:%d', endpoint.address.host, endpoint.address.port)
-    return endpoint
   }
 }
 

@@ -15,7 +15,9 @@
  * - RETRY:  echo u64 (the HELLO answered), cookie u64: "prove you receive at that address, then ask again"
  * - PUNCH:  random u64 (ignored by the receiver; only opens NAT mappings)
  * - OBSERVE:       request id u64
- * - OBSERVED:      request id u64, family u8, port u16, address (4 or 16 bytes)
+ * - OBSERVED:      request id u64, family u8, port u16, address (4 or 16 bytes; 16 reserved), alternate port u16
+ *                  (a second socket of the reflector that answers OBSERVE too, or 0: asking both tells
+ *                  whether our NAT maps each destination to another port)
  */
 import { CONTROL_DATAGRAM_BYTES } from './constants.js'
 
@@ -40,7 +42,7 @@ export interface Retry { type: typeof MessageType.RETRY, echo: bigint, cookie: b
 export interface Ack { type: typeof MessageType.ACK, echo: bigint, streamId: number, crossed: boolean, nonce: bigint }
 export interface Punch { type: typeof MessageType.PUNCH }
 export interface Observe { type: typeof MessageType.OBSERVE, requestId: bigint }
-export interface Observed { type: typeof MessageType.OBSERVED, requestId: bigint, family: 4 | 6, host: string, port: number }
+export interface Observed { type: typeof MessageType.OBSERVED, requestId: bigint, family: 4 | 6, host: string, port: number, alternatePort: number }
 export type ControlMessage = Hello | Ack | Retry | Punch | Observe | Observed
 
 function frame (type: number): Buffer {
@@ -90,7 +92,9 @@ export function encodeObserve (requestId: bigint): Buffer {
   return buf
 }
 
-export function encodeObserved (requestId: bigint, address: { host: string, port: number, family: 4 | 6 }): Buffer {
+const OBSERVED_ALTERNATE_PORT_OFFSET = 32
+
+export function encodeObserved (requestId: bigint, address: { host: string, port: number, family: 4 | 6 }, alternatePort = 0): Buffer {
   const buf = frame(MessageType.OBSERVED)
   buf.writeBigUInt64BE(requestId, 5)
   buf[13] = address.family
@@ -98,6 +102,7 @@ export function encodeObserved (requestId: bigint, address: { host: string, port
   const bytes = address.family === 4 ? ip4ToBytes(address.host) : ip6ToBytes(address.host)
   if (bytes == null) throw new Error(`cannot encode address ${address.host}`)
   buf.set(bytes, 16)
+  buf.writeUInt16BE(alternatePort, OBSERVED_ALTERNATE_PORT_OFFSET)
   return buf
 }
 
@@ -137,7 +142,8 @@ export function decodeControl (buf: Uint8Array): ControlMessage | undefined {
       const port = view.readUInt16BE(14)
       if ((family !== 4 && family !== 6) || port === 0) return undefined
       const host = family === 4 ? bytesToIp4(view.subarray(16, 20)) : bytesToIp6(view.subarray(16, 32))
-      return { type: MessageType.OBSERVED, requestId: view.readBigUInt64BE(5), family, host, port }
+      const alternatePort = view.readUInt16BE(OBSERVED_ALTERNATE_PORT_OFFSET)
+      return { type: MessageType.OBSERVED, requestId: view.readBigUInt64BE(5), family, host, port, alternatePort }
     }
     default:
       return undefined

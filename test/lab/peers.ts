@@ -17,6 +17,7 @@ import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { uPnPNAT } from '@libp2p/upnp-nat'
 import { createLibp2p } from 'libp2p'
+import { udxBirthday } from '../../src/net/udx-birthday.js'
 import { udxObserver } from '../../src/net/udx-observer.js'
 import { udx, udxTools } from '../../src/udx/index.js'
 
@@ -36,7 +37,8 @@ export interface PeerOptions {
   upnp?: boolean
   /**
    * The UDX transport as weft runs it: listen on `/udp/0/udx` too, ask the
-   * relays for the public mapping and confirm it (udx-observer). @default false
+   * relays for the public mapping and confirm it (udx-observer), birthday
+   * punching when one NAT randomizes ports (udx-birthday). @default false
    */
   udx?: boolean
   privateKey?: PrivateKey
@@ -53,6 +55,7 @@ export async function createPeer (o: PeerOptions = {}): Promise<Peer> {
   if (o.udx === true) {
     services.udx = udxTools()
     services.udxObserver = udxObserver({ reflectors: (o.relays ?? []).map(r => r.split('/p2p/').pop()!) })
+    services.udxBirthday = udxBirthday()
     transports.push(udx({ publicDialsNeedPunch: true }))
     if (!listen.some(a => a.includes('/udx'))) listen.push(listen[0]!.includes('127.0.0.1') ? '/ip4/127.0.0.1/udp/0/udx' : '/ip4/0.0.0.0/udp/0/udx')
   }

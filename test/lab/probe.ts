@@ -8,7 +8,8 @@
  * It keeps a reservation on the relay, redialing and re-reserving after the
  * relay restarts (js-libp2p reserves once; weft's relay keeper does the same
  * as this loop). Events: ready, reserved, unreserved, public-udx (the first
- * public UDX address it advertises, with --udx), public, connection,
+ * public UDX address it advertises, with --udx), nat-mapping (once the relay's
+ * two reflector ports told whether the NAT randomizes ports), public, connection,
  * relayed, sent, direct, done, error. It runs until SIGTERM.
  */
 import { parseArgs } from 'node:util'
@@ -64,6 +65,11 @@ if (v.udx) {
     const publicUdx = (): string | undefined => peer.getMultiaddrs().map(String).find(a => a.includes(`/ip4/${v['public-prefix']}`) && a.includes('/udx') && !a.includes('/p2p-circuit'))
     while (!stopping && publicUdx() === undefined) await sleep(50)
     if (!stopping) emit('public-udx', { addr: publicUdx() })
+  })()
+  void (async () => {
+    const observer = peer.services.udxObserver as { mapping: string, publicHost?: string }
+    while (!stopping && observer.mapping === 'unknown') await sleep(50)
+    if (!stopping) emit('nat-mapping', { mapping: observer.mapping, publicHost: observer.publicHost })
   })()
 }
 

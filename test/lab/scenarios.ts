@@ -14,8 +14,9 @@
  * 5. udx-punch: plain MASQUERADE on both sides, no UPnP: each node learns its
  *    public UDX mapping from the relay, DCUtR punches, and the relayed
  *    connection becomes a direct UDX one that carries more than the relay allows.
- * 6. udx-one-random: --random-fully on nat2 only. One UDX socket per node
- *    cannot punch it (no birthday fallback yet): stays relayed, converges.
+ * 6. udx-one-random: --random-fully on nat2 only. B learns from the relay's
+ *    two reflector ports that its NAT randomizes ports; birthday punching
+ *    (256 sockets on B, random probes from A) gets a direct UDX connection.
  * 7. udx-both-random: --random-fully on both NATs, UDX on: stays relayed, converges.
  */
 import { assertConverged, peersOf, SkipError, startPairedDaemons, writeBoth } from './convergence.js'
@@ -92,16 +93,25 @@ async function daemonsConverge (lab: Lab, check: Check, opts: { aArgs?: string[]
  * relay, A dials B through the relay, and the test watches for DCUtR's direct
  * connection. `expectDirect` says which outcome is asserted.
  */
-async function udxProbes (lab: Lab, check: Check, expectDirect: boolean): Promise<void> {
+async function udxProbes (lab: Lab, check: Check, expectDirect: boolean, bRandom = false): Promise<void> {
   const b = await lab.probe('b', ['--dcutr', '--udx'])
   await b.next('reserved', 20_000)
-  let bPublic: string | undefined
-  await check('B learns its public UDX mapping from the relay and advertises it', async () => {
-    const ev = await b.next('public-udx', 15_000)
-    bPublic = String(ev.addr)
-    expect(bPublic.includes(`/ip4/${ADDR.nat2Wan}/udp/`), `B advertises ${bPublic}`)
-    return bPublic
-  })
+  if (bRandom) {
+    await check('B learns from the relay\'s two reflector ports that its NAT randomizes ports, and advertises no UDX address', async () => {
+      const ev = await b.next('nat-mapping', 15_000)
+      expect(ev.mapping === 'dependent' && ev.publicHost === ADDR.nat2Wan, `B's NAT mapping: ${JSON.stringify(ev)}`)
+      const adv = b.events().find(e => e.event === 'public-udx')
+      expect(adv === undefined, `B advertises ${String(adv?.addr)}`)
+      return `mapping ${String(ev.mapping)}, public IP ${String(ev.publicHost)}, no UDX address advertised`
+    })
+  } else {
+    await check('B learns its public UDX mapping from the relay and advertises it', async () => {
+      const ev = await b.next('public-udx', 15_000)
+      const bPublic = String(ev.addr)
+      expect(bPublic.includes(`/ip4/${ADDR.nat2Wan}/udp/`), `B advertises ${bPublic}`)
+      return bPublic
+    })
+  }
   const a = await lab.probe('a', ['--dcutr', '--udx', '--dial', b.peerId, '--wait-public', '10000', '--watch-direct', '15000',
     '--direct-bytes', String(BIG), '--bytes', '65536'])
   await check('A learns its public UDX mapping before dialing B through the relay', async () => {
@@ -110,7 +120,7 @@ async function udxProbes (lab: Lab, check: Check, expectDirect: boolean): Promis
     return (pub.addrs as string[]).join(' ')
   })
   if (expectDirect) {
-    await check('DCUtR upgrades the relayed connection to a direct UDX connection without limits', async () => {
+    await check(`${bRandom ? 'birthday punching' : 'DCUtR'} upgrades the relayed connection to a direct UDX connection without limits`, async () => {
       const relayed = await a.next('relayed')
       expect(relayed.limited === true, `first connection was not relayed: ${JSON.stringify(relayed)}`)
       const direct = await a.next('direct', 30_000)
@@ -132,6 +142,26 @@ async function udxProbes (lab: Lab, check: Check, expectDirect: boolean): Promis
     })
   }
   await a.proc.stop(); await b.proc.stop()
+}
+
+/** The daemons' part of scenarios 5 and 6: paired through the relay, they converge and end up on a direct UDX path. */
+async function daemonsDirect (lab: Lab, check: Check, how: string): Promise<void> {
+  await check(`weft daemons: data converges over a direct UDX connection (${how})`, async () => {
+    const [da, db] = await startPairedDaemons(lab, ['--no-upnp', ...DAEMON_UDX], ['--no-upnp', ...DAEMON_UDX])
+    const res = await assertConverged(lab, [da, db], writeBoth([da, db], 5, 'udx'))
+    const t0 = Date.now()
+    const directTo = (d: Daemon, other: Daemon): Record<string, unknown> | undefined =>
+      peersOf(d).find(p => p.peerId === other.id && String(p.path) === 'direct' && String(p.address).includes('/udx'))
+    // A relayed connection that fails to punch is retried on the next one (the relay's limits end each).
+    await poll(() => directTo(da, db) !== undefined, 'weft peers on A to show a direct UDX path to B', 150_000, 500)
+    const directAfter = (Date.now() - t0) / 1000
+    // rows written now sync over the direct path (each CLI write is a process: keep the batch small)
+    const more = writeBoth([da, db], 20, 'direct')
+    const res2 = await assertConverged(lab, [da, db], more)
+    const p = directTo(da, db)
+    expect(p !== undefined, `A's path to B is no longer direct UDX: ${JSON.stringify(peersOf(da).find(x => x.peerId === db.id))}`)
+    return `${res}; direct ${String(p?.address)} ${directAfter.toFixed(1)} s after converging; then ${res2}`
+  })
 }
 
 export const SCENARIOS: Scenario[] = [
@@ -261,34 +291,18 @@ export const SCENARIOS: Scenario[] = [
     async run (lab, check) {
       await lab.startRelay()
       await udxProbes(lab, check, true)
-      await check('weft daemons: data converges over a direct UDX connection', async () => {
-        const [da, db] = await startPairedDaemons(lab, ['--no-upnp', ...DAEMON_UDX], ['--no-upnp', ...DAEMON_UDX])
-        const res = await assertConverged(lab, [da, db], writeBoth([da, db], 5, 'udx'))
-        const t0 = Date.now()
-        const directTo = (d: Daemon, other: Daemon): Record<string, unknown> | undefined =>
-          peersOf(d).find(p => p.peerId === other.id && String(p.path) === 'direct' && String(p.address).includes('/udx'))
-        // `weft join` dials every address in the invite, B's public UDX one included, before B punches: that
-        // datagram leaves a conntrack entry on nat2 that breaks punching between the two for 30 s after the last
-        // such packet (see udx-observer.ts). A later relayed connection (the relay's limits end each one) punches.
-        await poll(() => directTo(da, db) !== undefined, 'weft peers on A to show a direct UDX path to B', 150_000, 500)
-        // rows written now sync over the direct path (each CLI write is a process: keep the batch small)
-        const more = writeBoth([da, db], 20, 'direct')
-        const res2 = await assertConverged(lab, [da, db], more)
-        const p = directTo(da, db)
-        expect(p !== undefined, `A's path to B is no longer direct UDX: ${JSON.stringify(peersOf(da).find(x => x.peerId === db.id))}`)
-        return `${res}; direct ${String(p?.address)} after ${((Date.now() - t0) / 1000).toFixed(1)} s; then ${res2}`
-      })
+      await daemonsDirect(lab, check, 'DCUtR')
     }
   },
   {
     name: 'udx-one-random',
-    summary: '--random-fully on nat2 only, UDX on; no birthday fallback yet: stays relayed and converges',
+    summary: '--random-fully on nat2 only, UDX on; birthday punching gets a direct UDX connection',
     nat1: PLAIN,
     nat2: SYMMETRIC,
     async run (lab, check) {
       await lab.startRelay()
-      await udxProbes(lab, check, false)
-      await daemonsConverge(lab, check, { aArgs: DAEMON_UDX, bArgs: DAEMON_UDX, staysRelayed: true })
+      await udxProbes(lab, check, true, true)
+      await daemonsDirect(lab, check, 'birthday')
     }
   },
   {

@@ -36,13 +36,14 @@ describe('udx control datagrams', () => {
       { host: 'fe80::1:0:0:2', port: 9, family: 6 as const }
     ]
     for (const address of cases) {
-      expect(decodeControl(encodeObserved(99n, address))).toEqual({ type: MessageType.OBSERVED, requestId: 99n, ...address })
+      expect(decodeControl(encodeObserved(99n, address))).toEqual({ type: MessageType.OBSERVED, requestId: 99n, ...address, alternatePort: 0 })
+      expect(decodeControl(encodeObserved(99n, address, 4002))).toEqual({ type: MessageType.OBSERVED, requestId: 99n, ...address, alternatePort: 4002 })
     }
     fc.assert(fc.property(fc.ipV6(), fc.integer({ min: 1, max: 65535 }), (host, port) => {
       const decoded = decodeControl(encodeObserved(1n, { host, port, family: 6 }))
       if (decoded?.type !== MessageType.OBSERVED) throw new Error('not decoded')
       // same address, canonical text
-      expect(encodeObserved(1n, decoded).equals(encodeObserved(1n, { host, port, family: 6 }))).toBe(true)
+      expect(encodeObserved(1n, decoded, decoded.alternatePort).equals(encodeObserved(1n, { host, port, family: 6 }))).toBe(true)
     }))
   })
 
