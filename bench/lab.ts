@@ -51,17 +51,29 @@ for (const name of names) {
     for (let i = 0; i < attempts; i++) {
       const b = await lab.probe('b', ['--dcutr', '--udx'])
       await b.next('reserved', 20_000)
-      await b.next('public-udx', 15_000).catch(() => undefined)
+      await b.next('nat-mapping', 15_000).catch(() => undefined)
       // relay throughput: a plain relayed stream, no upgrade watched
-      const r = await lab.probe('a', ['--udx', '--dial', b.peerId, '--bytes', String(RELAY_BYTES), '--wait-public', '10000'])
+      // (without UDX, so that no hole punching starts on this connection)
+      const r = await lab.probe('a', ['--dial', b.peerId, '--bytes', String(RELAY_BYTES)])
       const rs = await r.next('sent', 60_000)
       if (rs.acked === RELAY_BYTES) relayMiBps.push(mibps(RELAY_BYTES, Number(rs.ms)))
       await r.proc.stop()
       const a = await lab.probe('a', ['--dcutr', '--udx', '--dial', b.peerId, '--wait-public', '10000', '--watch-direct', String(WATCH_DIRECT_MS),
         '--direct-bytes', String(DIRECT_BYTES), '--bytes', String(RELAY_BYTES)])
-      const d = await a.next('direct', WATCH_DIRECT_MS + 30_000)
-      const sent = await a.next('sent', 120_000)
-      const row: Record<string, unknown> = { case: name, attempt: i + 1, direct: d.found === true, remoteAddr: d.remoteAddr, afterMs: d.afterMs, over: sent.over, acked: sent.acked, ms: sent.ms }
+      let row: Record<string, unknown>
+      try {
+        const d = await a.next('direct', WATCH_DIRECT_MS + 30_000)
+        const sent = await a.next('sent', 120_000)
+        row = { case: name, attempt: i + 1, direct: d.found === true, remoteAddr: d.remoteAddr, afterMs: d.afterMs, over: sent.over, acked: sent.acked, ms: sent.ms }
+      } catch (err) {
+        // counted as an attempt without a direct path
+        row = { case: name, attempt: i + 1, direct: false, error: (err as Error).message.split('\n')[0], events: a.events().map(e => e.event).join(',') }
+        out(JSON.stringify(row))
+        await a.proc.stop(); await b.proc.stop()
+        continue
+      }
+      const d = { found: row.direct, remoteAddr: row.remoteAddr, afterMs: row.afterMs }
+      const sent = { acked: row.acked, ms: row.ms }
       if (d.found === true && String(d.remoteAddr).includes('/udx')) {
         direct.push(Number(d.afterMs))
         if (sent.acked === DIRECT_BYTES) directMiBps.push(mibps(DIRECT_BYTES, Number(sent.ms)))

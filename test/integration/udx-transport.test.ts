@@ -7,62 +7,18 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { createSocket, type Socket } from 'node:dgram'
 import { networkInterfaces } from 'node:os'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
-import { ping, type Ping } from '@libp2p/ping'
-import { type Multiaddr } from '@multiformats/multiaddr'
-import { createLibp2p, type Libp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
-import { parseUdxMultiaddr, udx, udxTools, type UdxInit, type UdxTools } from '../../src/udx/index.js'
+import type { UdxTools } from '../../src/udx/index.js'
 import type { Stream } from '@libp2p/interface'
-
-type UdxNode = Libp2p<{ ping: Ping, identify: unknown, udx: UdxTools }>
+import { eventually, startUdxNode as startNode, stopUdxNodes, udpPort, udxAddr, type UdxNode } from '../helpers/udx-nodes.js'
 
 const BLOB_PROTOCOL = '/weft-test/udx-blob/1.0.0'
-const nodes: UdxNode[] = []
 const sockets: Socket[] = []
-
-type ConnectionManagerInit = NonNullable<NonNullable<Parameters<typeof createLibp2p>[0]>['connectionManager']>
-
-async function startNode (init: UdxInit = {}, listen = ['/ip4/127.0.0.1/udp/0/udx'], connectionManager: ConnectionManagerInit = {}): Promise<UdxNode> {
-  const node = await createLibp2p({
-    addresses: { listen },
-    transports: [udx(init)],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    connectionManager,
-    services: { ping: ping(), identify: identify(), udx: udxTools() }
-  })
-  nodes.push(node)
-  return node
-}
-
-function udxAddr (node: UdxNode): Multiaddr {
-  const addr = node.getMultiaddrs().find(ma => ma.toString().includes('/udx/'))
-  if (addr == null) throw new Error('node has no UDX address')
-  return addr
-}
-
-function udpPort (ma: Multiaddr): number {
-  const address = parseUdxMultiaddr(ma, true)
-  if (address == null) throw new Error(`not a UDX address: ${ma.toString()}`)
-  return address.port
-}
 
 function stats (node: UdxNode): NonNullable<ReturnType<UdxTools['transport']['stats']>> {
   const s = node.services.udx.transport.stats(4)
   if (s == null) throw new Error('no UDX socket')
   return s
-}
-
-/** Polls `check` until it holds; fails after `ms` (a bound, not a measured expectation). */
-async function eventually (check: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time')
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
 }
 
 async function udpSocket (): Promise<Socket> {
@@ -120,7 +76,7 @@ async function serveBlobHash (node: UdxNode): Promise<void> {
 }
 
 afterEach(async () => {
-  await Promise.all(nodes.splice(0).map(async n => { await n.stop() }))
+  await stopUdxNodes()
   for (const socket of sockets.splice(0)) socket.close()
 })
 
