@@ -72,6 +72,11 @@ export async function handlePairing (node: Libp2p, init: PairingHandlerInit): Pr
   return async () => { await node.unhandle(PAIRING_PROTOCOL_ID) }
 }
 
+function withoutPeerId (ma: Multiaddr): Multiaddr {
+  const s = ma.toString()
+  return s.includes('/p2p-circuit') ? ma : multiaddr(s.replace(/\/p2p\/[^/]+$/, ''))
+}
+
 export interface PairWithInviterInit {
   invite: Invite
   device: Uint8Array
@@ -82,7 +87,11 @@ export interface PairWithInviterInit {
 /** The joiner's side: reach the inviter at the invite's addresses and run the exchange. */
 export async function pairWithInviter (node: Libp2p, init: PairWithInviterInit): Promise<Joined> {
   const inviterId = peerIdFromPublicKey(publicKeyFromRaw(init.invite.inviter))
-  const addrs: Multiaddr[] = init.invite.addresses.map(a => multiaddr(a).encapsulate(`/p2p/${inviterId.toString()}`))
+  // An address we listen on ourselves (127.0.0.1:4001 when both devices use port 4001) would only reach this node.
+  const own = new Set(node.getMultiaddrs().map(ma => withoutPeerId(ma).toString()))
+  const addrs: Multiaddr[] = init.invite.addresses
+    .filter(a => !own.has(withoutPeerId(multiaddr(a)).toString()))
+    .map(a => multiaddr(a).encapsulate(`/p2p/${inviterId.toString()}`))
   const signal = init.signal ?? AbortSignal.timeout(PAIRING_DIAL_TIMEOUT_MS * 2)
   if (addrs.length > 0) await node.peerStore.merge(inviterId, { multiaddrs: addrs })
   let conn: Connection | undefined

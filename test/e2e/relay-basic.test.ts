@@ -12,11 +12,15 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { afterEach, describe, expect, it } from 'vitest'
 import { loadRelayConfig } from '../../relay/config.js'
 import { startRelay, type Relay } from '../../relay/relay-node.js'
+import { startUdxNode, stopUdxNodes } from '../helpers/udx-nodes.js'
 import { circuitAddress, createPeer, hasReservation, sendBytes, waitUntil, type Peer } from '../lab/peers.js'
 
 const RELAY_BIN = resolve(import.meta.dirname, '../../dist/relay/main.js')
 const cleanup: Array<() => Promise<void> | void> = []
-afterEach(async () => { for (const f of cleanup.splice(0).reverse()) await f() })
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f()
+  await stopUdxNodes()
+})
 
 async function relay (overrides: Record<string, unknown> = {}): Promise<Relay> {
   const config = loadRelayConfig(undefined, { listen: ['/ip4/127.0.0.1/tcp/0'], metricsPort: 0, ...overrides })
@@ -52,6 +56,18 @@ describe('weft relay', () => {
     expect(metrics).toContain('weft_relay_connections_total{limits="default"} 1')
     const bytes = Number(/^weft_relay_bytes_total (\d+)$/m.exec(metrics)?.[1])
     expect(bytes).toBeGreaterThan(32 * 1024)
+  })
+
+  it('tells a UDX client its mapping on two ports, the second named in the first answer', async () => {
+    const r = await relay()
+    const udxAddr = r.addresses().find(a => a.includes('/udx/'))
+    expect(udxAddr).toBeDefined()
+    const client = await startUdxNode()
+    const first = await client.services.udx.observeAddress(multiaddr(udxAddr!))
+    expect(first.alternatePort).toBeGreaterThan(0)
+    const second = await client.services.udx.observeAddress({ host: '127.0.0.1', port: first.alternatePort })
+    // no NAT on loopback: the same mapping on both ports ('independent')
+    expect(second.port).toBe(first.port)
   })
 
   it('answers /healthz and /metrics on loopback, and 404 elsewhere', async () => {
