@@ -52,7 +52,8 @@ export interface WeftServices {
   relays: RelayKeeper
   udx: UdxTools
   udxObserver: UdxObserver
-  udxBirthday: UdxBirthday
+  /** Absent when hole punching is off (`dcutr: false`). */
+  udxBirthday?: UdxBirthday
   [name: string]: unknown
 }
 
@@ -86,11 +87,13 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
     relays: relayKeeper({ relays: relays ?? [], ...(relayCheckIntervalMs === undefined ? {} : { checkIntervalMs: relayCheckIntervalMs }) }),
     udx: udxTools(),
     // The relays reflect our UDX mapping; DCUtR then offers it (see udx-observer.ts).
-    udxObserver: udxObserver({ reflectors: (relays ?? []).map(r => parseRelayAddress(r).peerId.toString()) }),
-    // Behind a port-randomizing NAT punching needs the birthday method; its probes go only to members' IPs.
-    udxBirthday: udxBirthday(syncInit.authorize === undefined ? {} : { authorize: async (peer) => syncInit.authorize!(peer.toString(), groupId) })
+    udxObserver: udxObserver({ reflectors: (relays ?? []).map(r => parseRelayAddress(r).peerId.toString()) })
   }
-  if (useDcutr !== false) services.dcutr = dcutr()
+  if (useDcutr !== false) {
+    services.dcutr = dcutr()
+    // Behind a port-randomizing NAT punching needs the birthday method; its probes go only to members' IPs.
+    services.udxBirthday = udxBirthday(syncInit.authorize === undefined ? {} : { authorize: async (peer) => syncInit.authorize!(peer.toString(), groupId) })
+  }
   // Auto-confirm the mapped address: otherwise upnp-nat needs @libp2p/autonat to verify it and never advertises it.
   if (upnp !== false) services.upnp = uPnPNAT({ autoConfirmAddress: true })
   const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = []

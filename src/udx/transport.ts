@@ -288,7 +288,9 @@ export class UdxTransport implements Transport, Startable {
       throw new UdxLimitError(`${this.extra.size} extra UDX sockets open; ${count} more would pass ${MAX_BIRTHDAY_SOCKETS}`)
     }
     const key = `${address.host}|${address.port}`
-    const sockets = new BirthdaySockets(address, count, () => this.extraEndpoint({ host: address.family === 4 ? '0.0.0.0' : '::', port: 0, family: address.family }), {
+    // on the main socket's interface: a node that listens on one address does not open ports on the others
+    const host = this.endpoints.get(address.family)?.address.host ?? (address.family === 4 ? '0.0.0.0' : '::')
+    const sockets = new BirthdaySockets(address, count, () => this.extraEndpoint({ host, port: 0, family: address.family }), {
       timeout: options.timeout ?? DEFAULT_BIRTHDAY_TIMEOUT,
       ...(options.ttl === undefined ? {} : { ttl: options.ttl }),
       ...(options.signal === undefined ? {} : { signal: options.signal })
