@@ -26,8 +26,8 @@
 import { randomInt } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
-  BIRTHDAY_PROBE_BATCH, BIRTHDAY_PROBE_INTERVAL, BIRTHDAY_PUNCHES_PER_SOCKET, BIRTHDAY_PUNCH_SPACING,
-  NAT_PORT_MAX, NAT_PORT_MIN
+  BIRTHDAY_PROBE_BATCH, BIRTHDAY_PROBE_INTERVAL, BIRTHDAY_PUNCHES_PER_SOCKET, BIRTHDAY_PUNCH_SPACING, BIRTHDAY_SPARE_DESCRIPTORS,
+  MIN_BIRTHDAY_SOCKETS, NAT_PORT_MAX, NAT_PORT_MIN
 } from './constants.js'
 import { UdxBirthdayTimeoutError } from './errors.js'
 import type { UdxEndpoint } from './endpoint.js'
@@ -75,7 +75,12 @@ export class BirthdaySockets {
   private done = false
   private readonly stop = new AbortController()
 
-  /** Binds `count` sockets with `open` (which may throw, e.g. out of file descriptors: the rest is closed then). */
+  /**
+   * Binds `count` sockets with `open`. When `open` throws (out of file
+   * descriptors: macOS gives a process 256 by default) the attempt goes on
+   * with the sockets it has if there are at least `MIN_BIRTHDAY_SOCKETS`
+   * (fewer sockets only lower the odds), else they are closed and it throws.
+   */
   constructor (remote: UdpAddress, count: number, open: () => UdxEndpoint, options: { ttl?: number, timeout: number, signal?: AbortSignal }) {
     this.remote = remote
     this.hit = new Promise<UdxEndpoint>((resolve, reject) => { this.settle = { resolve, reject } })
@@ -84,8 +89,12 @@ export class BirthdaySockets {
     try {
       for (let i = 0; i < count; i++) this.endpoints.push(open())
     } catch (err) {
-      for (const e of this.endpoints) void e.close()
-      throw err
+      if (this.endpoints.length < Math.min(count, MIN_BIRTHDAY_SOCKETS)) {
+        for (const e of this.endpoints) void e.close()
+        throw err
+      }
+      // leave the process some descriptors for everything else
+      for (const e of this.endpoints.splice(-Math.min(BIRTHDAY_SPARE_DESCRIPTORS, this.endpoints.length - MIN_BIRTHDAY_SOCKETS))) void e.close()
     }
     for (const endpoint of this.endpoints) {
       endpoint.onPunch = (from) => {

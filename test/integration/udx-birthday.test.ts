@@ -10,6 +10,9 @@
 import { createSocket } from 'node:dgram'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterEach, describe, expect, it } from 'vitest'
+import { defaultLogger } from '@libp2p/logger'
+import { BirthdaySockets } from '../../src/udx/birthday.js'
+import { UdxEndpoint } from '../../src/udx/endpoint.js'
 import { randomPorts, UdxBirthdayTimeoutError, UdxNotPunchedError } from '../../src/udx/index.js'
 import { eventually, startUdxNode, stopUdxNodes, udpPort, udxAddr } from '../helpers/udx-nodes.js'
 
@@ -109,6 +112,37 @@ describe('birthday punching on loopback', () => {
     attempt.close()
     await expect(attempt.hit).rejects.toThrow('closed')
     for (const p of attempt.ports) expect(await portFree(p)).toBe(true)
+  })
+})
+
+describe('birthday sockets when binding fails part-way (out of file descriptors)', () => {
+  const log = defaultLogger().forComponent('weft:test:birthday')
+  /** Real sockets on 127.0.0.1; the opener fails (as bind does with EMFILE) after `limit` of them. */
+  function opener (limit: number, opened: UdxEndpoint[]): () => UdxEndpoint {
+    return () => {
+      if (opened.length >= limit) throw new Error('EMFILE: too many open files')
+      const e = new UdxEndpoint({
+        host: '127.0.0.1', port: 0, family: 4, socketBufferBytes: 64 * 1024, maxConnections: 4, maxPendingInbound: 4, maxPendingInboundPerHost: 4,
+        maxPendingDials: 4, maxRepliesPerSecond: 100, retryThreshold: 2, initialRetryInterval: 100, maxRetryInterval: 1000, log
+      })
+      opened.push(e)
+      return e
+    }
+  }
+  const remote = { host: '127.0.0.1', port: 9, family: 4 as const }
+
+  it('goes on with the sockets it got, handing some back, when it got enough', async () => {
+    const opened: UdxEndpoint[] = []
+    const sockets = new BirthdaySockets(remote, 256, opener(60, opened), { timeout: 200 })
+    expect(sockets.ports).toHaveLength(28) // 60 opened, 32 handed back
+    await expect(sockets.hit).rejects.toBeInstanceOf(UdxBirthdayTimeoutError)
+    await eventually(() => opened.every(e => e.closed))
+  })
+
+  it('gives up and closes them all when it got too few', () => {
+    const opened: UdxEndpoint[] = []
+    expect(() => new BirthdaySockets(remote, 256, opener(10, opened), { timeout: 200 })).toThrow('EMFILE')
+    expect(opened.every(e => e.closed)).toBe(true)
   })
 })
 
