@@ -99,6 +99,8 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
   readonly #lastSessionStart = new Map<string, number>()
   readonly #inbound = new Map<string, number>()
   #inboundTotal = 0
+  /** Peers we run an outbound session with right now. */
+  readonly #outboundActive = new Set<string>()
   #announcer: Announcer | undefined
   #unsubscribe: (() => void) | undefined
   #topologyId: string | undefined
@@ -248,6 +250,8 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
     let stream: Stream
     const stop = linkSignals(this.#shutdown.signal, cancel)
     const limit = deadline(this.#init.dialTimeoutMs ?? C.DEFAULT_DIAL_TIMEOUT_MS, stop.signal)
+    // from here on a session of the peer's crosses ours (see #onStream)
+    this.#outboundActive.add(key)
     try {
       conn = await this.#connection(peerId, limit.signal)
       stream = await conn.newStream(SYNC_PROTOCOL_ID, { runOnLimitedConnection: true, signal: limit.signal })
@@ -257,6 +261,7 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
       this.#log('could not open a sync stream to %p: %s', peerId, (err as Error).message)
       // A peer that does not speak the protocol will not start to on a retry.
       if ((err as Error).name !== 'UnsupportedProtocolError') this.#scheduler.sessionEnded(peerId, result)
+      this.#outboundActive.delete(key)
       stop.clear()
       return result
     } finally {
@@ -265,6 +270,7 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
     try {
       return await this.#session(stream, conn, true, stop.signal)
     } finally {
+      this.#outboundActive.delete(key)
       stop.clear()
     }
   }
@@ -285,6 +291,15 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
     if (!this.#started || this.#inboundTotal >= max || fromPeer >= C.MAX_INBOUND_SESSIONS_PER_PEER) {
       this.#log('refusing a sync stream from %p: %d sessions running', conn.remotePeer, this.#inboundTotal)
       stream.abort(new Error('too many sync sessions'))
+      return
+    }
+    // Both sides started a session at once (the dialer at connect, the other after its grace period, when
+    // identify is slow): each would carry the same ops. A session serves both directions, so one is enough:
+    // the side with the larger peer id keeps its own and refuses the other's; the refused side retries later
+    // only if it is still behind.
+    if (this.#outboundActive.has(key) && this.#c.peerId.toString() > key) {
+      this.#log('crossed sync sessions with %p: keeping ours', conn.remotePeer)
+      stream.abort(new Error('crossed sync sessions: the peer keeps its own'))
       return
     }
     this.#inboundTotal++

@@ -45,6 +45,24 @@ describe('partition and restart', () => {
     expect(a.replica.stats().ops).toBe(60 + 65 + 20)
   })
 
+  it('sessions started by both sides at once carry each op once', async () => {
+    // No gossip and no anti-entropy: the only sessions are the ones this test starts.
+    const a = await startNode({ gossip: false })
+    const b = await startNode({ gossip: false })
+    await connect(b, a)
+    await waitFor(() => b.node.services.sync.getPeerState(a.id)?.sessions === 1 && a.node.services.sync.getPeerState(b.id)?.sessionActive === false, 'the connect session')
+    writeBulk(a, 3_000, 100, 'a'); writeBulk(b, 3_000, 100, 'b')
+    const onA = record(a)
+    const onB = record(b)
+    // both sides start a session at the same moment (as the dialer and a peer whose grace period ran out do)
+    await Promise.all([a.node.services.sync.syncWith(b.id), b.node.services.sync.syncWith(a.id)])
+    await waitFor(() => converged([a, b]), 'convergence')
+    await waitFor(() => a.node.services.sync.getPeerState(b.id)?.sessionActive === false && b.node.services.sync.getPeerState(a.id)?.sessionActive === false, 'sessions end')
+    const received = (events: SyncSessionEvent[]): number => events.reduce((n, e) => n + e.result.opsReceived, 0)
+    expect(received(onA)).toBe(3_000)
+    expect(received(onB)).toBe(3_000)
+  })
+
   it('a restarted node resumes from its vector: catch-up bytes follow what is new, not the store size', async () => {
     const a = await startNode()
     const b0 = await startNode()
