@@ -4,7 +4,8 @@
  * how often the relayed connection becomes a direct UDX one (DCUtR, or birthday
  * punching behind a port-randomizing NAT), how long after the relayed
  * connection opened, and the throughput of a probe stream over the direct
- * path (32 MiB) versus over the relay (8 MiB).
+ * path (32 MiB) versus over the relay (8 MiB). The probes' yamux uses a weft
+ * node's stream window (2 MiB), as sync would.
  *
  *   node dist/bench/lab.js [--attempts N] [case...]     cases: udx-punch, udx-one-random, udx-both-random
  *
@@ -55,16 +56,16 @@ for (const name of names) {
   try {
     await lab.startRelay(RELAY_ARGS)
     for (let i = 0; i < attempts; i++) {
-      const b = await lab.probe('b', ['--dcutr', '--udx'])
+      const b = await lab.probe('b', ['--dcutr', '--udx', '--weft-muxer'])
       await b.next('reserved', 20_000)
       await b.next('nat-mapping', 15_000).catch(() => undefined)
       // relay throughput: a plain relayed stream, no upgrade watched
       // (without UDX, so that no hole punching starts on this connection)
-      const r = await lab.probe('a', ['--dial', b.peerId, '--bytes', String(RELAY_BYTES)])
+      const r = await lab.probe('a', ['--weft-muxer', '--dial', b.peerId, '--bytes', String(RELAY_BYTES)])
       const rs = await r.next('sent', 60_000)
       if (rs.acked === RELAY_BYTES) relayMiBps.push(mibps(RELAY_BYTES, Number(rs.ms)))
       await r.proc.stop()
-      const a = await lab.probe('a', ['--dcutr', '--udx', '--dial', b.peerId, '--wait-public', '10000', '--watch-direct', String(WATCH_DIRECT_MS),
+      const a = await lab.probe('a', ['--dcutr', '--udx', '--weft-muxer', '--dial', b.peerId, '--wait-public', '10000', '--watch-direct', String(WATCH_DIRECT_MS),
         '--direct-bytes', String(DIRECT_BYTES), '--bytes', String(RELAY_BYTES)])
       let row: Record<string, unknown>
       try {

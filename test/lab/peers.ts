@@ -17,6 +17,7 @@ import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { uPnPNAT } from '@libp2p/upnp-nat'
 import { createLibp2p } from 'libp2p'
+import { DEFAULT_MAX_STREAM_READ_BUFFER_BYTES, DEFAULT_MAX_STREAM_WINDOW_BYTES } from '../../src/net/constants.js'
 import { udxBirthday } from '../../src/net/udx-birthday.js'
 import { udxObserver } from '../../src/net/udx-observer.js'
 import { udx, udxTools } from '../../src/udx/index.js'
@@ -42,6 +43,8 @@ export interface PeerOptions {
    */
   udx?: boolean
   privateKey?: PrivateKey
+  /** yamux with a weft node's stream windows and buffers (2 MiB) instead of the 256 KiB defaults, for throughput figures. @default false */
+  weftMuxer?: boolean
 }
 
 export type Peer = Libp2p<Record<string, unknown>>
@@ -70,7 +73,9 @@ export async function createPeer (o: PeerOptions = {}): Promise<Peer> {
     transportManager: { faultTolerance: FaultTolerance.NO_FATAL },
     transports,
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    streamMuxers: [o.weftMuxer === true
+      ? yamux({ streamOptions: { maxStreamWindowSize: DEFAULT_MAX_STREAM_WINDOW_BYTES, maxReadBufferLength: DEFAULT_MAX_STREAM_READ_BUFFER_BYTES } })
+      : yamux()],
     services
   }) as unknown as Peer
   await node.handle(SINK_PROTOCOL, (stream) => { void sinkHandler(stream) }, { runOnLimitedConnection: true })

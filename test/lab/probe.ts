@@ -2,7 +2,7 @@
  * A connectivity probe for the NAT lab: a plain libp2p peer (see peers.ts)
  * run inside a namespace, reporting what happens as JSON lines on stdout.
  *
- *   node dist/test/lab/probe.js --relay ADDR [--listen ADDR]... [--dcutr] [--upnp] [--udx]
+ *   node dist/test/lab/probe.js --relay ADDR [--listen ADDR]... [--dcutr] [--upnp] [--udx] [--weft-muxer]
  *        [--dial PEER_ID [--bytes N] [--wait-public MS] [--watch-direct MS] [--direct-bytes N]]
  *
  * It keeps a reservation on the relay, redialing and re-reserving after the
@@ -26,6 +26,7 @@ const { values: v } = parseArgs({
     dcutr: { type: 'boolean', default: false },
     upnp: { type: 'boolean', default: false },
     udx: { type: 'boolean', default: false },
+    'weft-muxer': { type: 'boolean', default: false },
     dial: { type: 'string' },
     bytes: { type: 'string', default: '65536' },
     'wait-public': { type: 'string', default: '0' },
@@ -44,7 +45,7 @@ const relay = v.relay
 const relayId = relay.split('/p2p/').pop()!
 
 registerUdxProtocol()
-const peer: Peer = await createPeer({ listen: v.listen ?? ['/ip4/0.0.0.0/tcp/0'], relays: [relay], dcutr: v.dcutr, upnp: v.upnp, udx: v.udx })
+const peer: Peer = await createPeer({ listen: v.listen ?? ['/ip4/0.0.0.0/tcp/0'], relays: [relay], dcutr: v.dcutr, upnp: v.upnp, udx: v.udx, weftMuxer: v['weft-muxer'] })
 const tm = (peer as unknown as { components: { transportManager: TransportManager } }).components.transportManager
 const describe = (c: Connection): Record<string, unknown> => ({ peer: c.remotePeer.toString(), remoteAddr: c.remoteAddr.toString(), direction: c.direction, limited: c.limits !== undefined, direct: c.limits === undefined && !c.remoteAddr.toString().includes('/p2p-circuit') })
 peer.addEventListener('connection:open', (e) => { emit('connection', { state: 'open', ...describe(e.detail) }) })
