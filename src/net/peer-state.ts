@@ -64,6 +64,8 @@ export class PeerStates {
   readonly #totals: Mutable<SyncTotals> = { sessions: 0, sessionErrors: 0, opsSent: 0, opsReceived: 0, opsApplied: 0, bytesSent: 0, bytesReceived: 0 }
 
   readonly #peers = new Map<string, Mutable<PeerSyncState>>()
+  /** Sessions under way per peer. */
+  readonly #active = new Map<string, number>()
   readonly #now: () => number
   readonly #max: number
 
@@ -105,13 +107,18 @@ export class PeerStates {
   }
 
   sessionStarted (peerId: string): void {
+    this.#active.set(peerId, (this.#active.get(peerId) ?? 0) + 1)
     this.#entry(peerId).sessionActive = true
   }
 
   sessionEnded (peerId: string, result: SessionResult, durationMs: number, ourVector: VersionVector): void {
     const s = this.#entry(peerId)
     const now = this.#now()
-    s.sessionActive = false
+    // sessions with one peer can overlap (one each way): active until the last one ends
+    const active = (this.#active.get(peerId) ?? 1) - 1
+    if (active > 0) this.#active.set(peerId, active)
+    else this.#active.delete(peerId)
+    s.sessionActive = active > 0
     s.sessions++
     s.lastSessionAt = now
     s.lastSessionMs = durationMs
