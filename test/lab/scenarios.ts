@@ -17,7 +17,8 @@
  * 6. udx-one-random: --random-fully on nat2 only. B learns from the relay's
  *    two reflector ports that its NAT randomizes ports; birthday punching
  *    (256 sockets on B, random probes from A) gets a direct UDX connection.
- * 7. udx-both-random: --random-fully on both NATs, UDX on: stays relayed, converges.
+ * 7. udx-both-random: --random-fully on both NATs, UDX on: both learn their
+ *    NAT randomizes and advertise no UDX address; stays relayed, converges.
  */
 import { assertConverged, peersOf, SkipError, startPairedDaemons, writeBoth } from './convergence.js'
 import type { Daemon, Lab, Probe } from './lab.js'
@@ -93,7 +94,7 @@ async function daemonsConverge (lab: Lab, check: Check, opts: { aArgs?: string[]
  * relay, A dials B through the relay, and the test watches for DCUtR's direct
  * connection. `expectDirect` says which outcome is asserted.
  */
-async function udxProbes (lab: Lab, check: Check, expectDirect: boolean, bRandom = false): Promise<void> {
+async function udxProbes (lab: Lab, check: Check, expectDirect: boolean, bRandom = false, aRandom = false): Promise<void> {
   const b = await lab.probe('b', ['--dcutr', '--udx'])
   await b.next('reserved', 20_000)
   if (bRandom) {
@@ -114,11 +115,21 @@ async function udxProbes (lab: Lab, check: Check, expectDirect: boolean, bRandom
   }
   const a = await lab.probe('a', ['--dcutr', '--udx', '--dial', b.peerId, '--wait-public', '10000', '--watch-direct', '15000',
     '--direct-bytes', String(BIG), '--bytes', '65536'])
-  await check('A learns its public UDX mapping before dialing B through the relay', async () => {
-    const pub = await a.next('public', 20_000)
-    expect(pub.found === true, 'A advertises no public address after 10 s')
-    return (pub.addrs as string[]).join(' ')
-  })
+  if (aRandom) {
+    await check('A learns that its NAT randomizes ports too, and advertises no public address', async () => {
+      const ev = await a.next('nat-mapping', 15_000)
+      expect(ev.mapping === 'dependent' && ev.publicHost === ADDR.nat1Wan, `A's NAT mapping: ${JSON.stringify(ev)}`)
+      const pub = await a.next('public', 20_000)
+      expect(pub.found === false, `A advertises ${JSON.stringify(pub.addrs)}`)
+      return `mapping ${String(ev.mapping)}; nothing advertised after 10 s`
+    })
+  } else {
+    await check('A learns its public UDX mapping before dialing B through the relay', async () => {
+      const pub = await a.next('public', 20_000)
+      expect(pub.found === true, 'A advertises no public address after 10 s')
+      return (pub.addrs as string[]).join(' ')
+    })
+  }
   if (expectDirect) {
     await check(`${bRandom ? 'birthday punching' : 'DCUtR'} upgrades the relayed connection to a direct UDX connection without limits`, async () => {
       const relayed = await a.next('relayed')
@@ -312,7 +323,7 @@ export const SCENARIOS: Scenario[] = [
     nat2: SYMMETRIC,
     async run (lab, check) {
       await lab.startRelay()
-      await udxProbes(lab, check, false)
+      await udxProbes(lab, check, false, true, true)
       await daemonsConverge(lab, check, { aArgs: DAEMON_UDX, bArgs: DAEMON_UDX, staysRelayed: true })
     }
   }
