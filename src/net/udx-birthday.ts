@@ -27,13 +27,14 @@
  */
 import { isIP } from 'node:net'
 import { isPrivate, pbStream } from '@libp2p/utils'
-import { multiaddr } from '@multiformats/multiaddr'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type {
   ComponentLogger, Connection, IdentifyResult, Libp2pEvents, Logger, PeerId, Startable, Stream, Transport, TypedEventTarget
 } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import { isUdxTransport, parseUdxMultiaddr, type UdxTransport } from '../udx/index.js'
 import * as C from './constants.js'
+import { pbCodec } from './pb-codec.js'
 import { BirthdayMessage } from './pb/udx-birthday.js'
 import type { UdxObserver } from './udx-observer.js'
 
@@ -42,7 +43,7 @@ const Type = BirthdayMessage.Type
 export interface UdxBirthdayComponents {
   registrar: Pick<Registrar, 'handle' | 'unhandle'>
   connectionManager: Pick<ConnectionManager, 'openConnection' | 'getConnections'>
-  transportManager: { getTransports(): Transport[], getAddrs(): import('@multiformats/multiaddr').Multiaddr[] }
+  transportManager: { getTransports(): Transport[], getAddrs(): Multiaddr[] }
   events: TypedEventTarget<Libp2pEvents>
   logger: ComponentLogger
   /** The node's udx-observer service (libp2p puts services among the components by name). */
@@ -72,11 +73,7 @@ export interface UdxBirthday {
   punch(connection: Connection): Promise<BirthdayOutcome>
 }
 
-// pbStream hands over its own uint8arraylist major; the codec reads plain bytes.
-const codec = {
-  encode: (m: Partial<BirthdayMessage>) => BirthdayMessage.encode(m),
-  decode: (data: Uint8Array | { subarray: () => Uint8Array }) => BirthdayMessage.decode(data instanceof Uint8Array ? data : data.subarray())
-}
+const codec = pbCodec(BirthdayMessage)
 
 class InvalidBirthdayMessageError extends Error {
   static override name = 'InvalidBirthdayMessageError'

@@ -16,6 +16,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
 import { UDX_BIRTHDAY_PROTOCOL } from '../../src/net/constants.js'
+import { pbCodec } from '../../src/net/pb-codec.js'
 import { BirthdayMessage } from '../../src/net/pb/udx-birthday.js'
 import { udxBirthday } from '../../src/net/udx-birthday.js'
 import type { NatMapping, UdxObserver } from '../../src/net/udx-observer.js'
@@ -62,10 +63,7 @@ async function client (): Promise<Libp2p> {
   return node
 }
 
-const codec = {
-  encode: (m: Partial<BirthdayMessage>) => BirthdayMessage.encode(m),
-  decode: (d: Uint8Array | { subarray: () => Uint8Array }) => BirthdayMessage.decode(d instanceof Uint8Array ? d : d.subarray())
-}
+const codec = pbCodec(BirthdayMessage)
 
 function tcpAddr (node: Libp2p): Multiaddr {
   return node.getMultiaddrs().find(ma => ma.toString().includes('/tcp/'))!
