@@ -4,8 +4,9 @@
  * how often the relayed connection becomes a direct UDX one (DCUtR, or birthday
  * punching behind a port-randomizing NAT), how long after the relayed
  * connection opened, and the throughput of a probe stream over the direct
- * path (32 MiB) versus over the relay (8 MiB). The probes' yamux uses a weft
- * node's stream window (2 MiB), as sync would.
+ * path versus over the relay (32 MiB each). The probes' yamux uses a weft
+ * node's stream window (2 MiB) and their streams are read and written through
+ * weft's sync channel adapter, as a sync session's are.
  *
  *   node dist/bench/lab.js [--attempts N] [case...]     cases: udx-punch, udx-one-random, udx-both-random
  *
@@ -24,14 +25,14 @@ const CASES: Record<string, { nat1: NatOptions, nat2: NatOptions }> = {
   'udx-one-random': { nat1: { symmetric: false }, nat2: { symmetric: true } },
   'udx-both-random': { nat1: { symmetric: true }, nat2: { symmetric: true } }
 }
-/** Over the direct path: well beyond the relay's 128 KiB per connection. */
-const DIRECT_BYTES = 32 * 1024 * 1024
 /**
- * Over the relay: the bench's relay lets strangers (the probes) move 64 MiB
- * per relayed connection instead of the stock 128 KiB, so that the relay is
- * measured with a transfer long enough to leave TCP slow start behind.
+ * One transfer, the same over both paths so that both are measured over the
+ * same phases (start-up, steady state). The bench's relay lets strangers (the
+ * probes) move 64 MiB per relayed connection instead of the stock 128 KiB.
  */
-const RELAY_BYTES = 8 * 1024 * 1024
+const TRANSFER_BYTES = 32 * 1024 * 1024
+const DIRECT_BYTES = TRANSFER_BYTES
+const RELAY_BYTES = TRANSFER_BYTES
 const RELAY_ARGS = ['--data-limit-bytes', String(64 * 1024 * 1024), '--duration-limit-ms', String(10 * 60_000)]
 const WATCH_DIRECT_MS = 10_000
 
@@ -53,6 +54,8 @@ for (const name of names) {
   const direct: number[] = []
   const directMiBps: number[] = []
   const relayMiBps: number[] = []
+  /** Direct over relayed throughput of the same attempt: both measured back to back under the same machine load. */
+  const ratios: number[] = []
   try {
     await lab.startRelay(RELAY_ARGS)
     for (let i = 0; i < attempts; i++) {
@@ -63,7 +66,8 @@ for (const name of names) {
       // (without UDX, so that no hole punching starts on this connection)
       const r = await lab.probe('a', ['--weft-muxer', '--dial', b.peerId, '--bytes', String(RELAY_BYTES)])
       const rs = await r.next('sent', 60_000)
-      if (rs.acked === RELAY_BYTES) relayMiBps.push(mibps(RELAY_BYTES, Number(rs.ms)))
+      const relayed = rs.acked === RELAY_BYTES ? mibps(RELAY_BYTES, Number(rs.ms)) : undefined
+      if (relayed !== undefined) relayMiBps.push(relayed)
       await r.proc.stop()
       const a = await lab.probe('a', ['--dcutr', '--udx', '--weft-muxer', '--dial', b.peerId, '--wait-public', '10000', '--watch-direct', String(WATCH_DIRECT_MS),
         '--direct-bytes', String(DIRECT_BYTES), '--bytes', String(RELAY_BYTES)])
@@ -71,7 +75,7 @@ for (const name of names) {
       try {
         const d = await a.next('direct', WATCH_DIRECT_MS + 30_000)
         const sent = await a.next('sent', 120_000)
-        row = { case: name, attempt: i + 1, direct: d.found === true, remoteAddr: d.remoteAddr, afterMs: d.afterMs, over: sent.over, acked: sent.acked, ms: sent.ms }
+        row = { case: name, attempt: i + 1, direct: d.found === true, remoteAddr: d.remoteAddr, afterMs: d.afterMs, over: sent.over, acked: sent.acked, ms: sent.ms, relayMiBps: relayed }
       } catch (err) {
         // counted as an attempt without a direct path
         row = { case: name, attempt: i + 1, direct: false, error: (err as Error).message.split('\n')[0], events: a.events().map(e => e.event).join(',') }
@@ -83,7 +87,15 @@ for (const name of names) {
       const sent = { acked: row.acked, ms: row.ms }
       if (d.found === true && String(d.remoteAddr).includes('/udx')) {
         direct.push(Number(d.afterMs))
-        if (sent.acked === DIRECT_BYTES) directMiBps.push(mibps(DIRECT_BYTES, Number(sent.ms)))
+        if (sent.acked === DIRECT_BYTES) {
+          const throughput = mibps(DIRECT_BYTES, Number(sent.ms))
+          directMiBps.push(throughput)
+          row.directMiBps = throughput
+          if (relayed !== undefined) {
+            row.ratio = Math.round(throughput / relayed * 100) / 100
+            ratios.push(row.ratio as number)
+          }
+        }
       }
       out(JSON.stringify(row))
       await a.proc.stop(); await b.proc.stop()
@@ -98,6 +110,7 @@ for (const name of names) {
     directRate: `${direct.length}/${attempts}`,
     relayedToDirectMs: { median: median(direct), min: Math.min(...direct), max: Math.max(...direct) },
     directMiBps: { median: median(directMiBps), n: directMiBps.length, bytes: DIRECT_BYTES },
-    relayMiBps: { median: median(relayMiBps), n: relayMiBps.length, bytes: RELAY_BYTES }
+    relayMiBps: { median: median(relayMiBps), n: relayMiBps.length, bytes: RELAY_BYTES },
+    directOverRelayed: { median: median(ratios), n: ratios.length, min: Math.min(...ratios), max: Math.max(...ratios) }
   }))
 }

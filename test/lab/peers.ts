@@ -18,13 +18,14 @@ import { tcp } from '@libp2p/tcp'
 import { uPnPNAT } from '@libp2p/upnp-nat'
 import { createLibp2p } from 'libp2p'
 import { DEFAULT_MAX_STREAM_READ_BUFFER_BYTES, DEFAULT_MAX_STREAM_WINDOW_BYTES } from '../../src/net/constants.js'
+import { streamChannel } from '../../src/net/stream-channel.js'
 import { udxBirthday } from '../../src/net/udx-birthday.js'
 import { udxObserver } from '../../src/net/udx-observer.js'
 import { udx, udxTools } from '../../src/udx/index.js'
 
 export const SINK_PROTOCOL = '/weft-test/sink/1.0.0'
-const CHUNK_BYTES = 16 * 1024
-const WRITE_HIGH_WATER_BYTES = 256 * 1024
+/** What the sender hands the stream at a time; weft's sync channel waits on its write high-water mark after each write. */
+const CHUNK_BYTES = 64 * 1024
 
 export interface PeerOptions {
   /** @default ['/ip4/127.0.0.1/tcp/0'] */
@@ -82,17 +83,26 @@ export async function createPeer (o: PeerOptions = {}): Promise<Peer> {
   return node
 }
 
-/** Listener side: count until the dialer ends its side, answer with the count as 8 bytes. */
+/** How long a sink waits for the dialer's bytes in all. */
+const SINK_TIMEOUT_MS = 120_000
+
+/**
+ * Listener side: count until the dialer ends its side, answer with the count
+ * as 8 bytes. Reads through weft's sync channel adapter (its read high-water
+ * mark pauses the stream), so throughput figures are those of a sync stream.
+ */
 async function sinkHandler (stream: Stream): Promise<void> {
+  const channel = streamChannel(stream)
+  const signal = AbortSignal.timeout(SINK_TIMEOUT_MS)
   let n = 0
   try {
-    for await (const chunk of stream) n += chunk.byteLength
+    for (let chunk = await channel.read(signal); chunk !== null; chunk = await channel.read(signal)) n += chunk.byteLength
     const reply = new Uint8Array(8)
     new DataView(reply.buffer).setBigUint64(0, BigInt(n))
-    stream.send(reply)
-    await stream.close()
+    await channel.write([reply], signal)
+    await channel.closeWrite(signal)
   } catch (err) {
-    stream.abort(err as Error)
+    channel.abort(err as Error)
   }
 }
 
@@ -102,31 +112,32 @@ export interface SendResult {
   error: Error | undefined
 }
 
-/** Streams `bytes` to the peer on `conn` and waits for its count. Never rejects: failure is in `error`. */
+/**
+ * Streams `bytes` to the peer on `conn` and waits for its count. Writes
+ * through weft's sync channel adapter, as a sync session does. Never rejects:
+ * failure is in `error`.
+ */
 export async function sendBytes (conn: Connection, bytes: number, signal = AbortSignal.timeout(30_000)): Promise<SendResult> {
-  let stream: Stream | undefined
+  let channel: ReturnType<typeof streamChannel> | undefined
   try {
-    stream = await conn.newStream(SINK_PROTOCOL, { runOnLimitedConnection: true, signal })
-    const reply: Uint8Array[] = []
-    const reading = (async () => { for await (const c of stream) reply.push(c.subarray()) })()
-    reading.catch(() => {})
+    const stream = await conn.newStream(SINK_PROTOCOL, { runOnLimitedConnection: true, signal })
+    channel = streamChannel(stream)
     const chunk = new Uint8Array(CHUNK_BYTES).fill(7)
     for (let sent = 0; sent < bytes; sent += CHUNK_BYTES) {
-      if (stream.status !== 'open') throw new Error(`stream ${stream.status} after ${sent} bytes`)
-      stream.send(sent + CHUNK_BYTES <= bytes ? chunk : chunk.subarray(0, bytes - sent))
-      while (stream.writeBufferLength > WRITE_HIGH_WATER_BYTES) {
-        signal.throwIfAborted()
-        if (stream.status !== 'open') throw new Error(`stream ${stream.status} after ${sent} bytes`)
-        await new Promise(resolve => setTimeout(resolve, 5))
+      try {
+        await channel.write([sent + CHUNK_BYTES <= bytes ? chunk : chunk.subarray(0, bytes - sent)], signal)
+      } catch (err) {
+        throw new Error(`stream ${stream.status} after ${sent} bytes: ${(err as Error).message}`, { cause: err })
       }
     }
-    await stream.close({ signal })
-    await reading
+    await channel.closeWrite(signal)
+    const reply: Uint8Array[] = []
+    for (let c = await channel.read(signal); c !== null; c = await channel.read(signal)) reply.push(c)
     const all = Buffer.concat(reply)
     if (all.length < 8) return { acked: undefined, error: new Error(`short reply (${all.length} bytes)`) }
     return { acked: Number(all.readBigUInt64BE(0)), error: undefined }
   } catch (err) {
-    stream?.abort(err as Error)
+    channel?.abort(err as Error)
     return { acked: undefined, error: err as Error }
   }
 }
