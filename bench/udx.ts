@@ -9,7 +9,10 @@
  * which measures the benchmark rather than the transport. Each run uses a
  * fresh pair of nodes and sends 64 MiB one way after the connection is up;
  * the receiver confirms the byte count. Medians of `WEFT_BENCH_RUNS`
- * (default 3) runs, the two transports alternating.
+ * (default 3) runs, the two transports alternating. Each side also reports the
+ * CPU time (user + system) it spent per MiB during the transfer: on a
+ * machine whose cores are shared, that, not the wall-clock rate, says what a
+ * transport costs.
  *
  * Alone: `node dist/bench/udx.js` after `npm run build`.
  */
@@ -45,13 +48,24 @@ async function startNode (kind: Kind, listen: boolean): Promise<Libp2p> {
   })
 }
 
-/** Child process: a node that counts what each stream brings and answers with the count. */
+/** CPU milliseconds (user + system) since `from`. */
+function cpuMs (from: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(from)
+  return (used.user + used.system) / 1000
+}
+
+/** Child process: a node that counts what each stream brings and answers with the count and its CPU time. */
 async function runReceiver (kind: Kind): Promise<void> {
   const node = await startNode(kind, true)
   await node.handle(PROTOCOL, async (stream) => {
     let received = 0
-    for await (const chunk of stream) received += chunk.byteLength
-    stream.send(new TextEncoder().encode(String(received)))
+    let cpu: NodeJS.CpuUsage | undefined
+    for await (const chunk of stream) {
+      cpu ??= process.cpuUsage()
+      received += chunk.byteLength
+    }
+    const spent = cpu === undefined ? 0 : cpuMs(cpu)
+    stream.send(new TextEncoder().encode(JSON.stringify({ received, cpuMs: spent })))
     await stream.close()
   })
   process.once('message', () => {
@@ -64,8 +78,15 @@ async function waitIdle (stream: Stream): Promise<void> {
   await new Promise(resolve => { stream.addEventListener('idle', resolve, { once: true }) })
 }
 
-/** MiB/s of one stream carrying TOTAL_BYTES to a receiver in another process. */
-async function transfer (kind: Kind): Promise<number> {
+interface Transfer {
+  mibps: number
+  /** CPU milliseconds per MiB on each side. */
+  senderCpu: number
+  receiverCpu: number
+}
+
+/** One stream carrying TOTAL_BYTES to a receiver in another process. */
+async function transfer (kind: Kind): Promise<Transfer> {
   const child = fork(fileURLToPath(import.meta.url), [RECEIVER_FLAG, kind])
   const exited = new Promise(resolve => { child.once('exit', resolve) })
   const sender = await startNode(kind, false)
@@ -83,6 +104,7 @@ async function transfer (kind: Kind): Promise<number> {
       for await (const chunk of stream) reply += new TextDecoder().decode(chunk.subarray())
     })()
     const chunk = new Uint8Array(CHUNK_BYTES).fill(7)
+    const cpu = process.cpuUsage()
     const start = process.hrtime.bigint()
     for (let sent = 0; sent < TOTAL_BYTES; sent += CHUNK_BYTES) {
       stream.send(chunk)
@@ -91,8 +113,11 @@ async function transfer (kind: Kind): Promise<number> {
     await stream.close()
     await replied
     const elapsed = seconds(start)
-    if (Number(reply) !== TOTAL_BYTES) throw new Error(`${kind}: receiver counted ${reply} of ${TOTAL_BYTES} bytes`)
-    return TOTAL_BYTES / MiB / elapsed
+    const senderCpuMs = cpuMs(cpu)
+    const answer = JSON.parse(reply) as { received: number, cpuMs: number }
+    if (answer.received !== TOTAL_BYTES) throw new Error(`${kind}: receiver counted ${answer.received} of ${TOTAL_BYTES} bytes`)
+    const mib = TOTAL_BYTES / MiB
+    return { mibps: mib / elapsed, senderCpu: senderCpuMs / mib, receiverCpu: answer.cpuMs / mib }
   } finally {
     await sender.stop()
     child.send('stop')
@@ -101,12 +126,14 @@ async function transfer (kind: Kind): Promise<number> {
 }
 
 export async function benchUdx (): Promise<void> {
-  const results: Record<Kind, number[]> = { udx: [], tcp: [] }
+  const runs: Record<Kind, Transfer[]> = { udx: [], tcp: [] }
   for (let run = 0; run < RUNS; run++) {
     for (const kind of run % 2 === 0 ? ['udx', 'tcp'] as const : ['tcp', 'udx'] as const) {
-      results[kind].push(await transfer(kind))
+      runs[kind].push(await transfer(kind))
     }
   }
+  const results = { udx: runs.udx.map(r => r.mibps), tcp: runs.tcp.map(r => r.mibps) }
+  const cpu = (kind: Kind, side: 'senderCpu' | 'receiverCpu'): string => median(runs[kind].map(r => r[side])).toFixed(1)
   const size = `${TOTAL_BYTES / MiB} MiB`
   process.stdout.write(`\nlibp2p stream on loopback, Noise + yamux, receiver in another process (median of ${RUNS} runs)\n`)
   row(`UDX, one stream, ${size}`, `${median(results.udx).toFixed(1)} MiB/s`)
@@ -114,6 +141,8 @@ export async function benchUdx (): Promise<void> {
   row('ratio UDX / TCP (medians)', `${(median(results.udx) / median(results.tcp)).toFixed(2)}`)
   row('UDX runs', results.udx.map(x => x.toFixed(1)).join(', ') + ' MiB/s')
   row('TCP runs', results.tcp.map(x => x.toFixed(1)).join(', ') + ' MiB/s')
+  row('UDX CPU per MiB, sender / receiver', `${cpu('udx', 'senderCpu')} / ${cpu('udx', 'receiverCpu')} ms`)
+  row('TCP CPU per MiB, sender / receiver', `${cpu('tcp', 'senderCpu')} / ${cpu('tcp', 'receiverCpu')} ms`)
 }
 
 if (process.argv[1] != null && import.meta.url === pathToFileURL(process.argv[1]).href) {
