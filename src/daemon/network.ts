@@ -11,7 +11,7 @@ import type { Invite } from '../auth/invite.js'
 import type { Joined } from '../auth/pairing.js'
 import { MAX_INVITE_ADDRESSES } from '../auth/constants.js'
 import { deviceIdToString, parseDeviceId } from '../oplog/keys.js'
-import { handlePairing, pairWithInviter } from '../net/pairing.js'
+import { handlePairing, pairingDialRank, pairWithInviter } from '../net/pairing.js'
 // The daemon is the composition root: the relay-auth client and credential
 // encoding live with the relay's protocol, which the daemon speaks to.
 import { authenticateToRelay } from '../../relay/auth/client.js'
@@ -248,7 +248,8 @@ class NodeNetwork implements Network {
   /** Addresses to put in an invite: reachable ones first, at most MAX_INVITE_ADDRESSES. */
   inviteAddresses (): string[] {
     const all = this.#node.getMultiaddrs().map(a => a.decapsulate(`/p2p/${this.peerId}`).toString())
-    const rank = (a: string): number => a.includes('/p2p-circuit') ? 1 : /^\/ip[46]\/(127\.|::1)/.test(a) ? 2 : 0
+    // the joiner's dial order, loopback last (only a device on this host can use it)
+    const rank = (a: string): number => /^\/ip[46]\/(127\.|::1)/.test(a) ? 3 : pairingDialRank(a)
     return [...new Set(all)].sort((a, b) => rank(a) - rank(b)).slice(0, MAX_INVITE_ADDRESSES)
   }
 

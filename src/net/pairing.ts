@@ -84,6 +84,22 @@ export interface PairWithInviterInit {
   signal?: AbortSignal
 }
 
+/**
+ * The order in which a joiner tries an invite's addresses (lower first; the
+ * dials run one after another, as libp2p joins concurrent dials to one peer):
+ * TCP and other direct addresses, then relay circuits, then UDX. A UDX dial
+ * to an address that cannot be reached fails only by timing out (no reset or
+ * ICMP error reaches an unconnected UDP socket), which held pairing up by
+ * seconds when the inviter's LAN address was unreachable from the joiner's
+ * network; an inviter on the same LAN is reachable over TCP too, and a
+ * relayed connection is upgraded to a direct one after pairing anyway.
+ */
+export function pairingDialRank (addr: string): number {
+  if (addr.includes('/p2p-circuit')) return 1
+  if (addr.includes('/udx')) return 2
+  return 0
+}
+
 /** The joiner's side: reach the inviter at the invite's addresses and run the exchange. */
 export async function pairWithInviter (node: Libp2p, init: PairWithInviterInit): Promise<Joined> {
   const inviterId = peerIdFromPublicKey(publicKeyFromRaw(init.invite.inviter))
@@ -96,8 +112,7 @@ export async function pairWithInviter (node: Libp2p, init: PairWithInviterInit):
   if (addrs.length > 0) await node.peerStore.merge(inviterId, { multiaddrs: addrs })
   let conn: Connection | undefined
   let lastErr: unknown
-  // Direct addresses first; a relay circuit is the fallback.
-  const ordered = [...addrs].sort((a, b) => Number(a.toString().includes('/p2p-circuit')) - Number(b.toString().includes('/p2p-circuit')))
+  const ordered = [...addrs].sort((a, b) => pairingDialRank(a.toString()) - pairingDialRank(b.toString()))
   for (const addr of ordered.length > 0 ? ordered : [undefined]) {
     try {
       conn = await node.dial(addr ?? inviterId, { signal: AbortSignal.any([signal, AbortSignal.timeout(PAIRING_DIAL_TIMEOUT_MS)]) })
