@@ -26,10 +26,15 @@ describe('tick', () => {
     expect(tick(ZERO_HLC, 123.9)).toEqual({ ms: 123, counter: 0 })
   })
 
-  it('is strictly monotonic whatever the wall clock does', () => {
+  it('is strictly monotonic whatever the wall clock does, and refuses to go past the largest HLC', () => {
     fc.assert(fc.property(hlcArb, fc.array(fc.integer({ min: 0, max: 2 ** 47 }), { maxLength: 50 }), (start, walls) => {
       let last = start
       for (const w of walls) {
+        if (last.ms === MAX_MS && last.counter === MAX_COUNTER) {
+          // no greater HLC exists: an error that names the problem, never a wrapped (smaller) one
+          expect(() => tick(last, w)).toThrow(expect.objectContaining({ name: 'InvalidArgumentError' }))
+          break
+        }
         const next = tick(last, w)
         expect(compareHlc(next, last)).toBe(1)
         expect(next.ms).toBeGreaterThanOrEqual(w)
