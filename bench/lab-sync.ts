@@ -21,14 +21,15 @@
  */
 import '../src/polyfill.js'
 import { randomBytes } from 'node:crypto'
-import { request } from 'node:http'
-import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { call } from '../src/cli/client.js'
+import { resolvePaths } from '../src/daemon/paths.js'
 import { Lab, type Daemon } from '../test/lab/lab.js'
-import { peersOf } from '../test/lab/convergence.js'
+import { addressesOf, peersOf } from '../test/lab/convergence.js'
 import { poll, stopAllProcesses } from '../test/lab/procs.js'
 import { DAEMON_UDX } from '../test/lab/scenarios.js'
 import { netnsUnavailable, removeStale } from '../test/lab/topology.js'
+import { median } from './util.js'
 
 const VALUE_BYTES = 1_000_000
 const COLLECTION = 'bench'
@@ -49,31 +50,10 @@ if (!Number.isInteger(attempts) || attempts < 1 || !Number.isInteger(values) || 
   process.exit(2)
 }
 const paths = (v.paths ?? '').split(',').filter((p): p is Path => p === 'relayed' || p === 'udx')
-const median = (xs: number[]): number | undefined => xs.length === 0 ? undefined : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
-/** One request to a daemon's control API over its Unix socket (the lab's daemons keep it in `<data dir>/run`). */
+/** One request to a daemon's control API, as the CLI makes it (the lab's daemons have no XDG_RUNTIME_DIR, so the socket is under the data dir). */
 async function api (d: Daemon, method: string, path: string, body?: unknown): Promise<unknown> {
-  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
-  return await new Promise((resolve, reject) => {
-    const req = request({
-      socketPath: join(d.dataDir, 'run', 'control.sock'),
-      method,
-      path,
-      timeout: HTTP_TIMEOUT_MS,
-      headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': payload.length }
-    }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString()
-        if ((res.statusCode ?? 500) >= 300) reject(new Error(`${method} ${path}: ${res.statusCode ?? '?'} ${text.slice(0, 300)}`))
-        else resolve(text === '' ? undefined : JSON.parse(text))
-      })
-    })
-    req.on('timeout', () => { req.destroy(new Error(`${method} ${path}: no answer in ${HTTP_TIMEOUT_MS} ms`)) })
-    req.on('error', reject)
-    req.end(payload)
-  })
+  return await call(resolvePaths({ dataDir: d.dataDir }, {}).socket, method, path, { timeoutMs: HTTP_TIMEOUT_MS, ...(body === undefined ? {} : { body }) })
 }
 
 async function seqOf (d: Daemon, origin: string): Promise<number> {
@@ -98,8 +78,7 @@ async function measure (path: Path, attempt: number): Promise<Record<string, unk
     await lab.stopRelay()
     await lab.startRelay(['--group', `bench=${group}`])
     const a = await lab.daemon('a', extra)
-    await poll(() => (JSON.parse(b.cli(['status', '--json'])) as { network?: { addresses?: string[] } }).network?.addresses?.some(x => x.includes('/p2p-circuit')) === true,
-      'daemon B to hold a relay reservation', 60_000, 200)
+    await poll(() => addressesOf(b).some(x => x.includes('/p2p-circuit')), 'daemon B to hold a relay reservation', 60_000, 200)
     const invite = JSON.parse(b.cli(['invite', '--json'])) as { code: string }
     const t0 = Date.now()
     a.cli(['join', invite.code, '--json'])
@@ -128,8 +107,8 @@ for (let i = 1; i <= attempts; i++) {
     }
   }
 }
-const r = median(rates.relayed)
-const u = median(rates.udx)
+const r = rates.relayed.length > 0 ? median(rates.relayed) : undefined
+const u = rates.udx.length > 0 ? median(rates.udx) : undefined
 out(JSON.stringify({
   attempts,
   bytes: values * VALUE_BYTES,

@@ -31,8 +31,6 @@ const CASES: Record<string, { nat1: NatOptions, nat2: NatOptions }> = {
  * probes) move 64 MiB per relayed connection instead of the stock 128 KiB.
  */
 const TRANSFER_BYTES = 32 * 1024 * 1024
-const DIRECT_BYTES = TRANSFER_BYTES
-const RELAY_BYTES = TRANSFER_BYTES
 const RELAY_ARGS = ['--data-limit-bytes', String(64 * 1024 * 1024), '--duration-limit-ms', String(10 * 60_000)]
 const WATCH_DIRECT_MS = 10_000
 
@@ -64,13 +62,13 @@ for (const name of names) {
       await b.next('nat-mapping', 15_000).catch(() => undefined)
       // relay throughput: a plain relayed stream, no upgrade watched
       // (without UDX, so that no hole punching starts on this connection)
-      const r = await lab.probe('a', ['--weft-muxer', '--dial', b.peerId, '--bytes', String(RELAY_BYTES)])
+      const r = await lab.probe('a', ['--weft-muxer', '--dial', b.peerId, '--bytes', String(TRANSFER_BYTES)])
       const rs = await r.next('sent', 60_000)
-      const relayed = rs.acked === RELAY_BYTES ? mibps(RELAY_BYTES, Number(rs.ms)) : undefined
+      const relayed = rs.acked === TRANSFER_BYTES ? mibps(TRANSFER_BYTES, Number(rs.ms)) : undefined
       if (relayed !== undefined) relayMiBps.push(relayed)
       await r.proc.stop()
       const a = await lab.probe('a', ['--dcutr', '--udx', '--weft-muxer', '--dial', b.peerId, '--wait-public', '10000', '--watch-direct', String(WATCH_DIRECT_MS),
-        '--direct-bytes', String(DIRECT_BYTES), '--bytes', String(RELAY_BYTES)])
+        '--direct-bytes', String(TRANSFER_BYTES), '--bytes', String(TRANSFER_BYTES)])
       let row: Record<string, unknown>
       try {
         const d = await a.next('direct', WATCH_DIRECT_MS + 30_000)
@@ -87,8 +85,8 @@ for (const name of names) {
       const sent = { acked: row.acked, ms: row.ms }
       if (d.found === true && String(d.remoteAddr).includes('/udx')) {
         direct.push(Number(d.afterMs))
-        if (sent.acked === DIRECT_BYTES) {
-          const throughput = mibps(DIRECT_BYTES, Number(sent.ms))
+        if (sent.acked === TRANSFER_BYTES) {
+          const throughput = mibps(TRANSFER_BYTES, Number(sent.ms))
           directMiBps.push(throughput)
           row.directMiBps = throughput
           if (relayed !== undefined) {
@@ -109,8 +107,8 @@ for (const name of names) {
     attempts,
     directRate: `${direct.length}/${attempts}`,
     relayedToDirectMs: { median: median(direct), min: Math.min(...direct), max: Math.max(...direct) },
-    directMiBps: { median: median(directMiBps), n: directMiBps.length, bytes: DIRECT_BYTES },
-    relayMiBps: { median: median(relayMiBps), n: relayMiBps.length, bytes: RELAY_BYTES },
+    directMiBps: { median: median(directMiBps), n: directMiBps.length, bytes: TRANSFER_BYTES },
+    relayMiBps: { median: median(relayMiBps), n: relayMiBps.length, bytes: TRANSFER_BYTES },
     directOverRelayed: { median: median(ratios), n: ratios.length, min: Math.min(...ratios), max: Math.max(...ratios) }
   }))
 }

@@ -28,7 +28,8 @@ export function requireNetwork (daemons: Daemon[]): void {
   }
 }
 
-function addressesOf (d: Daemon): string[] {
+/** The daemon's listen and relayed addresses, as `weft status --json` shows them. */
+export function addressesOf (d: Daemon): string[] {
   const status = JSON.parse(d.cli(['status', '--json'])) as { network?: { addresses?: string[] } | null }
   return status.network?.addresses ?? []
 }
