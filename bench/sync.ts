@@ -9,6 +9,9 @@
  *                     CLOCK_MONOTONIC, in both processes): p50 and p99.
  *   incremental       B disconnects, A writes 100 ops (single writes), B
  *                     dials again: time from dial to B holding them, bytes.
+ *   large values      B (empty) dials A holding 48 incompressible values of
+ *                     1,000,000 bytes (one op each, as an app storing files
+ *                     or images writes them): MB/s from dial to B holding all.
  *
  * Targets: initial sync >= 30,000 ops/s, p50 propagation < 50 ms, incremental
  * < 200 ms and < 64 KiB. Run alone with `node dist/bench/sync.js
@@ -31,6 +34,8 @@ export interface SyncBenchOptions {
   incremental?: number
   /** Incremental rounds (B away, A writes, B back); the median is reported. @default 5 */
   incrementalRounds?: number
+  /** Incompressible 1,000,000-byte values for the large-value sync; 0 skips it. @default 48 */
+  largeValues?: number
   /** Print the result rows. @default true */
   print?: boolean
 }
@@ -40,7 +45,10 @@ export interface SyncBenchResult {
   initial: InitialSyncFigures[]
   propagation: { writes: number, p50Ms: number, p99Ms: number, maxMs: number, lost: number }
   incremental: { storeOps: number, newOps: number, rounds: number, ms: number, maxMs: number, connectMs: number, sessionMs: number, wireBytes: number }
+  largeValues?: { values: number, valueBytes: number, seconds: number, mbPerSecond: number, wireBytes: number }
 }
+
+const LARGE_VALUE_BYTES = 1_000_000
 
 interface SessionSummary { bytes: number, ops: number, applied: number, ok: boolean, ms: number, error?: string }
 
@@ -159,7 +167,32 @@ export async function benchSync (options: SyncBenchOptions = {}): Promise<SyncBe
   }
 
   await a.stop(); await b.stop(); last!.cleanup()
-  return { initial, propagation, incremental }
+  const count = options.largeValues ?? 48
+  const largeValues = count > 0 ? await largeValueSync(count) : undefined
+  if (print && largeValues !== undefined) {
+    row(`initial sync of ${count} incompressible values of 1 MB`, `${largeValues.mbPerSecond.toFixed(1)} MB/s, ${largeValues.seconds.toFixed(2)} s, ${(largeValues.wireBytes / 1e6).toFixed(1)} MB on the wire`)
+  }
+  return { initial, propagation, incremental, ...(largeValues === undefined ? {} : { largeValues }) }
+}
+
+export async function largeValueSync (count: number): Promise<NonNullable<SyncBenchResult['largeValues']>> {
+  const ta = tempDir('sync-large-a')
+  const tb = tempDir('sync-large-b')
+  const a = new Remote()
+  const b = new Remote()
+  try {
+    const { peerId: aId, addr: aAddr } = await a.call<{ peerId: string, addr: string }>('init', { dir: ta.dir })
+    await b.call('init', { dir: tb.dir })
+    await a.call('writeBlobs', { n: count, bytes: LARGE_VALUE_BYTES })
+    const t0 = now()
+    await b.call('dial', { addr: aAddr })
+    const t1 = await b.call<number>('waitSeq', { origin: aId, seq: count })
+    const sessions = await b.call<SessionSummary[]>('sessions', { settle: true })
+    const seconds = (t1 - t0) / 1000
+    return { values: count, valueBytes: LARGE_VALUE_BYTES, seconds, mbPerSecond: count * LARGE_VALUE_BYTES / 1e6 / seconds, wireBytes: sessions.reduce((n, s) => n + s.bytes, 0) }
+  } finally {
+    await a.stop(); await b.stop(); ta.cleanup(); tb.cleanup()
+  }
 }
 
 // ---- child process: one node with its replica, driven by IPC messages ----
@@ -194,6 +227,10 @@ async function child (): Promise<void> {
         done += size
       }
       return { ms: now() - t }
+    },
+    writeBlobs: async (m: { n: number, bytes: number }) => {
+      const { randomBytes } = await import('node:crypto')
+      for (let i = 0; i < m.n; i++) replica!.put('blobs', `b${i}`, { data: randomBytes(m.bytes) })
     },
     singles: async (m: { count: number, intervalMs: number }) => {
       const sent: Record<string, number> = {}
@@ -271,7 +308,8 @@ function parseArgs (argv: string[]): SyncBenchOptions {
     if (k === 'sizes' && v !== undefined) out.sizes = v.split(',').map(s => Number(s.replace(/_/g, '')))
     else if (k === 'writes' && v !== undefined) out.writes = Number(v)
     else if (k === 'incremental' && v !== undefined) out.incremental = Number(v)
-    else throw new Error(`unknown argument ${a} (use --sizes=100000,1000000 --writes=1000 --incremental=100)`)
+    else if (k === 'large-values' && v !== undefined) out.largeValues = Number(v)
+    else throw new Error(`unknown argument ${a} (use --sizes=100000,1000000 --writes=1000 --incremental=100 --large-values=48)`)
   }
   return out
 }
