@@ -24,6 +24,9 @@ export const DEFAULT_PAGE_BYTES = 1024 * 1024
  */
 export const SIGNATURE_EVERY_OPS = 256
 export const SIGNATURE_EVERY_BYTES = 16 * 1024
+/** `range` reads about this many bytes of ops per query, and at most this many rows. */
+const READ_CHUNK_BYTES = 256 * 1024
+const READ_CHUNK_ROWS = 512
 /** Rows per multi-row oplog insert. */
 const INSERT_CHUNK = 64
 /** How many recent rejections are kept for inspection. */
@@ -172,6 +175,31 @@ export class OplogTables {
   }
 
   /**
+   * Stored ops of one origin with seq in (from, to], in seq order, read in
+   * chunks of about READ_CHUNK_BYTES: the first read is one row, and later
+   * ones are sized by the ops read so far. So a caller that stops early has
+   * read at most one chunk more than it used: a page of 1 MB values reads the
+   * values it sends, not the backlog behind them, and small ops still come
+   * hundreds per query.
+   */
+  * range (origin: OriginHead, from: number, to: number): Generator<StoredOp> {
+    let rows = 1
+    let seen = 0
+    let bytes = 0
+    while (from < to) {
+      const chunk = this.read(origin, from, to, rows)
+      if (chunk.length === 0) return
+      for (const s of chunk) {
+        seen++
+        bytes += s.body.byteLength
+        yield s
+      }
+      from = chunk[chunk.length - 1]!.seq
+      rows = Math.max(1, Math.min(READ_CHUNK_ROWS, Math.floor(READ_CHUNK_BYTES * seen / bytes)))
+    }
+  }
+
+  /**
    * Ops beyond `vector`, origin by origin (in key order, for determinism),
    * each origin's slice ending on a signed op so the page can be verified
    * on its own.
@@ -188,17 +216,12 @@ export class OplogTables {
       if (o.seq <= have) continue
       if (ops.length >= limit || bytes >= maxBytes) { more = true; break }
       let from = have
-      let done = false
-      while (!done && from < o.seq) {
-        const chunk = this.read(o, from, o.seq, 512)
-        for (const s of chunk) {
-          ops.push(s.sig === undefined ? { body: s.body } : { body: s.body, sig: s.sig })
-          bytes += s.body.length + (s.sig?.length ?? 0)
-          from = s.seq
-          // Stop only on a signed op: the receiver needs a signature to close the run.
-          if (s.sig !== undefined && (ops.length >= limit || bytes >= maxBytes)) { done = true; break }
-        }
-        if (chunk.length === 0) break
+      for (const s of this.range(o, have, o.seq)) {
+        ops.push(s.sig === undefined ? { body: s.body } : { body: s.body, sig: s.sig })
+        bytes += s.body.length + (s.sig?.length ?? 0)
+        from = s.seq
+        // Stop only on a signed op: the receiver needs a signature to close the run.
+        if (s.sig !== undefined && (ops.length >= limit || bytes >= maxBytes)) break
       }
       if (from < o.seq) { more = true; break }
     }

@@ -529,15 +529,9 @@ export class Replica implements SyncStore {
       const have = vector.get(o.deviceId) ?? 0
       if (o.seq <= have) continue
       perOrigin[o.deviceId] = o.seq - have
-      let from = have
-      while (from < o.seq) {
-        const chunk = this.#oplog.read(o, from, o.seq, 1000)
-        if (chunk.length === 0) break
-        for (const s of chunk) {
-          const c = decodeOp({ body: s.body }).collection
-          perCollection[c] = (perCollection[c] ?? 0) + 1
-        }
-        from = chunk[chunk.length - 1]!.seq
+      for (const s of this.#oplog.range(o, have, o.seq)) {
+        const c = decodeOp({ body: s.body }).collection
+        perCollection[c] = (perCollection[c] ?? 0) + 1
       }
     }
     return { perOrigin, perCollection }

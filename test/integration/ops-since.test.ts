@@ -66,6 +66,30 @@ describe('opsSince', () => {
     }
   })
 
+  it('pages ops of very different sizes (small ops around 300 KB values) exactly once and in order', () => {
+    const r = newReplica()
+    const big = (i: number): Uint8Array => new Uint8Array(300_000).fill(i)
+    r.batch(w => { for (let i = 0; i < 300; i++) w.put('small', `a${i}`, { i }) })
+    for (let i = 0; i < 6; i++) {
+      r.put('big', `b${i}`, { data: big(i) })
+      r.batch(w => { for (let j = 0; j < 40; j++) w.put('small', `c${i}-${j}`, { j }) })
+    }
+    const all = summary(allOps(r))
+    const [origin] = r.oplog.origins()
+    expect([...r.oplog.range(origin!, 0, origin!.seq)].map(s => s.seq)).toEqual(Array.from({ length: origin!.seq }, (_, i) => i + 1))
+    expect([...r.oplog.range(origin!, 290, 310)].map(s => s.seq)).toEqual(Array.from({ length: 20 }, (_, i) => 291 + i))
+    let vector = new Map<string, number>()
+    const seen: string[] = []
+    for (let pages = 0; pages < 100; pages++) {
+      const page = r.opsSince(vector, { maxBytes: 512 * 1024 })
+      expect(page.ops.at(-1)?.sig).toBeDefined()
+      seen.push(...summary(page.ops))
+      vector = advance(vector, page.ops)
+      if (!page.more) break
+    }
+    expect(seen).toEqual(all)
+  })
+
   it('a byte budget splits pages the same way', () => {
     const { r } = setup()
     const page = r.opsSince(new Map(), { maxBytes: 1 })
