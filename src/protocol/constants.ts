@@ -43,6 +43,16 @@ export const DEFAULT_APPLY_CHUNK_BYTES = 64 * KiB
 
 /** Op lists smaller than this are sent uncompressed: deflate costs more than it saves. */
 export const MIN_COMPRESS_BYTES = 512
+/**
+ * Op lists of at least twice the sampled bytes are deflated only when these
+ * samples (evenly spaced, each deflated on its own) shrink to at most
+ * `MAX_DEFLATED_RATIO` of their size: op metadata deflates to about half,
+ * already-compressed values not at all, and a full deflate that saves a few
+ * per cent costs both sides more CPU than it saves on the wire.
+ */
+export const COMPRESS_SAMPLES = 3
+export const COMPRESS_SAMPLE_BYTES = 16 * KiB
+export const MAX_DEFLATED_RATIO = 0.95
 /** zlib level 1: most of the gain (repeated origin keys, field names) for a fraction of the CPU of level 6. */
 export const DEFAULT_COMPRESSION_LEVEL = 1
 

@@ -6,7 +6,9 @@
  * business); we only carry bytes. Deflate earns its keep because every body
  * repeats its 32-byte origin key and usually its collection and field names;
  * the prev hashes and signatures do not compress, so level 1 gets nearly all
- * of the gain. Compression runs on libuv's thread pool (async zlib), which
+ * of the gain. Values that are already compressed (images, archives) do not
+ * deflate at all, so a large list is sampled first and sent as it is when
+ * the samples do not shrink. Compression runs on libuv's thread pool (async zlib), which
  * keeps a large page from stalling sessions with other peers.
  *
  * Decoding is bounded before any allocation: the declared raw size is checked
@@ -16,7 +18,7 @@
 import { promisify } from 'node:util'
 import { deflateRaw as deflateRawCb, inflateRaw as inflateRawCb } from 'node:zlib'
 import type { EncodedOp } from '../oplog/op.js'
-import { DEFAULT_COMPRESSION_LEVEL, DEFAULT_MAX_INFLATED_BYTES, MAX_OPS_PER_MESSAGE, MIN_COMPRESS_BYTES } from './constants.js'
+import { COMPRESS_SAMPLE_BYTES, COMPRESS_SAMPLES, DEFAULT_COMPRESSION_LEVEL, DEFAULT_MAX_INFLATED_BYTES, MAX_DEFLATED_RATIO, MAX_OPS_PER_MESSAGE, MIN_COMPRESS_BYTES } from './constants.js'
 import { BadRequestError, TooLargeError } from './errors.js'
 import { Compression, OpList } from './pb/sync.js'
 
@@ -46,12 +48,37 @@ export interface UnpackOptions {
 export async function packOps (ops: readonly EncodedOp[], options: PackOptions = {}): Promise<PackedOps> {
   const raw = encodeOpList(ops)
   const level = options.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL
-  if (raw.byteLength < MIN_COMPRESS_BYTES || level === 0) {
-    return { compression: Compression.NONE, ops: raw, count: ops.length, rawBytes: raw.byteLength }
-  }
+  const plain = { compression: Compression.NONE, ops: raw, count: ops.length, rawBytes: raw.byteLength }
+  if (raw.byteLength < MIN_COMPRESS_BYTES || level === 0) return plain
+  if (raw.byteLength >= COMPRESS_SAMPLES * COMPRESS_SAMPLE_BYTES * 2 && !(await worthDeflating(raw, level))) return plain
   const deflated = new Uint8Array(await deflateRaw(raw, { level }))
-  if (deflated.byteLength >= raw.byteLength) return { compression: Compression.NONE, ops: raw, count: ops.length, rawBytes: raw.byteLength }
+  if (deflated.byteLength >= raw.byteLength) return plain
   return { compression: Compression.DEFLATE_RAW, ops: deflated, count: ops.length, rawBytes: raw.byteLength }
+}
+
+/** Deflate's output for incompressible input: stored blocks, 5 bytes per 64 KiB, plus slack. */
+const DEFLATE_WORST_GROWTH = 1.001
+
+/**
+ * Whether deflating a large op list is likely to pay, judged from a few
+ * evenly spaced samples: a page of photos or other already-compressed values
+ * would otherwise cost a full deflate (about 40 ms per MB on a busy core) on
+ * every page, only to be thrown away because it saved nothing. Samples are
+ * taken in turn and the answer is given as soon as it is certain (deflate
+ * never grows its input by more than a fraction of a per cent), so a list of
+ * ordinary ops costs one 16 KiB sample.
+ */
+async function worthDeflating (raw: Uint8Array, level: number): Promise<boolean> {
+  const budget = COMPRESS_SAMPLES * COMPRESS_SAMPLE_BYTES * MAX_DEFLATED_RATIO
+  const step = Math.floor((raw.byteLength - COMPRESS_SAMPLE_BYTES) / (COMPRESS_SAMPLES - 1))
+  let deflated = 0
+  for (let i = 0; i < COMPRESS_SAMPLES; i++) {
+    deflated += (await deflateRaw(raw.subarray(i * step, i * step + COMPRESS_SAMPLE_BYTES), { level })).byteLength
+    const rest = (COMPRESS_SAMPLES - 1 - i) * COMPRESS_SAMPLE_BYTES * DEFLATE_WORST_GROWTH
+    if (deflated + rest <= budget) return true
+    if (deflated > budget) return false
+  }
+  return false
 }
 
 const varintSize = (n: number): number => n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5

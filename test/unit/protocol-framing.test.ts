@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { FramedChannel, encodeLengthPrefix } from '../../src/protocol/framing.js'
@@ -5,6 +6,7 @@ import { packOps, unpackOps } from '../../src/protocol/ops-codec.js'
 import { Compression } from '../../src/protocol/pb/sync.js'
 import { duplexPair } from '../helpers/memory-pipe.js'
 import type { ByteChannel } from '../../src/protocol/framing.js'
+import type { EncodedOp } from '../../src/oplog/op.js'
 
 const never = new AbortController().signal
 
@@ -81,6 +83,12 @@ describe('framing', () => {
   })
 })
 
+/** Element-wise toEqual on megabytes of typed arrays takes seconds; compare the bytes instead. */
+function sameOps (a: readonly EncodedOp[], b: readonly EncodedOp[]): boolean {
+  const same = (x: Uint8Array | undefined, y: Uint8Array | undefined): boolean => x === undefined || y === undefined ? x === y : Buffer.from(x).equals(Buffer.from(y))
+  return a.length === b.length && a.every((op, i) => same(op.body, b[i]!.body) && same(op.sig, b[i]!.sig))
+}
+
 describe('op lists', () => {
   const ops = Array.from({ length: 200 }, (_, i) => ({ body: new Uint8Array(100).fill(i % 7), ...(i % 10 === 9 ? { sig: new Uint8Array(64).fill(1) } : {}) }))
 
@@ -90,6 +98,21 @@ describe('op lists', () => {
     expect(packed.ops.byteLength).toBeLessThan(packed.rawBytes)
     const back = await unpackOps(packed)
     expect(back).toEqual(ops)
+  })
+
+  it('sends already-compressed values as they are, and still deflates ops around such a value', async () => {
+    const photo = (): Uint8Array => new Uint8Array(randomBytes(512 * 1024))
+    const photos = [{ body: photo() }, { body: photo(), sig: new Uint8Array(64).fill(1) }]
+    const plain = await packOps(photos)
+    expect(plain.compression).toBe(Compression.NONE)
+    expect(sameOps(await unpackOps(plain), photos)).toBe(true)
+
+    const meta = (n: number): Array<{ body: Uint8Array }> => Array.from({ length: n }, (_, i) => ({ body: new TextEncoder().encode(`{"collection":"notes","key":"note-${i}","field":"title","value":"note number ${i}"}`) }))
+    const mixed = [...meta(4000), { body: photo() }, ...meta(4000)]
+    const packed = await packOps(mixed)
+    expect(packed.compression).toBe(Compression.DEFLATE_RAW)
+    expect(packed.ops.byteLength).toBeLessThan(packed.rawBytes * 0.9)
+    expect(sameOps(await unpackOps(packed), mixed)).toBe(true)
   })
 
   it('refuses a declared size over the inflation limit without inflating', async () => {
