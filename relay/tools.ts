@@ -1,8 +1,9 @@
 /**
- * Operator tools for the `group-statement/1` scheme until the trust work
- * brings real admission records: make a group key, sign a statement for a
- * peer. The group key file is 64 raw bytes (seed then public key), mode 0600;
- * the relay's config only ever holds the public half.
+ * Operator tools for the `group-statement/1` scheme (for peers that are not
+ * weft daemons; daemons present their admission chain instead): make a group
+ * key, sign a statement for a peer. The group key file is 64 raw bytes (seed
+ * then public key), mode 0600; the relay's config only ever holds the public
+ * half.
  */
 import { closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs'
 import { peerIdFromString } from '@libp2p/peer-id'

@@ -5,8 +5,8 @@
  * A verifier reads one credential scheme. The relay hands it the credential
  * bytes, the peer id the connection authenticated (Noise proves the peer holds
  * that key), and the time; it answers with the group admitted and until when,
- * or a failure code. Admission records from the trust work can plug in as
- * another scheme without touching the protocol or the limit policy.
+ * or a failure code. Weft daemons use `admission-chain/1` (admission-chain.ts),
+ * which plugged in this way without touching the protocol or the limit policy.
  *
  * Scheme `group-statement/1` (this file) is deliberately simple. The relay's
  * config lists group public keys (Ed25519, 32 bytes). A credential is a
