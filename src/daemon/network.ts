@@ -8,7 +8,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { networkInterfaces } from 'node:os'
 import { InvalidArgumentError, WeftError } from '../errors.js'
 import type { Invite } from '../auth/invite.js'
-import type { Joined } from '../auth/pairing.js'
+import type { Joined, MembershipView } from '../auth/pairing.js'
 import { MAX_INVITE_ADDRESSES } from '../auth/constants.js'
 import { deviceIdToString, parseDeviceId } from '../oplog/keys.js'
 import { handlePairing, pairingDialRank, pairWithInviter } from '../net/pairing.js'
@@ -272,12 +272,7 @@ class NodeNetwork implements Network {
     this.#unhandlePairing = await handlePairing(this.#node, {
       deviceKey: replica.deviceKey,
       invites: replica.invites,
-      membership: () => {
-        const m = replica.membership
-        const g = replica.group
-        if (m === undefined || g === undefined) return undefined
-        return { groupPub: g.pub, isMember: d => m.isMember(d), isRevoked: d => m.isRevoked(d), chainFor: d => m.chainFor(d) }
-      },
+      membership: () => pairingMembership(replica),
       onAccepted: accepted => {
         replica.publishRecord(accepted.admission)
         this.#log('info', 'device joined the group', { device: deviceIdToString(accepted.joiner), name: accepted.admission.name })
@@ -285,6 +280,14 @@ class NodeNetwork implements Network {
       onError: (peer, err) => { this.#log('warn', 'pairing refused', { peer, error: err.message }) }
     })
   }
+}
+
+/** The replica's group as the inviter's side of pairing sees it (undefined while in no group). */
+export function pairingMembership (replica: Replica): MembershipView | undefined {
+  const m = replica.membership
+  const g = replica.group
+  if (m === undefined || g === undefined) return undefined
+  return { groupPub: g.pub, isMember: d => m.isMember(d), isRevoked: d => m.isRevoked(d), chainFor: d => m.chainFor(d) }
 }
 
 function revoked (replica: Replica, peerId: string): boolean {

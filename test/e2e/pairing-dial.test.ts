@@ -14,6 +14,7 @@ import { createServer, type Server, type Socket } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createInvite } from '../../src/auth/invite.js'
+import { pairingMembership } from '../../src/daemon/network.js'
 import { handlePairing, pairWithInviter } from '../../src/net/pairing.js'
 import { startNode, stopAll, type TestNode } from '../helpers/net-nodes.js'
 
@@ -48,12 +49,7 @@ async function inviterWithInvite (firstAddresses: string[]): Promise<{ inviter: 
   await handlePairing(inviter.node, {
     deviceKey: replica.deviceKey,
     invites: replica.invites,
-    membership: () => {
-      const m = replica.membership
-      const g = replica.group
-      if (m === undefined || g === undefined) return undefined
-      return { groupPub: g.pub, isMember: d => m.isMember(d), isRevoked: d => m.isRevoked(d), chainFor: d => m.chainFor(d) }
-    },
+    membership: () => pairingMembership(replica),
     onAccepted: accepted => { replica.publishRecord(accepted.admission) }
   })
   const own = inviter.node.getMultiaddrs().map(a => a.decapsulate(`/p2p/${inviter.id}`).toString())
