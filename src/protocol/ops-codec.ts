@@ -8,8 +8,8 @@
  * the prev hashes and signatures do not compress, so level 1 gets nearly all
  * of the gain. Values that are already compressed (images, archives) do not
  * deflate at all, so a large list is sampled first and sent as it is when
- * the samples do not shrink. Compression runs on libuv's thread pool (async zlib), which
- * keeps a large page from stalling sessions with other peers.
+ * the samples do not shrink. Compression runs on libuv's thread pool (async
+ * zlib), which keeps a large page from stalling sessions with other peers.
  *
  * Decoding is bounded before any allocation: the declared raw size is checked
  * against the inflation limit, inflation is capped at that size (a zip bomb
