@@ -72,7 +72,10 @@ describe('two daemons through the CLI', () => {
     cleanup.push(async () => { await b.stop('SIGKILL') })
     expect(json(await b.cli(['get', 'notes', 'n2', '--json']))).toEqual({ title: 'from beta' })
     await eventually('beta catches up after restart', async () => await b.cli(['get', 'notes', 'n3', '--json']), r => r.code === 0)
-  })
+    // About 25 CLI processes, three daemon starts and a restart: ~30 s on an
+    // idle machine, ~40 s in the full suite; the default 60 s left too little
+    // room on two shared cores under other load.
+  }, 120_000)
 
   it('refuses expired, reused and wrong invite codes, each with its reason', async () => {
     const a = await daemon('alpha')
