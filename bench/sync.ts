@@ -49,6 +49,8 @@ export interface SyncBenchResult {
 }
 
 const LARGE_VALUE_BYTES = 1_000_000
+/** Untimed pause before each incremental round's redial. */
+const MIN_REDIAL_GAP_MS = 250
 
 interface SessionSummary { bytes: number, ops: number, applied: number, ok: boolean, ms: number, error?: string }
 
@@ -149,6 +151,9 @@ export async function benchSync (options: SyncBenchOptions = {}): Promise<SyncBe
   const rounds: Array<{ ms: number, connectMs: number, sessionMs: number, wireBytes: number }> = []
   let held = storeOps
   for (let round = 0; round < (options.incrementalRounds ?? 5); round++) {
+    // libp2p refuses a host's sixth inbound connection within a second
+    // (inboundConnectionThreshold); with a small store the rounds come faster.
+    await new Promise(resolve => setTimeout(resolve, MIN_REDIAL_GAP_MS))
     await b.call('hangup', { peer: aId })
     await b.call('sessions')
     await a.call('singles', { count: newOps, intervalMs: 0 })
