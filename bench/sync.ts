@@ -90,30 +90,46 @@ class Remote {
 
 const now = (): number => Number(process.hrtime.bigint()) / 1e6
 
-async function initialSync (size: number): Promise<{ figures: InitialSyncFigures, a: Remote, b: Remote, aId: string, aAddr: string, cleanup: () => void }> {
+interface PulledBacklog { seconds: number, sessions: SessionSummary[], a: Remote, b: Remote, aId: string, aAddr: string, cleanup: () => void }
+
+/**
+ * A holds `ops` ops written by `fill`; B (empty) dials A. Returns the seconds
+ * from the dial until B holds them all, and the sync sessions that took.
+ * WEFT_BENCH_CPU_PROFILE=<prefix> writes a V8 CPU profile of each side.
+ */
+async function pullBacklog (ops: number, label: string, fill: (a: Remote) => Promise<void>): Promise<PulledBacklog> {
   const ta = tempDir('sync-a')
   const tb = tempDir('sync-b')
   const a = new Remote()
   const b = new Remote()
-  const { peerId: aId, addr: aAddr } = await a.call<{ peerId: string, addr: string }>('init', { dir: ta.dir })
-  await b.call('init', { dir: tb.dir })
-  const { ms: genMs } = await a.call<{ ms: number }>('write', { n: size, batch: 1_000 })
-  const profile = process.env.WEFT_BENCH_CPU_PROFILE
-  if (profile !== undefined) await Promise.all([a.call('profile', { start: true }), b.call('profile', { start: true })])
-  const t0 = now()
-  await b.call('dial', { addr: aAddr })
-  const t1 = await b.call<number>('waitSeq', { origin: aId, seq: size })
-  if (profile !== undefined) await Promise.all([a.call('profile', { file: `${profile}-a-${size}.cpuprofile` }), b.call('profile', { file: `${profile}-b-${size}.cpuprofile` })])
-  const sessions = await b.call<SessionSummary[]>('sessions', { settle: true })
-  const wireBytes = sessions.reduce((n, s) => n + s.bytes, 0)
-  const seconds = (t1 - t0) / 1000
+  const cleanup = (): void => { ta.cleanup(); tb.cleanup() }
+  try {
+    const { peerId: aId, addr: aAddr } = await a.call<{ peerId: string, addr: string }>('init', { dir: ta.dir })
+    await b.call('init', { dir: tb.dir })
+    await fill(a)
+    const profile = process.env.WEFT_BENCH_CPU_PROFILE
+    if (profile !== undefined) await Promise.all([a.call('profile', { start: true }), b.call('profile', { start: true })])
+    const t0 = now()
+    await b.call('dial', { addr: aAddr })
+    const t1 = await b.call<number>('waitSeq', { origin: aId, seq: ops })
+    if (profile !== undefined) await Promise.all([a.call('profile', { file: `${profile}-a-${label}.cpuprofile` }), b.call('profile', { file: `${profile}-b-${label}.cpuprofile` })])
+    const sessions = await b.call<SessionSummary[]>('sessions', { settle: true })
+    return { seconds: (t1 - t0) / 1000, sessions, a, b, aId, aAddr, cleanup }
+  } catch (err) {
+    // A failed run must not leave its two node processes behind.
+    await a.stop(); await b.stop(); cleanup()
+    throw err
+  }
+}
+
+async function initialSync (size: number): Promise<{ figures: InitialSyncFigures } & PulledBacklog> {
+  let genMs = 0
+  const pulled = await pullBacklog(size, String(size), async a => { genMs = (await a.call<{ ms: number }>('write', { n: size, batch: 1_000 })).ms })
+  const wireBytes = pulled.sessions.reduce((n, s) => n + s.bytes, 0)
+  const seconds = pulled.seconds
   return {
-    figures: { ops: size, generateSeconds: genMs / 1000, seconds, opsPerSecond: size / seconds, wireBytes, bytesPerOp: wireBytes / size, sessions: sessions.length },
-    a,
-    b,
-    aId,
-    aAddr,
-    cleanup: () => { ta.cleanup(); tb.cleanup() }
+    ...pulled,
+    figures: { ops: size, generateSeconds: genMs / 1000, seconds, opsPerSecond: size / seconds, wireBytes, bytesPerOp: wireBytes / size, sessions: pulled.sessions.length }
   }
 }
 
@@ -181,22 +197,12 @@ export async function benchSync (options: SyncBenchOptions = {}): Promise<SyncBe
 }
 
 export async function largeValueSync (count: number): Promise<NonNullable<SyncBenchResult['largeValues']>> {
-  const ta = tempDir('sync-large-a')
-  const tb = tempDir('sync-large-b')
-  const a = new Remote()
-  const b = new Remote()
+  const pulled = await pullBacklog(count, `large-${count}`, async a => { await a.call('writeBlobs', { n: count, bytes: LARGE_VALUE_BYTES }) })
   try {
-    const { peerId: aId, addr: aAddr } = await a.call<{ peerId: string, addr: string }>('init', { dir: ta.dir })
-    await b.call('init', { dir: tb.dir })
-    await a.call('writeBlobs', { n: count, bytes: LARGE_VALUE_BYTES })
-    const t0 = now()
-    await b.call('dial', { addr: aAddr })
-    const t1 = await b.call<number>('waitSeq', { origin: aId, seq: count })
-    const sessions = await b.call<SessionSummary[]>('sessions', { settle: true })
-    const seconds = (t1 - t0) / 1000
+    const { seconds, sessions } = pulled
     return { values: count, valueBytes: LARGE_VALUE_BYTES, seconds, mbPerSecond: count * LARGE_VALUE_BYTES / 1e6 / seconds, wireBytes: sessions.reduce((n, s) => n + s.bytes, 0) }
   } finally {
-    await a.stop(); await b.stop(); ta.cleanup(); tb.cleanup()
+    await pulled.a.stop(); await pulled.b.stop(); pulled.cleanup()
   }
 }
 
