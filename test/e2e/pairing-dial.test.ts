@@ -5,7 +5,8 @@
  * - A silent address (TCP accepts, nothing answers: what a LAN address looks
  *   like from another network behind a firewall that drops, or a half-dead
  *   host) must not hold pairing up until libp2p's per-address timeout: the
- *   next address is dialled while the silent one still hangs.
+ *   next address is dialled while the silent one still hangs, and the
+ *   silent dial is closed once the inviter answers.
  * - A different device answering at an invite address (the same private IP
  *   on another LAN) is not the inviter: the joiner drops that connection and
  *   pairs with the right device at the next address.
@@ -16,7 +17,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createInvite } from '../../src/auth/invite.js'
 import { pairingMembership } from '../../src/daemon/network.js'
 import { handlePairing, pairWithInviter } from '../../src/net/pairing.js'
-import { startNode, stopAll, type TestNode } from '../helpers/net-nodes.js'
+import { startNode, stopAll, waitFor, type TestNode } from '../helpers/net-nodes.js'
 
 const servers: Server[] = []
 const held: Socket[] = []
@@ -30,16 +31,21 @@ afterEach(async () => {
 const LIBP2P_ADDRESS_DIAL_TIMEOUT_MS = 6_000
 
 /** A TCP listener that accepts connections and never says a word. */
-async function silentListener (): Promise<{ addr: string, accepted: () => number }> {
+async function silentListener (): Promise<{ addr: string, accepted: () => number, open: () => number }> {
   let accepted = 0
+  let open = 0
   const server = createServer(sock => {
     accepted++
+    open++
     held.push(sock)
     sock.on('error', () => {})
+    sock.once('close', () => { open-- })
+    // read: a socket nobody reads from never sees its peer's FIN or RST
+    sock.resume()
   })
   servers.push(server)
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  return { addr: `/ip4/127.0.0.1/tcp/${(server.address() as AddressInfo).port}`, accepted: () => accepted }
+  return { addr: `/ip4/127.0.0.1/tcp/${(server.address() as AddressInfo).port}`, accepted: () => accepted, open: () => open }
 }
 
 async function inviterWithInvite (firstAddresses: string[]): Promise<{ inviter: TestNode, invite: ReturnType<typeof createInvite>['invite'] }> {
@@ -59,7 +65,7 @@ async function inviterWithInvite (firstAddresses: string[]): Promise<{ inviter: 
 }
 
 describe('pairing dials the invite\'s addresses', () => {
-  it('pairs through the next address while the first one stays silent', async () => {
+  it('pairs through the next address while the first one stays silent, and closes the silent dial', async () => {
     const silent = await silentListener()
     const { inviter, invite } = await inviterWithInvite([silent.addr])
     const joiner = await startNode()
@@ -69,6 +75,8 @@ describe('pairing dials the invite\'s addresses', () => {
     const joined = await pairWithInviter(joiner.node, { invite, device: joiner.replica.deviceKey.publicKey, name: 'joiner', signal })
     expect(joined.groupId).toBe(inviter.replica.group!.id)
     expect(silent.accepted()).toBe(1)
+    // the losing dial is aborted and its socket closed, not left open
+    await waitFor(() => silent.open() === 0, 'the silent dial to be closed')
   })
 
   it('refuses a device that answers at an invite address but is not the inviter, and pairs with the inviter', async () => {
