@@ -109,6 +109,8 @@ export class ByteReader {
 
   string (field: string, max: number): string {
     const b = this.bytes(field, max)
+    const ascii = shortAscii(b)
+    if (ascii !== undefined) return ascii
     // isUtf8 plus Buffer's decoder is several times faster than a fatal
     // TextDecoder on the short strings ops are made of.
     if (!isUtf8(b)) throw new MalformedError(`${this.#what}: ${field} is not valid UTF-8`)
@@ -118,6 +120,22 @@ export class ByteReader {
   end (): void {
     if (this.#pos !== this.#buf.length) throw new MalformedError(`${this.#what}: ${this.#buf.length - this.#pos} trailing bytes`)
   }
+}
+
+/** Longest string decoded by `shortAscii`; longer ones go to the native decoder, which wins there. */
+const SHORT_ASCII_BYTES = 32
+
+/**
+ * The string of `b` if it is short and all ASCII (valid UTF-8 that decodes
+ * byte for byte), else undefined. Collection, key and field names mostly
+ * are; this skips the three native calls of the general path, which cost
+ * more than the decoding itself on a few bytes.
+ */
+function shortAscii (b: Uint8Array): string | undefined {
+  const n = b.length
+  if (n > SHORT_ASCII_BYTES) return undefined
+  for (let i = 0; i < n; i++) if (b[i]! > 0x7f) return undefined
+  return String.fromCharCode.apply(null, b as unknown as number[])
 }
 
 export function toHex (b: Uint8Array): string { return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex') }

@@ -12,7 +12,7 @@
  * which the new head keeps.
  */
 import { compareHlc, type Hlc, type HybridClock } from '../hlc/index.js'
-import { bytesEqual } from '../oplog/bytes.js'
+import { bytesEqual, toHex } from '../oplog/bytes.js'
 import { deviceIdToString, parseDeviceId, type SignatureVerifier } from '../oplog/keys.js'
 import { decodeOp, OpRejectedError, signingMessage, type DecodeLimits, type EncodedOp, type Op } from '../oplog/op.js'
 import { verifyRun } from '../oplog/verify.js'
@@ -64,14 +64,21 @@ interface Indexed { op: Op, index: number }
 export function planApply (ctx: ApplyContext, batch: readonly EncodedOp[]): ApplyPlan {
   const rejected: Rejection[] = []
   const byOrigin = new Map<string, Indexed[]>()
+  // Pages come in runs of one origin: compare with the last op's origin
+  // before turning the key into a map key.
+  let lastOrigin: Uint8Array | undefined
+  let lastList: Indexed[] | undefined
   batch.forEach((encoded, index) => {
     try {
       const op = decodeOp(encoded, ctx.limits)
       if (op.seq > MAX_SEQ) throw new OpRejectedError('malformed', `op seq ${op.seq} is beyond the supported range`)
-      const k = Buffer.from(op.origin).toString('hex')
-      const list = byOrigin.get(k)
-      if (list === undefined) byOrigin.set(k, [{ op, index }])
+      if (lastList !== undefined && bytesEqual(op.origin, lastOrigin!)) { lastList.push({ op, index }); return }
+      const k = toHex(op.origin)
+      let list = byOrigin.get(k)
+      if (list === undefined) byOrigin.set(k, list = [{ op, index }])
       else list.push({ op, index })
+      lastOrigin = op.origin
+      lastList = list
     } catch (err) {
       if (!(err instanceof OpRejectedError)) throw err
       rejected.push({ index, reason: err.reason, message: err.message })

@@ -357,6 +357,25 @@ describe('bytes reader', () => {
       expect(() => r.u8('x')).toThrow(expect.objectContaining({ name: 'MalformedError' }))
     }))
   })
+
+  it('decodes strings exactly as a fatal UTF-8 decoder does, short ASCII and all', () => {
+    const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+    const check = (bytes: Uint8Array): void => {
+      const framed = new ByteWriter(1).bytes(bytes).finish()
+      let expected: string | undefined
+      try { expected = strict.decode(bytes) } catch { expected = undefined }
+      const read = (): string => new ByteReader(framed, 't').string('name', 1000)
+      if (expected === undefined) expect(read).toThrow(expect.objectContaining({ name: 'MalformedError', message: 't: name is not valid UTF-8' }))
+      else expect(read()).toBe(expected)
+    }
+    // around the short-ASCII path's 32-byte limit, and bytes it must hand on
+    for (const n of [0, 1, 31, 32, 33, 64]) check(utf8('a'.repeat(n)))
+    for (const bad of [[0x80], [0xc3], [0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0x61, 0xc3]]) check(Uint8Array.from(bad))
+    check(utf8('h\u00e9llo'))
+    check(Uint8Array.from([0x61, 0x00, 0x7f]))
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }), check))
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }).map(b => b.map(x => x & 0x7f)), check))
+  })
 })
 
 /** A real verifier that counts how many signatures it checks. */
