@@ -8,7 +8,7 @@
  * node's stream window (2 MiB) and their streams are read and written through
  * weft's sync channel adapter, as a sync session's are.
  *
- *   node dist/bench/lab.js [--attempts N] [case...]     cases: udx-punch, udx-one-random, udx-both-random
+ *   node dist/bench/lab.js [--attempts N] [case...]     cases: udx-punch, udx-one-random, udx-both-random (default: all three)
  *
  * Each case runs in one fresh topology with one relay; prints one JSON line
  * per attempt and a summary line per case. Skips (exit 0) where network
@@ -41,13 +41,18 @@ if (why !== undefined) { out(`bench:lab skipped (${why})`); process.exit(0) }
 removeStale()
 
 const attempts = Number(v.attempts)
-const names = positionals.length > 0 ? positionals : ['udx-punch']
+const names = positionals.length > 0 ? positionals : Object.keys(CASES)
+const unknown = names.filter(n => CASES[n] === undefined)
+if (!Number.isInteger(attempts) || attempts < 1 || unknown.length > 0) {
+  out(unknown.length > 0 ? `unknown case ${unknown.join(', ')} (cases: ${Object.keys(CASES).join(', ')})` : '--attempts must be a positive integer')
+  process.exit(2)
+}
 const mibps = (bytes: number, ms: number): number => Math.round(bytes / 1024 / 1024 / (ms / 1000) * 10) / 10
 const median = (xs: number[]): number | undefined => xs.length === 0 ? undefined : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 for (const name of names) {
   const c = CASES[name]
-  if (c === undefined) { out(`unknown case ${name}`); continue }
+  if (c === undefined) continue // checked above
   const lab = new Lab(c.nat1, c.nat2)
   const direct: number[] = []
   const directMiBps: number[] = []
