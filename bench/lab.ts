@@ -8,7 +8,12 @@
  * node's stream window (2 MiB) and their streams are read and written through
  * weft's sync channel adapter, as a sync session's are.
  *
- *   node dist/bench/lab.js [--attempts N] [case...]     cases: udx-punch, udx-one-random, udx-both-random (default: all three)
+ *   node dist/bench/lab.js [--attempts N] [case...]     cases: udx-punch, udx-one-random, udx-both-random, tcp-upnp (default: all four)
+ *
+ * `tcp-upnp` is a reference, not a hole-punching case: miniupnpd on nat1 maps
+ * A's TCP port and DCUtR upgrades to a direct TCP connection (lab scenario 2).
+ * TCP is the cheapest direct path libp2p has here, so its direct/relayed ratio
+ * is what this lab (every role on the same cores) allows any direct path.
  *
  * Each case runs in one fresh topology with one relay; prints one JSON line
  * per attempt and a summary line per case. Skips (exit 0) where network
@@ -20,10 +25,17 @@ import { Lab } from '../test/lab/lab.js'
 import { stopAllProcesses } from '../test/lab/procs.js'
 import { netnsUnavailable, removeStale, type NatOptions } from '../test/lab/topology.js'
 
-const CASES: Record<string, { nat1: NatOptions, nat2: NatOptions }> = {
-  'udx-punch': { nat1: { symmetric: false }, nat2: { symmetric: false } },
-  'udx-one-random': { nat1: { symmetric: false }, nat2: { symmetric: true } },
-  'udx-both-random': { nat1: { symmetric: true }, nat2: { symmetric: true } }
+interface Case {
+  nat1: NatOptions
+  nat2: NatOptions
+  /** Hole punching over UDX, or a direct TCP path through a UPnP mapping on nat1. */
+  direct: 'udx' | 'tcp-upnp'
+}
+const CASES: Record<string, Case> = {
+  'udx-punch': { nat1: { symmetric: false }, nat2: { symmetric: false }, direct: 'udx' },
+  'udx-one-random': { nat1: { symmetric: false }, nat2: { symmetric: true }, direct: 'udx' },
+  'udx-both-random': { nat1: { symmetric: true }, nat2: { symmetric: true }, direct: 'udx' },
+  'tcp-upnp': { nat1: { symmetric: false }, nat2: { symmetric: false }, direct: 'tcp-upnp' }
 }
 /**
  * One transfer, the same over both paths so that both are measured over the
@@ -33,6 +45,8 @@ const CASES: Record<string, { nat1: NatOptions, nat2: NatOptions }> = {
 const TRANSFER_BYTES = 32 * 1024 * 1024
 const RELAY_ARGS = ['--data-limit-bytes', String(64 * 1024 * 1024), '--duration-limit-ms', String(10 * 60_000)]
 const WATCH_DIRECT_MS = 10_000
+/** @libp2p/upnp-nat maps about 6 to 7 s after start (see the notes). */
+const WAIT_UPNP_MS = 25_000
 
 const { values: v, positionals } = parseArgs({ options: { attempts: { type: 'string', default: '10' } }, allowPositionals: true })
 const out = (s: string): void => { process.stdout.write(s + '\n') }
@@ -61,8 +75,10 @@ for (const name of names) {
   const ratios: number[] = []
   try {
     await lab.startRelay(RELAY_ARGS)
+    if (c.direct === 'tcp-upnp') await lab.miniupnpd('nat1')
+    const punch = c.direct === 'udx' ? ['--dcutr', '--udx'] : ['--dcutr']
     for (let i = 0; i < attempts; i++) {
-      const b = await lab.probe('b', ['--dcutr', '--udx', '--weft-muxer'])
+      const b = await lab.probe('b', [...punch, '--weft-muxer'])
       await b.next('reserved', 20_000)
       await b.next('nat-mapping', 15_000).catch(() => undefined)
       // relay throughput: a plain relayed stream, no upgrade watched
@@ -72,11 +88,13 @@ for (const name of names) {
       const relayed = rs.acked === TRANSFER_BYTES ? mibps(TRANSFER_BYTES, Number(rs.ms)) : undefined
       if (relayed !== undefined) relayMiBps.push(relayed)
       await r.proc.stop()
-      const a = await lab.probe('a', ['--dcutr', '--udx', '--weft-muxer', '--dial', b.peerId, '--wait-public', '10000', '--watch-direct', String(WATCH_DIRECT_MS),
+      // A dials: DCUtR only tries the dialer's public addresses (see the notes)
+      const a = await lab.probe('a', [...punch, ...(c.direct === 'tcp-upnp' ? ['--upnp'] : []), '--weft-muxer', '--dial', b.peerId,
+        '--wait-public', String(c.direct === 'udx' ? 10_000 : WAIT_UPNP_MS), '--watch-direct', String(WATCH_DIRECT_MS),
         '--direct-bytes', String(TRANSFER_BYTES), '--bytes', String(TRANSFER_BYTES)])
       let row: Record<string, unknown>
       try {
-        const d = await a.next('direct', WATCH_DIRECT_MS + 30_000)
+        const d = await a.next('direct', WAIT_UPNP_MS + WATCH_DIRECT_MS + 30_000)
         const sent = await a.next('sent', 120_000)
         row = { case: name, attempt: i + 1, direct: d.found === true, remoteAddr: d.remoteAddr, afterMs: d.afterMs, over: sent.over, acked: sent.acked, ms: sent.ms, relayMiBps: relayed }
       } catch (err) {
@@ -88,7 +106,8 @@ for (const name of names) {
       }
       const d = { found: row.direct, remoteAddr: row.remoteAddr, afterMs: row.afterMs }
       const sent = { acked: row.acked, ms: row.ms }
-      if (d.found === true && String(d.remoteAddr).includes('/udx')) {
+      const addr = String(d.remoteAddr)
+      if (d.found === true && (c.direct === 'udx' ? addr.includes('/udx') : addr.includes('/tcp/') && !addr.includes('/p2p-circuit'))) {
         direct.push(Number(d.afterMs))
         if (sent.acked === TRANSFER_BYTES) {
           const throughput = mibps(TRANSFER_BYTES, Number(sent.ms))
@@ -109,6 +128,7 @@ for (const name of names) {
   }
   out(JSON.stringify({
     case: name,
+    path: c.direct === 'udx' ? 'udx' : 'tcp through a UPnP mapping (reference)',
     attempts,
     directRate: `${direct.length}/${attempts}`,
     relayedToDirectMs: { median: median(direct), min: Math.min(...direct), max: Math.max(...direct) },

@@ -12,7 +12,10 @@
  * (default 3) runs, the two transports alternating. Each side also reports the
  * CPU time (user + system) it spent per MiB during the transfer: on a
  * machine whose cores are shared, that, not the wall-clock rate, says what a
- * transport costs.
+ * transport costs. A third kind, a bare udx-native stream (no libp2p, Noise
+ * or yamux; the transport's 4 MiB socket buffers), measures what UDX itself
+ * costs, so that the gap to TCP can be split between udx-native and the layers
+ * above it.
  *
  * Alone: `node dist/bench/udx.js` after `npm run build`.
  */
@@ -25,6 +28,8 @@ import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { udx } from '../src/udx/index.js'
+import { DEFAULT_SOCKET_BUFFER_BYTES as SOCKET_BUFFER_BYTES } from '../src/udx/constants.js'
+import { createUdx, type UdxSocket, type UdxStream } from '../src/udx/udx-native.js'
 import { median, row, seconds } from './util.js'
 import type { Stream } from '@libp2p/interface'
 
@@ -36,9 +41,10 @@ const WRITE_HIGH_WATER_BYTES = 1 * MiB
 const PROTOCOL = '/weft-bench/sink/1.0.0'
 const RECEIVER_FLAG = '--receiver'
 
-type Kind = 'udx' | 'tcp'
+type Kind = 'udx' | 'tcp' | 'raw-udx'
+type Libp2pKind = Exclude<Kind, 'raw-udx'>
 
-async function startNode (kind: Kind, listen: boolean): Promise<Libp2p> {
+async function startNode (kind: Libp2pKind, listen: boolean): Promise<Libp2p> {
   const address = kind === 'udx' ? '/ip4/127.0.0.1/udp/0/udx' : '/ip4/127.0.0.1/tcp/0'
   return createLibp2p({
     addresses: { listen: listen ? [address] : [] },
@@ -55,7 +61,7 @@ function cpuMs (from: NodeJS.CpuUsage): number {
 }
 
 /** Child process: a node that counts what each stream brings and answers with the count and its CPU time. */
-async function runReceiver (kind: Kind): Promise<void> {
+async function runReceiver (kind: Libp2pKind): Promise<void> {
   const node = await startNode(kind, true)
   await node.handle(PROTOCOL, async (stream) => {
     let received = 0
@@ -85,8 +91,106 @@ interface Transfer {
   receiverCpu: number
 }
 
+/** One udx-native instance per process: a stream must belong to its socket's instance. */
+let rawUdx: ReturnType<typeof createUdx> | undefined
+
+/** A UDX socket on 127.0.0.1 with the transport's buffer sizes. */
+function rawSocket (): UdxSocket {
+  rawUdx ??= createUdx()
+  const socket = rawUdx.createSocket()
+  socket.bind(0, '127.0.0.1')
+  socket.setRecvBufferSize(SOCKET_BUFFER_BYTES)
+  socket.setSendBufferSize(SOCKET_BUFFER_BYTES)
+  return socket
+}
+
+const RAW_RECEIVER_ID = 1
+const RAW_SENDER_ID = 2
+
+/**
+ * Child process, bare udx-native: a stream that counts bytes until the
+ * sender ends, then reports over IPC. Its stream exists before the sender's
+ * first packet (the parent dials only after `ready`), which is all the
+ * handshake a bare stream needs here.
+ */
+function runRawReceiver (): void {
+  const socket = rawSocket()
+  const stream = (rawUdx ??= createUdx()).createStream(RAW_RECEIVER_ID)
+  let received = 0
+  let cpu: NodeJS.CpuUsage | undefined
+  stream.on('data', (data) => { cpu ??= process.cpuUsage(); received += data.byteLength })
+  stream.on('end', () => {
+    process.send?.({ received, cpuMs: cpu === undefined ? 0 : cpuMs(cpu) })
+    stream.end()
+  })
+  stream.on('error', (err) => { process.send?.({ error: err.message }) })
+  process.on('message', (m: { senderPort?: number }) => {
+    if (m.senderPort !== undefined) {
+      stream.connect(socket, RAW_SENDER_ID, m.senderPort, '127.0.0.1')
+      process.send?.({ ready: true })
+    } else {
+      void socket.close().then(() => { process.exit(0) })
+    }
+  })
+  process.send?.({ port: socket.address()?.port })
+}
+
+async function waitDrain (stream: UdxStream): Promise<void> {
+  await new Promise<void>(resolve => { stream.once('drain', resolve) })
+}
+
+/** TOTAL_BYTES over a bare udx-native stream to a receiver in another process. */
+async function rawTransfer (): Promise<Transfer> {
+  const child = fork(fileURLToPath(import.meta.url), [RECEIVER_FLAG, 'raw-udx'])
+  const exited = new Promise(resolve => { child.once('exit', resolve) })
+  const messages: Array<Record<string, unknown>> = []
+  let wake: (() => void) | undefined
+  child.on('message', (m) => { messages.push(m as Record<string, unknown>); wake?.() })
+  child.once('exit', () => { wake?.() })
+  const next = async (key: string): Promise<Record<string, unknown>> => {
+    for (;;) {
+      const i = messages.findIndex(m => key in m || 'error' in m)
+      if (i >= 0) {
+        const m = messages.splice(i, 1)[0] as Record<string, unknown>
+        if ('error' in m) throw new Error(`raw-udx receiver: ${String(m.error)}`)
+        return m
+      }
+      if (child.exitCode !== null) throw new Error('raw-udx receiver exited early')
+      await new Promise<void>(resolve => { wake = resolve })
+    }
+  }
+  const socket = rawSocket()
+  const stream = (rawUdx ??= createUdx()).createStream(RAW_SENDER_ID)
+  stream.on('error', () => {}) // a failure shows as a short count below
+  try {
+    const { port } = await next('port')
+    child.send({ senderPort: socket.address()?.port })
+    await next('ready')
+    stream.connect(socket, RAW_RECEIVER_ID, Number(port), '127.0.0.1')
+    const chunk = new Uint8Array(CHUNK_BYTES).fill(7)
+    const cpu = process.cpuUsage()
+    const start = process.hrtime.bigint()
+    for (let sent = 0; sent < TOTAL_BYTES; sent += CHUNK_BYTES) {
+      if (!stream.write(chunk)) await waitDrain(stream)
+    }
+    stream.end()
+    const answer = await next('received')
+    const elapsed = seconds(start)
+    const senderCpuMs = cpuMs(cpu)
+    if (answer.received !== TOTAL_BYTES) throw new Error(`raw-udx: receiver counted ${String(answer.received)} of ${TOTAL_BYTES} bytes`)
+    const mib = TOTAL_BYTES / MiB
+    return { mibps: mib / elapsed, senderCpu: senderCpuMs / mib, receiverCpu: Number(answer.cpuMs) / mib }
+  } finally {
+    stream.destroy()
+    await socket.close()
+    child.send('stop')
+    await exited
+  }
+}
+
 /** One stream carrying TOTAL_BYTES to a receiver in another process. */
 async function transfer (kind: Kind): Promise<Transfer> {
+  if (kind === 'raw-udx') return await rawTransfer()
   const child = fork(fileURLToPath(import.meta.url), [RECEIVER_FLAG, kind])
   const exited = new Promise(resolve => { child.once('exit', resolve) })
   const sender = await startNode(kind, false)
@@ -126,13 +230,16 @@ async function transfer (kind: Kind): Promise<Transfer> {
 }
 
 export async function benchUdx (): Promise<void> {
-  const runs: Record<Kind, Transfer[]> = { udx: [], tcp: [] }
+  const runs: Record<Kind, Transfer[]> = { udx: [], tcp: [], 'raw-udx': [] }
+  const kinds: Kind[] = ['udx', 'tcp', 'raw-udx']
   for (let run = 0; run < RUNS; run++) {
-    for (const kind of run % 2 === 0 ? ['udx', 'tcp'] as const : ['tcp', 'udx'] as const) {
+    // rotate the order so that no kind always runs first (or last)
+    for (let k = 0; k < kinds.length; k++) {
+      const kind = kinds[(run + k) % kinds.length] as Kind
       runs[kind].push(await transfer(kind))
     }
   }
-  const results = { udx: runs.udx.map(r => r.mibps), tcp: runs.tcp.map(r => r.mibps) }
+  const results = { udx: runs.udx.map(r => r.mibps), tcp: runs.tcp.map(r => r.mibps), raw: runs['raw-udx'].map(r => r.mibps) }
   const cpu = (kind: Kind, side: 'senderCpu' | 'receiverCpu'): string => median(runs[kind].map(r => r[side])).toFixed(1)
   const size = `${TOTAL_BYTES / MiB} MiB`
   process.stdout.write(`\nlibp2p stream on loopback, Noise + yamux, receiver in another process (median of ${RUNS} runs)\n`)
@@ -143,10 +250,16 @@ export async function benchUdx (): Promise<void> {
   row('TCP runs', results.tcp.map(x => x.toFixed(1)).join(', ') + ' MiB/s')
   row('UDX CPU per MiB, sender / receiver', `${cpu('udx', 'senderCpu')} / ${cpu('udx', 'receiverCpu')} ms`)
   row('TCP CPU per MiB, sender / receiver', `${cpu('tcp', 'senderCpu')} / ${cpu('tcp', 'receiverCpu')} ms`)
+  process.stdout.write('\nbare udx-native stream, no libp2p, Noise or yamux (same runs)\n')
+  row(`raw UDX, one stream, ${size}`, `${median(results.raw).toFixed(1)} MiB/s`)
+  row('raw UDX runs', results.raw.map(x => x.toFixed(1)).join(', ') + ' MiB/s')
+  row('raw UDX CPU per MiB, sender / receiver', `${cpu('raw-udx', 'senderCpu')} / ${cpu('raw-udx', 'receiverCpu')} ms`)
 }
 
 if (process.argv[1] != null && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const flag = process.argv.indexOf(RECEIVER_FLAG)
-  if (flag >= 0) await runReceiver(process.argv[flag + 1] === 'tcp' ? 'tcp' : 'udx')
-  else await benchUdx()
+  const kind = process.argv[flag + 1]
+  if (flag < 0) await benchUdx()
+  else if (kind === 'raw-udx') runRawReceiver()
+  else await runReceiver(kind === 'tcp' ? 'tcp' : 'udx')
 }

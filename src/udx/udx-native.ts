@@ -58,7 +58,7 @@ export interface UdxStream {
   on(event: 'data', listener: (data: Buffer) => void): this
   on(event: 'error', listener: (err: Error & { code?: string }) => void): this
   on(event: 'end' | 'close' | 'drain', listener: () => void): this
-  once(event: 'close' | 'end', listener: () => void): this
+  once(event: 'close' | 'end' | 'drain', listener: () => void): this
   off(event: 'close' | 'end', listener: () => void): this
 }
 
