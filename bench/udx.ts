@@ -9,7 +9,7 @@
  * which measures the benchmark rather than the transport. Each run uses a
  * fresh pair of nodes and sends 64 MiB one way after the connection is up;
  * the receiver confirms the byte count. Medians of `WEFT_BENCH_RUNS`
- * (default 3) runs, the two transports alternating. Each side also reports the
+ * (default 3) runs, the order of the kinds rotating from run to run. Each side also reports the
  * CPU time (user + system) it spent per MiB during the transfer: on a
  * machine whose cores are shared, that, not the wall-clock rate, says what a
  * transport costs. A third kind, a bare udx-native stream (no libp2p, Noise
@@ -29,7 +29,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { udx } from '../src/udx/index.js'
 import { DEFAULT_SOCKET_BUFFER_BYTES as SOCKET_BUFFER_BYTES } from '../src/udx/constants.js'
-import { createUdx, type UdxSocket, type UdxStream } from '../src/udx/udx-native.js'
+import { createUdx, type Udx, type UdxSocket, type UdxStream } from '../src/udx/udx-native.js'
 import { median, row, seconds } from './util.js'
 import type { Stream } from '@libp2p/interface'
 
@@ -91,13 +91,13 @@ interface Transfer {
   receiverCpu: number
 }
 
-/** One udx-native instance per process: a stream must belong to its socket's instance. */
-let rawUdx: ReturnType<typeof createUdx> | undefined
+/** One udx-native instance per process: a stream must come from its socket's instance. */
+let instance: Udx | undefined
+const rawUdx = (): Udx => (instance ??= createUdx())
 
 /** A UDX socket on 127.0.0.1 with the transport's buffer sizes. */
 function rawSocket (): UdxSocket {
-  rawUdx ??= createUdx()
-  const socket = rawUdx.createSocket()
+  const socket = rawUdx().createSocket()
   socket.bind(0, '127.0.0.1')
   socket.setRecvBufferSize(SOCKET_BUFFER_BYTES)
   socket.setSendBufferSize(SOCKET_BUFFER_BYTES)
@@ -115,7 +115,7 @@ const RAW_SENDER_ID = 2
  */
 function runRawReceiver (): void {
   const socket = rawSocket()
-  const stream = (rawUdx ??= createUdx()).createStream(RAW_RECEIVER_ID)
+  const stream = rawUdx().createStream(RAW_RECEIVER_ID)
   let received = 0
   let cpu: NodeJS.CpuUsage | undefined
   stream.on('data', (data) => { cpu ??= process.cpuUsage(); received += data.byteLength })
@@ -160,7 +160,7 @@ async function rawTransfer (): Promise<Transfer> {
     }
   }
   const socket = rawSocket()
-  const stream = (rawUdx ??= createUdx()).createStream(RAW_SENDER_ID)
+  const stream = rawUdx().createStream(RAW_SENDER_ID)
   stream.on('error', () => {}) // a failure shows as a short count below
   try {
     const { port } = await next('port')
