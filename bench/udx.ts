@@ -91,6 +91,18 @@ interface Transfer {
   receiverCpu: number
 }
 
+/** What a receiver reports once the sender has ended: bytes counted and its CPU milliseconds. */
+interface ReceiverAnswer { received: number, cpuMs: number }
+
+/** The transfer's figures, taken when the receiver's answer arrived; a short count is an error. */
+function measured (kind: Kind, start: bigint, cpu: NodeJS.CpuUsage, answer: ReceiverAnswer): Transfer {
+  const elapsed = seconds(start)
+  const senderCpuMs = cpuMs(cpu)
+  if (answer.received !== TOTAL_BYTES) throw new Error(`${kind}: receiver counted ${answer.received} of ${TOTAL_BYTES} bytes`)
+  const mib = TOTAL_BYTES / MiB
+  return { mibps: mib / elapsed, senderCpu: senderCpuMs / mib, receiverCpu: answer.cpuMs / mib }
+}
+
 /** One udx-native instance per process: a stream must come from its socket's instance. */
 let instance: Udx | undefined
 const rawUdx = (): Udx => (instance ??= createUdx())
@@ -175,11 +187,7 @@ async function rawTransfer (): Promise<Transfer> {
     }
     stream.end()
     const answer = await next('received')
-    const elapsed = seconds(start)
-    const senderCpuMs = cpuMs(cpu)
-    if (answer.received !== TOTAL_BYTES) throw new Error(`raw-udx: receiver counted ${String(answer.received)} of ${TOTAL_BYTES} bytes`)
-    const mib = TOTAL_BYTES / MiB
-    return { mibps: mib / elapsed, senderCpu: senderCpuMs / mib, receiverCpu: Number(answer.cpuMs) / mib }
+    return measured('raw-udx', start, cpu, { received: Number(answer.received), cpuMs: Number(answer.cpuMs) })
   } finally {
     stream.destroy()
     await socket.close()
@@ -216,12 +224,7 @@ async function transfer (kind: Kind): Promise<Transfer> {
     }
     await stream.close()
     await replied
-    const elapsed = seconds(start)
-    const senderCpuMs = cpuMs(cpu)
-    const answer = JSON.parse(reply) as { received: number, cpuMs: number }
-    if (answer.received !== TOTAL_BYTES) throw new Error(`${kind}: receiver counted ${answer.received} of ${TOTAL_BYTES} bytes`)
-    const mib = TOTAL_BYTES / MiB
-    return { mibps: mib / elapsed, senderCpu: senderCpuMs / mib, receiverCpu: answer.cpuMs / mib }
+    return measured(kind, start, cpu, JSON.parse(reply) as ReceiverAnswer)
   } finally {
     await sender.stop()
     child.send('stop')
