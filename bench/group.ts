@@ -1,0 +1,317 @@
+/**
+ * `npm run bench:group`: how sync behaves as the group grows. N real daemon
+ * processes (`weft start`, the built CLI) on 127.0.0.1, paired with
+ * invite/join, every one configured with every other as a peer (a full mesh,
+ * as on one LAN), mDNS and UPnP off. The bench talks to each daemon over its
+ * control socket, like an app does.
+ *
+ *   load        every device writes `--ops` ops at once (sequential writes per
+ *               device through the control API, all devices in parallel; one
+ *               op in ten increments a shared counter, the others put rows):
+ *               sync sessions, ops sent in sessions against the ops each
+ *               device needed, CPU seconds of all daemons, time from the last
+ *               acknowledged write until every device holds every op, and the
+ *               local write latency while it runs.
+ *   one writer  one device writes `--ops` ops; sessions in the whole group.
+ *   fan-out     single writes on one device, one every 200 ms: time from the
+ *               write call to each other device's change stream (the bench
+ *               process's one clock), p50 and max.
+ *
+ * Sessions and the ops they carried are read from each daemon's debug log
+ * (`sync session` lines, both directions), CPU time from /proc.
+ *
+ * Run: `npm run bench:group [-- --devices 3,10 --ops 220 --fanout 20]`.
+ * Targets (10 devices x 220 ops): sessions <= 2 per device per second of
+ * load, ops sent in sessions <= 1.2x the ops needed, converged within 5 s of
+ * the last write, CPU <= 0.2 ms per op per receiving device, write p95 <= 50
+ * ms; one writer <= 20 sessions; fan-out p50 <= 20 ms, max <= 50 ms.
+ */
+import '../src/polyfill.js'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { request } from 'node:http'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { fmt, percentile, tempDir } from './util.js'
+
+const CLI = resolve(import.meta.dirname, '../src/cli/main.js')
+const BASE_PORT = 42_100
+const CLK_TCK = 100
+
+interface LogEvent { msg: string, direction?: string, sent?: number, applied?: number, code?: string }
+
+class Daemon {
+  readonly dir: string
+  readonly port: number
+  readonly socket: string
+  deviceId = ''
+  #child: ChildProcess | undefined
+  #events: LogEvent[] = []
+  #stderr = ''
+
+  constructor (dir: string, port: number) {
+    this.dir = dir
+    this.port = port
+    this.socket = join(dir, 'run', 'control.sock')
+  }
+
+  get addr (): string { return `/ip4/127.0.0.1/tcp/${this.port}/p2p/${this.deviceId}` }
+  get pid (): number { return this.#child?.pid ?? 0 }
+  get events (): readonly LogEvent[] { return this.#events }
+
+  async start (peers: string[]): Promise<void> {
+    const args = [CLI, 'start', '--data-dir', this.dir, '--no-mdns', '--no-upnp', '--listen', `/ip4/127.0.0.1/tcp/${this.port}`, '--log-level', 'debug', ...peers.flatMap(p => ['--peer', p])]
+    const env = { ...process.env }
+    delete env.XDG_RUNTIME_DIR
+    delete env.WEFT_DATA_DIR
+    delete env.WEFT_CONFIG
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    this.#child = child
+    let pending = ''
+    child.stderr!.on('data', (d: Buffer) => {
+      pending += d.toString('utf8')
+      let i
+      while ((i = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, i)
+        pending = pending.slice(i + 1)
+        if (line.includes('sync session')) {
+          try { this.#events.push(JSON.parse(line) as LogEvent) } catch {}
+        } else if (this.#stderr.length < 64 * 1024) {
+          this.#stderr += line + '\n'
+        }
+      }
+    })
+    this.deviceId = await new Promise<string>((res, rej) => {
+      let out = ''
+      const timer = setTimeout(() => { rej(new Error(`daemon in ${this.dir} did not start; stderr:\n${this.#stderr}`)) }, 60_000)
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString('utf8')
+        const m = /running as (\S+);/.exec(out)
+        if (m !== null) { clearTimeout(timer); res(m[1]!) }
+      })
+      child.on('exit', code => { clearTimeout(timer); rej(new Error(`daemon exited with ${code}; stderr:\n${this.#stderr}`)) })
+    })
+  }
+
+  async stop (): Promise<void> {
+    const child = this.#child
+    if (child === undefined || child.exitCode !== null) return
+    const exited = new Promise(res => child.on('exit', res))
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+    await exited
+    clearTimeout(timer)
+  }
+
+  /** user + system CPU seconds so far. */
+  cpuSeconds (): number {
+    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK
+  }
+
+  async api<T = any> (method: string, path: string, body?: unknown): Promise<T> {
+    return await new Promise((res, rej) => {
+      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
+      const req = request({ socketPath: this.socket, method, path, headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': payload.length } }, r => {
+        const chunks: Buffer[] = []
+        r.on('data', (c: Buffer) => chunks.push(c))
+        r.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8')
+          if (r.statusCode !== 200) { rej(new Error(`${method} ${path}: ${r.statusCode} ${text}`)); return }
+          try { res(text === '' ? undefined : JSON.parse(text)) } catch { res(text as T) }
+        })
+      })
+      req.setTimeout(120_000, () => req.destroy(new Error(`${method} ${path}: no answer`)))
+      req.on('error', rej)
+      req.end(payload)
+    })
+  }
+
+  /** Calls `onOp` for every op the daemon's change stream reports, until `stop`. */
+  follow (onOp: (op: { key: string, origin: string }) => void): () => void {
+    const req = request({ socketPath: this.socket, method: 'GET', path: '/v1/oplog/follow' }, r => {
+      let pending = ''
+      r.on('data', (c: Buffer) => {
+        pending += c.toString('utf8')
+        let i
+        while ((i = pending.indexOf('\n')) >= 0) {
+          const line = pending.slice(0, i)
+          pending = pending.slice(i + 1)
+          try { onOp(JSON.parse(line)) } catch {}
+        }
+      })
+      r.on('error', () => {})
+    })
+    req.on('error', () => {})
+    req.end()
+    return () => req.destroy()
+  }
+}
+
+const sleep = async (ms: number): Promise<void> => { await new Promise(r => setTimeout(r, ms)) }
+
+async function until (what: string, check: () => Promise<boolean>, timeoutMs: number, stepMs = 50): Promise<number> {
+  const start = performance.now()
+  while (performance.now() - start < timeoutMs) {
+    if (await check()) return performance.now() - start
+    await sleep(stepMs)
+  }
+  throw new Error(`${what}: not within ${timeoutMs} ms`)
+}
+
+const vectorKey = (v: Record<string, number>): string => JSON.stringify(Object.entries(v).sort(([a], [b]) => a < b ? -1 : 1))
+
+async function converged (group: Daemon[]): Promise<boolean> {
+  const vectors = await Promise.all(group.map(async d => vectorKey(await d.api('GET', '/v1/vector'))))
+  return vectors.every(v => v === vectors[0])
+}
+
+/** Sessions and the ops they carried since `mark` (event counts per daemon). */
+function sessionsSince (group: Daemon[], mark: number[]): { sessions: number, opsSent: number, failed: number } {
+  let sessions = 0
+  let opsSent = 0
+  let failed = 0
+  group.forEach((d, i) => {
+    for (const e of d.events.slice(mark[i])) {
+      if (e.msg === 'sync session failed') { failed++; continue }
+      if (e.msg !== 'sync session') continue
+      if (e.direction === 'outbound') sessions++
+      opsSent += e.sent ?? 0
+    }
+  })
+  return { sessions, opsSent, failed }
+}
+
+const marks = (group: Daemon[]): number[] => group.map(d => d.events.length)
+const cpu = (group: Daemon[]): number => group.reduce((s, d) => s + d.cpuSeconds(), 0)
+
+async function makeGroup (n: number, root: string, portBase: number): Promise<Daemon[]> {
+  const group = Array.from({ length: n }, (_, i) => new Daemon(join(root, `d${i}`), portBase + i))
+  // First start: creates each device's key (and a group of one), so the peer ids are known.
+  for (const d of group) await d.start([])
+  await Promise.all(group.map(async d => { await d.stop() }))
+  const peersOf = (d: Daemon): string[] => group.filter(o => o !== d).map(o => o.addr)
+  await Promise.all(group.map(async d => { await d.start(peersOf(d)) }))
+  const [first, ...rest] = group
+  for (const d of rest) {
+    const { code } = await first!.api<{ code: string }>('POST', '/v1/invite', {})
+    await d.api('POST', '/v1/join', { code })
+  }
+  // Every device admitted everywhere, connected to every other and in sync.
+  await until('the group forms', async () => {
+    const devices = await Promise.all(group.map(async d => (await d.api<unknown[]>('GET', '/v1/devices')).length))
+    if (!devices.every(c => c === n)) return false
+    const peers = await Promise.all(group.map(async d => (await d.api<Array<{ connected: boolean }>>('GET', '/v1/peers')).filter(p => p.connected).length))
+    return peers.every(c => c >= n - 1) && await converged(group)
+  }, 120_000, 500)
+  return group
+}
+
+interface LoadFigures { devices: number, ops: number, needed: number, sessions: number, opsSent: number, failed: number, cpuSeconds: number, loadSeconds: number, convergeMs: number, writeP50: number, writeP95: number, writeMax: number, counter: number }
+
+async function load (group: Daemon[], writers: Daemon[], ops: number, tag: string): Promise<LoadFigures> {
+  await sleep(1000)
+  const mark = marks(group)
+  const cpu0 = cpu(group)
+  const latencies: number[] = []
+  const start = performance.now()
+  await Promise.all(writers.map(async (d, w) => {
+    for (let i = 0; i < ops; i++) {
+      const t = performance.now()
+      if (i % 10 === 9) await d.api('POST', `/v1/data/bench/${tag}-counter/increment`, { field: 'n', by: 1 })
+      else await d.api('PUT', `/v1/data/bench/${tag}-${w}-${i}`, { fields: { v: i, by: d.deviceId.slice(0, 8) } })
+      latencies.push(performance.now() - t)
+    }
+  }))
+  const loadSeconds = (performance.now() - start) / 1000
+  const convergeMs = await until('convergence', async () => await converged(group), 300_000, 20)
+  await sleep(500) // sessions still ending are counted
+  const s = sessionsSince(group, mark)
+  const counters = await Promise.all(group.map(async d => (await d.api<{ n?: number }>('GET', `/v1/data/bench/${tag}-counter`)).n ?? 0))
+  const expected = writers.length * Math.floor(ops / 10)
+  if (!counters.every(c => c === expected)) throw new Error(`counter differs: ${counters.join(', ')} (expected ${expected} everywhere)`)
+  return {
+    devices: group.length,
+    ops: writers.length * ops,
+    needed: writers.length * ops * (group.length - 1),
+    ...s,
+    cpuSeconds: cpu(group) - cpu0,
+    loadSeconds,
+    convergeMs,
+    writeP50: percentile(latencies, 50),
+    writeP95: percentile(latencies, 95),
+    writeMax: Math.max(...latencies),
+    counter: counters[0]!
+  }
+}
+
+async function fanout (group: Daemon[], writes: number): Promise<{ p50: number, max: number, samples: number }> {
+  const [writer, ...readers] = group
+  const seen = new Map<string, number[]>()
+  const stops = readers.map(d => d.follow(op => {
+    if (!op.key?.startsWith('fanout-')) return
+    const list = seen.get(op.key) ?? []
+    list.push(performance.now())
+    seen.set(op.key, list)
+  }))
+  await sleep(500)
+  const delays: number[] = []
+  for (let i = 0; i < writes; i++) {
+    const key = `fanout-${i}`
+    const t = performance.now()
+    await writer!.api('PUT', `/v1/data/bench/${key}`, { fields: { i } })
+    await until(`fan-out of write ${i}`, async () => (seen.get(key)?.length ?? 0) >= readers.length, 30_000, 5)
+    for (const at of seen.get(key)!) delays.push(at - t)
+    await sleep(200)
+  }
+  for (const stop of stops) stop()
+  return { p50: percentile(delays, 50), max: Math.max(...delays), samples: delays.length }
+}
+
+export async function benchGroup (options: { devices?: number[], ops?: number, fanoutWrites?: number } = {}): Promise<void> {
+  const sizes = options.devices ?? [3, 10]
+  const ops = options.ops ?? 220
+  const fanoutWrites = options.fanoutWrites ?? 20
+  const rows: string[] = []
+  process.stdout.write(`\nGroup sync (bench/group.ts): N daemons on loopback, full mesh, ${ops} ops per writer\n`)
+  let portBase = BASE_PORT
+  for (const n of sizes) {
+    const { dir, cleanup } = tempDir(`group${n}`)
+    let group: Daemon[] = []
+    try {
+      const formed = performance.now()
+      group = await makeGroup(n, dir, portBase)
+      portBase += n + 5
+      process.stdout.write(`  ${n} devices paired and in sync in ${((performance.now() - formed) / 1000).toFixed(1)} s\n`)
+      const all = await load(group, group, ops, 'all')
+      const one = await load(group, [group[0]!], ops, 'one')
+      const fan = await fanout(group, fanoutWrites)
+      const perOpMs = all.cpuSeconds * 1000 / all.needed
+      rows.push([
+        String(n), fmt(all.ops), fmt(all.sessions), `${(all.sessions / n / all.loadSeconds).toFixed(2)}`,
+        `${fmt(all.opsSent)} / ${fmt(all.needed)} (${(all.opsSent / all.needed).toFixed(2)}x)`, String(all.failed),
+        all.cpuSeconds.toFixed(1), perOpMs.toFixed(3), (all.convergeMs / 1000).toFixed(2),
+        `${all.writeP50.toFixed(1)} / ${all.writeP95.toFixed(1)} / ${all.writeMax.toFixed(0)}`,
+        fmt(one.sessions), `${fan.p50.toFixed(1)} / ${fan.max.toFixed(1)}`
+      ].join(' | '))
+    } finally {
+      await Promise.all(group.map(async d => { await d.stop() }))
+      cleanup()
+    }
+  }
+  process.stdout.write('\n| devices | ops written | sessions | sessions/device/s | ops sent in sessions / needed | failed sessions | CPU-s | CPU ms/op/receiver | converged after last write (s) | write p50 / p95 / max (ms) | one writer: sessions | fan-out p50 / max (ms) |\n')
+  process.stdout.write('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n')
+  for (const r of rows) process.stdout.write(`| ${r} |\n`)
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({ options: { devices: { type: 'string' }, ops: { type: 'string' }, fanout: { type: 'string' } } })
+  const devices = values.devices?.split(',').map(Number)
+  if (devices?.some(n => !Number.isSafeInteger(n) || n < 2 || n > 20) === true) { process.stderr.write('--devices: a list of group sizes from 2 to 20, e.g. 3,10\n'); process.exit(2) }
+  const ops = values.ops === undefined ? undefined : Number(values.ops)
+  if (ops !== undefined && (!Number.isSafeInteger(ops) || ops < 10 || ops > 100_000)) { process.stderr.write('--ops: an integer from 10 to 100000\n'); process.exit(2) }
+  const fanoutWrites = values.fanout === undefined ? undefined : Number(values.fanout)
+  if (fanoutWrites !== undefined && (!Number.isSafeInteger(fanoutWrites) || fanoutWrites < 1 || fanoutWrites > 1000)) { process.stderr.write('--fanout: an integer from 1 to 1000\n'); process.exit(2) }
+  await benchGroup({ ...(devices === undefined ? {} : { devices }), ...(ops === undefined ? {} : { ops }), ...(fanoutWrites === undefined ? {} : { fanoutWrites }) })
+}
