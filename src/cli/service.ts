@@ -230,7 +230,7 @@ WantedBy=multi-user.target
     path: join(SYSTEM_UNIT_DIR, 'weft.service'),
     text,
     warnings,
-    next: `${prepare.join('\n  ')}\n  systemctl daemon-reload && systemctl enable --now weft\nthen, for the CLI: sudo -u ${user} weft --data-dir ${dataDir} status`
+    next: `${prepare.join('\n  ')}\n  systemctl daemon-reload && systemctl enable --now weft\nthen, for the CLI: sudo -u ${user} weft status --data-dir ${dataDir}`
   }
 }
 
