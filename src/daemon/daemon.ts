@@ -223,7 +223,7 @@ export class Daemon {
         path: 'v1/data/:collection/:key',
         methods: {
           GET: (_, p) => this.#getRow(data(p)),
-          PUT: (req, p) => { this.replica.put(p.collection!, p.key!, fromJson(bodyObject(req.body).fields, 'fields') as Record<string, Value>); return { ok: true } },
+          PUT: (req, p) => this.#put(data(p), req.body),
           DELETE: (_, p) => { this.replica.delete(p.collection!, p.key!); return { ok: true } }
         }
       },
@@ -349,6 +349,11 @@ export class Daemon {
     const row = this.replica.get(collection, key)
     if (row === undefined) throw new HttpError(404, 'NOT_FOUND', `no row ${JSON.stringify(key)} in ${JSON.stringify(collection)}`)
     return toJson(row)
+  }
+
+  #put ({ collection, key }: { collection: string, key: string }, body: unknown): unknown {
+    this.replica.put(collection, key, fromJson(bodyObject(body).fields, 'fields') as Record<string, Value>)
+    return { ok: true }
   }
 
   #increment ({ collection, key }: { collection: string, key: string }, body: unknown): unknown {
