@@ -16,7 +16,14 @@ export class ApiError extends WeftError {
   constructor (status: number, code: string, message: string) { super(message, code); this.status = status }
 }
 
-export interface CallOptions { body?: unknown, timeoutMs?: number, onLine?: (line: string) => void }
+export interface CallOptions {
+  body?: unknown
+  timeoutMs?: number
+  /** Streams the answer line by line (NDJSON); the call resolves when the stream ends. */
+  onLine?: (line: string) => void
+  /** Ends a streaming call quietly (it resolves), or fails any other call. */
+  signal?: AbortSignal
+}
 
 export async function call (socket: string, method: string, path: string, o: CallOptions = {}): Promise<unknown> {
   return await new Promise((resolve, reject) => {
@@ -33,7 +40,7 @@ export async function call (socket: string, method: string, path: string, o: Cal
           return
         }
         size += c.length
-        if (size > MAX_RESPONSE_BYTES) { req.destroy(new WeftError('response from the daemon is too large', 'TOO_LARGE')); return }
+        if (size > MAX_RESPONSE_BYTES) { req.destroy(new WeftError('response from the daemon is too large', 'RESPONSE_TOO_LARGE')); return }
         chunks.push(c)
       })
       res.on('end', () => {
@@ -59,6 +66,14 @@ export async function call (socket: string, method: string, path: string, o: Cal
       else if (err.code === 'EACCES') reject(new WeftError(`permission denied on the control socket ${socket}: it belongs to another user`, 'PERMISSION_DENIED'))
       else reject(err)
     })
+    if (o.signal !== undefined) {
+      const onAbort = (): void => {
+        if (o.onLine !== undefined) { resolve(undefined); req.destroy() } else req.destroy(new WeftError('cancelled', 'CANCELLED'))
+      }
+      if (o.signal.aborted) { onAbort(); return }
+      o.signal.addEventListener('abort', onAbort, { once: true })
+      req.once('close', () => o.signal?.removeEventListener('abort', onAbort))
+    }
     req.end(payload)
   })
 }

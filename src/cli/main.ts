@@ -6,21 +6,30 @@
  * Errors map to exit codes in one place (`exitCodeFor`).
  */
 import '../polyfill.js'
-import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { InvalidArgumentError, WeftError } from '../errors.js'
+import { EXIT, outcomeFor } from '../daemon/error-codes.js'
 import { resolvePaths, type Paths } from '../daemon/paths.js'
+import { parseCommandLine, type Options, type Values } from './args.js'
 import { call, DaemonUnavailableError } from './client.js'
 import { runStart } from './start.js'
-import { serviceInstall, serviceUninstall } from './service.js'
+import { serviceInstall, serviceUninstall, systemUnit, userUnit } from './service.js'
 import { printTable, parseFieldArgs, parseValueArg } from './format.js'
 import { initGroup } from './init.js'
 import { waitForInitialSync, withProgress } from './progress.js'
 
-export const EXIT = { ok: 0, error: 1, usage: 2, daemonDown: 3 } as const
+export { EXIT }
 
-type Options = NonNullable<ParseArgsConfig['options']>
-interface Ctx { paths: Paths, json: boolean, values: Record<string, string | boolean | string[] | undefined>, args: string[] }
-interface Command { usage: string, summary: string, options?: Options, min?: number, max?: number, run: (ctx: Ctx) => Promise<void | number> }
+interface Ctx { paths: Paths, json: boolean, values: Values, args: string[] }
+interface Command {
+  usage: string
+  summary: string
+  options?: Options
+  min?: number
+  max?: number
+  /** What the leading positionals name (collection, key, field): each must be non-empty. */
+  names?: string[]
+  run: (ctx: Ctx) => Promise<void | number>
+}
 
 const GLOBAL: Options = {
   'data-dir': { type: 'string' },
@@ -30,7 +39,17 @@ const GLOBAL: Options = {
   help: { type: 'boolean', short: 'h', default: false }
 }
 
-const out = (s: string): void => { process.stdout.write(s + '\n') }
+/**
+ * Aborted when the reader of stdout goes away (`weft ls | head -1`): output
+ * stops, a --follow stream ends, and the command exits with its own status
+ * instead of dying on EPIPE with a stack trace.
+ */
+const stdoutGone = new AbortController()
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err
+  stdoutGone.abort()
+})
+const out = (s: string): void => { if (!stdoutGone.signal.aborted && !process.stdout.destroyed) process.stdout.write(s + '\n') }
 const api = async (ctx: Ctx, method: string, path: string, body?: unknown): Promise<unknown> => await call(ctx.paths.socket, method, path, body === undefined ? {} : { body })
 const enc = encodeURIComponent
 const printJsonOr = (ctx: Ctx, value: unknown, human: () => void): void => { if (ctx.json) out(JSON.stringify(value, null, 2)); else human() }
@@ -101,24 +120,24 @@ const COMMANDS: Record<string, Command> = {
       if (ctx.json && ctx.values.follow !== true) out(JSON.stringify(ops, null, 2))
       else for (const op of ops) show(op)
       if (ctx.values.follow === true) {
-        await call(ctx.paths.socket, 'GET', '/v1/oplog/follow', { onLine: line => show(JSON.parse(line) as Record<string, any>) })
+        await call(ctx.paths.socket, 'GET', '/v1/oplog/follow', { onLine: line => show(JSON.parse(line) as Record<string, any>), signal: stdoutGone.signal })
       }
     }
   },
   get: {
-    usage: 'weft get <collection> <key>', summary: 'read one row', min: 2, max: 2,
+    usage: 'weft get <collection> <key>', summary: 'read one row', min: 2, max: 2, names: ['collection', 'key'],
     run: async ctx => { const row = await api(ctx, 'GET', `/v1/data/${enc(ctx.args[0]!)}/${enc(ctx.args[1]!)}`); out(JSON.stringify(row, null, ctx.json ? 2 : undefined)) }
   },
   put: {
-    usage: 'weft put <collection> <key> <field>=<value>...', summary: 'write fields (values are JSON, or else strings)', min: 3,
+    usage: 'weft put <collection> <key> <field>=<value>...', summary: 'write fields (values are JSON, or else strings)', min: 3, names: ['collection', 'key'],
     run: async ctx => { await api(ctx, 'PUT', `/v1/data/${enc(ctx.args[0]!)}/${enc(ctx.args[1]!)}`, { fields: parseFieldArgs(ctx.args.slice(2)) }); if (ctx.json) out('{"ok":true}') }
   },
   del: {
-    usage: 'weft del <collection> <key>', summary: 'delete a row', min: 2, max: 2,
+    usage: 'weft del <collection> <key>', summary: 'delete a row', min: 2, max: 2, names: ['collection', 'key'],
     run: async ctx => { await api(ctx, 'DELETE', `/v1/data/${enc(ctx.args[0]!)}/${enc(ctx.args[1]!)}`); if (ctx.json) out('{"ok":true}') }
   },
   inc: {
-    usage: 'weft inc <collection> <key> <field> [by]', summary: 'add to a counter (default 1, may be negative)', min: 3, max: 4,
+    usage: 'weft inc <collection> <key> <field> [by]', summary: 'add to a counter (default 1, may be negative)', min: 3, max: 4, names: ['collection', 'key', 'field'],
     run: async ctx => {
       const by = ctx.args[3] === undefined ? 1 : Number(ctx.args[3])
       if (!Number.isSafeInteger(by)) throw new InvalidArgumentError(`the amount must be an integer, got ${JSON.stringify(ctx.args[3])}`)
@@ -126,15 +145,15 @@ const COMMANDS: Record<string, Command> = {
     }
   },
   add: {
-    usage: 'weft add <collection> <key> <field> <element>', summary: 'add an element to a set', min: 4, max: 4,
+    usage: 'weft add <collection> <key> <field> <element>', summary: 'add an element to a set', min: 4, max: 4, names: ['collection', 'key', 'field'],
     run: async ctx => { await api(ctx, 'POST', `/v1/data/${enc(ctx.args[0]!)}/${enc(ctx.args[1]!)}/add`, { field: ctx.args[2], element: parseValueArg(ctx.args[3]!) }); if (ctx.json) out('{"ok":true}') }
   },
   rm: {
-    usage: 'weft rm <collection> <key> <field> <element>', summary: 'remove an element from a set', min: 4, max: 4,
+    usage: 'weft rm <collection> <key> <field> <element>', summary: 'remove an element from a set', min: 4, max: 4, names: ['collection', 'key', 'field'],
     run: async ctx => { await api(ctx, 'POST', `/v1/data/${enc(ctx.args[0]!)}/${enc(ctx.args[1]!)}/remove`, { field: ctx.args[2], element: parseValueArg(ctx.args[3]!) }); if (ctx.json) out('{"ok":true}') }
   },
   ls: {
-    usage: 'weft ls [collection] [--after KEY] [--limit N]', summary: 'list collections, or the rows of one', options: { after: { type: 'string' }, limit: { type: 'string' } }, max: 1,
+    usage: 'weft ls [collection] [--after KEY] [--limit N]', summary: 'list collections, or the rows of one', options: { after: { type: 'string' }, limit: { type: 'string' } }, max: 1, names: ['collection'],
     run: async ctx => {
       if (ctx.args[0] === undefined) { const cs = await api(ctx, 'GET', '/v1/collections') as string[]; printJsonOr(ctx, cs, () => cs.forEach(c => out(c))); return }
       const q = new URLSearchParams()
@@ -145,18 +164,20 @@ const COMMANDS: Record<string, Command> = {
     }
   },
   sync: {
-    usage: 'weft sync [peer]', summary: 'sync now (with one peer, or every connected peer) and report what moved', max: 1,
+    usage: 'weft sync [peer]', summary: 'sync now (with one peer, or every connected peer) and report what moved; exits 1 unless every sync succeeded', max: 1, names: ['peer'],
     run: async ctx => {
       const res = await withProgress(ctx.paths.socket, api(ctx, 'POST', '/v1/sync', ctx.args[0] === undefined ? {} : { peer: ctx.args[0] }))
+      const list = Array.isArray(res) ? res as Array<Record<string, any>> : [res as Record<string, any>]
       printJsonOr(ctx, res, () => {
-        const list = Array.isArray(res) ? res as Array<Record<string, any>> : [res as Record<string, any>]
         if (list.length === 0) { out('no connected peers to sync with'); return }
-        printTable(['PEER', 'SENT', 'RECEIVED', 'RESULT'], list.map(r => [String(r.peer ?? r.peerId ?? ''), String(r.opsSent ?? 0), String(r.opsReceived ?? 0), r.error === undefined || r.error === null ? 'ok' : String(r.error?.message ?? r.error)]), out)
+        printTable(['PEER', 'SENT', 'RECEIVED', 'RESULT'], list.map(r => [String(r.peer ?? r.peerId ?? ''), String(r.opsSent ?? 0), String(r.opsReceived ?? 0), syncResult(r)]), out)
       })
+      // Nothing synced is a failure too: a script that runs `weft sync && …` relies on the data having moved.
+      return list.length > 0 && list.every(r => r.ok === true) ? EXIT.ok : EXIT.error
     }
   },
   diff: {
-    usage: 'weft diff <peer>', summary: 'what this device and a peer each hold that the other lacks, per origin and per collection', min: 1, max: 1,
+    usage: 'weft diff <peer>', summary: 'what this device and a peer each hold that the other lacks, per origin and per collection', min: 1, max: 1, names: ['peer'],
     run: async ctx => {
       const d = await api(ctx, 'GET', `/v1/diff/${enc(ctx.args[0]!)}`) as { peer: string, asOf: string | null, localOnly: { perOrigin: Record<string, number>, perCollection: Record<string, number> }, peerOnly: { perOrigin: Record<string, number> } }
       printJsonOr(ctx, d, () => {
@@ -233,11 +254,25 @@ const COMMANDS: Record<string, Command> = {
     }
   },
   service: {
-    usage: 'weft service install|uninstall', summary: 'write (or remove) a systemd user unit / launchd agent that runs weft start', min: 1, max: 1,
+    usage: 'weft service install|uninstall [--system [--user NAME]] [--print]',
+    summary: 'write (or remove) a systemd user unit / launchd agent that runs weft start; --system: a system-wide unit run by a dedicated user; --print: show the unit, write nothing',
+    options: { system: { type: 'boolean' }, user: { type: 'string' }, print: { type: 'boolean' } },
+    min: 1,
+    max: 1,
     run: async ctx => {
       const action = ctx.args[0]
       if (action !== 'install' && action !== 'uninstall') throw new InvalidArgumentError(`service takes install or uninstall, not ${JSON.stringify(action)}`)
-      const res = action === 'install' ? serviceInstall(ctx.paths) : serviceUninstall()
+      const system = ctx.values.system === true
+      if (ctx.values.user !== undefined && !system) throw new InvalidArgumentError('--user names the user of a system unit: use it with --system')
+      // Only what the user gave: the service resolves the rest as `weft start` in this shell would.
+      const o = { dataDir: ctx.values['data-dir'] as string | undefined, configFile: ctx.values.config as string | undefined, system, user: ctx.values.user as string | undefined }
+      if (ctx.values.print === true) {
+        if (action !== 'install') throw new InvalidArgumentError('--print goes with install: it shows the unit that install would write')
+        const unit = system ? systemUnit(o) : userUnit(o)
+        printJsonOr(ctx, unit, () => { process.stdout.write(unit.text); for (const w of unit.warnings) process.stderr.write(`weft: warning: ${w}\n`) })
+        return
+      }
+      const res = action === 'install' ? serviceInstall(o) : serviceUninstall({ system })
       printJsonOr(ctx, res, () => out(res.message))
     }
   }
@@ -249,10 +284,16 @@ function usage (): string {
   return lines.join('\n')
 }
 
+/** The one place errors become exit codes: by error code, through the table the control API uses for HTTP statuses. */
 export function exitCodeFor (err: unknown): number {
   if (err instanceof DaemonUnavailableError) return EXIT.daemonDown
-  if (err instanceof InvalidArgumentError || (err instanceof WeftError && err.code === 'USAGE')) return EXIT.usage
+  if (err instanceof WeftError) return outcomeFor(err.code).exit
   return EXIT.error
+}
+
+function syncResult (r: Record<string, any>): string {
+  if (r.ok !== true) return `FAILED: ${String(r.error?.message ?? r.error ?? 'unknown error')}`
+  return typeof r.rejected === 'number' && r.rejected > 0 ? `ok, ${r.rejected} ops refused (see weft peers --verbose)` : 'ok'
 }
 
 export async function main (argv: string[]): Promise<number> {
@@ -263,15 +304,14 @@ export async function main (argv: string[]): Promise<number> {
   const json = argv.includes('--json')
   try {
     if (cmd === undefined) throw new WeftError(`unknown command ${JSON.stringify(name)}; run weft --help for the list`, 'USAGE')
-    let parsed
-    try {
-      parsed = parseArgs({ args: argv.slice(1), options: { ...GLOBAL, ...cmd.options }, allowPositionals: true, strict: true })
-    } catch (err) {
-      throw new WeftError(`${(err as Error).message}\nusage: ${cmd.usage}`, 'USAGE')
-    }
+    const parsed = parseCommandLine(argv.slice(1), { ...GLOBAL, ...cmd.options }, cmd.usage)
     if (parsed.values.help === true) { out(`usage: ${cmd.usage}\n${cmd.summary}`); return EXIT.ok }
     const n = parsed.positionals.length
     if (n < (cmd.min ?? 0) || n > (cmd.max ?? Infinity)) throw new WeftError(`wrong number of arguments\nusage: ${cmd.usage}`, 'USAGE')
+    // An empty name must not vanish from the request path and address another collection.
+    cmd.names?.forEach((what, i) => {
+      if (parsed.positionals[i] === '') throw new InvalidArgumentError(`the ${what} is empty (${what} names must be non-empty)\nusage: ${cmd.usage}`)
+    })
     const paths = resolvePaths({ dataDir: parsed.values['data-dir'] as string | undefined, configFile: parsed.values.config as string | undefined })
     const code = await cmd.run({ paths, json: parsed.values.json === true, values: parsed.values as Ctx['values'], args: parsed.positionals })
     return typeof code === 'number' ? code : EXIT.ok

@@ -56,9 +56,13 @@ export const MAX_CONFIG_BYTES = 64 * 1024
 export class ConfigError extends WeftError {
   static override name = 'ConfigError'
   readonly problems: string[]
+  /** The config file that was read. */
+  readonly file: string
   constructor (file: string, problems: string[]) {
-    super(`invalid configuration (${file}):\n${problems.map(p => `  - ${p}`).join('\n')}`, 'BAD_CONFIG')
+    // Each problem names where it is (the file, or the command line).
+    super(`invalid configuration; the daemon does not start:\n${problems.map(p => `  - ${p}`).join('\n')}`, 'BAD_CONFIG')
     this.problems = problems
+    this.file = file
   }
 }
 

@@ -4,27 +4,46 @@
  * requires the bearer token from a 0600 file. Apps read and write data through
  * it; the CLI uses it for everything live.
  *
- * Every request has a body limit and a timeout. Errors are
- * `{ "error": { "code", "message" } }` with an HTTP status; never a stack.
+ * Every request has limits: its headers must arrive within 10 s and the whole
+ * request within 30 s (answering may take longer: a sync, or a follow stream
+ * that lasts as long as its client), its body is bounded in size and depth,
+ * and each listener holds a bounded number of connections. On the TCP port a
+ * connection that has not shown the token within 5 s is closed, and so is one
+ * that shows a wrong one. Errors are `{ "error": { "code", "message" } }`
+ * with the HTTP status of the code (error-codes.ts); never a stack.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { randomBytes, timingSafeEqual } from 'node:crypto'
-import { WeftError } from '../errors.js'
+import { InvalidArgumentError, WeftError } from '../errors.js'
+import { HttpError, parseTarget, readJsonBody } from './api-request.js'
+import { outcomeFor } from './error-codes.js'
 
-/** Largest request body: a 1 MiB value as base64 JSON plus framing. */
-export const MAX_BODY_BYTES = 4 * 1024 * 1024
+export { HttpError, MAX_BODY_BYTES, MAX_BODY_DEPTH } from './api-request.js'
+
+/** Time for a client to send a request's headers (Node's `headersTimeout`). */
+export const HEADERS_TIMEOUT_MS = 10_000
+/** Time for a client to send a whole request, headers and body (Node's `requestTimeout`); not the time to answer it. */
 export const REQUEST_TIMEOUT_MS = 30_000
-
-export class HttpError extends WeftError {
-  static override name = 'HttpError'
-  readonly status: number
-  constructor (status: number, code: string, message: string) { super(message, code); this.status = status }
-}
+/**
+ * How often Node checks the two timeouts above. Node's default is 30 s, which
+ * let a slow request live up to 30 s past its timeout.
+ */
+export const TIMEOUT_CHECK_INTERVAL_MS = 1_000
+/** Connections the Unix socket holds at once (same-user apps and CLI runs, follow streams included). */
+export const MAX_SOCKET_CONNECTIONS = 128
+/** Connections the TCP port holds at once; beyond it new ones are closed at once. */
+export const MAX_TCP_CONNECTIONS = 32
+/** A TCP connection that has not sent a request with the right token by then is closed. */
+export const TCP_AUTH_TIMEOUT_MS = 5_000
 
 export interface ApiRequest {
   readonly method: string
+  /** Decoded path segments, empty ones included. */
   readonly path: string[]
+  /** The path as sent, for messages. */
+  readonly rawPath: string
   readonly query: URLSearchParams
   readonly body: unknown
   /** Aborted when the client goes away (for --follow streams). */
@@ -35,31 +54,51 @@ export interface ApiRequest {
 /** A handler returns a JSON value, a string (sent as text/plain), or undefined after writing `res` itself. */
 export type Handler = (req: ApiRequest) => Promise<unknown> | unknown
 
-function statusFor (err: unknown): { status: number, code: string, message: string } {
-  if (err instanceof HttpError) return { status: err.status, code: err.code, message: err.message }
-  if (err instanceof WeftError) {
-    const status = err.code === 'INVALID_ARGUMENT' ? 400 : err.code === 'NOT_FOUND' ? 404 : 500
-    return { status, code: err.code, message: err.message }
-  }
-  return { status: 500, code: 'INTERNAL', message: 'internal error (see the daemon log)' }
+/** A route's handler, given the values of the route's `:name` segments (never empty). */
+export type RouteHandler = (req: ApiRequest, params: Readonly<Record<string, string>>) => Promise<unknown> | unknown
+
+export interface Route {
+  /** Segments, literal or `:name`: `v1/data/:collection/:key`. */
+  readonly path: string
+  readonly methods: Readonly<Record<string, RouteHandler>>
 }
 
-async function readBody (req: IncomingMessage): Promise<unknown> {
-  const declared = Number(req.headers['content-length'] ?? 0)
-  if (declared > MAX_BODY_BYTES) throw new HttpError(413, 'TOO_LARGE', `request body of ${declared} bytes is over the ${MAX_BODY_BYTES}-byte limit`)
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, 'TOO_LARGE', `request body is over the ${MAX_BODY_BYTES}-byte limit`)
-    chunks.push(chunk as Buffer)
+/**
+ * Matches requests against a route table: an unknown path is a 404, a known
+ * path with another method a 405 with an `Allow` header, and an empty value
+ * for a `:name` segment (`/v1/data//k`) a 400: names are never empty, and
+ * skipping the empty segment would address another collection.
+ */
+export class Router {
+  readonly #routes: Array<{ segments: string[], methods: Readonly<Record<string, RouteHandler>> }>
+
+  constructor (routes: readonly Route[]) {
+    this.#routes = routes.map(r => ({ segments: r.path.split('/'), methods: r.methods }))
   }
-  if (size === 0) return undefined
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
-  } catch {
-    throw new HttpError(400, 'BAD_REQUEST', 'request body is not valid JSON')
+
+  async handle (req: ApiRequest): Promise<unknown> {
+    const route = this.#routes.find(r => r.segments.length === req.path.length && r.segments.every((s, i) => s.startsWith(':') || s === req.path[i]))
+    if (route === undefined) throw new HttpError(404, 'NOT_FOUND', `no such endpoint: ${req.method} ${req.rawPath}`)
+    const handler = Object.hasOwn(route.methods, req.method) ? route.methods[req.method] : undefined
+    if (handler === undefined) {
+      const allow = Object.keys(route.methods).join(', ')
+      throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.rawPath} (allowed: ${allow})`, { allow })
+    }
+    const params: Record<string, string> = {}
+    route.segments.forEach((s, i) => {
+      if (!s.startsWith(':')) return
+      const name = s.slice(1)
+      if (req.path[i] === '') throw new InvalidArgumentError(`${req.rawPath}: the ${name} is empty (${name} names must be non-empty)`)
+      params[name] = req.path[i]!
+    })
+    return await handler(req, params)
   }
+}
+
+function statusFor (err: unknown): { status: number, code: string, message: string, headers: Readonly<Record<string, string>> } {
+  if (err instanceof HttpError) return { status: err.status, code: err.code, message: err.message, headers: err.headers }
+  if (err instanceof WeftError) return { status: outcomeFor(err.code).http, code: err.code, message: err.message, headers: {} }
+  return { status: 500, code: 'INTERNAL', message: 'internal error (see the daemon log)', headers: {} }
 }
 
 export interface ControlApiOptions {
@@ -75,6 +114,8 @@ export class ControlApi {
   readonly #o: ControlApiOptions
   readonly #servers: Server[] = []
   #token: Buffer | undefined
+  /** TCP connections that have not shown the token yet, with the timer that closes them. */
+  readonly #unauthenticated = new WeakMap<Socket, NodeJS.Timeout>()
 
   constructor (o: ControlApiOptions) { this.#o = o }
 
@@ -103,23 +144,42 @@ export class ControlApi {
     }
   }
 
-  #server (requireToken: boolean): Server {
-    const server = createServer((req, res) => { void this.#serve(req, res, requireToken) })
-    server.requestTimeout = REQUEST_TIMEOUT_MS
-    server.headersTimeout = 10_000
+  #server (tcp: boolean): Server {
+    const server = createServer({
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS
+    }, (req, res) => { void this.#serve(req, res, tcp) })
     server.maxHeadersCount = 50
+    server.maxConnections = tcp ? MAX_TCP_CONNECTIONS : MAX_SOCKET_CONNECTIONS
+    if (tcp) {
+      // Any local process can connect to the port; until it shows the token
+      // it holds a connection slot, so it gets little time to do so.
+      server.on('connection', (socket: Socket) => {
+        const timer = setTimeout(() => socket.destroy(), TCP_AUTH_TIMEOUT_MS)
+        this.#unauthenticated.set(socket, timer)
+        socket.once('close', () => { clearTimeout(timer); this.#unauthenticated.delete(socket) })
+      })
+    }
     return server
   }
 
-  async #serve (req: IncomingMessage, res: ServerResponse, requireToken: boolean): Promise<void> {
+  async #serve (req: IncomingMessage, res: ServerResponse, tcp: boolean): Promise<void> {
     const abort = new AbortController()
     res.on('close', () => abort.abort())
     try {
-      if (requireToken && !this.#authorized(req)) throw new HttpError(401, 'UNAUTHORIZED', 'missing or wrong token (send Authorization: Bearer <token from the api.token file>)')
-      const url = new URL(req.url ?? '/', 'http://weft')
-      const path = url.pathname.split('/').filter(s => s !== '').map(s => decodeURIComponent(s))
-      const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await readBody(req)
-      const out = await this.#o.handle({ method: req.method ?? 'GET', path, query: url.searchParams, body, signal: abort.signal, res })
+      if (tcp) {
+        if (!this.#authorized(req)) {
+          res.setHeader('connection', 'close')
+          throw new HttpError(401, 'UNAUTHORIZED', 'missing or wrong token (send Authorization: Bearer <token from the api.token file>)')
+        }
+        clearTimeout(this.#unauthenticated.get(req.socket))
+        this.#unauthenticated.delete(req.socket)
+      }
+      const { path, rawPath, query } = parseTarget(req.url ?? '/')
+      const method = req.method ?? 'GET'
+      const body = method === 'GET' || method === 'HEAD' ? undefined : await readJsonBody(req)
+      const out = await this.#o.handle({ method, path, rawPath, query, body, signal: abort.signal, res })
       if (res.headersSent || res.writableEnded) return
       if (typeof out === 'string') {
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(out)
@@ -129,7 +189,7 @@ export class ControlApi {
     } catch (err) {
       const e = statusFor(err)
       if (e.status >= 500) this.#o.log('warn', `control API ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`)
-      if (!res.headersSent) res.writeHead(e.status, { 'content-type': 'application/json' })
+      if (!res.headersSent) res.writeHead(e.status, { ...e.headers, 'content-type': 'application/json' })
       if (!res.writableEnded) res.end(JSON.stringify({ error: { code: e.code, message: e.message } }))
     }
   }

@@ -16,7 +16,7 @@ import { decodeOp, OP_KINDS, type Op } from '../oplog/op.js'
 import { decodeValue, type Value } from '../oplog/value.js'
 import { openReplica, type Replica } from '../store/replica.js'
 import type { DaemonConfig } from './config.js'
-import { ControlApi, HttpError, type ApiRequest } from './control-api.js'
+import { ControlApi, HttpError, Router, type ApiRequest, type Route } from './control-api.js'
 import { fromJson, toJson } from './json-values.js'
 import { acquireLock } from './lock.js'
 import type { Logger } from './log.js'
@@ -73,6 +73,13 @@ function opView (op: Op, origin: string, signed: boolean): OpView {
 
 const MAX_OPLOG_LIMIT = 10_000
 
+/** A request body as an object of named arguments; no body is an empty one. */
+function bodyObject (body: unknown): Record<string, unknown> {
+  if (body === undefined) return {}
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InvalidArgumentError('request body must be a JSON object')
+  return body as Record<string, unknown>
+}
+
 export class Daemon {
   readonly paths: Paths
   readonly config: DaemonConfig
@@ -84,6 +91,7 @@ export class Daemon {
   #api: ControlApi | undefined
   #stopping: Promise<void> | undefined
   readonly #networkFactory: NetworkFactory | undefined
+  readonly #router = new Router(this.#routes())
 
   constructor (paths: Paths, config: DaemonConfig, log: Logger, networkFactory?: NetworkFactory) {
     this.paths = paths
@@ -181,60 +189,54 @@ export class Daemon {
   }
 
   async #route (req: ApiRequest): Promise<unknown> {
-    const [root, ...rest] = req.path
-    const m = req.method
-    const r = this.replica
-    if (root === 'metrics' && m === 'GET') return renderMetrics(this.status(), this.#network?.metrics(), r.stats())
-    if (root !== 'v1') throw new HttpError(404, 'NOT_FOUND', `no such endpoint: /${req.path.join('/')}`)
-    const [what, a, b, c] = rest
-    switch (what) {
-      case 'status':
-        if (m === 'GET') return { ...this.status(), peers: this.#network === undefined ? [] : await this.#network.peers() }
-        break
-      case 'peers':
-        if (m === 'GET') return this.#network === undefined ? [] : await this.#network.peers()
-        break
-      case 'relays':
-        if (m === 'GET') return this.#network?.relays?.() ?? []
-        break
-      case 'vector':
-        if (m === 'GET') return Object.fromEntries(r.versionVector())
-        break
-      case 'oplog':
-        if (m === 'GET' && a === undefined) return this.oplog(req.query)
-        if (m === 'GET' && a === 'follow') return this.#follow(req)
-        break
-      case 'collections':
-        if (m === 'GET') return r.collections()
-        break
-      case 'sync':
-        if (m === 'POST') {
-          if (this.#network === undefined) throw new HttpError(503, 'NO_NETWORK', 'the network is not running in this daemon')
-          const peer = (req.body as { peer?: unknown } | undefined)?.peer
-          if (peer !== undefined && typeof peer !== 'string') throw new InvalidArgumentError('peer must be a peer id string')
-          return await this.#network.syncNow(peer, req.signal)
-        }
-        break
-      case 'data':
-        return this.#data(m, a, b, c, req.body, req.query)
-      case 'diff':
-        if (m === 'GET' && a !== undefined) return await this.diff(a)
-        break
-      case 'doctor':
-        if (m === 'GET') return await this.doctor()
-        break
-      case 'devices':
-        if (m === 'GET' && a === undefined) return this.devices()
-        if (m === 'POST' && a === 'revoke') return this.revoke(req.body)
-        break
-      case 'invite':
-        if (m === 'POST') return await this.invite(req.body)
-        break
-      case 'join':
-        if (m === 'POST') return await this.join(req.body, req.signal)
-        break
+    return await this.#router.handle(req)
+  }
+
+  /** Every endpoint of the control API; the README's "Control API" table lists the same. */
+  #routes (): Route[] {
+    const network = (): Network => {
+      if (this.#network === undefined) throw new HttpError(503, 'NO_NETWORK', 'the network is not running in this daemon')
+      return this.#network
     }
-    throw new HttpError(405, 'BAD_REQUEST', `${m} /${req.path.join('/')} is not an endpoint`)
+    const data = (p: Readonly<Record<string, string>>): { collection: string, key: string } => ({ collection: p.collection!, key: p.key! })
+    return [
+      { path: 'metrics', methods: { GET: () => renderMetrics(this.status(), this.#network?.metrics(), this.replica.stats()) } },
+      { path: 'v1/status', methods: { GET: async () => ({ ...this.status(), peers: this.#network === undefined ? [] : await this.#network.peers() }) } },
+      { path: 'v1/peers', methods: { GET: async () => this.#network === undefined ? [] : await this.#network.peers() } },
+      { path: 'v1/relays', methods: { GET: () => this.#network?.relays?.() ?? [] } },
+      { path: 'v1/vector', methods: { GET: () => Object.fromEntries(this.replica.versionVector()) } },
+      { path: 'v1/oplog', methods: { GET: req => this.oplog(req.query) } },
+      { path: 'v1/oplog/follow', methods: { GET: req => this.#follow(req) } },
+      { path: 'v1/collections', methods: { GET: () => this.replica.collections() } },
+      {
+        path: 'v1/sync',
+        methods: {
+          POST: async req => {
+            const peer = bodyObject(req.body).peer
+            if (peer !== undefined && typeof peer !== 'string') throw new InvalidArgumentError('"peer" must be a peer id string')
+            return await network().syncNow(peer, req.signal)
+          }
+        }
+      },
+      { path: 'v1/data/:collection', methods: { GET: (req, p) => this.#list(p.collection!, req.query) } },
+      {
+        path: 'v1/data/:collection/:key',
+        methods: {
+          GET: (_, p) => this.#getRow(data(p)),
+          PUT: (req, p) => this.#put(data(p), req.body),
+          DELETE: (_, p) => { this.replica.delete(p.collection!, p.key!); return { ok: true } }
+        }
+      },
+      { path: 'v1/data/:collection/:key/increment', methods: { POST: (req, p) => this.#increment(data(p), req.body) } },
+      { path: 'v1/data/:collection/:key/add', methods: { POST: (req, p) => this.#setOp('add', data(p), req.body) } },
+      { path: 'v1/data/:collection/:key/remove', methods: { POST: (req, p) => this.#setOp('remove', data(p), req.body) } },
+      { path: 'v1/diff/:peer', methods: { GET: async (_, p) => await this.diff(p.peer!) } },
+      { path: 'v1/doctor', methods: { GET: async () => await this.doctor() } },
+      { path: 'v1/devices', methods: { GET: () => this.devices() } },
+      { path: 'v1/devices/revoke', methods: { POST: req => this.revoke(req.body) } },
+      { path: 'v1/invite', methods: { POST: async req => await this.invite(req.body) } },
+      { path: 'v1/join', methods: { POST: async req => await this.join(req.body, req.signal) } }
+    ]
   }
 
   /**
@@ -314,9 +316,10 @@ export class Daemon {
   }
 
   async join (body: unknown, signal: AbortSignal): Promise<unknown> {
-    const b = (body ?? {}) as { code?: unknown, name?: unknown }
+    const b = bodyObject(body)
     if (typeof b.code !== 'string') throw new InvalidArgumentError('body needs "code": the invite code from weft invite')
-    const name = typeof b.name === 'string' ? b.name : this.config.deviceName
+    if (b.name !== undefined && typeof b.name !== 'string') throw new InvalidArgumentError('"name" must be a string: the name this device shows to the group')
+    const name = b.name ?? this.config.deviceName
     const invite = decodeInviteCode(b.code)
     if (this.#network === undefined) throw new HttpError(503, 'NO_NETWORK', 'the network is not running in this daemon')
     const joined = await this.#network.join(invite, name, signal)
@@ -336,42 +339,39 @@ export class Daemon {
     this.#network = await this.#networkFactory(this.replica, this.config, this.log, extraPeers)
   }
 
-  #data (m: string, collection: string | undefined, key: string | undefined, action: string | undefined, body: unknown, q: URLSearchParams): unknown {
-    const r = this.replica
-    if (collection === undefined) throw new InvalidArgumentError('name a collection: /v1/data/<collection>[/<key>]')
-    if (key === undefined) {
-      if (m !== 'GET') throw new HttpError(405, 'BAD_REQUEST', 'a collection can only be listed (GET)')
-      const limit = q.has('limit') ? Number(q.get('limit')) : 100
-      const after = q.get('after')
-      return r.list(collection, { limit, ...(after === null ? {} : { after }) }).map(row => ({ key: row.key, fields: toJson(row.fields) }))
-    }
-    const obj = (body ?? {}) as Record<string, unknown>
-    if (typeof obj !== 'object' || Array.isArray(obj)) throw new InvalidArgumentError('request body must be a JSON object')
-    if (action === undefined) {
-      if (m === 'GET') {
-        const row = r.get(collection, key)
-        if (row === undefined) throw new HttpError(404, 'NOT_FOUND', `no row ${JSON.stringify(key)} in ${JSON.stringify(collection)}`)
-        return toJson(row)
-      }
-      if (m === 'PUT') { r.put(collection, key, fromJson(obj.fields) as Record<string, Value>); return { ok: true } }
-      if (m === 'DELETE') { r.delete(collection, key); return { ok: true } }
-    } else if (m === 'POST') {
-      const field = obj.field
-      if (typeof field !== 'string') throw new InvalidArgumentError('body needs "field": the field name')
-      if (action === 'increment') {
-        const by = obj.by ?? 1
-        if (typeof by !== 'number') throw new InvalidArgumentError('"by" must be an integer')
-        r.increment(collection, key, field, by); return { ok: true }
-      }
-      if (action === 'add' || action === 'remove') {
-        if (!('element' in obj)) throw new InvalidArgumentError('body needs "element": the set element')
-        const element = fromJson(obj.element) as Value
-        if (action === 'add') r.add(collection, key, field, element)
-        else r.remove(collection, key, field, element)
-        return { ok: true }
-      }
-    }
-    throw new HttpError(405, 'BAD_REQUEST', `${m} on /v1/data/${collection}/${key}${action === undefined ? '' : '/' + action} is not an endpoint`)
+  #list (collection: string, q: URLSearchParams): unknown {
+    const limit = q.has('limit') ? Number(q.get('limit')) : 100
+    const after = q.get('after')
+    return this.replica.list(collection, { limit, ...(after === null ? {} : { after }) }).map(row => ({ key: row.key, fields: toJson(row.fields) }))
+  }
+
+  #getRow ({ collection, key }: { collection: string, key: string }): unknown {
+    const row = this.replica.get(collection, key)
+    if (row === undefined) throw new HttpError(404, 'NOT_FOUND', `no row ${JSON.stringify(key)} in ${JSON.stringify(collection)}`)
+    return toJson(row)
+  }
+
+  #put ({ collection, key }: { collection: string, key: string }, body: unknown): unknown {
+    this.replica.put(collection, key, fromJson(bodyObject(body).fields, 'fields') as Record<string, Value>)
+    return { ok: true }
+  }
+
+  #increment ({ collection, key }: { collection: string, key: string }, body: unknown): unknown {
+    const { field, by = 1 } = bodyObject(body)
+    if (typeof field !== 'string') throw new InvalidArgumentError('body needs "field": the field name')
+    if (typeof by !== 'number') throw new InvalidArgumentError('"by" must be an integer')
+    this.replica.increment(collection, key, field, by)
+    return { ok: true }
+  }
+
+  #setOp (action: 'add' | 'remove', { collection, key }: { collection: string, key: string }, body: unknown): unknown {
+    const obj = bodyObject(body)
+    if (typeof obj.field !== 'string') throw new InvalidArgumentError('body needs "field": the field name')
+    if (!('element' in obj)) throw new InvalidArgumentError('body needs "element": the set element')
+    const element = fromJson(obj.element, 'element') as Value
+    if (action === 'add') this.replica.add(collection, key, obj.field, element)
+    else this.replica.remove(collection, key, obj.field, element)
+    return { ok: true }
   }
 
   /** Streams new ops as JSON lines until the client disconnects. */

@@ -40,10 +40,14 @@ describe('two daemons through the CLI', () => {
     expect((await b.cli(['put', 'notes', 'n2', 'title=from beta'])).code).toBe(0)
     await eventually('beta\'s write reaches alpha', async () => await a.cli(['get', 'notes', 'n2', '--json']), r => r.code === 0)
 
-    const sync = json(await b.cli(['sync', '--json']))
-    expect(sync).toEqual([expect.objectContaining({ peer: a.deviceId, ok: true })])
+    const syncRun = await b.cli(['sync', '--json'])
+    expect(syncRun.code, syncRun.stderr).toBe(0)
+    expect(json(syncRun)).toEqual([expect.objectContaining({ peer: a.deviceId, ok: true })])
     const single = json(await b.cli(['sync', a.deviceId, '--json']))
     expect(single).toMatchObject({ peer: a.deviceId, ok: true })
+    const singleRun = await b.cli(['sync', a.deviceId])
+    expect(singleRun.code, singleRun.stderr).toBe(0)
+    expect(singleRun.stdout).toMatch(new RegExp(`${a.deviceId}.*\\bok$`, 'm'))
 
     const status = await eventually('status shows in sync', async () => json(await a.cli(['status', '--json'])),
       s => s.peers.some((p: any) => p.peerId === b.deviceId && p.status === 'in sync'))

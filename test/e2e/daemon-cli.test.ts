@@ -102,7 +102,8 @@ describe('weft daemon and CLI', () => {
     cleanup.push(() => removeDir(dir))
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ mdns: 'yes', syncIntervalMs: -5, colour: 'blue', relays: ['/ip4/1.2.3.4/tcp/1'] }))
     const r = await runCli(['start', '--data-dir', dir])
-    expect(r.code).toBe(1)
+    // A configuration error is a usage error: exit 2, like a bad flag.
+    expect(r.code).toBe(2)
     expect(r.stderr).toContain('mdns must be true or false')
     expect(r.stderr).toContain('syncIntervalMs must be an integer')
     expect(r.stderr).toContain('unknown key "colour"')
@@ -128,6 +129,87 @@ describe('weft daemon and CLI', () => {
     expect(JSON.parse(json.stderr)).toEqual({ error: { code: 'NOT_FOUND', message: 'no row "nope" in "notes"' } })
     expect(json.stderr).not.toContain('    at ')
   })
+
+  it('exits 2 for argument errors whoever finds them: the CLI, the daemon or the config loader', async () => {
+    const d = await daemon()
+    // Found by the daemon (a 400 from the control API).
+    const limit = await d.cli(['oplog', '--limit', '0'])
+    expect(limit.code).toBe(2)
+    expect(limit.stderr).toContain('limit must be an integer from 1 to 10000')
+    const list = await d.cli(['ls', 'notes', '--limit', 'many'])
+    expect(list.code).toBe(2)
+    const since = await d.cli(['oplog', '--since', 'yesterday-ish'])
+    expect(since.code).toBe(2)
+    expect(since.stderr).toContain('since must be a date')
+    // Found by the config loader, from a flag.
+    const level = await runCli(['start', '--data-dir', d.dataDir, '--log-level', 'loud'])
+    expect(level.code).toBe(2)
+    expect(level.stderr).toContain('command line: logLevel must be one of error, warn, info, debug')
+  })
+
+  it('refuses empty collection and key names instead of reading another collection', async () => {
+    const d = await daemon()
+    expect((await d.cli(['put', 'notes', 'n1', 'title=hello'])).code).toBe(0)
+    // Before: the empty name vanished from the path and this listed "notes".
+    const empty = await d.cli(['get', '', 'notes'])
+    expect(empty.code).toBe(2)
+    expect(empty.stdout).toBe('')
+    expect(empty.stderr).toContain('the collection is empty (collection names must be non-empty)')
+    for (const args of [['get', 'notes', ''], ['put', 'notes', '', 'a=1'], ['del', '', 'n1'], ['inc', 'notes', 'n1', ''], ['add', 'notes', 'n1', '', 'x'], ['ls', '']]) {
+      const r = await d.cli(args)
+      expect(r.code, args.join(' ')).toBe(2)
+      expect(r.stderr).toMatch(/the (collection|key|field) is empty/)
+    }
+    expect(JSON.parse((await d.cli(['get', 'notes', 'n1', '--json'])).stdout)).toEqual({ title: 'hello' })
+  })
+
+  it('reads negative numbers as values', async () => {
+    const d = await daemon()
+    const dec = await d.cli(['inc', 'c', 'k', 'n', '-1'])
+    expect(dec.code, dec.stderr).toBe(0)
+    expect((await d.cli(['inc', 'c', 'k', 'n', '-41'])).code).toBe(0)
+    expect((await d.cli(['add', 'c', 'k', 's', '-2.5'])).code).toBe(0)
+    expect(JSON.parse((await d.cli(['get', 'c', 'k'])).stdout)).toEqual({ n: -42, s: [-2.5] })
+    // Still an error where a negative number is not a valid value.
+    const limit = await d.cli(['oplog', '--limit', '-5'])
+    expect(limit.code).toBe(2)
+    expect(limit.stderr).toContain('limit must be an integer')
+  })
+
+  it('weft sync exits 1 when the sync failed or there was no one to sync with', async () => {
+    const d = await daemon()
+    const none = await d.cli(['sync'])
+    expect(none.code).toBe(1)
+    expect(none.stdout).toContain('no connected peers')
+    // A well-formed peer id (an Ed25519 key) that nobody here answers for.
+    const absent = '12D3KooWGC8cUJpE1gtsKvbfq7DL7xPBCAjii76syNB59ntwEabY'
+    const failed = await d.cli(['sync', absent])
+    expect(failed.code).toBe(1)
+    expect(failed.stdout).toContain('FAILED')
+    const asJson = await d.cli(['sync', absent, '--json'])
+    expect(asJson.code).toBe(1)
+    expect(JSON.parse(asJson.stdout)).toMatchObject({ peer: absent, ok: false })
+  })
+
+  it('exits quietly when the reader of its output goes away (weft ls | head -1)', async () => {
+    const d = await daemon()
+    for (let i = 0; i < 3; i++) expect((await d.cli(['put', `c${i}`, 'k', 'a=1'])).code).toBe(0)
+    // --follow too: it ends instead of streaming into a closed pipe forever.
+    for (const cmd of [['ls'], ['ls', 'c1'], ['doctor'], ['oplog'], ['oplog', '--follow']]) {
+      // stdout is a pipe whose reader is gone before weft writes: every write is EPIPE.
+      const r = await new Promise<{ code: number | null, stderr: string }>(resolve => {
+        const child = spawn(process.execPath, [CLI, ...cmd, '--data-dir', d.dataDir], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+        child.stdout.destroy()
+        let stderr = ''
+        child.stderr.on('data', c => { stderr += String(c) })
+        child.on('close', code => resolve({ code, stderr }))
+      })
+      expect(r.stderr, cmd.join(' ')).toBe('')
+      // Its own status: what the command found, not a crash.
+      const expected = cmd.includes('--follow') ? 0 : (await d.cli(cmd)).code
+      expect(r.code, cmd.join(' ')).toBe(expected)
+    }
+  }, 120_000)
 
   it('keeps the control socket to its user and guards the TCP port with a token', async () => {
     const port = await freePort()

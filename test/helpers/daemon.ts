@@ -16,13 +16,16 @@ export function tempDataDir (prefix = 'weft-e2e'): string {
   return mkdtempSync(join(tmpdir(), `${prefix}-`))
 }
 
-/** Environment for child processes: no XDG runtime dir, so the socket sits in <data dir>/run. */
+/**
+ * Environment for child processes: none of this shell's path variables (no
+ * XDG runtime dir, so the socket sits in <data dir>/run), then `extra`.
+ */
 export function childEnv (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env = { ...process.env, ...extra }
+  const env = { ...process.env }
   delete env.XDG_RUNTIME_DIR
   delete env.WEFT_DATA_DIR
   delete env.WEFT_CONFIG
-  return env
+  return { ...env, ...extra }
 }
 
 export async function runCli (args: string[], opts: { env?: NodeJS.ProcessEnv, timeoutMs?: number, prefix?: string[] } = {}): Promise<CliResult> {
