@@ -45,6 +45,8 @@ async function join (inviter: DaemonProcess, joiner: DaemonProcess): Promise<voi
   expect(r.code, r.stderr).toBe(0)
 }
 
+const metric = (text: string, name: string): number => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN)
+
 const directAddress = (status: any): string => (status.network.addresses as string[]).find(a => !a.includes('/p2p-circuit'))!
 
 // --- what the stranger sends: protobuf written by hand from src/protocol/pb/sync.proto and src/net/pb/udx-birthday.proto
@@ -153,6 +155,8 @@ describe('a stranger built from stock libp2p packages', () => {
     for (const r of raw) expectNothing(r)
     const metrics = await a.api('GET', '/metrics') as string
     expect(metrics).toMatch(/^weft_peers_connected\{type="direct"\} 1$/m) // beta; not the strangers
+    // Every write reached beta, live or pulled: the ops count as sent on whichever path carried them.
+    expect(metric(metrics, 'weft_ops_sent_total')).toBeGreaterThanOrEqual(100)
   }, 120_000)
 
   it('gets nothing from sync, pairing with a wrong code or birthday punching, directly or relayed, and its idle connection is closed', async () => {
@@ -194,6 +198,8 @@ describe('a stranger built from stock libp2p packages', () => {
 
     // The daemon sends its admission chain to its configured relay only, never to a stranger that offers relay-auth.
     expect(relayAuthAsked).toBe(0)
+    // Each refused session counts (three here), not each refused peer.
+    expect(metric(await a.api('GET', '/metrics') as string, 'weft_sync_errors_total')).toBeGreaterThanOrEqual(3)
     // weft peers shows the stranger as a non-member that tried to sync; it is not counted as a group peer.
     const peers = json(await a.cli(['peers', '--json'])) as any[]
     expect(peers.find(p => p.peerId === s.node.peerId.toString())).toMatchObject({ member: false, lastError: { code: 'NOT_MEMBER' } })
