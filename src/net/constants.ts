@@ -108,6 +108,13 @@ export const NON_MEMBER_GOSSIP_SCORE = -1_000
 
 /** Connected non-members that gated services remember, to tell them about the peer if it becomes a member. */
 export const MAX_WITHHELD_PEERS = 256
+/**
+ * Streams non-members opened on members-only protocols, held unread across
+ * the node (more are reset), and the read buffer each may fill before it is
+ * reset. The stranger guard closes their connections within seconds anyway.
+ */
+export const MAX_PARKED_STREAMS = 32
+export const PARKED_STREAM_READ_BUFFER_BYTES = 64 * KiB
 
 /**
  * Stranger guard: a non-member's connection (not a configured relay or peer,

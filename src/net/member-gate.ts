@@ -15,8 +15,15 @@
  *
  * - a topology's `onConnect` fires only for members, so the service never
  *   opens a stream to anyone else;
- * - streams a non-member opens on the service's protocols are reset before
- *   the service sees them, so it never reads one.
+ * - a stream a non-member opens on the service's protocols never reaches the
+ *   service: it is held unread and unanswered ("parked") until the peer
+ *   becomes a member or its connection closes (the stranger guard closes it
+ *   after a grace period). Parking instead of resetting matters for a peer
+ *   whose admission is on its way: stock gossipsub does not notice a stream
+ *   reset right after it opened, keeps it as its stream to us and never
+ *   sends on another, so gossip between the two would stay broken until
+ *   they reconnect. A bounded number of streams is parked, each with a small
+ *   read buffer; beyond that they are reset.
  *
  * For gossipsub this closes every send path at its root: it sends only over
  * an outbound stream it opens in `onConnect` or after accepting an inbound
@@ -26,13 +33,14 @@
  * A stranger is never among its peers, so it never learns our topic either.
  *
  * A peer that becomes a member while connected (its admission arrived after
- * it connected) is handed to the topologies then; one that stops being a
- * member (revoked) is taken from them (`onDisconnect`: gossipsub drops its
- * streams), and the daemon closes its connections.
+ * it connected) is handed to the topologies then, and its parked streams to
+ * the handlers; one that stops being a member (revoked) is taken from them
+ * (`onDisconnect`: gossipsub drops its streams), and the daemon closes its
+ * connections.
  */
 import type { AbortOptions, Connection, PeerId, PeerStore, Startable, Stream, StreamHandler, StreamHandlerOptions, StreamHandlerRecord, StreamMiddleware, Topology } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
-import { MAX_WITHHELD_PEERS } from './constants.js'
+import { MAX_PARKED_STREAMS, MAX_WITHHELD_PEERS, PARKED_STREAM_READ_BUFFER_BYTES } from './constants.js'
 
 /** Group membership by peer id, as the node sees it. */
 export interface PeerMembership {
@@ -68,6 +76,8 @@ export class MemberGate implements PeerMembership, Startable {
   readonly #membership: PeerMembership
   readonly #registrars = new Set<MemberRegistrar>()
   readonly #listeners = new Set<() => void>()
+  /** Streams of non-members held by every gated service together (bounded by MAX_PARKED_STREAMS). */
+  readonly #parked = new Set<Stream>()
   #unsubscribe: (() => void) | undefined
   #started = false
 
@@ -97,7 +107,7 @@ export class MemberGate implements PeerMembership, Startable {
     if (this.open) return factory
     return (components: C): S => {
       // libp2p hands every service all of its components (GateComponents among them), whatever the service declares.
-      const registrar = new MemberRegistrar(components as unknown as GateComponents, this.isMember)
+      const registrar = new MemberRegistrar(components as unknown as GateComponents, this.isMember, this.#parked)
       this.#registrars.add(registrar)
       // libp2p's components object is a proxy of its own; only the registrar differs.
       const view = new Proxy(components, { get: (target, prop, receiver) => prop === 'registrar' ? registrar : Reflect.get(target, prop, receiver) })
@@ -117,7 +127,12 @@ export class MemberGate implements PeerMembership, Startable {
     this.#started = false
     this.#unsubscribe?.()
     this.#unsubscribe = undefined
+    for (const s of this.#parked) s.abort(new NotMemberStreamError('the node is stopping'))
+    this.#parked.clear()
   }
+
+  /** Non-members' streams held unread now. */
+  get parked (): number { return this.#parked.size }
 
   #changed (): void {
     if (!this.#started) return
@@ -129,6 +144,8 @@ export class MemberGate implements PeerMembership, Startable {
 }
 
 interface Registered { protocol: string, topology: Topology }
+
+interface Parked { readonly protocol: string, readonly connection: Connection, readonly handler: StreamHandler, readonly readBuffer: number }
 
 /**
  * The registrar a gated service sees: the node's registrar with non-members
@@ -143,11 +160,15 @@ class MemberRegistrar implements Registrar {
   readonly #withheld = new Map<string, PeerId>()
   /** Members the topologies were told about: taken back if they stop being members. */
   readonly #told = new Map<string, PeerId>()
+  /** This registrar's parked streams; `#allParked` counts every gated service's. */
+  readonly #parked = new Map<Stream, Parked>()
+  readonly #allParked: Set<Stream>
 
-  constructor (components: GateComponents, isMember: (peer: PeerId) => boolean) {
+  constructor (components: GateComponents, isMember: (peer: PeerId) => boolean, allParked: Set<Stream>) {
     this.#raw = components.registrar
     this.#c = components
     this.#isMember = isMember
+    this.#allParked = allParked
   }
 
   readonly [Symbol.toStringTag] = 'weft:member-registrar'
@@ -162,11 +183,8 @@ class MemberRegistrar implements Registrar {
 
   async handle (protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void> {
     const gated = (stream: Stream, connection: Connection): void | Promise<void> => {
-      if (!this.#isMember(connection.remotePeer)) {
-        stream.abort(new NotMemberStreamError(`${protocol} is for members of the group only`))
-        return
-      }
-      return handler(stream, connection)
+      if (this.#isMember(connection.remotePeer)) return handler(stream, connection)
+      this.#park(stream, connection, protocol, handler)
     }
     await this.#raw.handle(protocol, gated, options)
   }
@@ -201,8 +219,32 @@ class MemberRegistrar implements Registrar {
     this.#topologies.delete(id)
   }
 
+  /** Holds a non-member's stream unread and unanswered, or resets it when too many are held. */
+  #park (stream: Stream, connection: Connection, protocol: string, handler: StreamHandler): void {
+    if (this.#allParked.size >= MAX_PARKED_STREAMS) {
+      stream.abort(new NotMemberStreamError(`${protocol} is for members of the group only`))
+      return
+    }
+    this.#parked.set(stream, { protocol, connection, handler, readBuffer: stream.maxReadBufferLength })
+    this.#allParked.add(stream)
+    // A stranger that keeps sending on it fills a small buffer and gets the stream reset.
+    stream.maxReadBufferLength = PARKED_STREAM_READ_BUFFER_BYTES
+    stream.addEventListener('close', () => {
+      this.#parked.delete(stream)
+      this.#allParked.delete(stream)
+    }, { once: true })
+  }
+
   /** Tells the topologies about connected peers that became members, and takes back those that stopped being members. */
   membershipChanged (): void {
+    for (const [stream, p] of this.#parked) {
+      if (!this.#isMember(p.connection.remotePeer)) continue
+      this.#parked.delete(stream)
+      this.#allParked.delete(stream)
+      if (stream.status !== 'open') continue
+      stream.maxReadBufferLength = p.readBuffer
+      void Promise.resolve(p.handler(stream, p.connection)).catch(err => { stream.abort(err as Error) })
+    }
     for (const [key, peerId] of this.#told) {
       if (this.#isMember(peerId)) continue
       this.#told.delete(key)
