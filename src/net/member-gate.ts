@@ -264,13 +264,15 @@ class MemberRegistrar implements Registrar {
     const open = this.#c.connectionManager.getConnections(peerId).filter(c => c.status === 'open')
     if (open.length === 0) return
     const { protocols } = await this.#c.peerStore.get(peerId)
+    // As identify would have: each connection the topology takes (DCUtR wants the relayed one), direct first.
+    open.sort((a, b) => Number(a.limits != null) - Number(b.limits != null))
     for (const { protocol, topology } of this.#topologies.values()) {
-      if (!protocols.includes(protocol)) continue
-      const connection = open.find(c => c.limits == null) ?? (topology.notifyOnLimitedConnection === true ? open[0] : undefined)
-      if (connection === undefined || topology.filter?.has(peerId) === true) continue
+      if (!protocols.includes(protocol) || topology.filter?.has(peerId) === true) continue
+      const connections = open.filter(c => c.limits == null || topology.notifyOnLimitedConnection === true)
+      if (connections.length === 0) continue
       topology.filter?.add(peerId)
       this.#told.set(peerId.toString(), peerId)
-      await topology.onConnect?.(peerId, connection)
+      for (const connection of connections) await topology.onConnect?.(peerId, connection)
     }
   }
 }
