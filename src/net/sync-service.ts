@@ -25,15 +25,15 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { TypedEventEmitter } from 'main-event'
 import type { EncodedOp } from '../oplog/op.js'
 import { DEFAULT_PAGE_MAX_BYTES, DEFAULT_PAGE_MAX_OPS, SYNC_PROTOCOL_ID } from '../protocol/constants.js'
-import { NotMemberError, SessionClosedError, toWireError, type SyncProtocolError } from '../protocol/errors.js'
+import { NotMemberError, SessionClosedError, type SyncProtocolError } from '../protocol/errors.js'
 import { FramedChannel } from '../protocol/framing.js'
-import { SyncMessage } from '../protocol/pb/sync.js'
 import type { SyncStore } from '../protocol/port.js'
 import { runSyncSession, type SessionResult } from '../protocol/session.js'
 import { Announcer, type AnnouncePubSub } from './announcer.js'
 import * as C from './constants.js'
 import { EVERYONE, type PeerMembership } from './member-gate.js'
 import { PeerStates, type PeerSyncState, type SyncTotals } from './peer-state.js'
+import { refuseNotMember } from './refuse-stream.js'
 import { SyncScheduler } from './scheduler.js'
 import { deadline, linkSignals } from './signals.js'
 import { streamChannel } from './stream-channel.js'
@@ -318,7 +318,10 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
   readonly #onStream = (stream: Stream, conn: Connection): void => {
     const key = conn.remotePeer.toString()
     if (!this.#isMember(conn.remotePeer)) {
-      void this.#refuse(stream, conn)
+      const message = 'this device syncs only with members of its group'
+      this.#log('refusing a sync stream from %p: not a member', conn.remotePeer)
+      this.#states.sessionFailed(key, 'NOT_MEMBER', message)
+      void refuseNotMember(stream, message, C.NOT_MEMBER_REPLY_TIMEOUT_MS, this.#shutdown.signal)
       return
     }
     const fromPeer = this.#inbound.get(key) ?? 0
@@ -347,34 +350,6 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
         if (n <= 0) this.#inbound.delete(key)
         else this.#inbound.set(key, n)
       })
-  }
-
-  /**
-   * A non-member's sync stream: one NOT_MEMBER error frame and the end of the
-   * stream, before anything of it is read. It names neither our group nor
-   * anything we hold.
-   */
-  async #refuse (stream: Stream, conn: Connection): Promise<void> {
-    const message = 'this device syncs only with members of its group'
-    this.#log('refusing a sync stream from %p: not a member', conn.remotePeer)
-    this.#states.sessionFailed(conn.remotePeer.toString(), 'NOT_MEMBER', message)
-    const io = new FramedChannel(streamChannel(stream))
-    const limit = deadline(C.NOT_MEMBER_REPLY_TIMEOUT_MS, this.#shutdown.signal)
-    try {
-      await io.writeFrame(SyncMessage.encode({ error: toWireError(new NotMemberError(message)) }), limit.signal)
-      await io.closeWrite(limit.signal)
-      // A reset now could cut the peer's hello in flight, and with it the error before the peer reads it:
-      // let the peer end the stream (a weft node does once it read the error), up to the deadline.
-      if (stream.status === 'open') {
-        await new Promise<void>(resolve => {
-          const done = (): void => { limit.signal.removeEventListener('abort', done); stream.removeEventListener('close', done); resolve() }
-          limit.signal.addEventListener('abort', done, { once: true })
-          stream.addEventListener('close', done, { once: true })
-        })
-      }
-    } catch {}
-    limit.clear()
-    if (stream.status === 'open') io.abort(new NotMemberError(message))
   }
 
   async #session (stream: Stream, conn: Connection, initiator: boolean, signal: AbortSignal = this.#shutdown.signal): Promise<SessionResult> {
