@@ -84,8 +84,6 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
   const members = new MemberGate(membership)
 
   const services: ServiceFactoryMap<WeftServices> = {
-    // First: the services below are handed its gate.
-    members: () => members,
     identify: identify(),
     identifyPush: identifyPush(),
     ping: ping(),
@@ -105,6 +103,8 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
       }
     })) as ServiceFactoryMap<WeftServices>['pubsub'],
     sync: weftSync({ ...syncInit, membership: members, store, ...(typeof store.subscribe === 'function' ? { changes: store as Required<typeof store> } : {}) }),
+    // A service for its lifecycle only (it follows membership changes while started); the gated services hold it directly.
+    members: () => members,
     relays: relayKeeper({ relays: relays ?? [], ...(relayCheckIntervalMs === undefined ? {} : { checkIntervalMs: relayCheckIntervalMs }) }),
     udx: udxTools(),
     // The relays reflect our UDX mapping; DCUtR then offers it (see udx-observer.ts).
