@@ -45,6 +45,8 @@ export interface NetworkMetrics {
   peers: { direct: number, relayed: number }
   opsSent: number
   opsReceived: number
+  /** Announced ops that arrived ahead of what this node held and were pulled by a session instead. */
+  opsDeferred: number
   sessions: number
   sessionErrors: number
   lastSyncAt: number | undefined

@@ -8,10 +8,11 @@ export function renderMetrics (status: Record<string, unknown>, net: NetworkMetr
     for (const [labels, v] of samples) lines.push(`${name}${labels} ${v}`)
   }
   metric('weft_peers_connected', 'gauge', 'Connected group peers by connection type.', [['{type="direct"}', net?.peers.direct ?? 0], ['{type="relayed"}', net?.peers.relayed ?? 0]])
-  metric('weft_ops_sent_total', 'counter', 'Ops sent to peers.', [['', net?.opsSent ?? 0]])
-  metric('weft_ops_received_total', 'counter', 'Ops received from peers and applied.', [['', net?.opsReceived ?? 0]])
-  metric('weft_sync_sessions_total', 'counter', 'Sync sessions completed.', [['', net?.sessions ?? 0]])
-  metric('weft_sync_errors_total', 'counter', 'Sync sessions that ended in an error.', [['', net?.sessionErrors ?? 0]])
+  metric('weft_ops_sent_total', 'counter', 'Ops sent to peers: served in sync sessions, and published in announcements (once per recipient).', [['', net?.opsSent ?? 0]])
+  metric('weft_ops_received_total', 'counter', 'Ops received from peers and applied (sessions and announcements).', [['', net?.opsReceived ?? 0]])
+  metric('weft_ops_deferred_total', 'counter', 'Announced ops that arrived ahead of what this node held: not applied, pulled by a sync session instead.', [['', net?.opsDeferred ?? 0]])
+  metric('weft_sync_sessions_total', 'counter', 'Sync sessions that ended, cleanly or not.', [['', net?.sessions ?? 0]])
+  metric('weft_sync_errors_total', 'counter', 'Sync sessions that ended in an error (each failed session counts).', [['', net?.sessionErrors ?? 0]])
   metric('weft_rejected_ops_total', 'counter', 'Ops refused, by reason.', Object.entries(stats.rejected).map(([reason, n]) => [`{reason="${reason}"}`, n]))
   metric('weft_oplog_ops', 'gauge', 'Ops in the local oplog.', [['', stats.ops]])
   const last = net?.lastSyncAt

@@ -16,12 +16,14 @@ import { handlePairing, pairingDialRank, pairWithInviter } from '../net/pairing.
 // encoding live with the relay's protocol, which the daemon speaks to.
 import { authenticateToRelay } from '../../relay/auth/client.js'
 import { ADMISSION_CHAIN_SCHEME, encodeAdmissionChain } from '../../relay/auth/admission-chain.js'
-import { createNode, type WeftNode } from '../net/index.js'
+import { createNode, type PeerMembership, type WeftNode } from '../net/index.js'
 import type { PeerSyncState } from '../net/index.js'
 import { MEMBERS_COLLECTION, type Replica } from '../store/replica.js'
 import type { DaemonConfig } from './config.js'
 import type { Network, NetworkFactory, NetworkMetrics } from './daemon.js'
 import type { Logger } from './log.js'
+import { SYNC_WIRE_VERSION } from '../protocol/constants.js'
+import { OP_FORMAT_VERSION } from '../oplog/op.js'
 
 const PING_TIMEOUT_MS = 2_000
 const PRIVATE_V4 = /^\/ip4\/(10\.|127\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|169\.254\.)/
@@ -30,6 +32,8 @@ export interface PeerView {
   peerId: string
   /** The name in the device's admission, for members. */
   deviceName: string | undefined
+  /** An admitted, unrevoked member of our group (others are shown only when they tried to sync). */
+  member: boolean
   connected: boolean
   /** direct, direct (LAN), relayed via <relay id>, or none */
   path: string
@@ -47,6 +51,10 @@ export interface PeerView {
   opsReceived: number
   rejected: { reason: string, message: string, at: string } | undefined
   lastError: { code: string, message: string, remote: boolean, at: string } | undefined
+  /** The peer speaks another sync protocol or op format version (seen in a session or in its announcements). */
+  versionMismatch: { via: 'sync' | 'gossip', message: string, at: string } | undefined
+  /** Announced ops that arrived ahead of what we held and were pulled instead. */
+  opsDeferred: number
   relays?: unknown
   theirVector: Record<string, number>
 }
@@ -140,8 +148,11 @@ class NodeNetwork implements Network {
       }
       const { ahead, behind } = compareVectors(local, s.theirVector)
       const peerOps = sum(Object.values(s.theirVector))
+      const member = this.#node.services.members.isMember(s.peerId)
       let status: string
-      if (conn === undefined) status = `unreachable since ${s.lastSessionAt === undefined ? 'start' : new Date(s.lastSessionAt).toISOString()}`
+      if (!member) status = `not a member of this group${s.lastError === undefined ? '' : ` (${s.lastError.code})`}`
+      else if (s.versionMismatch !== undefined) status = `version mismatch: ${s.versionMismatch.message}`
+      else if (conn === undefined) status = `unreachable since ${s.lastSessionAt === undefined ? 'start' : new Date(s.lastSessionAt).toISOString()}`
       else if (s.lastSessionAt === undefined) status = 'connected, not synced yet'
       else if (ahead === 0 && behind === 0) status = 'in sync'
       else if (behind === 0) status = `ahead by ${ahead}`
@@ -152,6 +163,7 @@ class NodeNetwork implements Network {
       const v: PeerView = {
         peerId: s.peerId,
         deviceName,
+        member,
         connected: conn !== undefined,
         path,
         address,
@@ -167,11 +179,13 @@ class NodeNetwork implements Network {
         opsReceived: s.opsReceived,
         rejected: s.lastRejection === undefined ? undefined : { ...s.lastRejection, at: new Date(s.lastRejection.at).toISOString() },
         theirVector: { ...s.theirVector },
-        lastError: s.lastError === undefined ? undefined : { code: s.lastError.code, message: s.lastError.message, remote: s.lastError.remote, at: new Date(s.lastError.at).toISOString() }
+        lastError: s.lastError === undefined ? undefined : { code: s.lastError.code, message: s.lastError.message, remote: s.lastError.remote, at: new Date(s.lastError.at).toISOString() },
+        versionMismatch: s.versionMismatch === undefined ? undefined : { ...s.versionMismatch, at: new Date(s.versionMismatch.at).toISOString() },
+        opsDeferred: s.opsDeferred
       }
       return v
     }))
-    return views.sort((a, b) => Number(b.connected) - Number(a.connected) || a.peerId.localeCompare(b.peerId))
+    return views.sort((a, b) => Number(b.member) - Number(a.member) || Number(b.connected) - Number(a.connected) || a.peerId.localeCompare(b.peerId))
   }
 
   relays (): unknown { return this.#node.services.relays.getRelays() }
@@ -184,7 +198,7 @@ class NodeNetwork implements Network {
       targets = [peer]
     } else {
       targets = [...new Set(this.#node.getConnections().map(c => c.remotePeer.toString()))]
-        .filter(p => this.#node.services.sync.getPeerState(p) !== undefined)
+        .filter(p => this.#node.services.members.isMember(p) && this.#node.services.sync.getPeerState(p) !== undefined)
     }
     const results = await Promise.all(targets.map(async p => {
       if (signal?.aborted === true) throw new WeftError('sync cancelled', 'CANCELLED')
@@ -199,24 +213,25 @@ class NodeNetwork implements Network {
     return peer === undefined ? results : results[0]
   }
 
+  /** Totals since start (every session and announcement, whichever peer), and the group peers connected now. */
   metrics (): NetworkMetrics {
-    const states = this.#node.services.sync.getPeerStates()
+    const sync = this.#node.services.sync
     let direct = 0
     let relayed = 0
-    for (const s of states) {
-      if (!s.connected) continue
+    for (const s of sync.getPeerStates()) {
+      if (!s.connected || !this.#node.services.members.isMember(s.peerId)) continue
       if (s.limited) relayed++
       else direct++
     }
-    let lastSyncAt: number | undefined
-    for (const s of states) if (s.lastSuccessAt !== undefined && (lastSyncAt === undefined || s.lastSuccessAt > lastSyncAt)) lastSyncAt = s.lastSuccessAt
+    const t = sync.getTotals()
     return {
       peers: { direct, relayed },
-      opsSent: sum(states.map(s => s.opsSent)),
-      opsReceived: sum(states.map(s => s.opsApplied)),
-      sessions: sum(states.map(s => s.sessions)),
-      sessionErrors: states.filter(s => s.lastSessionOk === false).length,
-      lastSyncAt
+      opsSent: t.opsSent,
+      opsReceived: t.opsApplied,
+      opsDeferred: t.opsDeferred,
+      sessions: t.sessions,
+      sessionErrors: t.sessionErrors,
+      lastSyncAt: t.lastSyncAt
     }
   }
 
@@ -239,9 +254,15 @@ class NodeNetwork implements Network {
     } else {
       out.push({ check: 'UPnP', ok: null, detail: 'off in the config' })
     }
-    const peers = await this.peers()
+    const peers = (await this.peers()).filter(p => p.member)
     const connected = peers.filter(p => p.connected)
     out.push({ check: 'peers', ok: connected.length > 0 ? true : null, detail: connected.length > 0 ? `${connected.length} connected: ${connected.map(p => `${p.peerId.slice(0, 16)}… ${p.path}`).join(', ')}` : 'no group device is connected now' })
+    const mismatched = peers.filter(p => p.versionMismatch !== undefined)
+    if (mismatched.length > 0) {
+      out.push({ check: 'versions', ok: false, detail: `${mismatched.length} peer(s) speak another version; nothing is exchanged with them until both run the same weft: ${mismatched.map(p => `${p.peerId}${p.deviceName === undefined ? '' : ` (${p.deviceName})`} ${p.versionMismatch!.message}`).join('; ')}` })
+    } else {
+      out.push({ check: 'versions', ok: peers.length > 0 ? true : null, detail: peers.length > 0 ? `no known peer speaks another sync protocol or op format version (this node: sync ${SYNC_WIRE_VERSION}, ops ${OP_FORMAT_VERSION})` : 'no group device seen yet' })
+    }
     return out
   }
 
@@ -296,14 +317,22 @@ function revoked (replica: Replica, peerId: string): boolean {
   try { return m.isRevoked(parseDeviceId(peerId)) } catch { return false }
 }
 
-/** Sync sessions only with members of our group: the group id must match and the peer must not be revoked. */
-export function membershipAuthorizer (replica: Replica): (peerId: string, groupId: string) => boolean {
-  return (peerId, groupId) => {
-    const g = replica.group
-    const m = replica.membership
-    if (g === undefined || m === undefined) return true
-    if (groupId !== g.id) return false
-    try { return m.isMember(parseDeviceId(peerId)) } catch { return false }
+/**
+ * The node's one membership predicate: a peer id is a member when its key is
+ * admitted to the replica's group and not revoked. The answer changes when an
+ * admission or revocation record is added (locally, by pairing, or from a
+ * peer); `onChange` reports those. With no group, nobody is a member.
+ */
+export function replicaMembership (replica: Replica): PeerMembership {
+  return {
+    isMember: peerId => {
+      const m = replica.membership
+      if (m === undefined) return false
+      try { return m.isMember(parseDeviceId(peerId)) } catch { return false }
+    },
+    onChange: listener => replica.subscribe(e => {
+      if (e.ops.some(op => op.collection === MEMBERS_COLLECTION)) listener()
+    })
   }
 }
 
@@ -319,7 +348,7 @@ export const networkFactory: NetworkFactory = async (replica: Replica, config: D
     upnp: config.upnp,
     maxConnections: config.maxConnections,
     groupId: group?.id ?? 'none',
-    authorize: membershipAuthorizer(replica),
+    membership: replicaMembership(replica),
     // A revoked device is refused at the connection, not only per session.
     connectionGater: {
       denyDialPeer: async peerId => revoked(replica, peerId.toString()),

@@ -44,6 +44,8 @@ export interface NodeConfig extends Omit<SyncServiceInit, 'store' | 'changes'> {
   connectionGater?: ConnectionGater
   /** Relay reservation check period. @default DEFAULT_RELAY_CHECK_INTERVAL_MS (5 s) */
   relayCheckIntervalMs?: number
+  /** A non-member's connection that does not pair is closed this long after it opened (with `membership` only). @default DEFAULT_STRANGER_GRACE_MS (10 s) */
+  strangerGraceMs?: number
   /** Start the node before returning. @default true */
   start?: boolean
   /** libp2p's logger (tests use a prefixed one). @default defaultLogger() */
@@ -52,16 +54,16 @@ export interface NodeConfig extends Omit<SyncServiceInit, 'store' | 'changes'> {
 
 const KEYS: ReadonlySet<string> = new Set([
   'privateKey', 'store', 'listen', 'announce', 'relays', 'peers', 'mdns', 'mdnsServiceTag', 'mdnsIntervalMs', 'upnp', 'dcutr',
-  'maxConnections', 'connectionGater', 'relayCheckIntervalMs', 'start', 'logger',
+  'maxConnections', 'connectionGater', 'relayCheckIntervalMs', 'strangerGraceMs', 'start', 'logger',
   // SyncServiceInit
-  'groupId', 'authorize', 'syncIntervalMs', 'connectGraceMs', 'retryMinMs', 'retryMaxMs', 'dialTimeoutMs', 'pageMaxOps',
+  'groupId', 'membership', 'authorize', 'syncIntervalMs', 'connectGraceMs', 'retryMinMs', 'retryMaxMs', 'dialTimeoutMs', 'pageMaxOps',
   'pageMaxBytes', 'limitedPageMaxOps', 'limitedPageMaxBytes', 'maxFrameBytes', 'helloTimeoutMs', 'readTimeoutMs',
   'writeTimeoutMs', 'compressionLevel', 'maxInboundStreams', 'maxOutboundStreams', 'maxConcurrentInboundSessions', 'gossip',
   'announceDelayMs'
 ])
 
 const NUMBER_KEYS = [
-  'mdnsIntervalMs', 'maxConnections', 'relayCheckIntervalMs', 'syncIntervalMs', 'connectGraceMs', 'retryMinMs', 'retryMaxMs',
+  'mdnsIntervalMs', 'maxConnections', 'relayCheckIntervalMs', 'strangerGraceMs', 'syncIntervalMs', 'connectGraceMs', 'retryMinMs', 'retryMaxMs',
   'dialTimeoutMs', 'pageMaxOps', 'pageMaxBytes', 'limitedPageMaxOps', 'limitedPageMaxBytes', 'maxFrameBytes', 'helloTimeoutMs',
   'readTimeoutMs', 'writeTimeoutMs', 'compressionLevel', 'maxInboundStreams', 'maxOutboundStreams', 'maxConcurrentInboundSessions',
   'announceDelayMs'
@@ -87,6 +89,10 @@ export function checkNodeConfig (config: NodeConfig): void {
     if (raw[key] !== undefined && typeof raw[key] !== 'boolean') problems.push(`${key} must be true or false`)
   }
   if (config.groupId !== undefined && (typeof config.groupId !== 'string' || config.groupId.length === 0)) problems.push('groupId must be a non-empty string')
+  const membership = config.membership as Partial<NonNullable<NodeConfig['membership']>> | undefined
+  if (membership !== undefined && (membership === null || typeof membership.isMember !== 'function' || (membership.onChange !== undefined && typeof membership.onChange !== 'function'))) {
+    problems.push('membership must have isMember(peerId) (and optionally onChange(listener))')
+  }
   for (const key of ['listen', 'announce', 'peers'] as const) {
     const list = config[key]
     if (list === undefined) continue

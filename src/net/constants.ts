@@ -16,6 +16,7 @@ export const LOG_RELAY = 'weft:relay'
 export const LOG_DISCOVERY = 'weft:discovery'
 export const LOG_UDX = 'weft:udx-observer'
 export const LOG_UDX_BIRTHDAY = 'weft:udx-birthday'
+export const LOG_STRANGERS = 'weft:stranger-guard'
 
 /** mDNS service tag: weft nodes only see (and dial) each other, not every libp2p node on the LAN. */
 export const DEFAULT_MDNS_SERVICE_TAG = '_weft._udp.local'
@@ -42,6 +43,8 @@ export const DEFAULT_MAX_OUTBOUND_SYNC_STREAMS = 2
 export const DEFAULT_MAX_CONCURRENT_INBOUND_SESSIONS = 8
 /** Inbound sessions at once from one peer. */
 export const MAX_INBOUND_SESSIONS_PER_PEER = 2
+/** A non-member's sync stream gets one NOT_MEMBER frame; we wait this long for it to leave, then reset the stream. */
+export const NOT_MEMBER_REPLY_TIMEOUT_MS = 2 * second
 
 /** Anti-entropy: a session with a random connected peer this often. */
 export const DEFAULT_SYNC_INTERVAL_MS = 30 * second
@@ -86,8 +89,44 @@ export const DEFAULT_ANNOUNCE_MAX_OPS_BYTES = 128 * KiB
 export const DEFAULT_GOSSIP_MAX_MESSAGE_BYTES = 512 * KiB
 /** Ops a single announcement may inflate to. */
 export const DEFAULT_ANNOUNCE_MAX_INFLATED_BYTES = 1 * MiB
-export const ANNOUNCE_TOPIC_PREFIX = '/weft/group/'
-export const ANNOUNCE_TOPIC_SUFFIX = '/ops/1.0.0'
+/**
+ * The announcement topic is `/weft/ops/<sync wire version>/<tag>`, where tag
+ * is the first ANNOUNCE_TOPIC_TAG_BYTES of SHA-256(ANNOUNCE_TOPIC_DOMAIN, 0,
+ * group id), in hex: the wire never names the group, and nodes whose
+ * announcements could not be read by each other are on different topics.
+ */
+export const ANNOUNCE_TOPIC_PREFIX = '/weft/ops/'
+export const ANNOUNCE_TOPIC_DOMAIN = 'weft/announce-topic/v1'
+export const ANNOUNCE_TOPIC_TAG_BYTES = 16
+/**
+ * Gossipsub's application score of a non-member (times the default weight of
+ * 10): far below the graylist threshold (-80), so even if one reached the
+ * router it would get no message, no gossip and no mesh slot. The registrar
+ * gate (member-gate.ts) is what keeps them out; this is the second layer.
+ */
+export const NON_MEMBER_GOSSIP_SCORE = -1_000
+
+/** Connected non-members that gated services remember, to tell them about the peer if it becomes a member. */
+export const MAX_WITHHELD_PEERS = 256
+/**
+ * Streams non-members opened on members-only protocols, held unread across
+ * the node (more are reset), and the read buffer each may fill before it is
+ * reset. The stranger guard closes their connections within seconds anyway.
+ */
+export const MAX_PARKED_STREAMS = 32
+export const PARKED_STREAM_READ_BUFFER_BYTES = 64 * KiB
+
+/**
+ * Stranger guard: a non-member's connection (not a configured relay or peer,
+ * carrying none of our relayed connections) is closed this long after it
+ * opened, unless a pairing stream is open on it then; it is checked again
+ * each grace period and closed at the latest after DEFAULT_STRANGER_MAX_MS
+ * (a pairing exchange takes at most 30 s: DEFAULT_PAIRING_TIMEOUT_MS).
+ */
+export const DEFAULT_STRANGER_GRACE_MS = 10 * second
+export const DEFAULT_STRANGER_MAX_MS = 60 * second
+/** Non-member connections held at once; a new one beyond this is closed at once. */
+export const DEFAULT_MAX_STRANGER_CONNECTIONS = 8
 
 /** Relays: check the connection and reservation this often; redial with backoff between these bounds. */
 export const DEFAULT_RELAY_CHECK_INTERVAL_MS = 5 * second
@@ -96,6 +135,8 @@ export const DEFAULT_RELAY_BACKOFF_MAX_MS = 30 * second
 
 /** Discovered peers dialed at once; more wait for the next discovery event. */
 export const MAX_PARALLEL_DISCOVERY_DIALS = 4
+/** Discovered non-members remembered, to dial them if they become members (libp2p does not rediscover a known peer). */
+export const MAX_DISCOVERED_NON_MEMBERS = 256
 
 /**
  * UDX observed address: ask the reflectors again this often. Below the 30 s

@@ -1,8 +1,11 @@
 /**
  * Dials peers found by discovery (mDNS), which libp2p 3 no longer does by
- * itself. The weft mDNS service tag means only weft nodes answer, so every
- * discovered peer is a candidate for sync; the sync service takes over once
- * identify shows the peer speaks the sync protocol.
+ * itself. The weft mDNS service tag means only weft nodes answer; of those
+ * only members of our group are dialed (a neighbour's weft node is not ours
+ * to connect to). A discovered non-member is remembered and dialed if it
+ * becomes a member later: libp2p raises `peer:discovery` only once per peer.
+ * The sync service takes over once identify shows the peer speaks the sync
+ * protocol.
  *
  * Both peers usually discover each other at the same moment. The one with the
  * smaller id dials at once; the other dials only if, after a short wait, no
@@ -12,9 +15,12 @@
 import type { ComponentLogger, Libp2pEvents, Logger, PeerId, PeerInfo, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import * as C from './constants.js'
+import { EVERYONE, type PeerMembership } from './member-gate.js'
 import { deadline } from './signals.js'
 
 export interface DiscoveryDialerInit {
+  /** Only members are dialed. @default everyone */
+  membership?: PeerMembership
   /** @default DEFAULT_DIAL_TIMEOUT_MS (10 s) */
   dialTimeoutMs?: number
   /** How long the peer with the larger id waits for the other to dial. @default 2 s */
@@ -34,6 +40,9 @@ class DiscoveryDialer implements Startable {
   readonly #log: Logger
   readonly #dialing = new Set<string>()
   readonly #timers = new Set<ReturnType<typeof setTimeout>>()
+  /** Discovered peers that were not members then. */
+  readonly #nonMembers = new Map<string, PeerId>()
+  #unsubscribe: (() => void) | undefined
   #shutdown = new AbortController()
   #started = false
 
@@ -50,6 +59,8 @@ class DiscoveryDialer implements Startable {
   start (): void {
     this.#shutdown = new AbortController()
     this.#c.events.addEventListener('peer:discovery', this.#onDiscovery)
+    const unsubscribe = this.#init.membership?.onChange?.(() => { this.#membershipChanged() })
+    this.#unsubscribe = typeof unsubscribe === 'function' ? unsubscribe : undefined
     this.#started = true
   }
 
@@ -57,13 +68,41 @@ class DiscoveryDialer implements Startable {
     this.#started = false
     this.#shutdown.abort()
     this.#c.events.removeEventListener('peer:discovery', this.#onDiscovery)
+    this.#unsubscribe?.()
+    this.#unsubscribe = undefined
     for (const t of this.#timers) clearTimeout(t)
     this.#timers.clear()
+    this.#nonMembers.clear()
+  }
+
+  #isMember (peer: PeerId): boolean {
+    try {
+      return (this.#init.membership ?? EVERYONE).isMember(peer.toString())
+    } catch {
+      return false
+    }
+  }
+
+  #membershipChanged (): void {
+    for (const [key, peer] of this.#nonMembers) {
+      if (!this.#isMember(peer)) continue
+      this.#nonMembers.delete(key)
+      this.#discovered(peer)
+    }
   }
 
   readonly #onDiscovery = (evt: CustomEvent<PeerInfo>): void => {
     const peer = evt.detail.id
     if (peer.equals(this.#c.peerId)) return
+    if (!this.#isMember(peer)) {
+      this.#log('discovered %p, not a member of our group: not dialing', peer)
+      if (this.#nonMembers.size < C.MAX_DISCOVERED_NON_MEMBERS) this.#nonMembers.set(peer.toString(), peer)
+      return
+    }
+    this.#discovered(peer)
+  }
+
+  #discovered (peer: PeerId): void {
     if (this.#c.peerId.toString() < peer.toString()) {
       this.#dial(peer)
       return

@@ -25,6 +25,7 @@ export interface NetworkMetrics {
   peers: { direct: number, relayed: number }
   opsSent: number
   opsReceived: number
+  opsDeferred: number
   sessions: number
   sessionErrors: number
   lastSyncAt: number | undefined
@@ -69,12 +70,13 @@ export async function startNetwork (config: NodeConfig): Promise<Network> {
       return (await sync.syncAll(options)).map(({ peerId, result }) => summarize(peerId, result))
     },
     metrics: () => {
-      const conns = node.getConnections().filter(c => c.status === 'open')
+      const conns = node.getConnections().filter(c => c.status === 'open' && node.services.members.isMember(c.remotePeer))
       const t = sync.getTotals()
       return {
         peers: { direct: conns.filter(c => c.limits == null).length, relayed: conns.filter(c => c.limits != null).length },
         opsSent: t.opsSent,
         opsReceived: t.opsReceived,
+        opsDeferred: t.opsDeferred,
         sessions: t.sessions,
         sessionErrors: t.sessionErrors,
         lastSyncAt: t.lastSyncAt

@@ -12,8 +12,15 @@
  *
  * Every limit libp2p leaves open is set here: connections in total and in
  * handshake, streams per connection, per-stream window and buffers, stream
- * inactivity, gossip message size and topics. The connection gater allows
- * everyone; membership is checked per session by `authorize`.
+ * inactivity, gossip message size and topics.
+ *
+ * Membership (`membership`, by peer id) decides who gets group data: sync
+ * runs only with members, gossipsub, DCUtR and birthday punching see only
+ * members through a gated registrar (member-gate.ts), mDNS finds are dialed
+ * only when they are members, and the stranger guard closes non-member
+ * connections that do not pair. A non-member may connect, identify, ping and
+ * pair. The connection gater (the daemon's refuses revoked devices) is the
+ * caller's.
  */
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -32,11 +39,14 @@ import { uPnPNAT } from '@libp2p/upnp-nat'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import '../polyfill.js'
+import { PAIRING_PROTOCOL_ID } from '../auth/constants.js'
 import { announceTopic } from './announcer.js'
 import { checkNodeConfig, type NodeConfig } from './config.js'
 import * as C from './constants.js'
 import { discoveryDialer } from './discovery-dialer.js'
+import { MemberGate } from './member-gate.js'
 import { parseRelayAddress, relayKeeper, type RelayKeeper } from './relay-keeper.js'
+import { strangerGuard, type StrangerGuard } from './stranger-guard.js'
 import { weftSync, type SyncService } from './sync-service.js'
 import { udxBirthday, type UdxBirthday } from './udx-birthday.js'
 import { udxObserver, type UdxObserver } from './udx-observer.js'
@@ -45,6 +55,10 @@ import { udx, udxTools, type UdxTools } from '../udx/index.js'
 export type { NodeConfig } from './config.js'
 
 export interface WeftServices {
+  /** The node's membership predicate and the gate of members-only services. */
+  members: MemberGate
+  /** Closes idle non-member connections; absent on a node without a group (`membership` not given). */
+  strangerGuard?: StrangerGuard
   identify: Identify
   ping: Ping
   pubsub: GossipSub
@@ -66,13 +80,14 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
   const groupId = config.groupId ?? C.DEFAULT_GROUP_ID
   const topic = announceTopic(groupId)
   const { privateKey: _key, store, listen, announce, relays, peers, mdns: useMdns, mdnsServiceTag, mdnsIntervalMs, upnp, dcutr: useDcutr,
-    maxConnections, connectionGater, relayCheckIntervalMs, start, logger, ...syncInit } = config
+    maxConnections, connectionGater, relayCheckIntervalMs, start, logger, membership, strangerGraceMs, ...syncInit } = config
+  const members = new MemberGate(membership)
 
   const services: ServiceFactoryMap<WeftServices> = {
     identify: identify(),
     identifyPush: identifyPush(),
     ping: ping(),
-    pubsub: gossipsub({
+    pubsub: members.gated(gossipsub({
       allowPublishToZeroTopicPeers: true,
       fallbackToFloodsub: false,
       emitSelf: false,
@@ -80,26 +95,37 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
       allowedTopics: [topic],
       maxInboundDataLength: C.DEFAULT_GOSSIP_MAX_MESSAGE_BYTES,
       maxOutboundBufferSize: 4 * C.DEFAULT_GOSSIP_MAX_MESSAGE_BYTES,
-      // Invalid announcements (bad signer, undecodable) cost the forwarder: by default no topic is scored.
-      scoreParams: { topics: { [topic]: createTopicScoreParams({ topicWeight: 1, invalidMessageDeliveriesWeight: -100, invalidMessageDeliveriesDecay: 0.5 }) } }
-    }) as ServiceFactoryMap<WeftServices>['pubsub'],
-    sync: weftSync({ ...syncInit, store, ...(typeof store.subscribe === 'function' ? { changes: store as Required<typeof store> } : {}) }),
+      scoreParams: {
+        // Invalid announcements (bad signer, undecodable) cost the forwarder: by default no topic is scored.
+        topics: { [topic]: createTopicScoreParams({ topicWeight: 1, invalidMessageDeliveriesWeight: -100, invalidMessageDeliveriesDecay: 0.5 }) },
+        // Second layer behind the gate: a non-member would be graylisted (no message, gossip or mesh slot).
+        appSpecificScore: peer => members.isMember(peer) ? 0 : C.NON_MEMBER_GOSSIP_SCORE
+      }
+    })) as ServiceFactoryMap<WeftServices>['pubsub'],
+    sync: weftSync({ ...syncInit, membership: members, store, ...(typeof store.subscribe === 'function' ? { changes: store as Required<typeof store> } : {}) }),
+    // A service for its lifecycle only (it follows membership changes while started); the gated services hold it directly.
+    members: () => members,
     relays: relayKeeper({ relays: relays ?? [], ...(relayCheckIntervalMs === undefined ? {} : { checkIntervalMs: relayCheckIntervalMs }) }),
     udx: udxTools(),
     // The relays reflect our UDX mapping; DCUtR then offers it (see udx-observer.ts).
     udxObserver: udxObserver({ reflectors: (relays ?? []).map(r => parseRelayAddress(r).peerId.toString()) })
   }
   if (useDcutr !== false) {
-    services.dcutr = dcutr()
+    // Punching (our addresses, probes to a peer's IP) is for members only.
+    services.dcutr = members.gated(dcutr())
     // Behind a port-randomizing NAT punching needs the birthday method; its probes go only to members' IPs.
-    services.udxBirthday = udxBirthday(syncInit.authorize === undefined ? {} : { authorize: async (peer) => syncInit.authorize!(peer.toString(), groupId) })
+    services.udxBirthday = members.gated(udxBirthday({ authorize: peer => members.isMember(peer) }))
+  }
+  if (!members.open) {
+    const keep = [...(relays ?? []).map(r => parseRelayAddress(r).peerId.toString()), ...(peers ?? []).map(peerIdOf).filter((id): id is string => id !== null)]
+    services.strangerGuard = strangerGuard({ membership: members, keep, keepWhileStreaming: [PAIRING_PROTOCOL_ID], ...(strangerGraceMs === undefined ? {} : { graceMs: strangerGraceMs }) })
   }
   // Auto-confirm the mapped address: otherwise upnp-nat needs @libp2p/autonat to verify it and never advertises it.
   if (upnp !== false) services.upnp = uPnPNAT({ autoConfirmAddress: true })
   const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = []
   if (useMdns !== false) {
     peerDiscovery.push(mdns({ serviceTag: mdnsServiceTag ?? C.DEFAULT_MDNS_SERVICE_TAG, interval: mdnsIntervalMs ?? C.DEFAULT_MDNS_INTERVAL_MS }))
-    services.discoveryDialer = discoveryDialer(syncInit.dialTimeoutMs === undefined ? {} : { dialTimeoutMs: syncInit.dialTimeoutMs })
+    services.discoveryDialer = discoveryDialer({ membership: members, ...(syncInit.dialTimeoutMs === undefined ? {} : { dialTimeoutMs: syncInit.dialTimeoutMs }) })
   }
 
   const node = await createLibp2p<WeftServices>({
@@ -138,7 +164,7 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
     node.addEventListener('start', () => {
       for (const p of peers) {
         const ma = multiaddr(p)
-        const id = ma.getComponents().findLast(c => c.name === 'p2p')?.value ?? null
+        const id = peerIdOf(p)
         const tag = id === null ? Promise.resolve() : node.peerStore.merge(peerIdFromString(id), { multiaddrs: [ma], tags: { [KEEP_ALIVE_TAG]: { value: 1 } } })
         void tag.then(async () => node.dial(ma)).catch(() => {})
       }
@@ -146,4 +172,9 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
   }
   if (start !== false) await node.start()
   return node
+}
+
+/** The peer id at the end of a multiaddr, or null. */
+function peerIdOf (address: string): string | null {
+  return multiaddr(address).getComponents().findLast(c => c.name === 'p2p')?.value ?? null
 }

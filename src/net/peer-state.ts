@@ -43,25 +43,38 @@ export interface PeerSyncState {
   readonly theyAreAheadBy: number
   readonly lastError?: PeerSyncError
   readonly lastRejection?: { readonly reason: string, readonly message: string, readonly at: number }
+  /**
+   * The peer speaks another sync protocol or op format version: seen in its
+   * hello (`via: 'sync'`) or in an announcement it wrote (`via: 'gossip'`).
+   * Cleared by the next clean session or matching announcement.
+   */
+  readonly versionMismatch?: { readonly via: 'sync' | 'gossip', readonly message: string, readonly at: number }
+  /** Announced ops from or via this peer that arrived ahead of what we held (pulled instead of applied). */
+  readonly opsDeferred: number
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
 /** Totals over all peers since start, for metrics. */
 export interface SyncTotals {
+  /** Sessions that ended, cleanly or not, including attempts that failed before the first frame. */
   readonly sessions: number
+  /** Sessions that ended in an error (each failed session counts, not each failing peer). */
   readonly sessionErrors: number
+  /** Ops sent to peers: served in sessions, and published in announcements (counted once per recipient). */
   readonly opsSent: number
   readonly opsReceived: number
   readonly opsApplied: number
   readonly bytesSent: number
   readonly bytesReceived: number
+  /** Announced ops that arrived ahead of what we held: not applied (the store would refuse them as a gap), pulled by a session. */
+  readonly opsDeferred: number
   /** When the last session that ended cleanly ended (ms since the epoch). */
   readonly lastSyncAt?: number
 }
 
 export class PeerStates {
-  readonly #totals: Mutable<SyncTotals> = { sessions: 0, sessionErrors: 0, opsSent: 0, opsReceived: 0, opsApplied: 0, bytesSent: 0, bytesReceived: 0 }
+  readonly #totals: Mutable<SyncTotals> = { sessions: 0, sessionErrors: 0, opsSent: 0, opsReceived: 0, opsApplied: 0, bytesSent: 0, bytesReceived: 0, opsDeferred: 0 }
 
   readonly #peers = new Map<string, Mutable<PeerSyncState>>()
   /** Sessions under way per peer. */
@@ -89,7 +102,7 @@ export class PeerStates {
     let s = this.#peers.get(peerId)
     if (s === undefined) {
       if (this.#peers.size >= this.#max) this.#evict()
-      s = { peerId, connected: false, limited: false, sessionActive: false, sessions: 0, opsSent: 0, opsReceived: 0, opsApplied: 0, bytesSent: 0, bytesReceived: 0, theirVector: {}, theyAreAheadBy: 0 }
+      s = { peerId, connected: false, limited: false, sessionActive: false, sessions: 0, opsSent: 0, opsReceived: 0, opsApplied: 0, bytesSent: 0, bytesReceived: 0, opsDeferred: 0, theirVector: {}, theyAreAheadBy: 0 }
       this.#peers.set(peerId, s)
     }
     return s
@@ -140,6 +153,8 @@ export class PeerStates {
     s.bytesReceived += result.bytesReceived
     if (result.remoteVector !== undefined) this.vector(peerId, result.remoteVector, ourVector)
     if (result.error !== undefined) s.lastError = { code: result.error.code, message: result.error.message, remote: result.error.remote, at: now }
+    if (result.error?.code === 'VERSION_MISMATCH') s.versionMismatch = { via: 'sync', message: result.error.message, at: now }
+    else if (result.ok) delete s.versionMismatch
     const r = result.rejections[0]
     if (r !== undefined) s.lastRejection = { reason: r.reason, message: r.message, at: now }
   }
@@ -150,17 +165,46 @@ export class PeerStates {
     s.theyAreAheadBy = opsBeyond(theirs, ours)
   }
 
-  announced (peerId: string, ops: number, applied: number, bytes: number): void {
+  announced (peerId: string, ops: number, applied: number, bytes: number, deferred = 0): void {
     const s = this.#entry(peerId)
     s.opsReceived += ops
     s.opsApplied += applied
     s.bytesReceived += bytes
+    s.opsDeferred += deferred
     this.#totals.opsReceived += ops
     this.#totals.opsApplied += applied
     this.#totals.bytesReceived += bytes
+    this.#totals.opsDeferred += deferred
+  }
+
+  /** We published an announcement of `ops` ops that went to this peer. */
+  published (peerId: string, ops: number, bytes: number): void {
+    const s = this.#entry(peerId)
+    s.opsSent += ops
+    s.bytesSent += bytes
+    this.#totals.opsSent += ops
+    this.#totals.bytesSent += bytes
+  }
+
+  /** What the versions in the peer's latest announcement say (undefined: they match ours). */
+  announcedVersions (peerId: string, mismatch: string | undefined): void {
+    if (mismatch !== undefined) {
+      this.#entry(peerId).versionMismatch = { via: 'gossip', message: mismatch, at: this.#now() }
+      return
+    }
+    // Matching versions are the common case: touch only peers that had a mismatch (no entries for far writers).
+    const s = this.#peers.get(peerId)
+    if (s?.versionMismatch?.via === 'gossip') delete s.versionMismatch
   }
 
   error (peerId: string, code: SyncErrorCode, message: string, remote = false): void {
     this.#entry(peerId).lastError = { code, message, remote, at: this.#now() }
+  }
+
+  /** A session that failed before it began (no stream, or refused at once): counted as a failed session. */
+  sessionFailed (peerId: string, code: SyncErrorCode, message: string, remote = false): void {
+    this.error(peerId, code, message, remote)
+    this.#totals.sessions++
+    this.#totals.sessionErrors++
   }
 }

@@ -4,6 +4,7 @@
  */
 import type { EncodedOp } from '../oplog/op.js'
 import type { SyncStore } from '../protocol/port.js'
+import type { PeerMembership } from './member-gate.js'
 
 /** The part of the replica's change feed the service needs: local writes to announce. */
 export interface ChangeFeed {
@@ -20,7 +21,15 @@ export interface SyncServiceInit {
   changes?: ChangeFeed
   /** @default DEFAULT_GROUP_ID ('default') */
   groupId?: string
-  /** Consulted on every hello; refusal ends the session with NOT_MEMBER. @default allow all */
+  /**
+   * Who is a member of the group, by peer id. Sessions run only with members:
+   * no hello (it carries our vector) goes to anyone else, and a non-member's
+   * stream gets NOT_MEMBER before anything is read from it. The node also
+   * gates gossip, hole punching, discovery dials and stranger connections
+   * with it. @default everyone (a node without a group)
+   */
+  membership?: PeerMembership
+  /** Consulted on every hello; refusal ends the session with NOT_MEMBER. @default the hello names our group and `membership` admits the peer */
   authorize?: Authorize
   /** Anti-entropy period; 0 disables. @default DEFAULT_SYNC_INTERVAL_MS (30 s) */
   syncIntervalMs?: number

@@ -11,9 +11,13 @@
  * that a stream is reset and the peer retries later. Relayed connections get
  * small pages, so some land before a relay's data limit cuts the connection.
  *
- * Membership: `authorize(peerId, groupId)` is consulted on every hello; a
- * refusal ends the session with NOT_MEMBER on both sides. It allows everyone
- * until groups and trust arrive.
+ * Membership: sessions run only with members (`membership`, by peer id, which
+ * Noise authenticated). We never start one with anyone else, so our hello and
+ * vector go to members only; a non-member's stream is answered with one
+ * NOT_MEMBER error frame before anything is read from it. `authorize(peerId,
+ * groupId)` is then consulted on every hello (by default: the hello names
+ * our group and the peer is a member); a refusal ends the session with
+ * NOT_MEMBER on both sides.
  */
 import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, PeerStore, Startable, Stream, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
@@ -21,13 +25,15 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { TypedEventEmitter } from 'main-event'
 import type { EncodedOp } from '../oplog/op.js'
 import { DEFAULT_PAGE_MAX_BYTES, DEFAULT_PAGE_MAX_OPS, SYNC_PROTOCOL_ID } from '../protocol/constants.js'
-import { SessionClosedError, type SyncProtocolError } from '../protocol/errors.js'
+import { NotMemberError, SessionClosedError, type SyncProtocolError } from '../protocol/errors.js'
 import { FramedChannel } from '../protocol/framing.js'
 import type { SyncStore } from '../protocol/port.js'
 import { runSyncSession, type SessionResult } from '../protocol/session.js'
 import { Announcer, type AnnouncePubSub } from './announcer.js'
 import * as C from './constants.js'
+import { EVERYONE, type PeerMembership } from './member-gate.js'
 import { PeerStates, type PeerSyncState, type SyncTotals } from './peer-state.js'
+import { refuseNotMember } from './refuse-stream.js'
 import { SyncScheduler } from './scheduler.js'
 import { deadline, linkSignals } from './signals.js'
 import { streamChannel } from './stream-channel.js'
@@ -90,6 +96,7 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
   readonly groupId: string
   readonly #c: SyncServiceComponents
   readonly #init: SyncServiceInit
+  readonly #membership: PeerMembership
   readonly #store: SyncStore
   readonly #log: Logger
   readonly #states: PeerStates
@@ -111,6 +118,7 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
     super()
     this.#c = components
     this.#init = init
+    this.#membership = init.membership ?? EVERYONE
     this.#store = init.store
     this.groupId = init.groupId ?? C.DEFAULT_GROUP_ID
     this.#log = components.logger.forComponent(C.LOG_SYNC)
@@ -118,13 +126,27 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
     this.#scheduler = new SyncScheduler({
       requestSync: peer => { this.requestSync(peer) },
       lastSessionStart: peer => this.#lastSessionStart.get(peer) ?? 0,
-      idlePeers: () => this.#states.all().map(s => s.peerId).filter(id => this.#liveConnection(id).connected && !this.#locks.has(id)),
+      idlePeers: () => this.#states.all().map(s => s.peerId).filter(id => this.#isMember(id) && this.#liveConnection(id).connected && !this.#locks.has(id)),
       ourVector: () => this.#store.versionVector(),
       log: this.#log
     }, init)
   }
 
   readonly [Symbol.toStringTag] = 'weft:sync'
+
+  #isMember (peer: PeerId | string): boolean {
+    try {
+      return this.#membership.isMember(peer.toString())
+    } catch {
+      return false
+    }
+  }
+
+  /** Hello check: our group, and a member. */
+  #authorize (peerId: string, groupId: string): boolean | Promise<boolean> {
+    if (this.#init.authorize !== undefined) return this.#init.authorize(peerId, groupId)
+    return groupId === this.groupId && this.#isMember(peerId)
+  }
 
   isStarted (): boolean { return this.#started }
 
@@ -154,13 +176,20 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
         store: this.#store,
         groupId: this.groupId,
         log: gossipLog,
-        ...(this.#init.authorize === undefined ? {} : { authorize: this.#init.authorize }),
+        authorize: (peerId, groupId) => this.#authorize(peerId, groupId),
         ...(this.#init.announceDelayMs === undefined ? {} : { delayMs: this.#init.announceDelayMs }),
         onBehind: peer => { this.requestSync(peer) },
-        onApplied: (peer, theirs, ops, applied, bytes) => {
+        onApplied: (peer, theirs, ops, applied, bytes, deferred) => {
           const id = peer.toString()
-          this.#states.announced(id, ops, applied, bytes)
+          this.#states.announced(id, ops, applied, bytes, deferred)
           if (applied > 0) this.safeDispatchEvent('announce:applied', { detail: { peerId: id, ops, applied } })
+        },
+        onPublished: (recipients, ops, bytes) => {
+          for (const p of recipients) this.#states.published(p.toString(), ops, bytes)
+        },
+        onVersions: (writer, mismatch) => {
+          if (mismatch !== undefined) gossipLog('announcement from %p not applied: it %s', writer, mismatch)
+          this.#states.announcedVersions(writer.toString(), mismatch)
         }
       })
       this.#announcer.start()
@@ -213,7 +242,7 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
   }
 
   async syncAll (options: { signal?: AbortSignal } = {}): Promise<Array<{ peerId: string, result: SessionResult }>> {
-    const peers = this.#states.all().map(s => s.peerId).filter(id => this.#liveConnection(id).connected)
+    const peers = this.#states.all().map(s => s.peerId).filter(id => this.#isMember(id) && this.#liveConnection(id).connected)
     return Promise.all(peers.map(async peerId => ({ peerId, result: await this.syncWith(peerId, options) })))
   }
 
@@ -246,6 +275,8 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
   async #outbound (peerId: PeerId, cancel?: AbortSignal): Promise<SessionResult> {
     const key = peerId.toString()
     if (!this.#started) return failed(true, new SessionClosedError('the sync service is stopped'))
+    // Our hello carries our vector: it goes to members only.
+    if (!this.#isMember(peerId)) return failed(true, new NotMemberError(`${key} is not a member of this group: no session started`))
     let conn: Connection
     let stream: Stream
     const stop = linkSignals(this.#shutdown.signal, cancel)
@@ -257,7 +288,7 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
       stream = await conn.newStream(SYNC_PROTOCOL_ID, { runOnLimitedConnection: true, signal: limit.signal })
     } catch (err) {
       const result = failed(true, new SessionClosedError(`no sync stream to the peer: ${(err as Error).message}`, { cause: err }))
-      this.#states.error(key, 'CLOSED', result.error!.message)
+      this.#states.sessionFailed(key, 'CLOSED', result.error!.message)
       this.#log('could not open a sync stream to %p: %s', peerId, (err as Error).message)
       // A peer that does not speak the protocol will not start to on a retry.
       if ((err as Error).name !== 'UnsupportedProtocolError') this.#scheduler.sessionEnded(peerId, result)
@@ -286,6 +317,13 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
 
   readonly #onStream = (stream: Stream, conn: Connection): void => {
     const key = conn.remotePeer.toString()
+    if (!this.#isMember(conn.remotePeer)) {
+      const message = 'this device syncs only with members of its group'
+      this.#log('refusing a sync stream from %p: not a member', conn.remotePeer)
+      this.#states.sessionFailed(key, 'NOT_MEMBER', message)
+      void refuseNotMember(stream, message, C.NOT_MEMBER_REPLY_TIMEOUT_MS, this.#shutdown.signal)
+      return
+    }
     const fromPeer = this.#inbound.get(key) ?? 0
     const max = this.#init.maxConcurrentInboundSessions ?? C.DEFAULT_MAX_CONCURRENT_INBOUND_SESSIONS
     if (!this.#started || this.#inboundTotal >= max || fromPeer >= C.MAX_INBOUND_SESSIONS_PER_PEER) {
@@ -328,7 +366,6 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
       initiator,
       groupId: this.groupId,
       expectedDeviceId: key,
-      ...(init.authorize === undefined ? {} : { authorize: init.authorize }),
       pageMaxOps: limited ? (init.limitedPageMaxOps ?? C.LIMITED_PAGE_MAX_OPS) : (init.pageMaxOps ?? DEFAULT_PAGE_MAX_OPS),
       pageMaxBytes: limited ? (init.limitedPageMaxBytes ?? C.LIMITED_PAGE_MAX_BYTES) : (init.pageMaxBytes ?? DEFAULT_PAGE_MAX_BYTES),
       ...(init.helloTimeoutMs === undefined ? {} : { helloTimeoutMs: init.helloTimeoutMs }),
@@ -337,6 +374,7 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
       ...(init.compressionLevel === undefined ? {} : { compressionLevel: init.compressionLevel }),
       signal,
       log: this.#log,
+      authorize: (peerId, groupId) => this.#authorize(peerId, groupId),
       onHello: remote => { this.#states.vector(key, remote.vector, this.#store.versionVector()) }
     })
     const durationMs = performance.now() - started
@@ -355,6 +393,8 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
   }
 
   #connected (peerId: PeerId, conn: Connection): void {
+    // A non-member gets no session from us (and no entry among our peers).
+    if (!this.#isMember(peerId)) return
     this.#states.connection(peerId.toString(), true, conn.limits != null)
     this.#scheduler.connected(peerId, conn)
   }

@@ -51,7 +51,7 @@ export interface UdxBirthdayComponents {
 }
 
 export interface UdxBirthdayInit {
-  /** Peers whose requests we answer with probes. @default everyone */
+  /** Peers whose requests we answer with probes, and whom we ask to probe for us. @default everyone */
   authorize?: (peer: PeerId) => boolean | Promise<boolean>
   /** Sockets the hard side opens. @default DEFAULT_BIRTHDAY_SOCKETS (256) */
   sockets?: number
@@ -163,7 +163,10 @@ class DefaultUdxBirthday implements UdxBirthday, Startable {
     const key = peer.toString()
     const transport = this.#transport()
     const host = this.#c.udxObserver.publicHost
-    if (transport == null || host == null || connection.status !== 'open' || this.#hasDirect(peer) || !this.#mayStart(key)) return 'skipped'
+    if (transport == null || host == null || connection.status !== 'open' || this.#hasDirect(peer)) return 'skipped'
+    // Our REQUEST names our public IP: only peers we would answer hear it.
+    if (this.#init.authorize !== undefined && !(await this.#init.authorize(peer))) return 'skipped'
+    if (!this.#mayStart(key)) return 'skipped'
     this.#busy.add(key)
     const signal = AbortSignal.any([this.#stop.signal, AbortSignal.timeout(this.#timeoutMs + C.UDX_BIRTHDAY_EXCHANGE_TIMEOUT_MS)])
     let stream: Stream | undefined
@@ -215,6 +218,8 @@ class DefaultUdxBirthday implements UdxBirthday, Startable {
 
   /** Why we will not probe for this peer now, or undefined. */
   async #refusal (request: BirthdayMessage, connection: Connection): Promise<string | undefined> {
+    // First, so that a peer we do not serve learns nothing of our NAT either.
+    if (this.#init.authorize !== undefined && !(await this.#init.authorize(connection.remotePeer))) return 'not authorized'
     const observer = this.#c.udxObserver
     if (observer.mapping === 'dependent') return 'our NAT randomizes ports too'
     if (observer.observed == null) return 'no public UDX address'
@@ -222,7 +227,6 @@ class DefaultUdxBirthday implements UdxBirthday, Startable {
     if (request.sockets < 1 || request.sockets > C.MAX_UDX_BIRTHDAY_SOCKETS) return `sockets must be 1 to ${C.MAX_UDX_BIRTHDAY_SOCKETS}`
     if (this.#probing >= C.MAX_CONCURRENT_UDX_BIRTHDAY_PROBES) return 'busy with another peer'
     if (!this.#mayStart(connection.remotePeer.toString())) return 'too many attempts: wait a minute'
-    if (this.#init.authorize !== undefined && !(await this.#init.authorize(connection.remotePeer))) return 'not authorized'
     return undefined
   }
 

@@ -8,6 +8,8 @@
  * varint seq; see `oplog/op.ts`). Nothing else of the body is touched, and
  * nothing here is trusted: the store still verifies every op, and a page the
  * store refuses any of turns pipelining off for the rest of the session.
+ * Announcements use the same reading to hold back ops that arrive ahead of
+ * what the store holds (`splitAhead`).
  */
 import { deviceIdToString, PUBLIC_KEY_BYTES } from '../oplog/keys.js'
 import { OP_FORMAT_VERSION, type EncodedOp } from '../oplog/op.js'
@@ -21,6 +23,25 @@ function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)
 }
 
+interface Header { readonly key: Uint8Array, readonly seq: number }
+
+/** The origin key and seq at the start of an op body, or undefined when they cannot be read. */
+function readHeader (body: Uint8Array): Header | undefined {
+  if (body.byteLength < HEADER_MIN_BYTES || body[0] !== OP_FORMAT_VERSION) return undefined
+  const key = body.subarray(1, 1 + PUBLIC_KEY_BYTES)
+  let seq = 0
+  let scale = 1
+  let at = 1 + PUBLIC_KEY_BYTES
+  for (let i = 0; ; i++) {
+    if (i >= 8 || at >= body.byteLength) return undefined
+    const b = body[at++]!
+    seq += (b & 0x7f) * scale
+    if ((b & 0x80) === 0) break
+    scale *= 128
+  }
+  return { key, seq }
+}
+
 /**
  * `vector` advanced by the ops of a page, or undefined when a body cannot be
  * read (another format version, truncated): the caller then falls back to
@@ -31,23 +52,42 @@ export function vectorAfter (vector: VersionVector, ops: readonly EncodedOp[]): 
   let lastKey: Uint8Array | undefined
   let lastId = ''
   for (const { body } of ops) {
-    if (body.byteLength < HEADER_MIN_BYTES || body[0] !== OP_FORMAT_VERSION) return undefined
-    const key = body.subarray(1, 1 + PUBLIC_KEY_BYTES)
-    let seq = 0
-    let scale = 1
-    let at = 1 + PUBLIC_KEY_BYTES
-    for (let i = 0; ; i++) {
-      if (i >= 8 || at >= body.byteLength) return undefined
-      const b = body[at++]!
-      seq += (b & 0x7f) * scale
-      if ((b & 0x80) === 0) break
-      scale *= 128
+    const h = readHeader(body)
+    if (h === undefined) return undefined
+    if (lastKey === undefined || !sameBytes(h.key, lastKey)) {
+      lastKey = h.key
+      lastId = deviceIdToString(h.key)
     }
-    if (lastKey === undefined || !sameBytes(key, lastKey)) {
-      lastKey = key
-      lastId = deviceIdToString(key)
-    }
-    if (seq > (out.get(lastId) ?? 0)) out.set(lastId, seq)
+    if (h.seq > (out.get(lastId) ?? 0)) out.set(lastId, h.seq)
   }
   return out
+}
+
+/**
+ * Splits announced ops into those that extend (or repeat) what `vector`
+ * holds and the number that arrive ahead of it: an origin's ops from the
+ * first whose seq leaves a hole after what we hold (or after the op before
+ * it) on. The store would refuse those as a `gap`; a session pulls them with
+ * the missing ones instead. A body whose header cannot be read is kept in
+ * `ready`, so the store refuses it with the real reason.
+ */
+export function splitAhead (vector: VersionVector, ops: readonly EncodedOp[]): { ready: EncodedOp[], ahead: number } {
+  const ready: EncodedOp[] = []
+  const next = new Map<string, number>()
+  const blocked = new Set<string>()
+  let ahead = 0
+  for (const op of ops) {
+    const h = readHeader(op.body)
+    if (h === undefined) { ready.push(op); continue }
+    const id = deviceIdToString(h.key)
+    const held = next.get(id) ?? vector.get(id) ?? 0
+    if (blocked.has(id) || h.seq > held + 1) {
+      blocked.add(id)
+      ahead++
+      continue
+    }
+    if (h.seq > held) next.set(id, h.seq)
+    ready.push(op)
+  }
+  return { ready, ahead }
 }

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { call } from '../../src/cli/client.js'
 
 export const CLI = resolve(import.meta.dirname, '../../dist/src/cli/main.js')
 
@@ -50,6 +51,8 @@ export interface DaemonProcess {
   /** SIGTERM and wait for exit; returns the exit code. */
   stop: (signal?: NodeJS.Signals) => Promise<number | null>
   cli: (args: string[]) => Promise<CliResult>
+  /** One control API request over the daemon's socket (no CLI process: for many writes). */
+  api: (method: string, path: string, body?: unknown) => Promise<unknown>
 }
 
 export async function startDaemon (dataDir: string, extraArgs: string[] = [], timeoutMs = 30_000): Promise<DaemonProcess> {
@@ -78,7 +81,9 @@ export async function startDaemon (dataDir: string, extraArgs: string[] = [], ti
       child.kill(signal)
       return await exited
     },
-    cli: async (a: string[]) => await runCli([...a, '--data-dir', dataDir])
+    cli: async (a: string[]) => await runCli([...a, '--data-dir', dataDir]),
+    // childEnv() drops XDG_RUNTIME_DIR, so the daemon's socket is in <data dir>/run (see src/daemon/paths.ts).
+    api: async (method, path, body) => await call(join(dataDir, 'run', 'control.sock'), method, path, body === undefined ? {} : { body })
   }
 }
 

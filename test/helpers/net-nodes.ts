@@ -15,6 +15,7 @@ import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { openReplica, type Replica } from '../../src/index.js'
 import { createNode, type NodeConfig, type WeftNode } from '../../src/net/index.js'
+import { replicaMembership } from '../../src/daemon/network.js'
 
 export interface TestNode {
   readonly node: WeftNode
@@ -33,11 +34,16 @@ export function tempDir (prefix = 'weft-net-'): string {
   return dir
 }
 
-export type TestNodeOptions = Partial<Omit<NodeConfig, 'privateKey' | 'store'>> & { dir?: string }
+export type TestNodeOptions = Partial<Omit<NodeConfig, 'privateKey' | 'store'>> & {
+  dir?: string
+  /** Run as the daemon does: the replica's group id and membership (a node without a group then has no members). */
+  trust?: boolean
+}
 
 export async function startNode (options: TestNodeOptions = {}): Promise<TestNode> {
-  const { dir = tempDir(), ...config } = options
+  const { dir = tempDir(), trust = false, ...config } = options
   const replica = openReplica({ dir })
+  if (trust) Object.assign(config, { groupId: replica.group?.id ?? 'none', membership: replicaMembership(replica) }, config)
   let node: WeftNode
   try {
     node = await createNode({

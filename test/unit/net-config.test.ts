@@ -24,6 +24,12 @@ describe('node config', () => {
     expect(message).toContain('groupId must be a non-empty string')
   })
 
+  it('checks the membership predicate and the stranger grace period', () => {
+    expect(() => { checkNodeConfig({ ...base(), membership: { isMember: () => true, onChange: () => () => {} }, strangerGraceMs: 500 }) }).not.toThrow()
+    expect(() => { checkNodeConfig({ ...base(), membership: {} as never }) }).toThrow(/membership must have isMember/)
+    expect(() => { checkNodeConfig({ ...base(), strangerGraceMs: -1 }) }).toThrow(/strangerGraceMs must be a non-negative number/)
+  })
+
   it('refuses a store that is not a SyncStore', () => {
     expect(() => { checkNodeConfig({ ...base(), store: {} as never }) }).toThrow(/store must implement SyncStore/)
   })

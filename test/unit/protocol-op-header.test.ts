@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { decodeOp } from '../../src/oplog/op.js'
 import { deviceIdToString } from '../../src/oplog/keys.js'
-import { vectorAfter } from '../../src/protocol/op-header.js'
+import { splitAhead, vectorAfter } from '../../src/protocol/op-header.js'
 import { MemoryStore } from '../helpers/memory-store.js'
 
 describe('vectorAfter', () => {
@@ -26,5 +26,29 @@ describe('vectorAfter', () => {
   it('gives up on a body it cannot read', () => {
     expect(vectorAfter(new Map(), [{ body: Uint8Array.from([9, 1, 2]) }])).toBeUndefined()
     expect(vectorAfter(new Map(), [{ body: Uint8Array.from([1, 1, 2]) }])).toBeUndefined()
+  })
+})
+
+describe('splitAhead', () => {
+  it('keeps ops that extend or repeat what is held, and counts those after a hole', () => {
+    const a = new MemoryStore()
+    const b = new MemoryStore()
+    a.write(6, { batch: 1 })
+    b.write(2, { batch: 1 })
+    const opsA = a.opsSince(new Map()).ops
+    const opsB = b.opsSince(new Map()).ops
+    // We hold a's 1..2 and none of b's: a's 2..3 extend (2 repeats), a's 5..6 come after a hole at 4,
+    // and b's ops start at 1.
+    const held = new Map([[a.deviceId, 2]])
+    const { ready, ahead } = splitAhead(held, [opsA[1]!, opsA[2]!, opsA[4]!, opsA[5]!, ...opsB])
+    expect(ready).toEqual([opsA[1], opsA[2], ...opsB])
+    expect(ahead).toBe(2)
+    // Once a hole is seen for an origin, its later ops wait too, even if they would follow each other.
+    expect(splitAhead(new Map(), [opsB[1]!, opsB[0]!])).toEqual({ ready: [], ahead: 2 })
+  })
+
+  it('passes a body it cannot read on to the store, which says why it refuses it', () => {
+    const bad = { body: Uint8Array.from([9, 1, 2]) }
+    expect(splitAhead(new Map(), [bad])).toEqual({ ready: [bad], ahead: 0 })
   })
 })

@@ -1449,6 +1449,8 @@ export interface Announce {
   ops: Uint8Array
   count: number
   rawBytes: number
+  protocolVersion: number
+  dataFormatVersion: number
 }
 
 export namespace Announce {
@@ -1493,6 +1495,16 @@ export namespace Announce {
           w.uint32(obj.rawBytes)
         }
 
+        if ((obj.protocolVersion != null && obj.protocolVersion !== 0)) {
+          w.uint32(56)
+          w.uint32(obj.protocolVersion)
+        }
+
+        if ((obj.dataFormatVersion != null && obj.dataFormatVersion !== 0)) {
+          w.uint32(64)
+          w.uint32(obj.dataFormatVersion)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -1503,7 +1515,9 @@ export namespace Announce {
           compression: Compression.NONE,
           ops: uint8ArrayAlloc(0),
           count: 0,
-          rawBytes: 0
+          rawBytes: 0,
+          protocolVersion: 0,
+          dataFormatVersion: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1540,6 +1554,14 @@ export namespace Announce {
             }
             case 6: {
               obj.rawBytes = reader.uint32()
+              break
+            }
+            case 7: {
+              obj.protocolVersion = reader.uint32()
+              break
+            }
+            case 8: {
+              obj.dataFormatVersion = reader.uint32()
               break
             }
             default: {
@@ -1614,6 +1636,20 @@ export namespace Announce {
               }
               break
             }
+            case 7: {
+              yield {
+                field: `${prefix}.protocolVersion`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 8: {
+              yield {
+                field: `${prefix}.dataFormatVersion`,
+                value: reader.uint32()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1663,6 +1699,16 @@ export namespace Announce {
     value: number
   }
 
+  export interface AnnounceProtocolVersionFieldEvent {
+    field: '$.protocolVersion'
+    value: number
+  }
+
+  export interface AnnounceDataFormatVersionFieldEvent {
+    field: '$.dataFormatVersion'
+    value: number
+  }
+
   export function encode (obj: Partial<Announce>): Uint8Array {
     return encodeMessage(obj, Announce.codec())
   }
@@ -1671,7 +1717,7 @@ export namespace Announce {
     return decodeMessage(buf, Announce.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Announce>): Generator<AnnounceDeviceIdFieldEvent | AnnounceVectorOriginFieldEvent | AnnounceVectorSeqFieldEvent | AnnounceCompressionFieldEvent | AnnounceOpsFieldEvent | AnnounceCountFieldEvent | AnnounceRawBytesFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Announce>): Generator<AnnounceDeviceIdFieldEvent | AnnounceVectorOriginFieldEvent | AnnounceVectorSeqFieldEvent | AnnounceCompressionFieldEvent | AnnounceOpsFieldEvent | AnnounceCountFieldEvent | AnnounceRawBytesFieldEvent | AnnounceProtocolVersionFieldEvent | AnnounceDataFormatVersionFieldEvent> {
     return streamMessage(buf, Announce.codec(), opts)
   }
 }
