@@ -124,6 +124,7 @@ export interface Hello {
   deviceId: Uint8Array
   dataFormatVersion: number
   vector: VectorEntry[]
+  crossed?: boolean
 }
 
 export namespace Hello {
@@ -161,6 +162,11 @@ export namespace Hello {
             w.uint32(42)
             VectorEntry.codec().encode(value, w)
           }
+        }
+
+        if (obj.crossed != null) {
+          w.uint32(48)
+          w.bool(obj.crossed)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -205,6 +211,10 @@ export namespace Hello {
               obj.vector.push(VectorEntry.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.vector$
               }))
+              break
+            }
+            case 6: {
+              obj.crossed = reader.bool()
               break
             }
             default: {
@@ -272,6 +282,13 @@ export namespace Hello {
 
               break
             }
+            case 6: {
+              yield {
+                field: `${prefix}.crossed`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -316,6 +333,11 @@ export namespace Hello {
     index: number
   }
 
+  export interface HelloCrossedFieldEvent {
+    field: '$.crossed'
+    value: boolean
+  }
+
   export function encode (obj: Partial<Hello>): Uint8Array {
     return encodeMessage(obj, Hello.codec())
   }
@@ -324,7 +346,7 @@ export namespace Hello {
     return decodeMessage(buf, Hello.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Generator<HelloProtocolVersionFieldEvent | HelloGroupIdFieldEvent | HelloDeviceIdFieldEvent | HelloDataFormatVersionFieldEvent | HelloVectorOriginFieldEvent | HelloVectorSeqFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Generator<HelloProtocolVersionFieldEvent | HelloGroupIdFieldEvent | HelloDeviceIdFieldEvent | HelloDataFormatVersionFieldEvent | HelloVectorOriginFieldEvent | HelloVectorSeqFieldEvent | HelloCrossedFieldEvent> {
     return streamMessage(buf, Hello.codec(), opts)
   }
 }
@@ -1372,6 +1394,11 @@ export namespace SyncMessage {
     index: number
   }
 
+  export interface SyncMessageHelloCrossedFieldEvent {
+    field: '$.hello.crossed'
+    value: boolean
+  }
+
   export interface SyncMessageWantVectorOriginFieldEvent {
     field: '$.want.vector[].origin'
     value: Uint8Array
@@ -1437,7 +1464,7 @@ export namespace SyncMessage {
     return decodeMessage(buf, SyncMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncMessage>): Generator<SyncMessageHelloProtocolVersionFieldEvent | SyncMessageHelloGroupIdFieldEvent | SyncMessageHelloDeviceIdFieldEvent | SyncMessageHelloDataFormatVersionFieldEvent | SyncMessageHelloVectorOriginFieldEvent | SyncMessageHelloVectorSeqFieldEvent | SyncMessageWantVectorOriginFieldEvent | SyncMessageWantVectorSeqFieldEvent | SyncMessageWantMaxOpsFieldEvent | SyncMessageWantMaxBytesFieldEvent | SyncMessagePageCompressionFieldEvent | SyncMessagePageOpsFieldEvent | SyncMessagePageCountFieldEvent | SyncMessagePageRawBytesFieldEvent | SyncMessagePageMoreFieldEvent | SyncMessageErrorCodeFieldEvent | SyncMessageErrorMessageFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncMessage>): Generator<SyncMessageHelloProtocolVersionFieldEvent | SyncMessageHelloGroupIdFieldEvent | SyncMessageHelloDeviceIdFieldEvent | SyncMessageHelloDataFormatVersionFieldEvent | SyncMessageHelloVectorOriginFieldEvent | SyncMessageHelloVectorSeqFieldEvent | SyncMessageHelloCrossedFieldEvent | SyncMessageWantVectorOriginFieldEvent | SyncMessageWantVectorSeqFieldEvent | SyncMessageWantMaxOpsFieldEvent | SyncMessageWantMaxBytesFieldEvent | SyncMessagePageCompressionFieldEvent | SyncMessagePageOpsFieldEvent | SyncMessagePageCountFieldEvent | SyncMessagePageRawBytesFieldEvent | SyncMessagePageMoreFieldEvent | SyncMessageErrorCodeFieldEvent | SyncMessageErrorMessageFieldEvent> {
     return streamMessage(buf, SyncMessage.codec(), opts)
   }
 }
