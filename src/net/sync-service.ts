@@ -2,14 +2,23 @@
  * The sync service: runs `/weft/sync/1.0.0` sessions over libp2p streams, on
  * direct and relayed (limited) connections alike, and keeps per-peer state.
  *
- * Sessions start when the scheduler says so (new connections, retries after
- * a cut, anti-entropy: see `scheduler.ts`), when an announcement shows we are
- * behind (`announcer.ts`), or on request (`syncWith`, `syncAll`). At most one
- * outbound session per peer runs at a time with at most one more waiting, and
- * none starts while the peer runs one with us (a session serves both
- * directions). Inbound sessions are capped per peer and in total; beyond
- * that a stream is reset and the peer retries later. Relayed connections get
- * small pages, so some land before a relay's data limit cuts the connection.
+ * Gossip carries the hot path: announcements bring small new ops inline, and
+ * `gossip-inbox.ts` applies them without a session, holding the ones that
+ * arrive out of order until the ops before them do. Sessions are for gaps:
+ * they start when the scheduler says so (new connections, retries after a
+ * cut, anti-entropy: see `scheduler.ts`), when the gap tracker finds ops that
+ * gossip did not bring (`gap-tracker.ts`: one pull per gap, from one peer,
+ * after a delay), or on request (`syncWith`, `syncAll`). At most one outbound
+ * session per peer runs at a time with at most one more waiting, and none
+ * starts while the peer runs one with us (a session serves both directions).
+ * When both open one at once, the side with the larger peer id keeps its own
+ * and answers the other's with a `crossed` hello: that stream ends at once,
+ * with no error and no retry. Inbound sessions are capped per peer and in
+ * total; beyond that a stream is reset and the peer retries later. Relayed
+ * connections get small pages, so some land before a relay's data limit cuts
+ * the connection. A node that applied ops from peers announces its vector a
+ * little later, so its neighbours' status is true and a neighbour that lacks
+ * what it pulled (a line A - B - C) pulls it in turn.
  *
  * Membership: sessions run only with members (`membership`, by peer id, which
  * Noise authenticated). We never start one with anyone else, so our hello and
@@ -29,8 +38,10 @@ import { NotMemberError, SessionClosedError, type SyncProtocolError } from '../p
 import { FramedChannel } from '../protocol/framing.js'
 import type { SyncStore } from '../protocol/port.js'
 import { runSyncSession, type SessionResult } from '../protocol/session.js'
-import { Announcer, type AnnouncePubSub } from './announcer.js'
+import { Announcer, type AnnouncePubSub, type ReceivedAnnouncement } from './announcer.js'
 import * as C from './constants.js'
+import { GapTracker, type GapPeer } from './gap-tracker.js'
+import { GossipInbox } from './gossip-inbox.js'
 import { EVERYONE, type PeerMembership } from './member-gate.js'
 import { PeerStates, type PeerSyncState, type SyncTotals } from './peer-state.js'
 import { refuseNotMember } from './refuse-stream.js'
@@ -57,6 +68,7 @@ export interface SyncSessionEvent {
   readonly direction: 'inbound' | 'outbound'
   readonly limited: boolean
   readonly durationMs: number
+  /** `result.crossed`: the stream ended at once because the other session between the two devices carries both directions. */
   readonly result: SessionResult
 }
 
@@ -108,6 +120,10 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
   #inboundTotal = 0
   /** Peers we run an outbound session with right now. */
   readonly #outboundActive = new Set<string>()
+  /** The latest inbound session per peer, while it runs (a crossed `syncWith` returns its result). */
+  readonly #inboundRuns = new Map<string, Promise<SessionResult>>()
+  readonly #gaps: GapTracker
+  #inbox: GossipInbox | undefined
   #announcer: Announcer | undefined
   #unsubscribe: (() => void) | undefined
   #topologyId: string | undefined
@@ -130,6 +146,22 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
       ourVector: () => this.#store.versionVector(),
       log: this.#log
     }, init)
+    this.#gaps = new GapTracker({
+      ourVector: () => this.#store.versionVector(),
+      peers: () => this.#pullablePeers(),
+      pull: peer => { this.requestSync(peer) },
+      log: this.#log
+    }, init.gapPullDelayMs === undefined ? {} : { delayMs: init.gapPullDelayMs })
+  }
+
+  /** Connected members, with what we know they hold, for the gap tracker. */
+  #pullablePeers (): GapPeer[] {
+    const out: GapPeer[] = []
+    for (const s of this.#states.all()) {
+      if (!this.#isMember(s.peerId) || !this.#liveConnection(s.peerId).connected) continue
+      out.push({ peerId: s.peerId, vector: new Map(Object.entries(s.theirVector)), busy: s.sessionActive || this.#locks.has(s.peerId) })
+    }
+    return out
   }
 
   readonly [Symbol.toStringTag] = 'weft:sync'
@@ -169,8 +201,16 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
   /** Gossip starts once every service (gossipsub included) has started. */
   afterStart (): void {
     const pubsub = this.#init.gossip === false ? undefined : this.#c.pubsub
+    this.#gaps.start()
     if (pubsub !== undefined) {
       const gossipLog = this.#c.logger.forComponent(C.LOG_GOSSIP)
+      this.#inbox = new GossipInbox({
+        store: this.#store,
+        log: gossipLog,
+        // The pull for what is missing starts as the hold expires.
+        holdMs: this.#init.gapPullDelayMs ?? C.DEFAULT_GAP_PULL_DELAY_MS,
+        onExpired: dropped => { for (const [peer, n] of dropped) this.#states.deferred(peer, n) }
+      })
       this.#announcer = new Announcer({
         pubsub,
         store: this.#store,
@@ -178,12 +218,7 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
         log: gossipLog,
         authorize: (peerId, groupId) => this.#authorize(peerId, groupId),
         ...(this.#init.announceDelayMs === undefined ? {} : { delayMs: this.#init.announceDelayMs }),
-        onBehind: peer => { this.requestSync(peer) },
-        onApplied: (peer, theirs, ops, applied, bytes, deferred) => {
-          const id = peer.toString()
-          this.#states.announced(id, ops, applied, bytes, deferred)
-          if (applied > 0) this.safeDispatchEvent('announce:applied', { detail: { peerId: id, ops, applied } })
-        },
+        onAnnouncement: async a => { await this.#onAnnouncement(a) },
         onPublished: (recipients, ops, bytes) => {
           for (const p of recipients) this.#states.published(p.toString(), ops, bytes)
         },
@@ -205,10 +240,13 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
     this.#started = false
     this.#shutdown.abort()
     this.#scheduler.stop()
+    this.#gaps.stop()
     this.#unsubscribe?.()
     this.#unsubscribe = undefined
     await this.#announcer?.stop()
     this.#announcer = undefined
+    await this.#inbox?.stop()
+    this.#inbox = undefined
     this.#c.events.removeEventListener('connection:open', this.#onConnectionOpen)
     this.#c.events.removeEventListener('connection:close', this.#onConnectionClose)
     if (this.#topologyId !== undefined) this.#c.registrar.unregister(this.#topologyId)
@@ -218,6 +256,26 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
 
   announce (ops: readonly EncodedOp[]): void {
     this.#announcer?.announce(ops)
+  }
+
+  /**
+   * An announcement (of our versions, from a member): its writer's vector
+   * updates what we know the writer holds, its ops are applied (or held for
+   * order), and whatever it shows we still lack opens a gap, pulled later if
+   * gossip does not close it.
+   */
+  async #onAnnouncement (a: ReceivedAnnouncement): Promise<void> {
+    const forwarder = a.forwarder.toString()
+    this.#states.announcedVector(a.writer.toString(), a.vector, this.#store.versionVector())
+    const r = a.ops.length > 0 && this.#inbox !== undefined
+      ? await this.#inbox.receive(forwarder, a.ops, a.bytes)
+      : { applied: 0, fromHold: 0, held: 0, deferred: 0, rejected: 0 }
+    this.#states.announced(forwarder, a.ops.length, r.applied, a.bytes, r.deferred, r.held)
+    if (r.applied > 0) {
+      this.safeDispatchEvent('announce:applied', { detail: { peerId: forwarder, ops: a.ops.length, applied: r.applied } })
+      this.#announcer?.announceVector()
+    }
+    this.#gaps.observe(a.vector, forwarder)
   }
 
   getPeerStates (): PeerSyncState[] {
@@ -238,7 +296,11 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
 
   async syncWith (peer: PeerId | string, options: { signal?: AbortSignal } = {}): Promise<SessionResult> {
     const peerId = typeof peer === 'string' ? peerIdFromString(peer) : peer
-    return this.#exclusive(peerId.toString(), async () => this.#outbound(peerId, options.signal))
+    const key = peerId.toString()
+    const result = await this.#exclusive(key, async () => this.#outbound(peerId, options.signal))
+    // The peer's session crossed ours and carries both directions: its result is the answer.
+    const theirs = result.crossed === true ? this.#inboundRuns.get(key) : undefined
+    return theirs === undefined ? result : await theirs
   }
 
   async syncAll (options: { signal?: AbortSignal } = {}): Promise<Array<{ peerId: string, result: SessionResult }>> {
@@ -254,9 +316,14 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
     this.#queued.add(key)
     this.#exclusive(key, async () => {
       this.#queued.delete(key)
-      // The peer is already running a session with us: it serves our pulls too.
-      if (this.#inbound.has(key)) return
-      return this.#outbound(peerId)
+      try {
+        // The peer is already running a session with us: it serves our pulls too.
+        if (this.#inbound.has(key)) return
+        return await this.#outbound(peerId)
+      } finally {
+        // A pull the gap tracker asked for is over, whether or not a session ran (no stream, not a member).
+        this.#gaps.sessionEnded(key)
+      }
     }).catch(err => { this.#log.error('sync with %p failed - %e', peerId, err) })
   }
 
@@ -331,28 +398,28 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
       stream.abort(new Error('too many sync sessions'))
       return
     }
-    // Both sides started a session at once (the dialer at connect, the other after its grace period, when
-    // identify is slow): each would carry the same ops. A session serves both directions, so one is enough:
-    // the side with the larger peer id keeps its own and refuses the other's; the refused side retries later
-    // only if it is still behind.
-    if (this.#outboundActive.has(key) && this.#c.peerId.toString() > key) {
-      this.#log('crossed sync sessions with %p: keeping ours', conn.remotePeer)
-      stream.abort(new Error('crossed sync sessions: the peer keeps its own'))
-      return
-    }
+    // Both sides started a session at once (the dialer at connect, the other after its grace period; two gap
+    // pulls): each would carry the same ops. A session serves both directions, so one is enough: the side
+    // with the larger peer id keeps its own and answers the other's with a crossed hello, after which neither
+    // side pulls on that stream and it ends cleanly (no error, nothing to retry).
+    const crossed = this.#outboundActive.has(key) && this.#c.peerId.toString() > key
+    if (crossed) this.#log('crossed sync sessions with %p: keeping ours', conn.remotePeer)
     this.#inboundTotal++
     this.#inbound.set(key, fromPeer + 1)
-    void this.#session(stream, conn, false)
+    const run = this.#session(stream, conn, false, this.#shutdown.signal, crossed)
+    if (!crossed) this.#inboundRuns.set(key, run)
+    void run
       .catch(err => { this.#log.error('inbound session from %p failed - %e', conn.remotePeer, err) })
       .finally(() => {
         this.#inboundTotal--
         const n = (this.#inbound.get(key) ?? 1) - 1
         if (n <= 0) this.#inbound.delete(key)
         else this.#inbound.set(key, n)
+        if (this.#inboundRuns.get(key) === run) this.#inboundRuns.delete(key)
       })
   }
 
-  async #session (stream: Stream, conn: Connection, initiator: boolean, signal: AbortSignal = this.#shutdown.signal): Promise<SessionResult> {
+  async #session (stream: Stream, conn: Connection, initiator: boolean, signal: AbortSignal = this.#shutdown.signal, crossed = false): Promise<SessionResult> {
     const peerId = conn.remotePeer
     const key = peerId.toString()
     const limited = conn.limits != null
@@ -372,12 +439,21 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
       ...(init.readTimeoutMs === undefined ? {} : { readTimeoutMs: init.readTimeoutMs }),
       ...(init.writeTimeoutMs === undefined ? {} : { writeTimeoutMs: init.writeTimeoutMs }),
       ...(init.compressionLevel === undefined ? {} : { compressionLevel: init.compressionLevel }),
+      ...(crossed ? { crossed } : {}),
       signal,
       log: this.#log,
       authorize: (peerId, groupId) => this.#authorize(peerId, groupId),
-      onHello: remote => { this.#states.vector(key, remote.vector, this.#store.versionVector()) }
+      onHello: remote => { this.#states.vector(key, remote.vector, this.#store.versionVector()) },
+      onPage: page => { if (page.applied > 0) this.#gaps.progress(key) }
     })
     const durationMs = performance.now() - started
+    if (result.crossed === true && result.error === undefined) {
+      // Nothing moved here: the other session between us carries both directions. Not a session of its own.
+      this.#states.sessionCrossed(key)
+      this.#log.trace('%s sync stream with %p crossed the peer\'s session: ended at once', initiator ? 'outbound' : 'inbound', peerId)
+      this.safeDispatchEvent('session:end', { detail: { peerId: key, direction: initiator ? 'outbound' : 'inbound', limited, durationMs, result } })
+      return result
+    }
     this.#states.sessionEnded(key, result, durationMs, this.#store.versionVector())
     if (result.error === undefined) {
       this.#log('%s session with %p: pulled %d ops (%d new), sent %d, %d/%d bytes in/out, %d ms%s', initiator ? 'outbound' : 'inbound', peerId,
@@ -386,8 +462,10 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
       this.#log.error('%s session with %p ended with %s%s: %s', initiator ? 'outbound' : 'inbound', peerId, result.error.code, result.error.remote ? ' (from peer)' : '', result.error.message)
     }
     this.safeDispatchEvent('session:end', { detail: { peerId: key, direction: initiator ? 'outbound' : 'inbound', limited, durationMs, result } })
-    // Ops pulled here are news to our other neighbours (a line A - B - C): tell them, they pull if behind.
-    if (result.applied > 0) this.#announcer?.announce([])
+    // Ops pulled here are news to our other neighbours (a line A - B - C): our vector tells them, a little
+    // later and once for many sessions; the ones that lack the ops pull them as a gap.
+    if (result.applied > 0) this.#announcer?.announceVector()
+    this.#gaps.sessionEnded(key)
     this.#scheduler.sessionEnded(peerId, result)
     return result
   }
