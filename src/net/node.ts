@@ -44,6 +44,7 @@ import { announceTopic } from './announcer.js'
 import { checkNodeConfig, type NodeConfig } from './config.js'
 import * as C from './constants.js'
 import { discoveryDialer } from './discovery-dialer.js'
+import { fastMessageId } from './gossip-tuning.js'
 import { MemberGate } from './member-gate.js'
 import { parseRelayAddress, relayKeeper, type RelayKeeper } from './relay-keeper.js'
 import { strangerGuard, type StrangerGuard } from './stranger-guard.js'
@@ -93,6 +94,8 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
       emitSelf: false,
       runOnLimitedConnection: true,
       allowedTopics: [topic],
+      // Duplicates are dropped before their signature is checked again (see gossip-tuning.ts).
+      fastMsgIdFn: fastMessageId,
       maxInboundDataLength: C.DEFAULT_GOSSIP_MAX_MESSAGE_BYTES,
       maxOutboundBufferSize: 4 * C.DEFAULT_GOSSIP_MAX_MESSAGE_BYTES,
       scoreParams: {
