@@ -40,7 +40,7 @@ const CLK_TCK = 100
 
 interface LogEvent { msg: string, direction?: string, sent?: number, applied?: number, code?: string }
 
-class Daemon {
+export class Daemon {
   readonly dir: string
   readonly port: number
   readonly socket: string
@@ -163,7 +163,7 @@ async function until (what: string, check: () => Promise<boolean>, timeoutMs: nu
 
 const vectorKey = (v: Record<string, number>): string => JSON.stringify(Object.entries(v).sort(([a], [b]) => a < b ? -1 : 1))
 
-async function converged (group: Daemon[]): Promise<boolean> {
+export async function converged (group: Daemon[]): Promise<boolean> {
   const vectors = await Promise.all(group.map(async d => vectorKey(await d.api('GET', '/v1/vector'))))
   return vectors.every(v => v === vectors[0])
 }
@@ -187,7 +187,7 @@ function sessionsSince (group: Daemon[], mark: number[]): { sessions: number, op
 const marks = (group: Daemon[]): number[] => group.map(d => d.events.length)
 const cpu = (group: Daemon[]): number => group.reduce((s, d) => s + d.cpuSeconds(), 0)
 
-async function makeGroup (n: number, root: string, portBase: number): Promise<Daemon[]> {
+export async function makeGroup (n: number, root: string, portBase: number): Promise<Daemon[]> {
   const group = Array.from({ length: n }, (_, i) => new Daemon(join(root, `d${i}`), portBase + i))
   try {
     return await formGroup(group)
@@ -240,7 +240,7 @@ async function formGroup (group: Daemon[]): Promise<Daemon[]> {
 
 interface LoadFigures { devices: number, ops: number, needed: number, sessions: number, opsSent: number, failed: number, cpuSeconds: number, loadSeconds: number, convergeMs: number, writeP50: number, writeP95: number, writeMax: number, counter: number }
 
-async function load (group: Daemon[], writers: Daemon[], ops: number, tag: string): Promise<LoadFigures> {
+export async function load (group: Daemon[], writers: Daemon[], ops: number, tag: string): Promise<LoadFigures> {
   await sleep(1000)
   if (process.env.WEFT_BENCH_VERBOSE !== undefined) {
     const c0 = cpu(group)

@@ -15,13 +15,15 @@
  * sessions are for gaps.
  *
  * Writes are gathered for a few milliseconds and sent as one message, so a
- * burst of small transactions costs one publish; while writes keep coming
- * they are gathered a little longer (DEFAULT_ANNOUNCE_BUSY_DELAY_MS), since
- * every message costs each receiver a signature check and a transaction. The
- * pending list is bounded: past the inline limit the ops are dropped and only
- * the vector goes out (receivers then pull), so a bulk import never piles up
- * here. A node that applied ops from peers announces its vector alone a
- * little later (`announceVector`), unless its own writes carried it.
+ * burst of small transactions costs one publish; while writes keep coming,
+ * announcements leave at most every DEFAULT_ANNOUNCE_MIN_INTERVAL_MS, since
+ * each message costs every receiver a signature check, a transaction and the
+ * libp2p stack's work per message whatever it carries. The pending list is
+ * bounded: a write that would take it past the inline limit sends it at once,
+ * and a write larger than the limit goes out as our vector alone (receivers
+ * then pull), so a bulk import never piles up here. A node that pulled ops
+ * in a session announces its vector alone a little later
+ * (`announceVector`), unless its own writes carried it.
  *
  * Gossipsub signs every message with the sender's libp2p key, which is the
  * device key, so an announcement whose device id is not its signer is
@@ -36,13 +38,14 @@ import type { Logger, PeerId, TypedEventTarget } from '@libp2p/interface'
 import { OP_FORMAT_VERSION, type EncodedOp } from '../oplog/op.js'
 import { parseDeviceId } from '../oplog/keys.js'
 import { SYNC_WIRE_VERSION } from '../protocol/constants.js'
+import { vectorAfter } from '../protocol/op-header.js'
 import { encodedOpsBytes, packOps, unpackOps, type PackedOps } from '../protocol/ops-codec.js'
 import { Announce, Compression } from '../protocol/pb/sync.js'
 import type { SyncStore, VersionVector } from '../protocol/port.js'
 import { vectorFromWire, vectorToWire } from '../protocol/vector.js'
 import {
-  ANNOUNCE_BUSY_WINDOW_MS, ANNOUNCE_TOPIC_DOMAIN, ANNOUNCE_TOPIC_PREFIX, ANNOUNCE_TOPIC_TAG_BYTES, DEFAULT_ANNOUNCE_BUSY_DELAY_MS, DEFAULT_ANNOUNCE_DELAY_MS,
-  DEFAULT_ANNOUNCE_MAX_INFLATED_BYTES, DEFAULT_ANNOUNCE_MAX_OPS_BYTES, DEFAULT_ANNOUNCE_MIN_COMPRESS_BYTES, DEFAULT_VECTOR_ANNOUNCE_DELAY_MS
+  ANNOUNCE_TOPIC_DOMAIN, ANNOUNCE_TOPIC_PREFIX, ANNOUNCE_TOPIC_TAG_BYTES, DEFAULT_ANNOUNCE_DELAY_MS, DEFAULT_ANNOUNCE_MAX_INFLATED_BYTES,
+  DEFAULT_ANNOUNCE_MIN_INTERVAL_MS, DEFAULT_ANNOUNCE_MAX_OPS_BYTES, DEFAULT_ANNOUNCE_MIN_COMPRESS_BYTES, DEFAULT_VECTOR_ANNOUNCE_DELAY_MS
 } from './constants.js'
 
 /** The parts of gossipsub the announcer uses. */
@@ -66,8 +69,11 @@ export interface AnnouncerInit {
   authorize?: (peerId: string, groupId: string) => boolean | Promise<boolean>
   /** Called with each valid announcement of our group's versions, decoded (the caller applies its ops). */
   onAnnouncement: (announcement: ReceivedAnnouncement) => Promise<void>
-  /** Called after each publish with the peers it went to. */
-  onPublished?: (recipients: readonly PeerId[], ops: number, bytes: number) => void
+  /**
+   * Called after each publish with the peers it went to; `seqs` is the range
+   * of our own seqs the announcement carried (absent when it carried none).
+   */
+  onPublished?: (recipients: readonly PeerId[], ops: number, bytes: number, seqs?: { first: number, last: number }) => void
   /**
    * Called with the writer of each announcement that passed the membership
    * check: `mismatch` says how its versions differ from ours, or is undefined
@@ -76,8 +82,8 @@ export interface AnnouncerInit {
   onVersions?: (writer: PeerId, mismatch: string | undefined) => void
   /** @default DEFAULT_ANNOUNCE_DELAY_MS (5 ms) */
   delayMs?: number
-  /** While writes keep coming. @default DEFAULT_ANNOUNCE_BUSY_DELAY_MS (20 ms) */
-  busyDelayMs?: number
+  /** Least time between two announcements while writes keep coming. @default DEFAULT_ANNOUNCE_MIN_INTERVAL_MS (100 ms) */
+  minIntervalMs?: number
   /** @default DEFAULT_VECTOR_ANNOUNCE_DELAY_MS (500 ms) */
   vectorDelayMs?: number
   /** @default DEFAULT_ANNOUNCE_MAX_OPS_BYTES (128 KiB) */
@@ -115,7 +121,7 @@ export class Announcer {
   readonly topic: string
   readonly #init: AnnouncerInit
   readonly #delayMs: number
-  readonly #busyDelayMs: number
+  readonly #minIntervalMs: number
   readonly #vectorDelayMs: number
   readonly #maxOpsBytes: number
   #pending: EncodedOp[] = []
@@ -132,7 +138,7 @@ export class Announcer {
     this.#init = init
     this.topic = announceTopic(init.groupId)
     this.#delayMs = init.delayMs ?? DEFAULT_ANNOUNCE_DELAY_MS
-    this.#busyDelayMs = Math.max(this.#delayMs, init.busyDelayMs ?? DEFAULT_ANNOUNCE_BUSY_DELAY_MS)
+    this.#minIntervalMs = init.minIntervalMs ?? DEFAULT_ANNOUNCE_MIN_INTERVAL_MS
     this.#vectorDelayMs = init.vectorDelayMs ?? DEFAULT_VECTOR_ANNOUNCE_DELAY_MS
     this.#maxOpsBytes = init.maxOpsBytes ?? DEFAULT_ANNOUNCE_MAX_OPS_BYTES
   }
@@ -157,11 +163,19 @@ export class Announcer {
     await this.#flushing
   }
 
-  /** Queues local ops for the next announcement (a few ms from now). */
+  /**
+   * Queues local ops for the next announcement: a few ms from now, or, while
+   * writes keep coming, once `minIntervalMs` has passed since the last one.
+   * Ops that would take the pending list past the inline limit send what is
+   * pending at once and start a new list; a single write larger than the
+   * limit is announced by our vector alone (receivers pull it).
+   */
   announce (ops: readonly EncodedOp[]): void {
     if (!this.#started) return
+    const bytes = encodedOpsBytes(ops)
+    if (!this.#overflow && this.#pending.length > 0 && this.#pendingBytes + bytes > this.#maxOpsBytes) this.#flushNow()
     if (!this.#overflow) {
-      this.#pendingBytes += encodedOpsBytes(ops)
+      this.#pendingBytes += bytes
       if (this.#pendingBytes > this.#maxOpsBytes) {
         this.#overflow = true
         this.#pending = []
@@ -169,16 +183,19 @@ export class Announcer {
         this.#pending.push(...ops)
       }
     }
-    const busy = performance.now() - this.#lastFlushAt < ANNOUNCE_BUSY_WINDOW_MS
-    this.#timer ??= setTimeout(() => {
-      this.#timer = undefined
-      this.#flushing = this.#flushing.then(async () => { await this.#flush() })
-    }, busy ? this.#busyDelayMs : this.#delayMs)
+    if (this.#timer === undefined) {
+      const now = performance.now()
+      const at = Math.max(now + this.#delayMs, this.#lastFlushAt + this.#minIntervalMs)
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined
+        this.#flushNow()
+      }, at - now)
+    }
   }
 
   /**
-   * Announces our vector alone, a little later (after we applied ops from
-   * peers): neighbours learn what we hold. Skipped when an announcement of
+   * Announces our vector alone, a little later (after a session brought us
+   * ops): neighbours learn what we hold. Skipped when an announcement of
    * our own writes leaves in between, since it carries the vector too.
    */
   announceVector (): void {
@@ -187,16 +204,23 @@ export class Announcer {
     this.#vectorTimer = setTimeout(() => {
       this.#vectorTimer = undefined
       if (this.#lastFlushAt >= asked || this.#timer !== undefined) return
-      this.#flushing = this.#flushing.then(async () => { await this.#flush() })
+      this.#flushNow()
     }, this.#vectorDelayMs)
   }
 
-  async #flush (): Promise<void> {
+  /** Takes what is pending and publishes it after the announcements before it. */
+  #flushNow (): void {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
     const ops = this.#overflow ? [] : this.#pending
     this.#pending = []
     this.#pendingBytes = 0
     this.#overflow = false
     this.#lastFlushAt = performance.now()
+    this.#flushing = this.#flushing.then(async () => { await this.#publish(ops) })
+  }
+
+  async #publish (ops: readonly EncodedOp[]): Promise<void> {
     if (!this.#started) return
     const { store, pubsub, log } = this.#init
     try {
@@ -209,7 +233,9 @@ export class Announcer {
         dataFormatVersion: OP_FORMAT_VERSION
       })
       const { recipients } = await pubsub.publish(this.topic, data)
-      this.#init.onPublished?.(recipients, ops.length, data.byteLength)
+      // Our pending ops are our own writes, in order and contiguous.
+      const last = ops.length > 0 ? vectorAfter(new Map(), ops)?.get(store.deviceId) : undefined
+      this.#init.onPublished?.(recipients, ops.length, data.byteLength, last === undefined ? undefined : { first: last - ops.length + 1, last })
       log.trace('announced %d ops in %d bytes to %d peers', ops.length, data.byteLength, recipients.length)
     } catch (err) {
       log.error('could not announce %d ops - %e', ops.length, err)

@@ -84,19 +84,21 @@ export const DEFAULT_MAX_MUXED_STREAMS = 128
 /** Local writes are gathered this long and announced together. */
 export const DEFAULT_ANNOUNCE_DELAY_MS = 5
 /**
- * While writes keep coming (the last announcement left less than
- * ANNOUNCE_BUSY_WINDOW_MS ago), they are gathered this long instead: every
- * announcement costs a signature, a verification on each receiver and a
- * transaction there, so under load fewer, larger ones cost the group less
- * CPU. A lone write still leaves after DEFAULT_ANNOUNCE_DELAY_MS.
+ * While writes keep coming, announcements leave at most this often: each one
+ * costs every receiver a signature check, a transaction and the libp2p
+ * stack's per-message work (measured: a few ms of CPU per message per device
+ * on a small machine) whatever it carries, so under load fewer, fuller ones
+ * cost the group much less. A write after a quiet spell still leaves after
+ * DEFAULT_ANNOUNCE_DELAY_MS.
  */
-export const DEFAULT_ANNOUNCE_BUSY_DELAY_MS = 20
-export const ANNOUNCE_BUSY_WINDOW_MS = 100
+export const DEFAULT_ANNOUNCE_MIN_INTERVAL_MS = 100
 /**
- * After applying ops from peers, a node announces its vector (no ops) once
+ * After a session brought it ops, a node announces its vector (no ops) once
  * this long after, unless an announcement of its own writes carried it
- * meanwhile: neighbours learn what it holds, so `weft status` is true, and a
- * neighbour that lacks ops it pulled in a session (a line A - B - C) pulls them.
+ * meanwhile: a neighbour that lacks those ops (a line A - B - C) pulls them.
+ * Not after ops that came by gossip: their announcement reached every
+ * neighbour already, and in a group of ten one such vector per receiver
+ * tripled the messages a lone writer caused.
  */
 export const DEFAULT_VECTOR_ANNOUNCE_DELAY_MS = 500
 /** Announcements received and waiting to be applied, in bytes; past this their ops are left for a pull. */

@@ -229,6 +229,20 @@ export class PeerStates {
     s.theyAreAheadBy = opsBeyond(merged, ours)
   }
 
+  /**
+   * We sent the peer an announcement of `origin`'s ops `first`..`last` (our
+   * own): once it holds everything before `first`, it holds them too, as far
+   * as we can know without asking (a peer that lost the message pulls it as a
+   * gap within a second, and its next hello or announcement corrects this).
+   */
+  sentOwnOps (peerId: string, origin: string, first: number, last: number): void {
+    const s = this.#peers.get(peerId)
+    if (s === undefined) return
+    const held = s.theirVector[origin] ?? 0
+    if (held < first - 1 || held >= last) return
+    s.theirVector = { ...s.theirVector, [origin]: last }
+  }
+
   /** Their vector as we know it (for pulling gaps), or undefined. */
   knownVector (peerId: string): ReadonlyMap<string, number> | undefined {
     const s = this.#peers.get(peerId)

@@ -16,9 +16,11 @@
  * with no error and no retry. Inbound sessions are capped per peer and in
  * total; beyond that a stream is reset and the peer retries later. Relayed
  * connections get small pages, so some land before a relay's data limit cuts
- * the connection. A node that applied ops from peers announces its vector a
- * little later, so its neighbours' status is true and a neighbour that lacks
- * what it pulled (a line A - B - C) pulls it in turn.
+ * the connection. A node that pulled ops in a session announces its vector a
+ * little later, so a neighbour that lacks them (a line A - B - C) pulls them
+ * in turn. Per-peer vectors (what `weft status` compares) come from hellos,
+ * from the announcements each peer writes, and from our own announcements
+ * each peer was sent.
  *
  * Membership: sessions run only with members (`membership`, by peer id, which
  * Noise authenticated). We never start one with anyone else, so our hello and
@@ -219,8 +221,12 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
         authorize: (peerId, groupId) => this.#authorize(peerId, groupId),
         ...(this.#init.announceDelayMs === undefined ? {} : { delayMs: this.#init.announceDelayMs }),
         onAnnouncement: async a => { await this.#onAnnouncement(a) },
-        onPublished: (recipients, ops, bytes) => {
-          for (const p of recipients) this.#states.published(p.toString(), ops, bytes)
+        onPublished: (recipients, ops, bytes, seqs) => {
+          const self = this.#store.deviceId
+          for (const p of recipients) {
+            this.#states.published(p.toString(), ops, bytes)
+            if (seqs !== undefined) this.#states.sentOwnOps(p.toString(), self, seqs.first, seqs.last)
+          }
         },
         onVersions: (writer, mismatch) => {
           if (mismatch !== undefined) gossipLog('announcement from %p not applied: it %s', writer, mismatch)
@@ -271,10 +277,7 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
       ? await this.#inbox.receive(forwarder, a.ops, a.bytes)
       : { applied: 0, fromHold: 0, held: 0, deferred: 0, rejected: 0 }
     this.#states.announced(forwarder, a.ops.length, r.applied, a.bytes, r.deferred, r.held)
-    if (r.applied > 0) {
-      this.safeDispatchEvent('announce:applied', { detail: { peerId: forwarder, ops: a.ops.length, applied: r.applied } })
-      this.#announcer?.announceVector()
-    }
+    if (r.applied > 0) this.safeDispatchEvent('announce:applied', { detail: { peerId: forwarder, ops: a.ops.length, applied: r.applied } })
     this.#gaps.observe(a.vector, forwarder)
   }
 
