@@ -49,6 +49,7 @@ const USAGE = `usage: weft-relay [start] [options]
   --group NAME=PUBKEY...    allowed weft groups (base64url Ed25519 public keys)
   --others limited|deny     what peers outside the groups get
   --max-reservations N  --reservation-ttl-ms N  --max-connections N
+  --stranger-share X (0-1)  --stranger-reservations-per-ip N  --stranger-reservation-ttl-ms N
   --duration-limit-ms N  --data-limit-bytes N  --group-duration-limit-ms N  --group-data-limit-bytes N
   --metrics-host H  --metrics-port N | --no-metrics  --log-level error|warn|info|debug
 other commands: id, check-config, group-key --out FILE, sign-statement --group-key FILE --peer ID [--days N]`

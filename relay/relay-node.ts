@@ -120,6 +120,9 @@ export async function startRelay (config: RelayConfig, options: StartRelayOption
   const policy = new RelayPolicy({
     maxReservations: config.maxReservations,
     reservationTtlMs: config.reservationTtlMs,
+    maxStrangerReservations: Math.max(1, Math.floor(config.maxReservations * config.strangerShare)),
+    maxStrangerReservationsPerIp: config.strangerReservationsPerIp,
+    strangerReservationTtlMs: config.strangerReservationTtlMs,
     defaultLimit: { durationMs: config.durationLimitMs, dataBytes: config.dataLimitBytes },
     groupLimit: { durationMs: config.groupDurationLimitMs, dataBytes: config.groupDataLimitBytes },
     others: config.others,
@@ -163,8 +166,7 @@ export async function startRelay (config: RelayConfig, options: StartRelayOption
   node.services.relayAuth.addEventListener('result', (evt) => { stats.countAuth(evt.detail.result) })
 
   const metricsText = (): string => renderMetrics(stats, {
-    reservations: node.services.relay.reservations.size,
-    reservationsGroup: policy.groupReservations(),
+    reservations: policy.reservationsByClass(),
     peersConnected: node.getPeers().length,
     peersAdmitted: node.services.relayAuth.admitted,
     uptimeSeconds: Math.round((Date.now() - startedAt) / 1000)
