@@ -1,7 +1,8 @@
 /**
  * The real `weft-relay` binary (`dist/relay/main.js`, which `npm test` builds
- * first) as a child process on 127.0.0.1, for tests that must see the relay
- * from outside: through the network, its /metrics page and /proc.
+ * first) as a child process on 127.0.0.1, run as its shebang runs it, for
+ * tests that must see the relay from outside: through the network, its
+ * /metrics page and /proc.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -9,6 +10,14 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
 export const RELAY_BIN = resolve(import.meta.dirname, '../../dist/relay/main.js')
+
+/** The node flags in the binary's shebang (`#!/usr/bin/env -S node <flags>`): running `weft-relay` applies them, so the test does too. */
+export function relayNodeFlags (): string[] {
+  const first = readFileSync(RELAY_BIN, 'utf8').split('\n', 1)[0] ?? ''
+  const m = /^#!\/usr\/bin\/env (?:-S )?node(.*)$/.exec(first)
+  if (m === null) throw new Error(`unexpected shebang in ${RELAY_BIN}: ${first}`)
+  return m[1]!.trim().split(/\s+/).filter(f => f !== '')
+}
 
 export interface RelayProcess {
   readonly child: ChildProcess
@@ -32,7 +41,7 @@ export interface RelayProcess {
 /** Starts `weft-relay` with a fresh data dir, listening on 127.0.0.1 only (TCP on a free port, UDX next to it), metrics on a free port. */
 export async function startRelayProcess (args: string[] = [], timeoutMs = 30_000): Promise<RelayProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'weft-relay-e2e-'))
-  const child = spawn(process.execPath, [RELAY_BIN, '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--metrics-port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...relayNodeFlags(), RELAY_BIN, '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--metrics-port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stderr!.on('data', d => { stderr += String(d) })

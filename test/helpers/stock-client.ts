@@ -18,7 +18,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { identify, type Identify } from '@libp2p/identify'
-import type { Connection, IdentifyResult, Libp2p, Stream } from '@libp2p/interface'
+import { FaultTolerance, type Connection, type IdentifyResult, type Libp2p, type Stream } from '@libp2p/interface'
 import { ping, type Ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { registry, type Multiaddr } from '@multiformats/multiaddr'
@@ -32,8 +32,12 @@ export type StockClient = Libp2p<{ identify: Identify, ping: Ping }> & {
 }
 
 export interface StockClientOptions {
-  /** Relay multiaddrs (with /p2p/<id>) to reserve a slot on at start; a refused reservation makes start fail. @default [] */
+  /** Relay multiaddrs (with /p2p/<id>) to reserve a slot on at start; a refused reservation makes start fail, unless `reservationMayFail`. @default [] */
   relays?: string[]
+  /** Start even when a reservation is refused (then the client just has no circuit address). @default false */
+  reservationMayFail?: boolean
+  /** Listen on a TCP port of 127.0.0.1 too. @default true */
+  listenTcp?: boolean
 }
 
 /** The code weft uses for `/udx` (0x307564, from the multicodec private-use range): a stock peer must not know it. */
@@ -52,7 +56,8 @@ export function knowsUdx (): boolean {
 export async function createStockClient (o: StockClientOptions = {}): Promise<StockClient> {
   const node = await createLibp2p({
     privateKey: await generateKeyPair('Ed25519'),
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0', ...(o.relays ?? []).map(r => `${r}/p2p-circuit`)] },
+    addresses: { listen: [...(o.listenTcp === false ? [] : ['/ip4/127.0.0.1/tcp/0']), ...(o.relays ?? []).map(r => `${r}/p2p-circuit`)] },
+    ...(o.reservationMayFail === true ? { transportManager: { faultTolerance: FaultTolerance.NO_FATAL } } : {}),
     transports: [tcp(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
