@@ -12,10 +12,11 @@
  *
  * The exchange: the opener sends its own UDX addresses (none when it does not
  * share them with the responder), the responder answers with its own (same
- * rule), both close. A node opens one when a connection opens to a peer it
- * wants to learn from (`learnFrom`), and again to the peers it shares with
- * when its own UDX addresses change (a public mapping confirmed or
- * withdrawn), as identify-push would. What a peer in `learnFrom` tells us is
+ * rule), both close. The node that opened a connection starts one on it when
+ * it wants to learn from the peer (`learnFrom`) or shares with it, and a node
+ * starts one with every connected peer it shares with when its own UDX
+ * addresses change (a public mapping confirmed or withdrawn), as
+ * identify-push would. What a peer in `learnFrom` tells us is
  * emitted as an 'addresses' event; what anyone else tells us is dropped.
  *
  * Bounds: one message each way, at most MAX_UDX_ADDRS_MESSAGE_BYTES (checked
@@ -139,6 +140,7 @@ class DefaultUdxAddrs extends TypedEventEmitter<UdxAddrsEvents> implements UdxAd
   async exchange (connection: Connection, options: AbortOptions = {}): Promise<Multiaddr[]> {
     const signal = options.signal ?? AbortSignal.timeout(this.#timeoutMs)
     const peer = connection.remotePeer
+    this.#log.trace('exchanging UDX addresses with %p', peer)
     const stream = await connection.newStream(UDX_ADDRS_PROTOCOL, { runOnLimitedConnection: true, signal })
     try {
       const pb = pbStream(stream, { maxDataLength: MAX_UDX_ADDRS_MESSAGE_BYTES })
@@ -193,18 +195,28 @@ class DefaultUdxAddrs extends TypedEventEmitter<UdxAddrsEvents> implements UdxAd
     this.safeDispatchEvent('addresses', { detail: { peerId, connection, addrs } })
   }
 
+  /**
+   * The side that opened the connection starts the exchange, if it wants the
+   * peer's addresses or shares its own with it; one exchange tells both sides.
+   * (Both asking would double the streams, and on a relayed connection every
+   * answer restarts the observer's punch and its hold on our dials.)
+   */
   readonly #onConnection = (evt: CustomEvent<Connection>): void => {
     const connection = evt.detail
+    if (connection.direction !== 'outbound') return
     void (async () => {
-      if (!(await this.#learnFrom(connection.remotePeer)) || connection.status !== 'open') return
+      const peer = connection.remotePeer
+      if (!(await this.#learnFrom(peer)) && !(await this.#share(peer))) return
+      if (connection.status !== 'open') return
       await this.exchange(connection)
-    })().catch((err: Error) => { this.#log('asking %p for its UDX addresses failed - %e', connection.remotePeer, err) })
+    })().catch((err: Error) => { this.#log('UDX address exchange with %p failed - %e', connection.remotePeer, err) })
   }
 
   /** Our addresses changed: tell the connected peers we share with that speak this protocol. */
   readonly #onSelfUpdate = (): void => {
     const key = this.#key(this.own())
     if (key === this.#lastOwn) return
+    this.#log('our UDX addresses are now %s', key === '' ? 'none' : key)
     this.#lastOwn = key
     for (const connection of this.#oneConnectionPerPeer()) {
       void (async () => {
