@@ -10,6 +10,13 @@
  * punching when one NAT randomizes ports (`udx-birthday.ts`); UPnP on desktops; mDNS with a weft-only
  * service tag plus a dialer for what it finds (libp2p 3 does not auto-dial).
  *
+ * What a stock libp2p peer sees: identify, identify-push, the signed peer
+ * record and mDNS answers list no `/udx` address (its private multiaddr code
+ * would make a stock peer's identify fail), and identify's agentVersion is
+ * `weft/<version>`. UDX addresses go over `/weft/udx-addrs/1.0.0` instead, to
+ * members only; the node learns them from those peers and
+ * from its relays (see src/udx/addrs-service.ts).
+ *
  * Every limit libp2p leaves open is set here: connections in total and in
  * handshake, streams per connection, per-stream window and buffers, stream
  * inactivity, gossip message size and topics.
@@ -50,7 +57,8 @@ import { strangerGuard, type StrangerGuard } from './stranger-guard.js'
 import { weftSync, type SyncService } from './sync-service.js'
 import { udxBirthday, type UdxBirthday } from './udx-birthday.js'
 import { udxObserver, type UdxObserver } from './udx-observer.js'
-import { udx, udxTools, type UdxTools } from '../udx/index.js'
+import { hideUdxAddresses, udx, udxAddrs, udxTools, type PeerPredicate, type UdxAddrs, type UdxTools } from '../udx/index.js'
+import { WEFT_USER_AGENT, WEFT_VERSION } from '../version.js'
 
 export type { NodeConfig } from './config.js'
 
@@ -65,6 +73,7 @@ export interface WeftServices {
   sync: SyncService
   relays: RelayKeeper
   udx: UdxTools
+  udxAddrs: UdxAddrs
   udxObserver: UdxObserver
   /** Absent when hole punching is off (`dcutr: false`). */
   udxBirthday?: UdxBirthday
@@ -83,9 +92,14 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
     maxConnections, connectionGater, relayCheckIntervalMs, start, logger, membership, strangerGraceMs, ...syncInit } = config
   const members = new MemberGate(membership)
 
+  // Whom we tell our UDX addresses: members. Whom we learn them from: members, and our relays (reflectors).
+  const shareUdx: PeerPredicate = peer => members.isMember(peer)
+  const relayIds = new Set((relays ?? []).map(r => parseRelayAddress(r).peerId.toString()))
+
   const services: ServiceFactoryMap<WeftServices> = {
-    identify: identify(),
-    identifyPush: identifyPush(),
+    // /udx addresses never go to stock peers: they cannot parse them (see src/udx/hide-addresses.ts)
+    identify: hideUdxAddresses(identify()),
+    identifyPush: hideUdxAddresses(identifyPush()),
     ping: ping(),
     pubsub: members.gated(gossipsub({
       allowPublishToZeroTopicPeers: true,
@@ -107,8 +121,9 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
     members: () => members,
     relays: relayKeeper({ relays: relays ?? [], ...(relayCheckIntervalMs === undefined ? {} : { checkIntervalMs: relayCheckIntervalMs }) }),
     udx: udxTools(),
+    udxAddrs: udxAddrs({ share: shareUdx, learnFrom: async (peer) => relayIds.has(peer.toString()) || await shareUdx(peer) }),
     // The relays reflect our UDX mapping; DCUtR then offers it (see udx-observer.ts).
-    udxObserver: udxObserver({ reflectors: (relays ?? []).map(r => parseRelayAddress(r).peerId.toString()) })
+    udxObserver: udxObserver({ reflectors: [...relayIds] })
   }
   if (useDcutr !== false) {
     // Punching (our addresses, probes to a peer's IP) is for members only.
@@ -124,12 +139,13 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
   if (upnp !== false) services.upnp = uPnPNAT({ autoConfirmAddress: true })
   const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = []
   if (useMdns !== false) {
-    peerDiscovery.push(mdns({ serviceTag: mdnsServiceTag ?? C.DEFAULT_MDNS_SERVICE_TAG, interval: mdnsIntervalMs ?? C.DEFAULT_MDNS_INTERVAL_MS }))
+    peerDiscovery.push(hideUdxAddresses(mdns({ serviceTag: mdnsServiceTag ?? C.DEFAULT_MDNS_SERVICE_TAG, interval: mdnsIntervalMs ?? C.DEFAULT_MDNS_INTERVAL_MS })))
     services.discoveryDialer = discoveryDialer({ membership: members, ...(syncInit.dialTimeoutMs === undefined ? {} : { dialTimeoutMs: syncInit.dialTimeoutMs }) })
   }
 
   const node = await createLibp2p<WeftServices>({
     privateKey: privateKeyFromRaw(config.privateKey),
+    nodeInfo: { name: 'weft', version: WEFT_VERSION, userAgent: WEFT_USER_AGENT },
     start: false,
     addresses: { listen: listen ?? C.DEFAULT_LISTEN_ADDRESSES, announce: announce ?? [] },
     transports: [
