@@ -16,12 +16,13 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { decodeHlc, encodeHlc, HybridClock, maxHlc, ZERO_HLC, type Hlc, type WallClock } from '../hlc/index.js'
 import { ClosedError, InvalidArgumentError, StoreOpenError } from '../errors.js'
+import { bytesEqual } from '../oplog/bytes.js'
 import { DeviceKey, deviceIdToString, SignatureVerifier } from '../oplog/keys.js'
 import { createOp, decodeOp, DEFAULT_MAX_VALUE_BYTES, MAX_COLLECTION_BYTES, MAX_FIELD_BYTES, MAX_INCREMENT, MAX_KEY_BYTES, signingMessage, withSignature, ZERO_HASH, type EncodedOp, type Op, type OpKind } from '../oplog/op.js'
 import { decodeValue, encodeValue, type Value } from '../oplog/value.js'
 import type { ApplyResult, OpsPage, OpsSinceOptions, SyncStore, VersionVector } from '../protocol/port.js'
 import { planApply, resultOf, writePlan, type ApplyContext, type OriginAuthorizer } from './apply-remote.js'
-import { loadOrCreateDeviceKey } from './device-key-file.js'
+import { loadDeviceKey, writeDeviceKey } from './device-key-file.js'
 import { loadMigrations, migrate } from './migrate.js'
 import { TrustTables } from './trust-tables.js'
 import { createGroup, groupIdToString } from '../auth/group.js'
@@ -29,7 +30,8 @@ import { decodeRecord, encodeRecord, recordId, signAdmission, signRevocation, ty
 import { Membership, type AddResult } from '../auth/membership.js'
 import type { InviteStore } from '../auth/invite-store.js'
 import { OplogTables, SIGNATURE_EVERY_BYTES, SIGNATURE_EVERY_OPS, type OriginHead } from './oplog-store.js'
-import { openDatabase, quickCheck, type Db } from './sqlite.js'
+import { databaseState } from './store-files.js'
+import { openDatabase, openError, quickCheck, RECOVER_HINT, type Db } from './sqlite.js'
 import { fieldToValue, StateTables } from './state.js'
 
 /** Most ops one local call (or batch) may write: a batch is signed once and must fit one sync page. */
@@ -48,6 +50,8 @@ export interface ReplicaOptions {
   deviceKey?: DeviceKey
   /** Called for every remote op's origin before it is applied (group membership). */
   authorize?: OriginAuthorizer
+  /** Run SQLite's quick_check at open and refuse a damaged file. @default true */
+  integrityCheck?: boolean
 }
 
 export interface ChangeEvent {
@@ -105,6 +109,7 @@ export class Replica implements SyncStore {
   readonly deviceKey: DeviceKey
   readonly deviceId: string
   readonly #db: Db
+  readonly #file: string
   readonly #oplog: OplogTables
   readonly #state: StateTables
   readonly #clock: HybridClock
@@ -121,18 +126,53 @@ export class Replica implements SyncStore {
     this.dir = options.dir
     mkdirSync(this.dir, { recursive: true, mode: 0o700 })
     this.#maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES
-    this.deviceKey = options.deviceKey ?? loadOrCreateDeviceKey(join(this.dir, 'device.key'))
-    this.deviceId = this.deviceKey.id
     const file = join(this.dir, 'replica.db')
+    this.#file = file
+    const keyFile = join(this.dir, 'device.key')
+    let key = options.deviceKey
+    if (key === undefined) {
+      key = loadDeviceKey(keyFile)
+      // The key file is written only once a database has recorded it, so a
+      // key without a database means the database is gone: a fresh one would
+      // sign new ops with seq 1, 2, … again, which the group already holds.
+      if (key !== undefined && databaseState(file) !== 'present') {
+        throw new StoreOpenError(`${file} is ${databaseState(file) === 'empty' ? 'empty (0 bytes)' : 'missing'}, but ${keyFile} exists: this device's store is lost. Starting a fresh store with the old key would reuse its sequence numbers, and its group would refuse it as equivocating. ${RECOVER_HINT}`, { reason: 'lost' })
+      }
+    }
     this.#db = openDatabase(file, loadMigrations().length)
+    let newKey: DeviceKey | undefined
     try {
-      migrate(this.#db, file)
+      const migrated = migrate(this.#db, file)
+      if (migrated.length === 0 && options.integrityCheck !== false) {
+        const problems = quickCheck(this.#db)
+        if (problems.length > 0) throw new StoreOpenError(`database ${file} is damaged (quick_check: ${problems.slice(0, 3).join('; ')}). ${RECOVER_HINT}`, { reason: 'corrupt' })
+      }
       this.#oplog = new OplogTables(this.#db)
       this.#state = new StateTables(this.#db)
+      this.#trust = new TrustTables(this.#db)
+      const recorded = this.#oplog.getMeta('device')
+      if (key === undefined) {
+        if (this.#oplog.origins().some(o => o.seq > 0) || this.#trust.group() !== undefined) {
+          throw new StoreOpenError(`${keyFile} is missing, but ${file} holds this device's data${recorded === undefined ? '' : ` (device ${deviceIdToString(recorded)})`}: weft will not make a new identity over it. Put the key file back (mode 0600), or: ${RECOVER_HINT}`, { reason: 'key_missing' })
+        }
+        // A first start (or one interrupted before it wrote the key): nothing was signed yet.
+        newKey = DeviceKey.generate()
+        key = newKey
+      } else if (recorded !== undefined && !bytesEqual(recorded, key.publicKey)) {
+        throw new StoreOpenError(`the device key (${key.id}) is not the key ${file} was written with (${deviceIdToString(recorded)}): the key file was replaced. Put the original back, or: ${RECOVER_HINT}`, { reason: 'key_mismatch' })
+      }
+      const own = key
+      this.deviceKey = own
+      this.deviceId = own.id
+      this.#db.transaction(() => {
+        if (recorded === undefined || newKey !== undefined) this.#oplog.setMeta('device', own.publicKey)
+        this.#oplog.ensureOrigin(own.publicKey)
+      })()
+      // Only now, with the database holding the key's public half, is the key written.
+      if (newKey !== undefined) writeDeviceKey(keyFile, newKey)
       const persisted = this.#oplog.getMeta('hlc')
       const last = persisted === undefined ? ZERO_HLC : decodeHlc(Buffer.from(persisted).toString('latin1'))
       this.#clock = new HybridClock({ ...(options.wallClock === undefined ? {} : { wallClock: options.wallClock }), ...(options.maxDriftMs === undefined ? {} : { maxDriftMs: options.maxDriftMs }), last })
-      this.#trust = new TrustTables(this.#db)
       this.#loadMembership()
       const external = options.authorize
       this.#ctx = {
@@ -146,14 +186,9 @@ export class Replica implements SyncStore {
           (external === undefined || external(deviceIdToString(origin), hlc)),
         harvest: ops => { this.#harvest(ops) }
       }
-      this.#db.transaction(() => this.#oplog.ensureOrigin(this.deviceKey.publicKey))()
     } catch (err) {
       this.#db.close()
-      // Damage past the pages openDatabase probes shows up here, reading the heads.
-      if (typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('SQLITE_')) {
-        throw new StoreOpenError(`database ${file} is corrupt or unreadable: ${(err as Error).message}. Move it aside to start a fresh replica, or restore it from a backup`, { cause: err })
-      }
-      throw err
+      throw openError(err, file)
     }
   }
 

@@ -2,7 +2,7 @@
  * Files that cannot be opened are refused at open with a StoreOpenError that
  * says what is wrong, and are left as they were.
  */
-import { chmodSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, copyFileSync, existsSync, openSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -10,6 +10,11 @@ import { describe, expect, it } from 'vitest'
 import { openReplica } from '../../src/store/replica.js'
 import { loadMigrations } from '../../src/store/migrate.js'
 import { FakeClock, tempDir, track } from '../helpers/fixtures.js'
+
+function catchError (fn: () => unknown): unknown {
+  try { fn() } catch (err) { return err }
+  throw new Error('expected an error')
+}
 
 const storeOpenError = (message: RegExp): unknown => expect.objectContaining({ name: 'StoreOpenError', code: 'STORE_OPEN', message: expect.stringMatching(message) })
 
@@ -24,29 +29,85 @@ function populatedDir (): string {
   return dir
 }
 
+const RECOVER = /weft recover <invite code>/
+
+/** Copies replica.db and its WAL as they are on disk now: what a kill -9 at this moment would leave. */
+function copyLiveFiles (from: string): string {
+  const to = tempDir()
+  copyFileSync(join(from, 'replica.db'), join(to, 'replica.db'))
+  copyFileSync(join(from, 'replica.db-wal'), join(to, 'replica.db-wal'))
+  copyFileSync(join(from, 'device.key'), join(to, 'device.key'))
+  return to
+}
+
+/**
+ * Backfills page 1 from the WAL's last committed frame of it into the main
+ * file, and nothing else: the state a checkpoint interrupted after its first
+ * page leaves (the header's page count is ahead of the file's size, and the
+ * WAL still holds every page).
+ */
+function interruptCheckpoint (dir: string): { pages: number, size: number } {
+  const wal = readFileSync(join(dir, 'replica.db-wal'))
+  const pageSize = wal.readUInt32BE(8)
+  const frameBytes = 24 + pageSize
+  let lastCommit = -1
+  let page1: Buffer | undefined
+  let candidate: Buffer | undefined
+  for (let i = 0; 32 + (i + 1) * frameBytes <= wal.length; i++) {
+    const at = 32 + i * frameBytes
+    if (wal.readUInt32BE(at) === 1) candidate = wal.subarray(at + 24, at + frameBytes)
+    if (wal.readUInt32BE(at + 4) !== 0) { lastCommit = i; page1 = candidate }
+  }
+  if (lastCommit < 0 || page1 === undefined) throw new Error('no committed frame of page 1 in the WAL')
+  const file = join(dir, 'replica.db')
+  const fd = openSync(file, 'r+')
+  try { writeSync(fd, page1, 0, page1.length, 0) } finally { closeSync(fd) }
+  return { pages: page1.readUInt32BE(28), size: statSync(file).size }
+}
+
+/** Overwrites one b-tree page in the middle of the file with garbage, keeping everything else. */
+function scribbleMiddlePage (file: string): number {
+  const bytes = readFileSync(file)
+  const pageSize = bytes.readUInt16BE(16)
+  const pages = bytes.length / pageSize
+  for (let p = Math.floor(pages / 2); p < pages; p++) {
+    const type = bytes[p * pageSize]
+    // 0x02, 0x05: interior b-tree pages; 0x0a, 0x0d: leaves. Overflow and free pages hold no structure to check.
+    if (type !== 0x02 && type !== 0x05 && type !== 0x0a && type !== 0x0d) continue
+    for (let i = 0; i < pageSize; i++) bytes[p * pageSize + i] = (i * 31 + 7) & 0xff
+    writeFileSync(file, bytes)
+    return p + 1
+  }
+  throw new Error('no b-tree page in the second half of the file')
+}
+
 describe('opening damaged stores', () => {
-  it('a file of garbage bytes', () => {
+  it('a file of garbage bytes is refused, names weft recover, and is left as it was', () => {
     const dir = tempDir()
     const file = join(dir, 'replica.db')
     const garbage = randomBytes(8192)
     writeFileSync(file, garbage)
-    expect(() => openReplica({ dir })).toThrow(storeOpenError(/not a SQLite database/))
+    const err = catchError(() => openReplica({ dir }))
+    expect(err).toEqual(storeOpenError(/not a SQLite database/))
+    expect(err).toMatchObject({ reason: 'corrupt', message: expect.stringMatching(RECOVER) })
     expect(readFileSync(file)).toEqual(garbage)
+    expect(existsSync(join(dir, 'device.key'))).toBe(false)
   })
 
-  it('a file shorter than a SQLite header', () => {
+  it('a file shorter than a SQLite header is refused', () => {
     const dir = tempDir()
     writeFileSync(join(dir, 'replica.db'), 'SQLite format 3\u0000')
-    expect(() => openReplica({ dir })).toThrow(storeOpenError(/not a SQLite database .*truncated header/))
+    expect(() => openReplica({ dir })).toThrow(storeOpenError(RECOVER))
+    expect(existsSync(join(dir, 'device.key'))).toBe(false)
   })
 
-  it('a real replica.db truncated to half its size', () => {
+  it('a real replica.db truncated to half its size is refused by SQLite\'s own checks', () => {
     const dir = populatedDir()
     const file = join(dir, 'replica.db')
     const size = statSync(file).size
     expect(size).toBeGreaterThan(8 * 4096)
     truncateSync(file, Math.floor(size / 2))
-    expect(() => openReplica({ dir })).toThrow(storeOpenError(/truncated/))
+    expect(() => openReplica({ dir })).toThrow(storeOpenError(/damaged.*weft recover/))
   })
 
   it('a real replica.db with its pages overwritten by garbage', () => {
@@ -58,7 +119,33 @@ describe('opening damaged stores', () => {
     // (a fixed pattern, so no run can draw bytes that happen to parse).
     for (let i = pageSize; i < bytes.length; i++) bytes[i] = (i * 31 + 7) & 0xff
     writeFileSync(file, bytes)
-    expect(() => openReplica({ dir })).toThrow(storeOpenError(/corrupt|malformed|integrity/))
+    expect(() => openReplica({ dir })).toThrow(storeOpenError(/damaged.*weft recover/))
+  })
+
+  it('one garbage page in the middle of the file is noticed at open (quick_check), not at some later read', () => {
+    const dir = populatedDir()
+    const page = scribbleMiddlePage(join(dir, 'replica.db'))
+    expect(page).toBeGreaterThan(2)
+    const err = catchError(() => openReplica({ dir }))
+    expect(err).toMatchObject({ name: 'StoreOpenError', reason: 'corrupt', message: expect.stringMatching(RECOVER) })
+  })
+
+  it('a checkpoint interrupted after page 1 (header ahead of the file, pages in the WAL) opens with every write', () => {
+    const dir = tempDir()
+    const clock = new FakeClock()
+    const r = track(openReplica({ dir, wallClock: clock.now }))
+    r.put('notes', 'first', { v: 0 })
+    // Grow the file well past its checkpointed size, in the WAL only (under
+    // the 1000-page autocheckpoint), and copy the files while it is open.
+    for (let i = 0; i < 20; i++) r.batch(w => { for (let j = 0; j < 20; j++) w.put('notes', `n${i}-${j}`, { body: 'y'.repeat(1500) }) })
+    const digest = r.digest()
+    const copy = copyLiveFiles(dir)
+    const { pages, size } = interruptCheckpoint(copy)
+    expect(pages * 4096).toBeGreaterThan(size)
+    const reopened = track(openReplica({ dir: copy, wallClock: clock.now }))
+    expect(reopened.digest()).toBe(digest)
+    expect(reopened.get('notes', 'n19-19')).toEqual({ body: 'y'.repeat(1500) })
+    expect(reopened.integrityCheck()).toEqual([])
   })
 
   it('a database from a newer weft (user_version above what this build knows)', () => {
@@ -75,12 +162,69 @@ describe('opening damaged stores', () => {
     check.close()
   })
 
-  it('an empty file is a new database', () => {
+  it('an empty file with no key is a new database', () => {
     const dir = tempDir()
     writeFileSync(join(dir, 'replica.db'), '')
     const r = track(openReplica({ dir, wallClock: new FakeClock().now }))
     r.put('c', 'k', { a: 1 })
     expect(r.get('c', 'k')).toEqual({ a: 1 })
+  })
+})
+
+describe('a store whose database or key is lost', () => {
+  it('a 0-byte replica.db beside the device key is refused, never a fresh replica with the old key', () => {
+    const dir = populatedDir()
+    const key = readFileSync(join(dir, 'device.key'))
+    writeFileSync(join(dir, 'replica.db'), '')
+    for (const side of ['-wal', '-shm']) rmSync(join(dir, 'replica.db' + side), { force: true })
+    const err = catchError(() => openReplica({ dir }))
+    expect(err).toMatchObject({ name: 'StoreOpenError', reason: 'lost', message: expect.stringMatching(/empty \(0 bytes\).*reuse its sequence numbers.*weft recover <invite code>/) })
+    expect(statSync(join(dir, 'replica.db')).size).toBe(0)
+    expect(readFileSync(join(dir, 'device.key'))).toEqual(key)
+  })
+
+  it('a missing replica.db beside the device key is refused', () => {
+    const dir = populatedDir()
+    rmSync(join(dir, 'replica.db'))
+    expect(() => openReplica({ dir })).toThrow(storeOpenError(/missing.*store is lost.*weft recover/))
+    expect(existsSync(join(dir, 'replica.db'))).toBe(false)
+  })
+
+  it('a missing device key beside a replica.db that holds data is refused, never a silent new identity', () => {
+    const dir = populatedDir()
+    rmSync(join(dir, 'device.key'))
+    const err = catchError(() => openReplica({ dir }))
+    expect(err).toMatchObject({ name: 'StoreOpenError', reason: 'key_missing', message: expect.stringMatching(/device.key is missing.*holds this device's data.*weft recover/) })
+    expect(existsSync(join(dir, 'device.key'))).toBe(false)
+  })
+
+  it('a first start interrupted before the key was written starts again cleanly', () => {
+    const dir = tempDir()
+    track(openReplica({ dir, wallClock: new FakeClock().now })).close()
+    rmSync(join(dir, 'device.key'))
+    const r = track(openReplica({ dir, wallClock: new FakeClock().now }))
+    r.put('c', 'k', { a: 1 })
+    expect(r.versionVector().get(r.deviceId)).toBe(1)
+    expect(statSync(join(dir, 'device.key')).mode & 0o777).toBe(0o600)
+  })
+
+  it('another device\'s key over a replica.db is refused', () => {
+    const dir = populatedDir()
+    const other = populatedDir()
+    copyFileSync(join(other, 'device.key'), join(dir, 'device.key'))
+    expect(() => openReplica({ dir })).toThrow(storeOpenError(/is not the key .* was written with.*weft recover/))
+  })
+})
+
+describe('file modes', () => {
+  it('replica.db, its -wal and -shm and the key are created 0600 in a 0700 directory', () => {
+    const dir = join(tempDir(), 'data')
+    const r = track(openReplica({ dir, wallClock: new FakeClock().now }))
+    r.put('c', 'k', { a: 1 })
+    expect(statSync(dir).mode & 0o777).toBe(0o700)
+    for (const f of ['replica.db', 'replica.db-wal', 'replica.db-shm', 'device.key']) {
+      expect(statSync(join(dir, f)).mode & 0o777, f).toBe(0o600)
+    }
   })
 })
 
@@ -107,7 +251,7 @@ describe('the device key file', () => {
   it('of the wrong size is refused as damaged', () => {
     const dir = tempDir()
     writeFileSync(join(dir, 'device.key'), randomBytes(63), { mode: 0o600 })
-    expect(() => openReplica({ dir })).toThrow(storeOpenError(/63 bytes, expected 64; it is damaged/))
+    expect(() => openReplica({ dir })).toThrow(storeOpenError(/63 bytes, expected 64; it is damaged.*weft recover/))
   })
 
   it('whose public half does not match its seed is refused as damaged', () => {
