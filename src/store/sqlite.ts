@@ -10,7 +10,7 @@
  * own checks report: SQLITE_NOTADB and SQLITE_CORRUPT while reading, and
  * `PRAGMA quick_check`, which the replica runs at every open.
  */
-import { closeSync, openSync, statfsSync } from 'node:fs'
+import { closeSync, openSync, rmSync, statfsSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { DiskFullError, StoreCorruptError, StoreOpenError, WeftError } from '../errors.js'
@@ -128,4 +128,49 @@ export function openError (err: unknown, file: string): unknown {
 export function quickCheck (db: Db): string[] {
   const rows = db.pragma('quick_check') as Array<{ quick_check: string }>
   return rows.map(r => r.quick_check).filter(s => s !== 'ok')
+}
+
+/** The lock is held by another process (or another connection in this one). */
+export class LockHeldError extends WeftError {
+  static override name = 'LockHeldError'
+  constructor (message: string, options?: ErrorOptions) { super(message, 'LOCK_HELD', options) }
+}
+
+/**
+ * Takes an exclusive lock on `file` that the kernel holds for this process
+ * and drops when the process ends, however it ends (kill -9 included): an
+ * fcntl() lock, taken through SQLite (Node has no flock), on a one-page
+ * database opened in `locking_mode = EXCLUSIVE`. Nothing is guessed from a
+ * pid, so a pid reused after a reboot, or a daemon that ran as pid 1 in a
+ * container, never blocks a start. Returns the release function.
+ *
+ * The file is never deleted: a process that opened it just before the
+ * unlink would lock an orphaned inode while the next one locks a new file.
+ * A file that is not a database (the pid file of an older weft) is replaced.
+ */
+export function holdExclusiveLock (file: string): () => void {
+  for (let attempt = 0; ; attempt++) {
+    createPrivateFile(file)
+    let db: Db | undefined
+    try {
+      db = new Database(file, { timeout: 0 })
+      db.pragma('locking_mode = EXCLUSIVE')
+      // No rollback journal: nothing is stored here, and no second file to keep private.
+      db.pragma('journal_mode = OFF')
+      // Taken now and, in exclusive locking mode, held until the connection closes.
+      db.exec('BEGIN EXCLUSIVE; COMMIT')
+      const held = db
+      return () => { try { held.close() } catch {} }
+    } catch (err) {
+      try { db?.close() } catch {}
+      const code = sqliteCode(err)
+      if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw new LockHeldError(`${file} is locked by another process`, { cause: err })
+      if (code === 'SQLITE_NOTADB' && attempt === 0) {
+        // An older weft's pid file (or garbage): not a lock anyone holds through SQLite.
+        rmSync(file, { force: true })
+        continue
+      }
+      throw err
+    }
+  }
 }
