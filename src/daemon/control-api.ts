@@ -38,7 +38,7 @@ export type Handler = (req: ApiRequest) => Promise<unknown> | unknown
 function statusFor (err: unknown): { status: number, code: string, message: string } {
   if (err instanceof HttpError) return { status: err.status, code: err.code, message: err.message }
   if (err instanceof WeftError) {
-    const status = err.code === 'INVALID_ARGUMENT' ? 400 : err.code === 'NOT_FOUND' ? 404 : 500
+    const status = err.code === 'INVALID_ARGUMENT' ? 400 : err.code === 'NOT_FOUND' ? 404 : err.code === 'DISK_FULL' ? 507 : 500
     return { status, code: err.code, message: err.message }
   }
   return { status: 500, code: 'INTERNAL', message: 'internal error (see the daemon log)' }

@@ -20,19 +20,23 @@ import { bytesEqual } from '../oplog/bytes.js'
 import { DeviceKey, deviceIdToString, SignatureVerifier } from '../oplog/keys.js'
 import { createOp, decodeOp, DEFAULT_MAX_VALUE_BYTES, MAX_COLLECTION_BYTES, MAX_FIELD_BYTES, MAX_INCREMENT, MAX_KEY_BYTES, signingMessage, withSignature, ZERO_HASH, type EncodedOp, type Op, type OpKind } from '../oplog/op.js'
 import { decodeValue, encodeValue, type Value } from '../oplog/value.js'
-import type { ApplyResult, OpsPage, OpsSinceOptions, SyncStore, VersionVector } from '../protocol/port.js'
+import type { ApplyResult, OpsPage, OpsSinceOptions, Rejection, SyncStore, VersionVector } from '../protocol/port.js'
 import { planApply, resultOf, writePlan, type ApplyContext, type OriginAuthorizer } from './apply-remote.js'
 import { loadDeviceKey, writeDeviceKey } from './device-key-file.js'
 import { loadMigrations, migrate } from './migrate.js'
 import { TrustTables } from './trust-tables.js'
+import { DEFAULT_MAX_HELD_BYTES, Quarantine, type HeldRun } from './quarantine.js'
 import { createGroup, groupIdToString } from '../auth/group.js'
 import { decodeRecord, encodeRecord, recordId, signAdmission, signRevocation, type Admission, type MembershipRecord, type Revocation } from '../auth/certificate.js'
 import { Membership, type AddResult } from '../auth/membership.js'
 import type { InviteStore } from '../auth/invite-store.js'
 import { OplogTables, SIGNATURE_EVERY_BYTES, SIGNATURE_EVERY_OPS, type OriginHead } from './oplog-store.js'
 import { databaseState } from './store-files.js'
-import { openDatabase, openError, quickCheck, RECOVER_HINT, type Db } from './sqlite.js'
+import { isCorruption, openDatabase, openError, quickCheck, RECOVER_HINT, storeError, type Db } from './sqlite.js'
 import { fieldToValue, StateTables } from './state.js'
+
+/** Chunks of held ops `releaseHeld` applies per call (each one transaction): bounds one call's work. */
+const MAX_RELEASE_CHUNKS_PER_CALL = 8
 
 /** Most ops one local call (or batch) may write: a batch is signed once and must fit one sync page. */
 export const MAX_BATCH_OPS = 10_000
@@ -52,6 +56,11 @@ export interface ReplicaOptions {
   authorize?: OriginAuthorizer
   /** Run SQLite's quick_check at open and refuse a damaged file. @default true */
   integrityCheck?: boolean
+  /**
+   * Largest total size of ops from the future held in quarantine (see
+   * quarantine.ts); 0 refuses them (`drift`) instead. @default DEFAULT_MAX_HELD_BYTES (256 MiB)
+   */
+  maxHeldBytes?: number
 }
 
 export interface ChangeEvent {
@@ -112,6 +121,7 @@ export class Replica implements SyncStore {
   readonly #file: string
   readonly #oplog: OplogTables
   readonly #state: StateTables
+  readonly #quarantine: Quarantine
   readonly #clock: HybridClock
   readonly #ctx: ApplyContext
   readonly #maxValueBytes: number
@@ -150,6 +160,7 @@ export class Replica implements SyncStore {
       this.#oplog = new OplogTables(this.#db)
       this.#state = new StateTables(this.#db)
       this.#trust = new TrustTables(this.#db)
+      this.#quarantine = new Quarantine(this.#db, options.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES)
       const recorded = this.#oplog.getMeta('device')
       if (key === undefined) {
         if (this.#oplog.origins().some(o => o.seq > 0) || this.#trust.group() !== undefined) {
@@ -184,7 +195,8 @@ export class Replica implements SyncStore {
         // In a group, only members write, and a revoked device only before its revocation.
         authorize: (origin, hlc) => (this.#membership === undefined || this.#membership.isMember(origin, hlc)) &&
           (external === undefined || external(deviceIdToString(origin), hlc)),
-        harvest: ops => { this.#harvest(ops) }
+        harvest: ops => { this.#harvest(ops) },
+        quarantine: options.maxHeldBytes === 0 ? undefined : this.#quarantine
       }
     } catch (err) {
       this.#db.close()
@@ -209,7 +221,9 @@ export class Replica implements SyncStore {
     } catch (err) {
       this.#clock.reset(clockBefore)
       this.#oplog.reload()
-      throw err
+      this.#quarantine.reload()
+      // SQLITE_FULL becomes DiskFullError and SQLITE_CORRUPT StoreCorruptError: what a caller can act on.
+      throw storeError(err, this.#file)
     }
   }
 
@@ -397,6 +411,8 @@ export class Replica implements SyncStore {
   applyRemote (ops: readonly EncodedOp[]): ApplyResult {
     this.#open()
     if (!Array.isArray(ops)) throw new InvalidArgumentError('applyRemote needs an array of encoded ops')
+    // Held ops our clock has reached go first, so the batch extends them rather than waiting behind them.
+    this.releaseHeld()
     const now = this.#clock.wall()
     this.#synchronous('NORMAL')
     let applied: Op[] = []
@@ -413,6 +429,49 @@ export class Replica implements SyncStore {
     if (applied.length > 0) this.#emit({ source: 'remote', ops: applied })
     return resultOf(plan, applied.length)
   }
+
+  /**
+   * Applies the ops held in quarantine that our clock has now reached (within
+   * the drift bound of their HLC), through the same checks as any remote op.
+   * `applyRemote` does this first; a daemon also calls it on a timer, so held
+   * ops apply on time without new traffic. Bounded work per call.
+   */
+  releaseHeld (): ApplyResult {
+    this.#open()
+    const q = this.#quarantine
+    let applied = 0
+    let duplicates = 0
+    const rejected: Rejection[] = []
+    for (let chunk = 0; chunk < MAX_RELEASE_CHUNKS_PER_CALL; chunk++) {
+      const earliest = q.earliestMs()
+      if (earliest === undefined || earliest - this.#clock.wall() > this.#clock.maxDriftMs) break
+      this.#synchronous('NORMAL')
+      let ops: Op[] = []
+      const plan = this.#transact(() => {
+        // A run that no longer starts right after its origin's head (a refused op cut the chain) can never apply: its senders offer it again.
+        for (const run of q.runs()) if (run.first !== (this.#oplog.origin(run.origin)?.seq ?? 0) + 1) q.drop(run.origin)
+        const now = this.#clock.wall()
+        const batch = q.takeDue(now + this.#clock.maxDriftMs)
+        if (batch === undefined) return undefined
+        const p = planApply(this.#ctx, batch)
+        ops = writePlan(this.#ctx, p, now)
+        if (p.maxHlc !== undefined) {
+          this.#clock.receive(p.maxHlc)
+          this.#persistClock()
+        }
+        return p
+      })
+      if (plan === undefined) continue
+      applied += ops.length
+      duplicates += plan.duplicates
+      rejected.push(...plan.rejected)
+      if (ops.length > 0) this.#emit({ source: 'remote', ops })
+    }
+    return { applied, duplicates, rejected }
+  }
+
+  /** Runs of ops held in quarantine, per origin (see quarantine.ts). */
+  held (): HeldRun[] { this.#open(); return this.#quarantine.runs() }
 
   digest (collection?: string): string {
     this.#open()
@@ -550,7 +609,16 @@ export class Replica implements SyncStore {
   }
 
   /** SQLite's quick_check: the problems found, empty when the file is sound. */
-  integrityCheck (): string[] { this.#open(); return quickCheck(this.#db) }
+  integrityCheck (): string[] {
+    this.#open()
+    try {
+      return quickCheck(this.#db)
+    } catch (err) {
+      // A file damaged badly enough makes quick_check itself fail: that is its answer too.
+      if (isCorruption(err)) return [(err as Error).message]
+      throw storeError(err, this.#file)
+    }
+  }
 
   /**
    * Ops we hold beyond `vector`, counted per origin and per collection
