@@ -14,7 +14,7 @@
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { decodeHlc, encodeHlc, HybridClock, maxHlc, ZERO_HLC, type Hlc, type WallClock } from '../hlc/index.js'
+import { compareHlc, decodeHlc, encodeHlc, HybridClock, MAX_COUNTER, maxHlc, ZERO_HLC, type Hlc, type WallClock } from '../hlc/index.js'
 import { ClosedError, InvalidArgumentError, StoreOpenError } from '../errors.js'
 import { bytesEqual } from '../oplog/bytes.js'
 import { DeviceKey, deviceIdToString, SignatureVerifier } from '../oplog/keys.js'
@@ -29,6 +29,7 @@ import { DEFAULT_MAX_HELD_BYTES, Quarantine, type HeldRun } from './quarantine.j
 import { createGroup, groupIdToString } from '../auth/group.js'
 import { decodeRecord, encodeRecord, recordId, signAdmission, signRevocation, type Admission, type MembershipRecord, type Revocation } from '../auth/certificate.js'
 import { Membership, type AddResult } from '../auth/membership.js'
+import { decodeSuccession, encodeSuccession, signSuccession, verifySuccession } from '../auth/succession.js'
 import type { InviteStore } from '../auth/invite-store.js'
 import { OplogTables, SIGNATURE_EVERY_BYTES, SIGNATURE_EVERY_OPS, type OriginHead } from './oplog-store.js'
 import { databaseState } from './store-files.js'
@@ -96,6 +97,8 @@ const textBytes = (s: string): number => Buffer.byteLength(s, 'utf8')
 /** Collections weft keeps for itself (membership records); apps cannot write them. */
 export const RESERVED_PREFIX = '_weft.'
 export const MEMBERS_COLLECTION = '_weft.members'
+/** Keys of succession statements in MEMBERS_COLLECTION: this prefix and the old device's id. */
+export const SUCCESSION_KEY_PREFIX = 'succession-'
 
 function checkNotReserved (collection: string): void {
   if (collection.startsWith(RESERVED_PREFIX)) throw new InvalidArgumentError(`collection names starting with ${RESERVED_PREFIX} are reserved for weft`)
@@ -606,6 +609,49 @@ export class Replica implements SyncStore {
     const r = signRevocation({ group: g.pub, device, at: this.#clock.now() }, this.deviceKey)
     this.publishRecord(r)
     return r
+  }
+
+  /**
+   * Retires `old`, this device's predecessor whose store was lost but whose
+   * key survived (`weft recover`): a revocation of `old` signed by its own
+   * key, and a statement naming this device as its successor (succession.ts),
+   * both published as ops of this device. The revocation time is the later
+   * of now and just after `old`'s newest op we hold, so every op of `old`
+   * that exists is still accepted everywhere and none can follow it.
+   */
+  retirePredecessor (old: DeviceKey): { at: Hlc } {
+    this.#open()
+    const g = this.group
+    if (g === undefined) throw new InvalidArgumentError('this device is in no group')
+    if (bytesEqual(old.publicKey, this.deviceKey.publicKey)) throw new InvalidArgumentError('a device cannot retire itself as its own predecessor')
+    if (this.#membership!.member(old.publicKey) === undefined) throw new InvalidArgumentError(`${old.id} was never a member of group ${g.id}: nothing to retire`)
+    let at = this.#clock.now()
+    const head = this.#oplog.origin(old.publicKey)?.hlc
+    if (head !== undefined && compareHlc(head, at) >= 0) at = head.counter < MAX_COUNTER ? { ms: head.ms, counter: head.counter + 1 } : { ms: head.ms + 1, counter: 0 }
+    this.publishRecord(signRevocation({ group: g.pub, device: old.publicKey, at }, old))
+    const statement = encodeSuccession(signSuccession({ group: g.pub, successor: this.deviceKey.publicKey, at }, old))
+    this.#commitLocal([{ kind: 'set', collection: MEMBERS_COLLECTION, key: `${SUCCESSION_KEY_PREFIX}${old.id}`, field: 'statement', value: encodeValue(statement) }])
+    return { at }
+  }
+
+  /** Verified succession statements of this group: old device id to its successor's. */
+  successors (): Map<string, string> {
+    this.#open()
+    const out = new Map<string, string>()
+    const g = this.group
+    if (g === undefined) return out
+    for (const key of this.#state.keys(MEMBERS_COLLECTION, SUCCESSION_KEY_PREFIX, 10_000)) {
+      if (!key.startsWith(SUCCESSION_KEY_PREFIX)) break
+      const field = this.#state.row(MEMBERS_COLLECTION, key).find(f => f.name === 'statement')
+      const bytes = field === undefined ? undefined : fieldToValue(field)
+      if (!(bytes instanceof Uint8Array)) continue
+      try {
+        const s = decodeSuccession(bytes)
+        verifySuccession(s, g.pub)
+        out.set(deviceIdToString(s.old), deviceIdToString(s.successor))
+      } catch {}
+    }
+    return out
   }
 
   /** SQLite's quick_check: the problems found, empty when the file is sound. */
