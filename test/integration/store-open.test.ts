@@ -2,7 +2,7 @@
  * Files that cannot be opened are refused at open with a StoreOpenError that
  * says what is wrong, and are left as they were.
  */
-import { chmodSync, closeSync, copyFileSync, existsSync, openSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest'
 import { openReplica } from '../../src/store/replica.js'
 import { loadMigrations } from '../../src/store/migrate.js'
 import { FakeClock, tempDir, track } from '../helpers/fixtures.js'
+import { copyLiveFiles, interruptCheckpoint, scribbleMiddlePage } from '../helpers/damage.js'
 
 function catchError (fn: () => unknown): unknown {
   try { fn() } catch (err) { return err }
@@ -30,56 +31,6 @@ function populatedDir (): string {
 }
 
 const RECOVER = /weft recover <invite code>/
-
-/** Copies replica.db and its WAL as they are on disk now: what a kill -9 at this moment would leave. */
-function copyLiveFiles (from: string): string {
-  const to = tempDir()
-  copyFileSync(join(from, 'replica.db'), join(to, 'replica.db'))
-  copyFileSync(join(from, 'replica.db-wal'), join(to, 'replica.db-wal'))
-  copyFileSync(join(from, 'device.key'), join(to, 'device.key'))
-  return to
-}
-
-/**
- * Backfills page 1 from the WAL's last committed frame of it into the main
- * file, and nothing else: the state a checkpoint interrupted after its first
- * page leaves (the header's page count is ahead of the file's size, and the
- * WAL still holds every page).
- */
-function interruptCheckpoint (dir: string): { pages: number, size: number } {
-  const wal = readFileSync(join(dir, 'replica.db-wal'))
-  const pageSize = wal.readUInt32BE(8)
-  const frameBytes = 24 + pageSize
-  let lastCommit = -1
-  let page1: Buffer | undefined
-  let candidate: Buffer | undefined
-  for (let i = 0; 32 + (i + 1) * frameBytes <= wal.length; i++) {
-    const at = 32 + i * frameBytes
-    if (wal.readUInt32BE(at) === 1) candidate = wal.subarray(at + 24, at + frameBytes)
-    if (wal.readUInt32BE(at + 4) !== 0) { lastCommit = i; page1 = candidate }
-  }
-  if (lastCommit < 0 || page1 === undefined) throw new Error('no committed frame of page 1 in the WAL')
-  const file = join(dir, 'replica.db')
-  const fd = openSync(file, 'r+')
-  try { writeSync(fd, page1, 0, page1.length, 0) } finally { closeSync(fd) }
-  return { pages: page1.readUInt32BE(28), size: statSync(file).size }
-}
-
-/** Overwrites one b-tree page in the middle of the file with garbage, keeping everything else. */
-function scribbleMiddlePage (file: string): number {
-  const bytes = readFileSync(file)
-  const pageSize = bytes.readUInt16BE(16)
-  const pages = bytes.length / pageSize
-  for (let p = Math.floor(pages / 2); p < pages; p++) {
-    const type = bytes[p * pageSize]
-    // 0x02, 0x05: interior b-tree pages; 0x0a, 0x0d: leaves. Overflow and free pages hold no structure to check.
-    if (type !== 0x02 && type !== 0x05 && type !== 0x0a && type !== 0x0d) continue
-    for (let i = 0; i < pageSize; i++) bytes[p * pageSize + i] = (i * 31 + 7) & 0xff
-    writeFileSync(file, bytes)
-    return p + 1
-  }
-  throw new Error('no b-tree page in the second half of the file')
-}
 
 describe('opening damaged stores', () => {
   it('a file of garbage bytes is refused, names weft recover, and is left as it was', () => {
@@ -139,7 +90,7 @@ describe('opening damaged stores', () => {
     // the 1000-page autocheckpoint), and copy the files while it is open.
     for (let i = 0; i < 20; i++) r.batch(w => { for (let j = 0; j < 20; j++) w.put('notes', `n${i}-${j}`, { body: 'y'.repeat(1500) }) })
     const digest = r.digest()
-    const copy = copyLiveFiles(dir)
+    const copy = copyLiveFiles(dir, tempDir())
     const { pages, size } = interruptCheckpoint(copy)
     expect(pages * 4096).toBeGreaterThan(size)
     const reopened = track(openReplica({ dir: copy, wallClock: clock.now }))
