@@ -1,9 +1,11 @@
 /**
  * weft doctor never fails as a whole: damage found while the daemon runs is
  * a failed check that says what to do, and a check that cannot run at all is
- * a failed check too, never an HTTP 500.
+ * a failed check too, never an HTTP 500. And the daemon keeps its data dir
+ * private: 0700, every file in it 0600, whatever it was given.
  */
 import Database from 'better-sqlite3'
+import { chmodSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CONFIG_DEFAULTS } from '../../src/daemon/config.js'
@@ -48,5 +50,21 @@ describe('weft doctor', () => {
     const checks = await d.doctor()
     expect(checks.find(c => c.check === 'database integrity')).toMatchObject({ ok: false, detail: expect.stringMatching(/could not check: the replica is closed/) })
     expect(checks.length).toBeGreaterThan(2)
+  })
+
+  it('narrows a data dir given with --data-dir (0755) and its files (0644) at start, and leaves an exposed key refused', async () => {
+    const dir = tempDir()
+    openReplica({ dir }).close()
+    chmodSync(dir, 0o755)
+    writeFileSync(join(dir, 'config.json'), '{}', { mode: 0o644 })
+    chmodSync(join(dir, 'replica.db'), 0o644)
+    await daemonOn(dir)
+    expect(statSync(dir).mode & 0o777).toBe(0o700)
+    for (const f of readdirSync(dir, { withFileTypes: true })) {
+      expect(statSync(join(dir, f.name)).mode & 0o777, f.name).toBe(f.isDirectory() ? 0o700 : 0o600)
+    }
+    await daemons.pop()!.stop()
+    chmodSync(join(dir, 'device.key'), 0o644)
+    await expect(daemonOn(dir)).rejects.toThrow(/device key .* is readable by other users/)
   })
 })
