@@ -77,6 +77,8 @@ function opView (op: Op, origin: string, signed: boolean): OpView {
 const MAX_OPLOG_LIMIT = 10_000
 /** How often the daemon applies held ops the clock has reached, and checks its own clock. */
 export const HOUSEKEEPING_INTERVAL_MS = 1000
+/** Housekeeping ticks between looks at which peers hold our ops (while our HLC runs ahead). */
+const PEER_HOLD_CHECK_TICKS = 15
 /** `weft doctor` fails the disk check below this much free space. */
 export const LOW_DISK_BYTES = 64 * 1024 * 1024
 
@@ -105,6 +107,8 @@ export class Daemon {
   #clockWarned = false
   readonly #heldSeen = new Map<string, number>()
   #lastHousekeepingError: string | undefined
+  #ticks = 0
+  #holdingLogged = ''
 
   constructor (paths: Paths, config: DaemonConfig, log: Logger, networkFactory?: NetworkFactory, options: DaemonOptions = {}) {
     this.paths = paths
@@ -252,6 +256,14 @@ export class Daemon {
       if (!clock.ok && !this.#clockWarned) this.log('warn', clock.detail, { aheadSeconds: Math.round(clock.aheadMs / 1000) })
       else if (clock.ok && this.#clockWarned) this.log('info', 'this device\'s HLC is back within the drift bound of its wall clock')
       this.#clockWarned = !clock.ok
+      // While our stamps run ahead, say which peers hold our ops (a look at the peers' vectors, now and then).
+      if (!clock.ok && this.#network !== undefined && ++this.#ticks % PEER_HOLD_CHECK_TICKS === 0) {
+        void this.#network.peers().then(peers => {
+          const holding = this.#peersHoldingOurs(peers).map(p => p.name ?? p.peer).sort().join(', ')
+          if (holding !== '' && holding !== this.#holdingLogged) this.log('warn', 'peers hold this device\'s ops, stamped beyond the drift bound of their clocks, until their clocks reach them', { peers: holding })
+          this.#holdingLogged = holding
+        }).catch(() => {})
+      }
       this.#lastHousekeepingError = undefined
     } catch (err) {
       // Once per distinct failure (a full disk would otherwise log every second).

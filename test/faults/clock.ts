@@ -55,6 +55,8 @@ export async function startClockRow (): Promise<ClockRow> {
   const doctor = await apiOk(aDir, 'GET', '/v1/doctor') as Array<{ check: string, ok: boolean, detail: string }>
   checks['skewed device doctor: clock skew fails'] = doctor.some(d => d.check === 'clock skew' && !d.ok && /ahead of its wall clock/.test(d.detail))
   checks['skewed device log says so'] = /HLC is \d+ s ahead of its wall clock/.test(a.stderr())
+  const logged = await waitFor(async () => a.stderr(), e => /peers hold this device's ops/.test(e), 60_000)
+  checks['skewed device log names the peers holding its ops'] = logged.ok
   checks['peer log says it holds ops'] = /holding ops stamped ahead/.test(b.stderr())
   checks['nothing applied early'] = ((await apiOk(bDir, 'GET', '/v1/vector'))[a.deviceId] ?? 0) < target
   const bWritesOnA = await waitFor(async () => (await apiOk(aDir, 'GET', '/v1/data/notes?limit=1000')) as Array<{ key: string }>, rows => rows.some(r => r.key === 'b4'), 60_000)
