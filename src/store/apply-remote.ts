@@ -3,13 +3,18 @@
  * in one transaction.
  *
  * Order of checks per origin: decode and form; split into ops we already hold
- * (identical: duplicate; different content: equivocation) and new ones;
- * truncate the new ones at the first HLC beyond the drift limit or refused by
- * the authorization hook; then verify the chain and the one signature that
- * closes the run. Only then is anything written, so a rejected op never
- * leaves partial state. Drift and authorization come before the signature
- * check so that the accepted prefix always ends on a verified signature,
- * which the new head keeps.
+ * or hold in quarantine (identical: duplicate; different content:
+ * equivocation) and new ones; truncate the new ones at the first HLC beyond
+ * the drift limit or refused by the authorization hook; then verify the
+ * chain and the one signature that closes the run. Only then is anything
+ * written, so a rejected op never leaves partial state. Drift and
+ * authorization come before the signature check so that the accepted prefix
+ * always ends on a verified signature, which the new head keeps.
+ *
+ * Ops from the future (beyond the drift limit) are not refused but held
+ * (quarantine.ts), with the unsigned ops just before them and every later op
+ * of their origin: `planHold` verifies them the same way, and `writePlan`
+ * puts them in the quarantine instead of the oplog.
  */
 import { compareHlc, type Hlc, type HybridClock } from '../hlc/index.js'
 import { bytesEqual, toHex } from '../oplog/bytes.js'
