@@ -57,6 +57,8 @@ export const ERROR_CODES: Readonly<Record<string, ErrorOutcome>> = Object.freeze
   NO_NETWORK: failed(503),
   NOT_READY: failed(503),
   CLOSED: failed(503),
+  // The disk is full: reads still work, writes resume once space is freed.
+  DISK_FULL: failed(507),
   DAEMON_NOT_RUNNING: { http: 503, exit: EXIT.daemonDown },
   INTERNAL: failed(500)
 })

@@ -43,6 +43,8 @@ export interface ApplyResult {
   /** Ops we already held with identical content (replays are harmless). */
   readonly duplicates: number
   readonly rejected: readonly Rejection[]
+  /** Authentic ops stamped too far ahead of our clock, kept until it reaches them (neither applied nor refused). */
+  readonly held?: number
 }
 
 export interface SyncStore {
