@@ -30,6 +30,7 @@ import { Membership, type AddResult } from '../auth/membership.js'
 import type { InviteStore } from '../auth/invite-store.js'
 import { OplogTables, SIGNATURE_EVERY_BYTES, SIGNATURE_EVERY_OPS, type OriginHead } from './oplog-store.js'
 import { openDatabase, quickCheck, type Db } from './sqlite.js'
+import { PeerBookTables } from './peer-book.js'
 import { fieldToValue, StateTables } from './state.js'
 
 /** Most ops one local call (or batch) may write: a batch is signed once and must fit one sync page. */
@@ -112,6 +113,7 @@ export class Replica implements SyncStore {
   readonly #maxValueBytes: number
   readonly #listeners = new Set<ChangeListener>()
   #trust!: TrustTables
+  #peerBook!: PeerBookTables
   #membership: Membership | undefined
   #closed = false
   #sync: 'FULL' | 'NORMAL' = 'FULL'
@@ -133,6 +135,7 @@ export class Replica implements SyncStore {
       const last = persisted === undefined ? ZERO_HLC : decodeHlc(Buffer.from(persisted).toString('latin1'))
       this.#clock = new HybridClock({ ...(options.wallClock === undefined ? {} : { wallClock: options.wallClock }), ...(options.maxDriftMs === undefined ? {} : { maxDriftMs: options.maxDriftMs }), last })
       this.#trust = new TrustTables(this.#db)
+      this.#peerBook = new PeerBookTables(this.#db)
       this.#loadMembership()
       const external = options.authorize
       this.#ctx = {
@@ -536,6 +539,9 @@ export class Replica implements SyncStore {
     }
     return { perOrigin, perCollection }
   }
+
+  /** Where the group's devices were reached (src/net dials members from it). */
+  get peerBook (): PeerBookTables { this.#open(); return this.#peerBook }
 
   /** Raw access for the CLI and tests that inspect the oplog. */
   get oplog (): OplogTables { this.#open(); return this.#oplog }
