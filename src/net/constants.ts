@@ -14,6 +14,7 @@ export const LOG_SYNC = 'weft:sync'
 export const LOG_GOSSIP = 'weft:gossip'
 export const LOG_RELAY = 'weft:relay'
 export const LOG_DISCOVERY = 'weft:discovery'
+export const LOG_MEMBERS = 'weft:members'
 export const LOG_UDX = 'weft:udx-observer'
 export const LOG_UDX_BIRTHDAY = 'weft:udx-birthday'
 
@@ -93,6 +94,27 @@ export const ANNOUNCE_TOPIC_SUFFIX = '/ops/1.0.0'
 export const DEFAULT_RELAY_CHECK_INTERVAL_MS = 5 * second
 export const DEFAULT_RELAY_BACKOFF_MIN_MS = 500
 export const DEFAULT_RELAY_BACKOFF_MAX_MS = 30 * second
+
+/**
+ * Members whose connection dropped are redialled (member-dialer.ts): after a
+ * failed attempt, from the minimum doubling to the maximum, with jitter. The
+ * maximum bounds how long a healed partition goes unnoticed when nothing else
+ * (mDNS, a dial from the other side) says so; an attempt costs a few dials,
+ * most of them failing at once.
+ */
+export const DEFAULT_REDIAL_MIN_MS = 500
+export const DEFAULT_REDIAL_MAX_MS = 10 * second
+/** Of two members that lose their connection, the one with the larger id waits this long before redialling. */
+export const DEFAULT_REDIAL_YIELD_MS = 1 * second
+/** Within an attempt, the next address is dialled alongside the running ones after this long (or at once when one fails). */
+export const DEFAULT_DIAL_STAGGER_MS = 250
+/** One address of an attempt (libp2p's own is 6 s). */
+export const DEFAULT_ADDRESS_DIAL_TIMEOUT_MS = 5 * second
+/** Addresses dialled at once in one attempt, and in all per attempt. */
+export const MAX_PARALLEL_ADDRESS_DIALS = 3
+export const MAX_ADDRESSES_PER_ATTEMPT = 8
+/** How often the dialer looks for members neither connected nor scheduled (a member just admitted, say). */
+export const DEFAULT_MEMBER_CHECK_INTERVAL_MS = 5 * second
 
 /** Discovered peers dialed at once; more wait for the next discovery event. */
 export const MAX_PARALLEL_DISCOVERY_DIALS = 4

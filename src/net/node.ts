@@ -8,7 +8,8 @@
  * upgrade relayed connections, fed with the public UDX mapping the relays
  * reflect (`udx-observer.ts`) so that it can punch through NATs, and birthday
  * punching when one NAT randomizes ports (`udx-birthday.ts`); UPnP on desktops; mDNS with a weft-only
- * service tag plus a dialer for what it finds (libp2p 3 does not auto-dial).
+ * service tag plus a dialer for what it finds (libp2p 3 does not auto-dial); the member dialer keeps
+ * members and configured peers connected, redialling them from the peer book (`member-dialer.ts`).
  *
  * Every limit libp2p leaves open is set here: connections in total and in
  * handshake, streams per connection, per-stream window and buffers, stream
@@ -29,13 +30,13 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { ping, type Ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { uPnPNAT } from '@libp2p/upnp-nat'
-import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import '../polyfill.js'
 import { announceTopic } from './announcer.js'
 import { checkNodeConfig, type NodeConfig } from './config.js'
 import * as C from './constants.js'
 import { discoveryDialer } from './discovery-dialer.js'
+import { memberDialer, type MemberDialer } from './member-dialer.js'
 import { parseRelayAddress, relayKeeper, type RelayKeeper } from './relay-keeper.js'
 import { weftSync, type SyncService } from './sync-service.js'
 import { udxBirthday, type UdxBirthday } from './udx-birthday.js'
@@ -50,6 +51,7 @@ export interface WeftServices {
   pubsub: GossipSub
   sync: SyncService
   relays: RelayKeeper
+  memberDialer: MemberDialer
   udx: UdxTools
   udxObserver: UdxObserver
   /** Absent when hole punching is off (`dcutr: false`). */
@@ -59,14 +61,12 @@ export interface WeftServices {
 
 export type WeftNode = Libp2p<WeftServices>
 
-const KEEP_ALIVE_TAG = 'keep-alive'
-
 export async function createNode (config: NodeConfig): Promise<WeftNode> {
   checkNodeConfig(config)
   const groupId = config.groupId ?? C.DEFAULT_GROUP_ID
   const topic = announceTopic(groupId)
   const { privateKey: _key, store, listen, announce, relays, peers, mdns: useMdns, mdnsServiceTag, mdnsIntervalMs, upnp, dcutr: useDcutr,
-    maxConnections, connectionGater, relayCheckIntervalMs, start, logger, ...syncInit } = config
+    maxConnections, connectionGater, relayCheckIntervalMs, start, logger, peerBook, members, ...syncInit } = config
 
   const services: ServiceFactoryMap<WeftServices> = {
     identify: identify(),
@@ -85,6 +85,13 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
     }) as ServiceFactoryMap<WeftServices>['pubsub'],
     sync: weftSync({ ...syncInit, store, ...(typeof store.subscribe === 'function' ? { changes: store as Required<typeof store> } : {}) }),
     relays: relayKeeper({ relays: relays ?? [], ...(relayCheckIntervalMs === undefined ? {} : { checkIntervalMs: relayCheckIntervalMs }) }),
+    memberDialer: memberDialer({
+      peers: peers ?? [],
+      relays: relays ?? [],
+      ...(members === undefined ? {} : { members }),
+      ...(peerBook === undefined ? {} : { book: peerBook }),
+      ...(syncInit.dialTimeoutMs === undefined ? {} : { dialTimeoutMs: syncInit.dialTimeoutMs })
+    }),
     udx: udxTools(),
     // The relays reflect our UDX mapping; DCUtR then offers it (see udx-observer.ts).
     udxObserver: udxObserver({ reflectors: (relays ?? []).map(r => parseRelayAddress(r).peerId.toString()) })
@@ -98,7 +105,15 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
   if (upnp !== false) services.upnp = uPnPNAT({ autoConfirmAddress: true })
   const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = []
   if (useMdns !== false) {
-    peerDiscovery.push(mdns({ serviceTag: mdnsServiceTag ?? C.DEFAULT_MDNS_SERVICE_TAG, interval: mdnsIntervalMs ?? C.DEFAULT_MDNS_INTERVAL_MS }))
+    const discovery = mdns({ serviceTag: mdnsServiceTag ?? C.DEFAULT_MDNS_SERVICE_TAG, interval: mdnsIntervalMs ?? C.DEFAULT_MDNS_INTERVAL_MS })
+    peerDiscovery.push(components => {
+      const found = discovery(components)
+      // libp2p reports only peers new to its address book; every answer tells the member dialer a known member is back.
+      found.addEventListener('peer', evt => {
+        try { (components as { memberDialer?: MemberDialer }).memberDialer?.sighted(evt.detail.id, evt.detail.multiaddrs) } catch {}
+      })
+      return found
+    })
     services.discoveryDialer = discoveryDialer(syncInit.dialTimeoutMs === undefined ? {} : { dialTimeoutMs: syncInit.dialTimeoutMs })
   }
 
@@ -110,7 +125,13 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
       tcp({ maxConnections: maxConnections ?? C.DEFAULT_MAX_CONNECTIONS }),
       // public UDX addresses only while punching: a stray HELLO poisons the peer's NAT (see UdxInit)
       udx({ publicDialsNeedPunch: true }),
-      circuitRelayTransport({ maxInboundStopStreams: C.DEFAULT_MAX_RELAYED_CONNECTIONS_PER_RELAY, maxOutboundStopStreams: C.DEFAULT_MAX_RELAYED_CONNECTIONS_PER_RELAY })
+      circuitRelayTransport({
+        maxInboundStopStreams: C.DEFAULT_MAX_RELAYED_CONNECTIONS_PER_RELAY,
+        maxOutboundStopStreams: C.DEFAULT_MAX_RELAYED_CONNECTIONS_PER_RELAY,
+        // One reservation at a time (the default) never makes the second relay's: with two relays
+        // configured, a stock node hangs in start() and weft held a reservation on one relay only.
+        reservationConcurrency: Math.max(1, relays?.length ?? 0)
+      })
     ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux({
@@ -133,17 +154,10 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
     services
   })
 
-  // Configured peers: dial at start, and tag keep-alive so libp2p redials them when the connection drops.
-  if (peers !== undefined && peers.length > 0) {
-    node.addEventListener('start', () => {
-      for (const p of peers) {
-        const ma = multiaddr(p)
-        const id = ma.getComponents().findLast(c => c.name === 'p2p')?.value ?? null
-        const tag = id === null ? Promise.resolve() : node.peerStore.merge(peerIdFromString(id), { multiaddrs: [ma], tags: { [KEEP_ALIVE_TAG]: { value: 1 } } })
-        void tag.then(async () => node.dial(ma)).catch(() => {})
-      }
-    }, { once: true })
-  }
+  // A peer whose sync hello we accepted is one of ours: without a member list, that is how the dialer learns whom to keep.
+  node.services.sync.addEventListener('session:end', e => {
+    if (e.detail.result.remoteVector !== undefined) node.services.memberDialer.proved(peerIdFromString(e.detail.peerId))
+  })
   if (start !== false) await node.start()
   return node
 }
