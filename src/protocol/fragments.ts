@@ -69,8 +69,8 @@ export interface HeldRunInfo {
 }
 
 export type AddOutcome =
-  /** The slice extended the prefix (`grew`), or repeated bytes already held. */
-  | { readonly complete: false, readonly grew: boolean }
+  /** The slice extended the prefix (`grew`), or repeated bytes already held; `held`: the prefix now held of this run (0: none). */
+  | { readonly complete: false, readonly grew: boolean, readonly held: number }
   /** The run is whole and matches its digest: its encoding, to decode and apply. */
   | { readonly complete: true, readonly bytes: Uint8Array }
 
@@ -136,12 +136,12 @@ export class RunAssembler {
     const originHex = toHex(header.origin)
     let run = this.#runs.get(originHex)
     if (run !== undefined && !(sameRun(run.id, header) && run.totalBytes === header.totalBytes)) {
-      if (header.offset !== 0) return { complete: false, grew: false }
+      if (header.offset !== 0) return { complete: false, grew: false, held: 0 }
       this.#drop(run)
       run = undefined
     }
     if (run === undefined) {
-      if (header.offset !== 0) return { complete: false, grew: false }
+      if (header.offset !== 0) return { complete: false, grew: false, held: 0 }
       this.#makeRoom(header.totalBytes)
       run = {
         id: { origin: Uint8Array.from(header.origin), firstSeq: header.firstSeq, lastSeq: header.lastSeq, digest: Uint8Array.from(header.digest) },
@@ -154,10 +154,10 @@ export class RunAssembler {
       }
       this.#runs.set(originHex, run)
     }
-    if (header.offset > run.held) return { complete: false, grew: false }
+    if (header.offset > run.held) return { complete: false, grew: false, held: run.held }
     // Overlap (two sessions were served the same slice): keep only what is new.
     const fresh = data.subarray(Math.min(data.byteLength, run.held - header.offset))
-    if (fresh.byteLength === 0) return { complete: false, grew: false }
+    if (fresh.byteLength === 0) return { complete: false, grew: false, held: run.held }
     run.chunks.push(Uint8Array.from(fresh))
     run.held += fresh.byteLength
     this.#heldBytes += fresh.byteLength
@@ -165,7 +165,7 @@ export class RunAssembler {
     // the LRU order is the map's insertion order
     this.#runs.delete(originHex)
     this.#runs.set(originHex, run)
-    if (run.held < run.totalBytes) return { complete: false, grew: true }
+    if (run.held < run.totalBytes) return { complete: false, grew: true, held: run.held }
     this.#drop(run)
     const bytes = concat(run.chunks, run.totalBytes)
     if (!bytesEqual(sha256(bytes), run.id.digest)) {

@@ -24,6 +24,7 @@
  * deadline; any failure ends the session with a typed error that is sent to
  * the peer when it has a wire code, and returned (never thrown) in the result.
  */
+import { bytesEqual } from '../oplog/bytes.js'
 import { OP_FORMAT_VERSION, type EncodedOp } from '../oplog/op.js'
 import { deviceIdToString, parseDeviceId } from '../oplog/keys.js'
 import {
@@ -137,6 +138,8 @@ export interface SessionResult extends Readonly<SessionStats> {
 }
 
 const MAX_REPORTED_REJECTIONS = 10
+/** Wants out at once for slices of one fragmented run (see #applyPage). */
+const FRAGMENTS_IN_FLIGHT = 2
 /** Deadline for telling the peer why we end the session. */
 const ERROR_WRITE_TIMEOUT_MS = 2_000
 
@@ -285,17 +288,20 @@ export class SyncSession {
     })
   }
 
-  async #sendWant (vector: VersionVector): Promise<void> {
+  /** `ahead`: name this many bytes as held of that origin's run (a slice still in flight will bring them). */
+  async #sendWant (vector: VersionVector, ahead?: { origin: Uint8Array, bytes: number }): Promise<void> {
     this.#wants.push(vector)
     const maxBytes = this.#opts.pageMaxBytes ?? DEFAULT_PAGE_MAX_BYTES
     const fragmentAboveBytes = this.#opts.fragmentAboveBytes ?? DEFAULT_FRAGMENT_ABOVE_PAGES * maxBytes
+    let held = fragmentAboveBytes > 0 ? this.#fragments.prefixes() : []
+    if (ahead !== undefined) held = held.map(p => bytesEqual(p.origin, ahead.origin) ? { ...p, bytes: ahead.bytes } : p)
     await this.#send({
       want: {
         vector: vectorToWire(vector),
         maxOps: this.#opts.pageMaxOps ?? DEFAULT_PAGE_MAX_OPS,
         maxBytes,
         fragmentAboveBytes,
-        held: fragmentAboveBytes > 0 ? this.#fragments.prefixes() : []
+        held
       }
     })
   }
@@ -362,11 +368,19 @@ export class SyncSession {
       if (taken.run === undefined) {
         s.pagesReceived++
         this.#opts.onPage?.({ ops: 0, applied: 0, duplicates: 0, rejected: 0, more: page.more })
-        if (this.#wants.length > 0) return false
-        if (taken.grew && s.pagesReceived < maxPages) {
-          await this.#sendWant(this.#store.versionVector())
-          return false
+        if (taken.grew) {
+          // Keep the next slices of this run coming: up to FRAGMENTS_IN_FLIGHT Wants out, each naming the prefix
+          // we will hold once the slices before it arrived (a stream delivers them in order), so the server is
+          // not idle for a round trip per slice. A cut loses those in flight; the next session names what we hold.
+          const f = page.fragment
+          const depth = this.#pipelining ? FRAGMENTS_IN_FLIGHT : 1
+          while (this.#wants.length < depth && s.pagesReceived + this.#wants.length < maxPages) {
+            const expected = taken.held + this.#wants.length * page.rawBytes
+            if (expected >= f.totalBytes) break
+            await this.#sendWant(asked, { origin: f.origin, bytes: expected })
+          }
         }
+        if (this.#wants.length > 0) return false
         // A slice we could not use (it did not continue what we hold): the next session starts from what we hold.
         await this.#send({ done: {} })
         return true
@@ -413,7 +427,7 @@ export class SyncSession {
    * Checks one slice of a fragmented run and adds it to the held prefix;
    * returns the run's ops once all of it is held and matches its digest.
    */
-  async #takeFragment (page: Page, asked: VersionVector): Promise<{ run?: EncodedOp[], grew: boolean }> {
+  async #takeFragment (page: Page, asked: VersionVector): Promise<{ run?: EncodedOp[], grew: boolean, held: number }> {
     const f = page.fragment!
     if (page.count !== 0) throw new BadRequestError('a page with a fragment carries no whole ops')
     checkFragmentHeader(f, page.rawBytes)
@@ -428,10 +442,10 @@ export class SyncSession {
     this.#stats.fragmentsReceived++
     this.#log.trace('bytes %d..%d of the %d-byte run of seq %d..%d of %s', f.offset, f.offset + data.byteLength, f.totalBytes, f.firstSeq, f.lastSeq, origin)
     const added = this.#fragments.add(f, data)
-    if (!added.complete) return { grew: added.grew }
+    if (!added.complete) return { grew: added.grew, held: added.held }
     const ops = decodeOpList(added.bytes, f.lastSeq - f.firstSeq + 1)
     checkRunOps(f, ops)
-    return { run: ops, grew: true }
+    return { run: ops, grew: true, held: f.totalBytes }
   }
 
   /**

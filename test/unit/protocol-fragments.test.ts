@@ -54,8 +54,8 @@ describe('fragmented runs', () => {
     expect(results.every(r => (r.fragmentsReceived ?? 0) > 0 || r.applied > 0)).toBe(true)
     const slices = results.reduce((n, r) => n + (r.fragmentsReceived ?? 0), 0)
     expect(slices).toBeGreaterThanOrEqual(13)
-    // nothing was fetched twice but the slices in flight at each cut
-    expect(slices).toBeLessThanOrEqual(13 + results.length)
+    // nothing was fetched twice but the slices in flight at each cut (two at most)
+    expect(slices).toBeLessThanOrEqual(13 + 2 * results.length)
     expect(assembler.held()).toEqual([])
     expect(assembler.heldBytes).toBe(0)
   })
@@ -194,11 +194,11 @@ describe('RunAssembler bounds', () => {
 
   it('ignores a slice past what it holds, and keeps only the new part of an overlapping one', () => {
     const r = new RunAssembler({ now: () => 0 })
-    expect(r.add(header(1, 100, 20), new Uint8Array(10))).toEqual({ complete: false, grew: false })
-    expect(r.add(header(1, 100, 0), new Uint8Array(30))).toEqual({ complete: false, grew: true })
-    expect(r.add(header(1, 100, 10), new Uint8Array(30))).toEqual({ complete: false, grew: true })
+    expect(r.add(header(1, 100, 20), new Uint8Array(10))).toEqual({ complete: false, grew: false, held: 0 })
+    expect(r.add(header(1, 100, 0), new Uint8Array(30))).toEqual({ complete: false, grew: true, held: 30 })
+    expect(r.add(header(1, 100, 10), new Uint8Array(30))).toEqual({ complete: false, grew: true, held: 40 })
     expect(r.heldBytes).toBe(40)
-    expect(r.add(header(1, 100, 0), new Uint8Array(20))).toEqual({ complete: false, grew: false })
+    expect(r.add(header(1, 100, 0), new Uint8Array(20))).toEqual({ complete: false, grew: false, held: 40 })
   })
 
   it('the default run limit is the frame limit', () => {
