@@ -440,6 +440,8 @@ export class SyncSession {
     }
     const data = await unpackBytes(page, { maxInflatedBytes: f.totalBytes - f.offset })
     this.#stats.fragmentsReceived++
+    // Another session (with this peer or another) applied the run meanwhile: a slice of it must not start a new prefix.
+    if (f.firstSeq <= (this.#store.versionVector().get(origin) ?? 0)) return { grew: false, held: 0 }
     this.#log.trace('bytes %d..%d of the %d-byte run of seq %d..%d of %s', f.offset, f.offset + data.byteLength, f.totalBytes, f.firstSeq, f.lastSeq, origin)
     const added = this.#fragments.add(f, data)
     if (!added.complete) return { grew: added.grew, held: added.held }

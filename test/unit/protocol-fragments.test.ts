@@ -116,6 +116,32 @@ describe('fragmented runs', () => {
     expect(assembler.heldBytes).toBe(0)
   })
 
+  it('a slice of a run that another session applied meanwhile starts no new prefix', async () => {
+    const a = new MemoryStore()
+    const b = new MemoryStore()
+    a.write(1, { valueBytes: 60_000, random: true })
+    const assembler = new RunAssembler({ now: () => 0 })
+    let applied = false
+    const [rb] = await syncPair(b, a, {
+      initiator: { pageMaxBytes: PAGE, fragments: assembler },
+      responder: { pageMaxBytes: PAGE },
+      transform: (frame, from) => {
+        // the first slice is on its way when the whole run arrives from elsewhere (another peer's session)
+        if (from === 1 && !applied && SyncMessage.decode(frame).page?.fragment !== undefined) {
+          applied = true
+          b.applyRemote(a.opsSince(new Map()).ops)
+        }
+        return frame
+      }
+    })
+    expect(applied).toBe(true)
+    expect(rb.ok).toBe(true)
+    // the rest of the run was not pulled again
+    expect(rb.fragmentsReceived).toBe(1)
+    expect(b.digest()).toBe(a.digest())
+    expect(assembler.held()).toEqual([])
+  })
+
   it('a run over the receiver\'s limit ends the session with TOO_LARGE naming the ops', async () => {
     const a = new MemoryStore()
     const b = new MemoryStore()
