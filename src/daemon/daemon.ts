@@ -34,6 +34,10 @@ export interface Network {
   inviteAddresses(): string[]
   /** Relay connection and reservation state. */
   relays?(): unknown
+  /** The peer book and the member dialer's last attempts, for `weft peers --verbose`. */
+  peerBook?(): unknown
+  /** Runs partly received in fragments, for `weft status`. */
+  incoming?(): unknown
   /** Network checks for `weft doctor`. */
   doctor?(): Promise<Array<{ check: string, ok: boolean | null, detail: string }>>
   /** The joiner's side of pairing. */
@@ -152,7 +156,7 @@ export class Daemon {
       vector: Object.fromEntries(r.versionVector()),
       rejected: stats.rejected,
       equivocating: stats.equivocating,
-      network: this.#network === undefined ? null : { peerId: this.#network.peerId, addresses: this.#network.addresses() }
+      network: this.#network === undefined ? null : { peerId: this.#network.peerId, addresses: this.#network.addresses(), incoming: this.#network.incoming?.() ?? [] }
     }
   }
 
@@ -196,6 +200,9 @@ export class Daemon {
         break
       case 'relays':
         if (m === 'GET') return this.#network?.relays?.() ?? []
+        break
+      case 'peer-book':
+        if (m === 'GET') return this.#network?.peerBook?.() ?? { entries: [], dialer: [] }
         break
       case 'vector':
         if (m === 'GET') return Object.fromEntries(r.versionVector())

@@ -33,7 +33,9 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { WeftError } from '../errors.js'
 import * as C from './constants.js'
-import { classifyAddress, dialFailure, MemoryPeerBook, rankAddresses, type BookAddress, type BookEntry, type DialFailure, type PeerBook } from './peer-book.js'
+import { classifyAddress, dialFailure, MemoryPeerBook, rankAddresses, type AttemptOutcome, type BookAddress, type BookEntry, type PeerBook } from './peer-book.js'
+
+export type { AttemptOutcome } from './peer-book.js'
 import { parseRelayAddress } from './relay-keeper.js'
 import { deadline, linkSignals } from './signals.js'
 
@@ -75,15 +77,6 @@ export interface MemberDialerComponents {
   peerStore: PeerStore
   events: TypedEventTarget<Libp2pEvents>
   logger: ComponentLogger
-}
-
-/** One address of the last attempt and how it ended. */
-export interface AttemptOutcome {
-  readonly addr: string
-  readonly kind: BookAddress['kind']
-  readonly relay?: string
-  readonly result: 'connected' | DialFailure | 'cancelled'
-  readonly message?: string
 }
 
 export interface KeptPeerStatus {

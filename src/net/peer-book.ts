@@ -191,3 +191,68 @@ export function dialFailure (err: unknown, opts: { timedOut: boolean, circuit: b
   if (/TransportUnavailable|No transport/i.test(text)) return 'unsupported'
   return 'failed'
 }
+
+/** One address of a dial attempt and how it ended (the member dialer's record). */
+export interface AttemptOutcome {
+  readonly addr: string
+  readonly kind: AddressKind
+  readonly relay?: string
+  readonly result: 'connected' | DialFailure | 'cancelled'
+  readonly message?: string
+}
+
+export interface Unreachable {
+  /** revoked, no_address, not_tried, refused, relay_down, not_on_relay, no_route, timeout, failed */
+  readonly reason: string
+  readonly detail: string
+}
+
+const short = (id: string): string => id.length > 16 ? `${id.slice(0, 8)}…${id.slice(-6)}` : id
+
+/**
+ * Why a known member is not connected, in words, from the last attempt to
+ * reach it (or, before any attempt in this run, from the peer book's record
+ * of the last failures): revoked; no address; refused (a host answered and
+ * refused: weft not running there, or it refuses this device); relay down
+ * (every circuit's relay unreachable); not on the relay (the relay is up but
+ * the member holds no reservation there: offline, or using other relays);
+ * no route (its addresses do not answer and no circuit was possible).
+ */
+export function whyUnreachable (input: {
+  readonly revoked?: boolean
+  readonly attempt?: readonly AttemptOutcome[] | undefined
+  readonly book: readonly BookEntry[]
+  readonly relaysConfigured: number
+}): Unreachable {
+  if (input.revoked === true) return { reason: 'revoked', detail: 'revoked from the group: not dialled, and refused if it dials' }
+  const outcomes: AttemptOutcome[] = input.attempt !== undefined && input.attempt.length > 0
+    ? [...input.attempt]
+    : input.book.filter(e => e.error !== undefined && (e.okAt === undefined || (e.failAt ?? 0) > e.okAt)).map(e => {
+      const i = e.error!.indexOf(': ')
+      const result = (i > 0 ? e.error!.slice(0, i) : 'failed') as DialFailure
+      return { addr: e.addr, kind: e.kind, ...(e.relay === undefined ? {} : { relay: e.relay }), result, message: i > 0 ? e.error!.slice(i + 2) : e.error! }
+    })
+  if (outcomes.length === 0) {
+    if (input.book.length === 0 && input.relaysConfigured === 0) return { reason: 'no_address', detail: 'no address known and no relay configured: it can only be found on the LAN (mDNS) or by dialling it (--peer)' }
+    return { reason: 'not_tried', detail: 'not dialled yet' }
+  }
+  const failed = outcomes.filter(o => o.result !== 'connected' && o.result !== 'cancelled')
+  const list = (xs: readonly AttemptOutcome[]): string => xs.slice(0, 3).map(o => `${o.addr}${o.message === undefined ? '' : ` (${o.message})`}`).join('; ')
+  const refused = failed.filter(o => o.result === 'refused' || o.result === 'wrong_peer' || o.result === 'denied')
+  if (refused.length > 0) return { reason: 'refused', detail: `refused at ${list(refused)}: the host answered but weft did not accept (not running there, or it refuses this device)` }
+  const circuits = failed.filter(o => o.kind === 'relay')
+  const notOnRelay = circuits.filter(o => o.result === 'no_reservation' || o.result === 'relay_refused')
+  if (circuits.length > 0 && circuits.every(o => o.result === 'relay_down')) {
+    const relays = [...new Set(circuits.map(o => o.relay ?? '?'))].map(short).join(', ')
+    return { reason: 'relay_down', detail: `relay down: ${relays} cannot be reached, and its other addresses do not answer` }
+  }
+  if (notOnRelay.length > 0) {
+    const relays = [...new Set(notOnRelay.map(o => o.relay ?? '?'))].map(short).join(', ')
+    return { reason: 'not_on_relay', detail: `not on relay ${relays}: the relay is up but the device holds no reservation there (offline, or using other relays); its direct addresses do not answer` }
+  }
+  if (failed.length > 0 && failed.every(o => o.result === 'no_route' || o.result === 'timeout')) {
+    const why = input.relaysConfigured === 0 ? 'and no relay is configured' : 'and no relay circuit reached it'
+    return { reason: 'no_route', detail: `no route: ${failed.length} address${failed.length === 1 ? '' : 'es'} did not answer (${list(failed)}) ${why}` }
+  }
+  return { reason: failed[0]?.result ?? 'failed', detail: `could not reach it: ${list(failed)}` }
+}
