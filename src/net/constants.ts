@@ -81,8 +81,14 @@ export const DEFAULT_MAX_MUXED_STREAMS = 128
 
 /** Local writes are gathered this long and announced together. */
 export const DEFAULT_ANNOUNCE_DELAY_MS = 5
-/** Announcements carry ops up to this size (before compression); beyond it only the vector, and receivers pull. */
-export const DEFAULT_ANNOUNCE_MAX_OPS_BYTES = 128 * KiB
+/**
+ * Announcements carry ops up to this size (before compression); beyond it only
+ * the vector, and receivers pull. Gossip goes to relayed peers too, and a stock
+ * relay cuts a relayed connection after 128 KiB in all: an announcement near
+ * that size would cut it by itself, so large values travel by pull (in
+ * fragments there) and announcements stay a small share of the budget.
+ */
+export const DEFAULT_ANNOUNCE_MAX_OPS_BYTES = 16 * KiB
 /** Largest gossip message we accept. */
 export const DEFAULT_GOSSIP_MAX_MESSAGE_BYTES = 512 * KiB
 /** Ops a single announcement may inflate to. */
