@@ -66,6 +66,13 @@ export const MAX_RETRY_ATTEMPTS = 12
  */
 export const LIMITED_PAGE_MAX_BYTES = 16 * KiB
 export const LIMITED_PAGE_MAX_OPS = 400
+/**
+ * A relayed connection whose remaining data budget is at least this large
+ * (weft-relay gives its groups' members 64 MiB) is paged like a direct one:
+ * small pages there only cost round trips, and cut large values into
+ * fragments for nothing. libp2p reports the budget live (`conn.limits.bytes`).
+ */
+export const SMALL_PAGES_BELOW_RELAY_BYTES = 8 * MiB
 
 /** Stream adapter: pause a sync stream with this much unread, and wait when this much is unsent. */
 export const DEFAULT_READ_HIGH_WATER_BYTES = 1 * MiB

@@ -8,8 +8,10 @@
  * outbound session per peer runs at a time with at most one more waiting, and
  * none starts while the peer runs one with us (a session serves both
  * directions). Inbound sessions are capped per peer and in total; beyond
- * that a stream is reset and the peer retries later. Relayed connections get
- * small pages, so some land before a relay's data limit cuts the connection.
+ * that a stream is reset and the peer retries later. Relayed connections with
+ * a small data budget (a stock relay's 128 KiB) get small pages, so some land
+ * before the limit cuts the connection, and runs larger than a page come in
+ * fragments that the next session resumes (see protocol/fragments.ts).
  *
  * Membership: `authorize(peerId, groupId)` is consulted on every hello; a
  * refusal ends the session with NOT_MEMBER on both sides. It allows everyone
@@ -336,19 +338,22 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
     const peerId = conn.remotePeer
     const key = peerId.toString()
     const limited = conn.limits != null
+    // Small pages only where the relay's budget is small (a stock relay's 128 KiB), not on every relayed connection.
+    const budget = conn.limits?.bytes
+    const small = limited && budget !== undefined && budget < BigInt(C.SMALL_PAGES_BELOW_RELAY_BYTES)
     const init = this.#init
     stream.maxReadBufferLength = C.DEFAULT_MAX_STREAM_READ_BUFFER_BYTES
     this.#states.sessionStarted(key)
     this.#lastSessionStart.set(key, Date.now())
     const started = performance.now()
     const io = new FramedChannel(streamChannel(stream), init.maxFrameBytes === undefined ? {} : { maxFrameBytes: init.maxFrameBytes })
-    const pageMaxBytes = limited ? (init.limitedPageMaxBytes ?? C.LIMITED_PAGE_MAX_BYTES) : (init.pageMaxBytes ?? DEFAULT_PAGE_MAX_BYTES)
+    const pageMaxBytes = small ? (init.limitedPageMaxBytes ?? C.LIMITED_PAGE_MAX_BYTES) : (init.pageMaxBytes ?? DEFAULT_PAGE_MAX_BYTES)
     const result = await runSyncSession(io, this.#store, {
       initiator,
       groupId: this.groupId,
       expectedDeviceId: key,
       ...(init.authorize === undefined ? {} : { authorize: init.authorize }),
-      pageMaxOps: limited ? (init.limitedPageMaxOps ?? C.LIMITED_PAGE_MAX_OPS) : (init.pageMaxOps ?? DEFAULT_PAGE_MAX_OPS),
+      pageMaxOps: small ? (init.limitedPageMaxOps ?? C.LIMITED_PAGE_MAX_OPS) : (init.pageMaxOps ?? DEFAULT_PAGE_MAX_OPS),
       pageMaxBytes,
       fragmentAboveBytes: DEFAULT_FRAGMENT_ABOVE_PAGES * pageMaxBytes,
       fragments: this.#fragments,

@@ -280,6 +280,8 @@ export function planPage (ops: readonly EncodedOp[], fragmentAboveBytes: number)
 
 /** A run encoded once for all its fragments. */
 export interface EncodedRun extends RunIdentity {
+  /** The origin's device id. */
+  readonly originId: string
   readonly bytes: Uint8Array
   readonly count: number
 }
@@ -301,8 +303,23 @@ export class RunEncoder {
     const cached = this.#last
     if (cached !== undefined && cached.firstSeq === first.seq && cached.lastSeq === last.seq && bytesEqual(cached.origin, first.originKey)) return cached
     const bytes = encodeOpList(ops)
-    this.#last = { origin: Uint8Array.from(first.originKey), firstSeq: first.seq, lastSeq: last.seq, digest: sha256(bytes), bytes, count: ops.length }
+    const origin = Uint8Array.from(first.originKey)
+    this.#last = { origin, originId: deviceIdToString(origin), firstSeq: first.seq, lastSeq: last.seq, digest: sha256(bytes), bytes, count: ops.length }
     return this.#last
+  }
+
+  /**
+   * The run this encoder holds, when a Want continues it: the requester holds
+   * a prefix of it and still asks from just before its first op. Lets a
+   * server serve the next slice without reading the run from the store again
+   * (a 1 MiB op per 16 KiB slice). Ops are immutable once stored, so the copy
+   * is what the store would give.
+   */
+  continuing (held: readonly RunPrefix[], vector: VersionVector): { run: EncodedRun, offset: number } | undefined {
+    const run = this.#last
+    if (run === undefined || (vector.get(run.originId) ?? 0) !== run.firstSeq - 1) return undefined
+    const offset = resumeOffset(run, held)
+    return offset > 0 ? { run, offset } : undefined
   }
 }
 

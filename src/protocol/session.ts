@@ -33,7 +33,7 @@ import {
 } from './constants.js'
 import { withDeadline } from './deadline.js'
 import { asSyncError, BadRequestError, fromWireError, NotMemberError, SessionClosedError, SyncProtocolError, TooLargeError, toWireError } from './errors.js'
-import { checkFragmentHeader, checkRunOps, planPage, resumeOffset, RunAssembler, RunEncoder } from './fragments.js'
+import { checkFragmentHeader, checkRunOps, planPage, resumeOffset, RunAssembler, RunEncoder, type EncodedRun } from './fragments.js'
 import type { FrameDuplex } from './framing.js'
 import { checkHello, decodeFrame, type CheckedHello, type Decoded } from './messages.js'
 import { decodeOpList, packBytes, packOps, unpackBytes, unpackOps } from './ops-codec.js'
@@ -312,6 +312,10 @@ export class SyncSession {
     const ownBytes = this.#opts.pageMaxBytes ?? DEFAULT_PAGE_MAX_BYTES
     const limit = clamp(want.maxOps, Math.min(MIN_PAGE_MAX_OPS, ownOps), ownOps)
     const maxBytes = clamp(want.maxBytes, Math.min(MIN_PAGE_MAX_BYTES, ownBytes), ownBytes)
+    if (want.fragmentAboveBytes > 0 && want.held.length > 0) {
+      const next = this.#runEncoder.continuing(want.held, vector)
+      if (next !== undefined) { await this.#sendSlice(next.run, next.offset, maxBytes); return }
+    }
     const page = this.#store.opsSince(vector, { limit, maxBytes })
     let ops = page.ops
     let more = page.more
@@ -339,7 +343,11 @@ export class SyncSession {
   async #serveFragment (runOps: readonly EncodedOp[], want: Want, sliceBytes: number): Promise<boolean> {
     const run = this.#runEncoder.encode(runOps)
     if (run === undefined) return false
-    const offset = resumeOffset(run, want.held)
+    await this.#sendSlice(run, resumeOffset(run, want.held), sliceBytes)
+    return true
+  }
+
+  async #sendSlice (run: EncodedRun, offset: number, sliceBytes: number): Promise<void> {
     const slice = run.bytes.subarray(offset, offset + sliceBytes)
     const packed = await packBytes(slice, this.#packOptions())
     const fragment = { origin: run.origin, firstSeq: run.firstSeq, lastSeq: run.lastSeq, digest: run.digest, totalBytes: run.bytes.byteLength, offset }
@@ -349,7 +357,6 @@ export class SyncSession {
     s.fragmentsSent++
     if (offset + slice.byteLength === run.bytes.byteLength) s.opsSent += run.count
     this.#log.trace('served bytes %d..%d of the %d-byte run of seq %d..%d', offset, offset + slice.byteLength, run.bytes.byteLength, run.firstSeq, run.lastSeq)
-    return true
   }
 
   /**
