@@ -3,15 +3,19 @@
  * pairing, each daemon records where the other was reached; with one
  * stopped, the other's `weft doctor` says why it is not connected and `weft
  * peers --verbose` shows the book; restarted (on a new port, with nothing
- * configured), it finds its member again from its book and catches up.
+ * configured), it finds its member again from its book and catches up. An
+ * op it cannot take says why in `weft status` and in its log.
  */
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { eventually, removeDir, startDaemon, tempDataDir, type DaemonProcess } from '../helpers/daemon.js'
 
 const cleanup: Array<() => Promise<void> | void> = []
 afterEach(async () => { for (const f of cleanup.splice(0).reverse()) await f() })
 
-async function daemon (name: string, dir = tempDataDir()): Promise<DaemonProcess> {
+async function daemon (name: string, dir = tempDataDir(), config?: Record<string, unknown>): Promise<DaemonProcess> {
+  if (config !== undefined) writeFileSync(join(dir, 'config.json'), JSON.stringify(config))
   const d = await startDaemon(dir, ['--device-name', name])
   cleanup.push(async () => { await d.stop('SIGKILL'); removeDir(dir) })
   return d
@@ -23,7 +27,8 @@ describe('the peer book through the CLI', () => {
   it('records where a member was reached, explains why it is unreachable, and finds it again after a restart', async () => {
     const a = await daemon('alpha')
     const bDir = tempDataDir()
-    let b = await daemon('beta', bDir)
+    // beta takes values up to 64 KiB only (see the end)
+    let b = await daemon('beta', bDir, { maxValueBytes: 65_536 })
     const invite = json(await a.cli(['invite', '--json']))
     const joined = await b.cli(['join', invite.code, '--json'])
     expect(joined.code, joined.stderr).toBe(0)
@@ -55,9 +60,16 @@ describe('the peer book through the CLI', () => {
 
     // Beta comes back on a new port with nothing configured: it dials alpha from its book and catches up.
     expect((await a.cli(['put', 'notes', 'n2', 'title=while beta was down'])).code).toBe(0)
-    b = await daemon('beta', bDir)
+    b = await daemon('beta', bDir, { maxValueBytes: 65_536 })
     await eventually('beta finds alpha again and catches up', async () => await b.cli(['get', 'notes', 'n2']), r => r.code === 0, 120)
     await eventually('alpha shows beta connected', async () => json(await a.cli(['peers', '--json'])),
       (list: any[]) => list.some(p => p.peerId === b.deviceId && p.connected === true))
+
+    // An op beta cannot take (its value limit is lower) says why, in weft status and in the log.
+    expect((await a.cli(['put', 'notes', 'big', `text=${'x'.repeat(100_000)}`])).code).toBe(0)
+    const status = await eventually('beta\'s status says why alpha\'s op does not pass', async () => json(await b.cli(['status', '--json'])),
+      s => s.peers.some((p: any) => p.peerId === a.deviceId && /ops refused: too_large/.test(p.status)))
+    expect(status.peers.find((p: any) => p.peerId === a.deviceId).status).toMatch(/^behind by 1; ops refused: too_large: .*over the 65536-byte limit/)
+    expect(b.stderr()).toMatch(/"msg":"ops from a peer were refused".*"reason":"too_large"/)
   }, 120_000)
 })
