@@ -13,7 +13,7 @@
  * when, and what failed), from libp2p's address book (identify, mDNS), from
  * the configuration, and from the configured relays (a member is tried as
  * `<relay>/p2p-circuit/p2p/<member>` through each). They are ranked (see
- * `rankAddresses`) and dialled staggered, happy-eyeballs style: the best one
+ * `rankAddresses`) and dialled staggered (`staggered-dial.ts`): the best one
  * first, the next after `staggerMs` or as soon as one fails, a few at once,
  * and the first connection wins. Each address is dialled on its own, through
  * the transport manager, because libp2p's dial queue folds every dial to one
@@ -37,7 +37,8 @@ import { classifyAddress, dialFailure, MemoryPeerBook, rankAddresses, type Attem
 
 export type { AttemptOutcome } from './peer-book.js'
 import { parseRelayAddress } from './relay-keeper.js'
-import { deadline, linkSignals } from './signals.js'
+import { deadline } from './signals.js'
+import { AllDialsFailedError, staggeredDial } from './staggered-dial.js'
 
 export interface MemberDialerInit {
   /** Configured peers (`--peer`, `peers`), each a multiaddr ending in /p2p/<id>: kept connected like members. @default [] */
@@ -425,69 +426,38 @@ class DefaultMemberDialer implements MemberDialer, Startable {
     const k = this.#kept.get(id)
     const outcomes: AttemptOutcome[] = []
     if (k !== undefined) { k.lastAttemptAt = Date.now(); k.lastAttempt = outcomes }
-    const limit = deadline(this.#init.dialTimeoutMs ?? C.DEFAULT_DIAL_TIMEOUT_MS, this.#shutdown.signal)
-    const won = new AbortController()
-    const all = linkSignals(won.signal, limit.signal)
-    return await new Promise<Connection>((resolve, reject) => {
-      let next = 0
-      let running = 0
-      let settled = false
-      const finish = (err?: Error, conn?: Connection): void => {
-        if (settled) return
-        settled = true
-        clearInterval(stagger)
-        limit.signal.removeEventListener('abort', onDeadline)
-        won.abort()
-        all.clear()
-        limit.clear()
-        if (conn !== undefined) resolve(conn)
-        else reject(err)
-      }
-      const failAll = (why: string): void => {
-        const summary = outcomes.filter(o => o.result !== 'connected').map(o => `${o.addr}: ${o.result}`).join('; ')
-        finish(new DialFailedError(`could not reach ${id}: ${why}${summary === '' ? '' : ` (${summary})`}`, outcomes))
-      }
-      const onDeadline = (): void => { failAll(this.#shutdown.signal.aborted ? 'the node stopped' : 'no address answered in time') }
-      limit.signal.addEventListener('abort', onDeadline, { once: true })
-      const launch = (): void => {
-        if (settled || next >= candidates.length) return
-        const cand = candidates[next++]!
-        running++
-        const own = deadline(this.#init.addressTimeoutMs ?? C.DEFAULT_ADDRESS_DIAL_TIMEOUT_MS, all.signal)
-        const base = { addr: cand.addr, kind: cand.kind, ...(cand.relay === undefined ? {} : { relay: cand.relay }) }
-        this.#dialOne(peer, cand, own.signal).then(conn => {
-          own.clear()
-          running--
-          outcomes.push({ ...base, result: 'connected' })
-          if (settled) {
-            // A slower address also connected: keep a direct connection, drop a relayed one (it holds a relay slot).
-            if (conn.limits != null) void conn.close().catch(() => {})
-            return
-          }
-          this.#log('connected to %p over %s', peer, cand.addr)
-          finish(undefined, conn)
-        }, (err: Error) => {
-          own.clear()
-          running--
-          if (all.signal.aborted) {
-            outcomes.push({ ...base, result: 'cancelled' })
-          } else {
-            const circuit = cand.kind === 'relay'
-            const timedOut = own.signal.aborted
-            const category = dialFailure(err, { timedOut, circuit, relayConnected: circuit && cand.relay !== undefined ? this.#relayConnected(cand.relay) : undefined })
-            const message = timedOut ? 'no answer in time' : (err.message ?? String(err)).split('\n')[0]!.slice(0, 200)
-            outcomes.push({ ...base, result: category, message })
-            this.#log.trace('dial to %p over %s failed: %s %s', peer, cand.addr, category, message)
-            this.#record(() => { this.book.failed(id, cand, Date.now(), `${category}: ${message}`) })
-          }
-          if (settled) return
-          if (next < candidates.length) launch()
-          else if (running === 0) failAll('every address failed')
-        })
-      }
-      const stagger = setInterval(() => { if (running < C.MAX_PARALLEL_ADDRESS_DIALS) launch() }, this.#init.staggerMs ?? C.DEFAULT_DIAL_STAGGER_MS)
-      launch()
-    })
+    const describe = (c: Candidate): Pick<AttemptOutcome, 'addr' | 'kind' | 'relay'> => ({ addr: c.addr, kind: c.kind, ...(c.relay === undefined ? {} : { relay: c.relay }) })
+    try {
+      const { winner, result } = await staggeredDial({
+        candidates,
+        dial: async (c, signal) => await this.#dialOne(peer, c, signal),
+        onFailure: (c, err, timedOut) => {
+          const circuit = c.kind === 'relay'
+          const category = dialFailure(err, { timedOut, circuit, relayConnected: circuit && c.relay !== undefined ? this.#relayConnected(c.relay) : undefined })
+          const message = timedOut ? 'no answer in time' : (err.message ?? String(err)).split('\n')[0]!.slice(0, 200)
+          outcomes.push({ ...describe(c), result: category, message })
+          this.#log.trace('dial to %p over %s failed: %s %s', peer, c.addr, category, message)
+          this.#record(() => { this.book.failed(id, c, Date.now(), `${category}: ${message}`) })
+        },
+        // A slower address also connected: keep a direct connection, drop a relayed one (it holds a relay slot).
+        onLate: (c, conn) => {
+          outcomes.push({ ...describe(c), result: 'connected' })
+          if (conn.limits != null) void conn.close().catch(() => {})
+        },
+        staggerMs: this.#init.staggerMs ?? C.DEFAULT_DIAL_STAGGER_MS,
+        maxParallel: C.MAX_PARALLEL_ADDRESS_DIALS,
+        candidateTimeoutMs: this.#init.addressTimeoutMs ?? C.DEFAULT_ADDRESS_DIAL_TIMEOUT_MS,
+        deadlineMs: this.#init.dialTimeoutMs ?? C.DEFAULT_DIAL_TIMEOUT_MS,
+        signal: this.#shutdown.signal
+      })
+      outcomes.push({ ...describe(winner), result: 'connected' })
+      this.#log('connected to %p over %s', peer, winner.addr)
+      return result
+    } catch (err) {
+      const why = err instanceof AllDialsFailedError ? (err.why === 'aborted' ? 'the node stopped' : err.message) : (err as Error).message
+      const summary = outcomes.map(o => `${o.addr}: ${o.result}`).join('; ')
+      throw new DialFailedError(`could not reach ${id}: ${why}${summary === '' ? '' : ` (${summary})`}`, outcomes)
+    }
   }
 
   async #dialOne (peer: PeerId, cand: Candidate, signal: AbortSignal): Promise<Connection> {

@@ -197,7 +197,7 @@ export interface AttemptOutcome {
   readonly addr: string
   readonly kind: AddressKind
   readonly relay?: string
-  readonly result: 'connected' | DialFailure | 'cancelled'
+  readonly result: 'connected' | DialFailure
   readonly message?: string
 }
 
@@ -236,7 +236,7 @@ export function whyUnreachable (input: {
     if (input.book.length === 0 && input.relaysConfigured === 0) return { reason: 'no_address', detail: 'no address known and no relay configured: it can only be found on the LAN (mDNS) or by dialling it (--peer)' }
     return { reason: 'not_tried', detail: 'not dialled yet' }
   }
-  const failed = outcomes.filter(o => o.result !== 'connected' && o.result !== 'cancelled')
+  const failed = outcomes.filter(o => o.result !== 'connected')
   const list = (xs: readonly AttemptOutcome[]): string => xs.slice(0, 3).map(o => `${o.addr}${o.message === undefined ? '' : ` (${o.message})`}`).join('; ')
   const refused = failed.filter(o => o.result === 'refused' || o.result === 'wrong_peer' || o.result === 'denied')
   if (refused.length > 0) return { reason: 'refused', detail: `refused at ${list(refused)}: the host answered but weft did not accept (not running there, or it refuses this device)` }
