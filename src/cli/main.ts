@@ -74,6 +74,7 @@ const COMMANDS: Record<string, Command> = {
         out(`clock    ${s.hlc}`)
         if (s.network !== null) out(`listen   ${(s.network.addresses as string[]).join(' ') || '(none)'}`)
         else out('network  not running')
+        for (const r of (s.network?.incoming ?? []) as Array<Record<string, any>>) out(`incoming ops ${r.seqs} of ${String(r.origin)}: ${Math.floor(r.heldBytes / 1024)} of ${Math.ceil(r.totalBytes / 1024)} KiB received (a large value, in fragments)`)
         const rejected = Object.entries(s.rejected as Record<string, number>)
         if (rejected.length > 0) out(`rejected ${rejected.map(([r, n]) => `${r}=${n}`).join(' ')}`)
         if (s.clock?.ok === false) out(`WARNING  ${s.clock.detail}`)
@@ -92,7 +93,8 @@ const COMMANDS: Record<string, Command> = {
       const peers = await api(ctx, 'GET', '/v1/peers') as Array<Record<string, any>>
       const verbose = ctx.values.verbose === true
       const relays = verbose ? await api(ctx, 'GET', '/v1/relays') as Array<Record<string, any>> : []
-      printJsonOr(ctx, verbose ? { peers, relays } : peers, () => {
+      const book = verbose ? await api(ctx, 'GET', '/v1/peer-book') as { entries: Array<Record<string, any>>, dialer: Array<Record<string, any>> } : { entries: [], dialer: [] }
+      printJsonOr(ctx, verbose ? { peers, relays, book } : peers, () => {
         if (peers.length === 0) out('no peers known yet')
         else {
           const head = ['PEER', 'NAME', 'PATH', 'ADDRESS', 'RTT', 'LAST SYNC', 'BEHIND']
@@ -107,6 +109,19 @@ const COMMANDS: Record<string, Command> = {
           out('')
           if (relays.length === 0) out('no relays configured')
           else printTable(['RELAY', 'CONNECTED', 'RESERVATION', 'FAILURES'], relays.map(r => [String(r.relay), r.connected === true ? 'yes' : 'no', r.reserved === true ? 'held' : 'none', String(r.failures ?? 0)]), out)
+          out('')
+          if (book.entries.length === 0) out('peer book: empty (no member reached yet)')
+          else {
+            const when = (ms: unknown): string => typeof ms === 'number' ? new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z') : ''
+            printTable(['PEER BOOK', 'KIND', 'ADDRESS', 'LAST WORKED', 'LAST FAILED', 'FAILS', 'LAST ERROR'], book.entries.map(e => [
+              `${String(e.peer).slice(0, 16)}…`, e.kind === 'relay' ? `relay ${String(e.relay).slice(0, 12)}…` : String(e.kind), String(e.addr), when(e.okAt), when(e.failAt), String(e.failures ?? 0), String(e.error ?? '')
+            ]), out)
+          }
+          const waiting = book.dialer.filter(d => d.connected !== true)
+          if (waiting.length > 0) {
+            out('')
+            printTable(['REDIALLING', 'FAILED ATTEMPTS', 'NEXT ATTEMPT'], waiting.map(d => [String(d.peer), String(d.failures ?? 0), typeof d.nextAttemptAt === 'number' ? `in ${Math.max(0, Math.round((d.nextAttemptAt - Date.now()) / 1000))} s` : 'now']), out)
+          }
         }
       })
     }

@@ -37,6 +37,10 @@ export interface Network {
   inviteAddresses(): string[]
   /** Relay connection and reservation state. */
   relays?(): unknown
+  /** The peer book and the member dialer's last attempts, for `weft peers --verbose`. */
+  peerBook?(): unknown
+  /** Runs partly received in fragments, for `weft status`. */
+  incoming?(): unknown
   /** Network checks for `weft doctor`. */
   doctor?(): Promise<Array<{ check: string, ok: boolean | null, detail: string }>>
   /** The joiner's side of pairing. */
@@ -199,7 +203,7 @@ export class Daemon {
       rejected: stats.rejected,
       equivocating: stats.equivocating.map(id => ({ device: id, name: this.#nameOf(id) })),
       held: r.held().map(h => ({ device: h.deviceId, name: this.#nameOf(h.deviceId), ops: h.ops, fromSeq: h.first, aheadMs: h.firstMs - Date.now(), appliesInMs: Math.max(0, h.firstMs - this.config.maxDriftMs - Date.now()) })),
-      network: this.#network === undefined ? null : { peerId: this.#network.peerId, addresses: this.#network.addresses() }
+      network: this.#network === undefined ? null : { peerId: this.#network.peerId, addresses: this.#network.addresses(), incoming: this.#network.incoming?.() ?? [] }
     }
   }
 
@@ -332,6 +336,7 @@ export class Daemon {
       },
       { path: 'v1/peers', methods: { GET: async () => this.#network === undefined ? [] : await this.#network.peers() } },
       { path: 'v1/relays', methods: { GET: () => this.#network?.relays?.() ?? [] } },
+      { path: 'v1/peer-book', methods: { GET: () => this.#network?.peerBook?.() ?? { entries: [], dialer: [] } } },
       { path: 'v1/vector', methods: { GET: () => Object.fromEntries(this.replica.versionVector()) } },
       { path: 'v1/oplog', methods: { GET: req => this.oplog(req.query) } },
       { path: 'v1/oplog/follow', methods: { GET: req => this.#follow(req) } },

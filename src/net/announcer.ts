@@ -76,7 +76,7 @@ export interface AnnouncerInit {
   onVersions?: (writer: PeerId, mismatch: string | undefined) => void
   /** @default DEFAULT_ANNOUNCE_DELAY_MS (5 ms) */
   delayMs?: number
-  /** @default DEFAULT_ANNOUNCE_MAX_OPS_BYTES (128 KiB) */
+  /** @default DEFAULT_ANNOUNCE_MAX_OPS_BYTES (16 KiB) */
   maxOpsBytes?: number
   /** @default DEFAULT_ANNOUNCE_MAX_INFLATED_BYTES (1 MiB) */
   maxInflatedBytes?: number

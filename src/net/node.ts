@@ -8,7 +8,8 @@
  * upgrade relayed connections, fed with the public UDX mapping the relays
  * reflect (`udx-observer.ts`) so that it can punch through NATs, and birthday
  * punching when one NAT randomizes ports (`udx-birthday.ts`); UPnP on desktops; mDNS with a weft-only
- * service tag plus a dialer for what it finds (libp2p 3 does not auto-dial).
+ * service tag plus a dialer for what it finds (libp2p 3 does not auto-dial); the member dialer keeps
+ * members and configured peers connected, redialling them from the peer book (`member-dialer.ts`).
  *
  * What a stock libp2p peer sees: identify, identify-push, the signed peer
  * record and mDNS answers list no `/udx` address (its private multiaddr code
@@ -40,10 +41,10 @@ import { identify, identifyPush, type Identify } from '@libp2p/identify'
 import type { Libp2p } from '@libp2p/interface'
 import { mdns } from '@libp2p/mdns'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import { ping, type Ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { uPnPNAT } from '@libp2p/upnp-nat'
-import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import '../polyfill.js'
 import { PAIRING_PROTOCOL_ID } from '../auth/constants.js'
@@ -52,6 +53,7 @@ import { checkNodeConfig, type NodeConfig } from './config.js'
 import * as C from './constants.js'
 import { discoveryDialer } from './discovery-dialer.js'
 import { MemberGate } from './member-gate.js'
+import { memberDialer, type MemberDialer } from './member-dialer.js'
 import { parseRelayAddress, relayKeeper, type RelayKeeper } from './relay-keeper.js'
 import { strangerGuard, type StrangerGuard } from './stranger-guard.js'
 import { weftSync, type SyncService } from './sync-service.js'
@@ -72,6 +74,7 @@ export interface WeftServices {
   pubsub: GossipSub
   sync: SyncService
   relays: RelayKeeper
+  memberDialer: MemberDialer
   udx: UdxTools
   udxAddrs: UdxAddrs
   udxObserver: UdxObserver
@@ -82,14 +85,12 @@ export interface WeftServices {
 
 export type WeftNode = Libp2p<WeftServices>
 
-const KEEP_ALIVE_TAG = 'keep-alive'
-
 export async function createNode (config: NodeConfig): Promise<WeftNode> {
   checkNodeConfig(config)
   const groupId = config.groupId ?? C.DEFAULT_GROUP_ID
   const topic = announceTopic(groupId)
   const { privateKey: _key, store, listen, announce, relays, peers, mdns: useMdns, mdnsServiceTag, mdnsIntervalMs, upnp, dcutr: useDcutr,
-    maxConnections, connectionGater, relayCheckIntervalMs, start, logger, membership, strangerGraceMs, ...syncInit } = config
+    maxConnections, connectionGater, relayCheckIntervalMs, start, logger, membership, strangerGraceMs, peerBook, members: memberList, ...syncInit } = config
   const members = new MemberGate(membership)
 
   // Whom we tell our UDX addresses: members. Whom we learn them from: members, and our relays (reflectors).
@@ -120,6 +121,13 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
     // A service for its lifecycle only (it follows membership changes while started); the gated services hold it directly.
     members: () => members,
     relays: relayKeeper({ relays: relays ?? [], ...(relayCheckIntervalMs === undefined ? {} : { checkIntervalMs: relayCheckIntervalMs }) }),
+    memberDialer: memberDialer({
+      peers: peers ?? [],
+      relays: relays ?? [],
+      ...(memberList === undefined ? {} : { members: memberList }),
+      ...(peerBook === undefined ? {} : { book: peerBook }),
+      ...(syncInit.dialTimeoutMs === undefined ? {} : { dialTimeoutMs: syncInit.dialTimeoutMs })
+    }),
     udx: udxTools(),
     udxAddrs: udxAddrs({ share: shareUdx, learnFrom: async (peer) => relayIds.has(peer.toString()) || await shareUdx(peer) }),
     // The relays reflect our UDX mapping; DCUtR then offers it (see udx-observer.ts).
@@ -139,7 +147,15 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
   if (upnp !== false) services.upnp = uPnPNAT({ autoConfirmAddress: true })
   const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = []
   if (useMdns !== false) {
-    peerDiscovery.push(hideUdxAddresses(mdns({ serviceTag: mdnsServiceTag ?? C.DEFAULT_MDNS_SERVICE_TAG, interval: mdnsIntervalMs ?? C.DEFAULT_MDNS_INTERVAL_MS })))
+    const discovery = hideUdxAddresses(mdns({ serviceTag: mdnsServiceTag ?? C.DEFAULT_MDNS_SERVICE_TAG, interval: mdnsIntervalMs ?? C.DEFAULT_MDNS_INTERVAL_MS }))
+    peerDiscovery.push(components => {
+      const found = discovery(components)
+      // libp2p reports only peers new to its address book; every answer tells the member dialer a known member is back.
+      found.addEventListener('peer', evt => {
+        try { (components as { memberDialer?: MemberDialer }).memberDialer?.sighted(evt.detail.id, evt.detail.multiaddrs) } catch {}
+      })
+      return found
+    })
     services.discoveryDialer = discoveryDialer({ membership: members, ...(syncInit.dialTimeoutMs === undefined ? {} : { dialTimeoutMs: syncInit.dialTimeoutMs }) })
   }
 
@@ -152,7 +168,13 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
       tcp({ maxConnections: maxConnections ?? C.DEFAULT_MAX_CONNECTIONS }),
       // public UDX addresses only while punching: a stray HELLO poisons the peer's NAT (see UdxInit)
       udx({ publicDialsNeedPunch: true }),
-      circuitRelayTransport({ maxInboundStopStreams: C.DEFAULT_MAX_RELAYED_CONNECTIONS_PER_RELAY, maxOutboundStopStreams: C.DEFAULT_MAX_RELAYED_CONNECTIONS_PER_RELAY })
+      circuitRelayTransport({
+        maxInboundStopStreams: C.DEFAULT_MAX_RELAYED_CONNECTIONS_PER_RELAY,
+        maxOutboundStopStreams: C.DEFAULT_MAX_RELAYED_CONNECTIONS_PER_RELAY,
+        // One reservation at a time (the default) never makes the second relay's: with two relays
+        // configured, a stock node hangs in start() and weft held a reservation on one relay only.
+        reservationConcurrency: Math.max(1, relays?.length ?? 0)
+      })
     ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux({
@@ -175,17 +197,10 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
     services
   })
 
-  // Configured peers: dial at start, and tag keep-alive so libp2p redials them when the connection drops.
-  if (peers !== undefined && peers.length > 0) {
-    node.addEventListener('start', () => {
-      for (const p of peers) {
-        const ma = multiaddr(p)
-        const id = peerIdOf(p)
-        const tag = id === null ? Promise.resolve() : node.peerStore.merge(peerIdFromString(id), { multiaddrs: [ma], tags: { [KEEP_ALIVE_TAG]: { value: 1 } } })
-        void tag.then(async () => node.dial(ma)).catch(() => {})
-      }
-    }, { once: true })
-  }
+  // A peer whose sync hello we accepted is one of ours: without a member list, that is how the dialer learns whom to keep.
+  node.services.sync.addEventListener('session:end', e => {
+    if (e.detail.result.remoteVector !== undefined) node.services.memberDialer.proved(peerIdFromString(e.detail.peerId))
+  })
   if (start !== false) await node.start()
   return node
 }

@@ -6,7 +6,7 @@
  */
 import { OP_FORMAT_VERSION } from '../oplog/op.js'
 import { deviceIdToString, PUBLIC_KEY_BYTES } from '../oplog/keys.js'
-import { MAX_GROUP_ID_BYTES, MAX_VECTOR_ENTRIES, SYNC_WIRE_VERSION } from './constants.js'
+import { MAX_GROUP_ID_BYTES, MAX_HELD_RUNS, MAX_VECTOR_ENTRIES, SYNC_WIRE_VERSION } from './constants.js'
 import { BadRequestError, NotMemberError, TooLargeError, VersionMismatchError } from './errors.js'
 import { SyncMessage, type Hello } from './pb/sync.js'
 import { vectorFromWire } from './vector.js'
@@ -18,14 +18,14 @@ export type Decoded =
   | { kind: 'done' }
   | { kind: 'error', error: NonNullable<SyncMessage['error']> }
 
-const DECODE_LIMITS = { limits: { hello: { vector: MAX_VECTOR_ENTRIES }, want: { vector: MAX_VECTOR_ENTRIES } } }
+const DECODE_LIMITS = { limits: { hello: { vector: MAX_VECTOR_ENTRIES }, want: { vector: MAX_VECTOR_ENTRIES, held: MAX_HELD_RUNS } } }
 
 export function decodeFrame (frame: Uint8Array): Decoded {
   let msg: SyncMessage
   try {
     msg = SyncMessage.decode(frame, DECODE_LIMITS)
   } catch (err) {
-    if ((err as Error).name === 'MaxLengthError') throw new TooLargeError(`a vector in the frame has more than ${MAX_VECTOR_ENTRIES} entries`)
+    if ((err as Error).name === 'MaxLengthError') throw new TooLargeError(`a list in the frame is over its limit (${MAX_VECTOR_ENTRIES} vector entries, ${MAX_HELD_RUNS} held runs)`)
     throw new BadRequestError('frame does not decode as a sync message')
   }
   const set = [msg.hello, msg.want, msg.page, msg.done, msg.error].filter(x => x !== undefined).length

@@ -34,6 +34,7 @@ import type { InviteStore } from '../auth/invite-store.js'
 import { OplogTables, SIGNATURE_EVERY_BYTES, SIGNATURE_EVERY_OPS, type OriginHead } from './oplog-store.js'
 import { databaseState } from './store-files.js'
 import { isCorruption, openDatabase, openError, quickCheck, RECOVER_HINT, storeError, type Db } from './sqlite.js'
+import { PeerBookTables } from './peer-book.js'
 import { fieldToValue, StateTables } from './state.js'
 
 /** Chunks of held ops `releaseHeld` applies per call (each one transaction): bounds one call's work. */
@@ -130,6 +131,7 @@ export class Replica implements SyncStore {
   readonly #maxValueBytes: number
   readonly #listeners = new Set<ChangeListener>()
   #trust!: TrustTables
+  #peerBook!: PeerBookTables
   #membership: Membership | undefined
   #closed = false
   #sync: 'FULL' | 'NORMAL' = 'FULL'
@@ -187,6 +189,7 @@ export class Replica implements SyncStore {
       const persisted = this.#oplog.getMeta('hlc')
       const last = persisted === undefined ? ZERO_HLC : decodeHlc(Buffer.from(persisted).toString('latin1'))
       this.#clock = new HybridClock({ ...(options.wallClock === undefined ? {} : { wallClock: options.wallClock }), ...(options.maxDriftMs === undefined ? {} : { maxDriftMs: options.maxDriftMs }), last })
+      this.#peerBook = new PeerBookTables(this.#db)
       this.#loadMembership()
       const external = options.authorize
       this.#ctx = {
@@ -685,6 +688,9 @@ export class Replica implements SyncStore {
     }
     return { perOrigin, perCollection }
   }
+
+  /** Where the group's devices were reached (src/net dials members from it). */
+  get peerBook (): PeerBookTables { this.#open(); return this.#peerBook }
 
   /** Raw access for the CLI and tests that inspect the oplog. */
   get oplog (): OplogTables { this.#open(); return this.#oplog }

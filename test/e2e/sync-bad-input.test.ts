@@ -118,7 +118,7 @@ describe('bad input on the sync protocol', () => {
     // Well-framed messages with wrong fields.
     const hello = { protocolVersion: SYNC_WIRE_VERSION, groupId: 'default', deviceId: parseDeviceId(evilId), dataFormatVersion: OP_FORMAT_VERSION, vector: [] }
     const cases: Array<[string, Uint8Array, ErrorCode]> = [
-      ['a want before any hello', frame({ want: { vector: [], maxOps: 10, maxBytes: 1000 } }), ErrorCode.BAD_REQUEST],
+      ['a want before any hello', frame({ want: { vector: [], maxOps: 10, maxBytes: 1000, fragmentAboveBytes: 0, held: [] } }), ErrorCode.BAD_REQUEST],
       ['another protocol version', frame({ hello: { ...hello, protocolVersion: 99 } }), ErrorCode.VERSION_MISMATCH],
       ['another op format', frame({ hello: { ...hello, dataFormatVersion: 7 } }), ErrorCode.VERSION_MISMATCH],
       ['another group', frame({ hello: { ...hello, groupId: 'not-ours' } }), ErrorCode.NOT_MEMBER],
