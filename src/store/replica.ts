@@ -31,6 +31,7 @@ import type { InviteStore } from '../auth/invite-store.js'
 import { OplogTables, SIGNATURE_EVERY_BYTES, SIGNATURE_EVERY_OPS, type OriginHead } from './oplog-store.js'
 import { openDatabase, quickCheck, type Db } from './sqlite.js'
 import { fieldToValue, StateTables } from './state.js'
+import { DeclaredTables, TABLES_FILE, type CollectionSchema, type DeclareResult, type LiveQuery, type LiveQueryListener, type LiveQueryOptions, type QueryOptions, type QueryParams, type QueryResult, type SchemaInfo } from './tables/index.js'
 
 /** Most ops one local call (or batch) may write: a batch is signed once and must fit one sync page. */
 export const MAX_BATCH_OPS = 10_000
@@ -48,6 +49,12 @@ export interface ReplicaOptions {
   deviceKey?: DeviceKey
   /** Called for every remote op's origin before it is applied (group membership). */
   authorize?: OriginAuthorizer
+  /**
+   * Collection schemas to declare at open (see `declareSchema`): weft keeps
+   * a SQL table of each, for `query`. Declaring is idempotent; a changed
+   * schema needs a new version. @default {}
+   */
+  schemas?: Record<string, CollectionSchema>
 }
 
 export interface ChangeEvent {
@@ -107,6 +114,7 @@ export class Replica implements SyncStore {
   readonly #db: Db
   readonly #oplog: OplogTables
   readonly #state: StateTables
+  readonly #tables: DeclaredTables
   readonly #clock: HybridClock
   readonly #ctx: ApplyContext
   readonly #maxValueBytes: number
@@ -129,6 +137,7 @@ export class Replica implements SyncStore {
       migrate(this.#db, file)
       this.#oplog = new OplogTables(this.#db)
       this.#state = new StateTables(this.#db)
+      this.#tables = new DeclaredTables(this.#db, join(this.dir, TABLES_FILE))
       const persisted = this.#oplog.getMeta('hlc')
       const last = persisted === undefined ? ZERO_HLC : decodeHlc(Buffer.from(persisted).toString('latin1'))
       this.#clock = new HybridClock({ ...(options.wallClock === undefined ? {} : { wallClock: options.wallClock }), ...(options.maxDriftMs === undefined ? {} : { maxDriftMs: options.maxDriftMs }), last })
@@ -153,6 +162,12 @@ export class Replica implements SyncStore {
       if (typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('SQLITE_')) {
         throw new StoreOpenError(`database ${file} is corrupt or unreadable: ${(err as Error).message}. Move it aside to start a fresh replica, or restore it from a backup`, { cause: err })
       }
+      throw err
+    }
+    try {
+      for (const [collection, schema] of Object.entries(options.schemas ?? {})) this.declareSchema(collection, schema)
+    } catch (err) {
+      this.close()
       throw err
     }
   }
@@ -183,6 +198,7 @@ export class Replica implements SyncStore {
   }
 
   #emit (event: ChangeEvent): void {
+    this.#tables.committed(event.ops)
     for (const l of this.#listeners) {
       try { l(event) } catch { /* a listener's failure is its own */ }
     }
@@ -263,6 +279,7 @@ export class Replica implements SyncStore {
         out.push(op)
       }
       this.#state.applyMany(out.filter(op => op.kind === 'set'))
+      this.#tables.afterApply(out)
       // Signed at its end, and every SIGNATURE_EVERY_OPS / _BYTES along the
       // way, so a big batch can still travel in small pages (a stock relay
       // allows 128 KiB per relayed connection).
@@ -369,6 +386,7 @@ export class Replica implements SyncStore {
       // Planned inside the transaction so the heads it reads are the ones it extends.
       const p = planApply(this.#ctx, ops)
       applied = writePlan(this.#ctx, p, now)
+      this.#tables.afterApply(applied)
       if (p.maxHlc !== undefined) {
         this.#clock.receive(p.maxHlc)
         this.#persistClock()
@@ -537,6 +555,56 @@ export class Replica implements SyncStore {
     return { perOrigin, perCollection }
   }
 
+  /**
+   * Declares (or changes) a collection's schema: weft then keeps a SQL table
+   * of the collection's merged rows, in the same transaction as every write
+   * (local or remote), for `query`. A new field or index is filled in from
+   * the merged state (ops for it were merged all along); a removed or
+   * retyped field rebuilds the table. The version is what peers see.
+   */
+  declareSchema (collection: string, schema: CollectionSchema): DeclareResult {
+    this.#open()
+    checkName('collection', collection, MAX_COLLECTION_BYTES)
+    return this.#tables.declare(collection, schema)
+  }
+
+  /** Forgets a collection's schema and drops its table; its data stays (get, list, sync). Returns false when none was declared. */
+  dropSchema (collection: string): boolean { this.#open(); return this.#tables.drop(collection) }
+
+  /** The declared schemas, with each table's row count. */
+  schemas (): Array<SchemaInfo & { rows: number }> { this.#open(); return this.#tables.list() }
+
+  /** collection -> declared schema version (what the sync Hello carries). */
+  schemaVersions (): Map<string, number> { this.#open(); return this.#tables.versions() }
+
+  /** Rebuilds declared tables (one, or all) from the merged state. Returns the rows written. */
+  rebuildTables (collection?: string): number { this.#open(); return this.#tables.rebuild(collection) }
+
+  /**
+   * Read-only SQL over the declared tables (each named by its schema's
+   * `table`, with a `key` column and one column per field). Only a SELECT
+   * runs; rows, result size and time are limited (see QueryOptions).
+   */
+  query (sql: string, params?: QueryParams, options?: QueryOptions & { rowMode?: 'object' }): QueryResult
+  query (sql: string, params: QueryParams | undefined, options: QueryOptions & { rowMode: 'array' }): QueryResult<unknown[]>
+  query (sql: string, params?: QueryParams, options: QueryOptions & { rowMode?: 'object' | 'array' } = {}): QueryResult<unknown> {
+    this.#open()
+    return this.#tables.query(sql, params, options as QueryOptions & { rowMode: 'array' })
+  }
+
+  /**
+   * A live query: runs `sql` now (the result is in the returned handle) and
+   * again after each write, local or remote, to a table it reads; `listener`
+   * gets each result that differs from the one before.
+   */
+  watch (sql: string, params: QueryParams | undefined, listener: LiveQueryListener, options?: LiveQueryOptions): LiveQuery {
+    this.#open()
+    return this.#tables.watch(sql, params, listener, options)
+  }
+
+  /** The file holding the declared tables (what a separate query process opens read-only). */
+  get tablesFile (): string { return this.#tables.file }
+
   /** Raw access for the CLI and tests that inspect the oplog. */
   get oplog (): OplogTables { this.#open(); return this.#oplog }
 
@@ -544,6 +612,7 @@ export class Replica implements SyncStore {
     if (this.#closed) return
     this.#closed = true
     this.#listeners.clear()
+    this.#tables.close()
     this.#db.close()
   }
 }
