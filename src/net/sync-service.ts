@@ -337,7 +337,10 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
       ...(init.compressionLevel === undefined ? {} : { compressionLevel: init.compressionLevel }),
       signal,
       log: this.#log,
-      onHello: remote => { this.#states.vector(key, remote.vector, this.#store.versionVector()) }
+      onHello: remote => {
+        this.#states.vector(key, remote.vector, this.#store.versionVector())
+        this.#states.schemas(key, remote.schemas)
+      }
     })
     const durationMs = performance.now() - started
     this.#states.sessionEnded(key, result, durationMs, this.#store.versionVector())
