@@ -15,6 +15,7 @@ import { serviceInstall, serviceUninstall } from './service.js'
 import { printTable, parseFieldArgs, parseValueArg } from './format.js'
 import { initGroup } from './init.js'
 import { waitForInitialSync, withProgress } from './progress.js'
+import { queryCommands } from './query.js'
 
 export const EXIT = { ok: 0, error: 1, usage: 2, daemonDown: 3 } as const
 
@@ -59,6 +60,10 @@ const COMMANDS: Record<string, Command> = {
         const peers = s.peers as Array<Record<string, any>>
         out(`peers    ${peers.filter(p => p.connected === true).length} connected, ${peers.length} known`)
         if (peers.length > 0) printTable(['PEER', 'LOCAL', 'PEER VERSION', 'STATUS'], peers.map(p => [String(p.peer ?? p.peerId), String(p.localOps ?? ''), String(p.peerOps ?? ''), String(p.status ?? '')]), out)
+        for (const p of peers) {
+          const differs = (p.schemaDiffers ?? []) as Array<{ collection: string, local: number | null, peer: number | null }>
+          if (differs.length > 0) out(`schemas  ${String(p.peerId)} is on other schema versions: ${differs.map(d => `${d.collection} ${d.peer === null ? 'not declared' : `v${d.peer}`} there, ${d.local === null ? 'not declared' : `v${d.local}`} here`).join('; ')}`)
+        }
       })
     }
   },
@@ -232,6 +237,7 @@ const COMMANDS: Record<string, Command> = {
       printJsonOr(ctx, list, () => printTable(['DEVICE', 'NAME', 'ADDED BY', 'ADDED', 'STATE'], list.map(d => [String(d.device) + (d.self === true ? ' (this device)' : ''), String(d.name), String(d.addedBy), String(d.addedAt), d.revoked === null ? 'member' : `revoked ${d.revoked.at}`]), out))
     }
   },
+  ...queryCommands(out),
   service: {
     usage: 'weft service install|uninstall', summary: 'write (or remove) a systemd user unit / launchd agent that runs weft start', min: 1, max: 1,
     run: async ctx => {

@@ -22,6 +22,7 @@ import { acquireLock } from './lock.js'
 import type { Logger } from './log.js'
 import type { Paths } from './paths.js'
 import { renderMetrics } from './metrics.js'
+import { QueryRoutes } from './query-routes.js'
 
 /** What the daemon needs from the network layer; absent until it is started. */
 export interface Network {
@@ -82,6 +83,7 @@ export class Daemon {
   #replica: Replica | undefined
   #network: Network | undefined
   #api: ControlApi | undefined
+  #queries: QueryRoutes | undefined
   #stopping: Promise<void> | undefined
   readonly #networkFactory: NetworkFactory | undefined
 
@@ -106,6 +108,7 @@ export class Daemon {
         const { groupId } = this.#replica.createGroup(this.config.deviceName)
         this.log('info', 'created a new sync group with this device as its first member', { group: groupId })
       }
+      this.#queries = new QueryRoutes(this.#replica, this.log)
       if (this.#networkFactory !== undefined) this.#network = await this.#networkFactory(this.#replica, this.config, this.log)
       this.#api = new ControlApi({
         socket: this.paths.socket,
@@ -126,6 +129,7 @@ export class Daemon {
   async stop (): Promise<void> {
     this.#stopping ??= (async () => {
       await this.#api?.stop().catch(err => this.log('warn', `stopping the control API: ${String(err)}`))
+      await this.#queries?.close().catch(err => this.log('warn', `stopping the query process: ${String(err)}`))
       await this.#network?.stop().catch(err => this.log('warn', `stopping the network: ${String(err)}`))
       this.#replica?.close()
       this.#release?.()
@@ -217,6 +221,9 @@ export class Daemon {
         break
       case 'data':
         return this.#data(m, a, b, c, req.body, req.query)
+      case 'query':
+      case 'schemas':
+        return await this.#queries!.route(req)
       case 'diff':
         if (m === 'GET' && a !== undefined) return await this.diff(a)
         break

@@ -602,6 +602,17 @@ export class Replica implements SyncStore {
     return this.#tables.watch(sql, params, listener, options)
   }
 
+  /**
+   * Calls `listener` after each commit that changed declared tables (a
+   * local or remote write to a declared collection, a declare, drop or
+   * rebuild), with the tables' names: what a live query elsewhere (another
+   * process) needs to know to run again. Returns the unsubscribe function.
+   */
+  onTablesChanged (listener: (tables: readonly string[]) => void): () => void {
+    if (typeof listener !== 'function') throw new InvalidArgumentError('onTablesChanged needs a function')
+    return this.#tables.onTablesChanged(listener)
+  }
+
   /** The file holding the declared tables (what a separate query process opens read-only). */
   get tablesFile (): string { return this.#tables.file }
 

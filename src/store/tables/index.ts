@@ -32,12 +32,13 @@ export class DeclaredTables {
   readonly #typed: TypedTables
   #engine: QueryEngine | undefined
   readonly #live: LiveQueries
+  readonly #listeners = new Set<(tables: readonly string[]) => void>()
   readonly #unlisten: () => void
 
   constructor (db: Db, file: string) {
     this.#typed = new TypedTables(db, file)
     this.#live = new LiveQueries(() => this.#query())
-    this.#unlisten = this.#typed.onTablesChanged(tables => { this.#live.changed(tables) })
+    this.#unlisten = this.#typed.onTablesChanged(tables => { this.#changed(tables) })
   }
 
   get file (): string { return this.#typed.file }
@@ -53,7 +54,7 @@ export class DeclaredTables {
 
   /** After the commit: live queries on the tables these ops touched run again. */
   committed (ops: readonly Op[]): void {
-    if (this.#live.size === 0) return
+    if (this.#live.size === 0 && this.#listeners.size === 0) return
     const tables = new Set<string>()
     let last: string | undefined
     for (const op of ops) {
@@ -62,7 +63,20 @@ export class DeclaredTables {
       const t = this.#typed.tableOf(op.collection)
       if (t !== undefined) tables.add(t)
     }
+    if (tables.size > 0) this.#changed([...tables])
+  }
+
+  #changed (tables: readonly string[]): void {
     this.#live.changed(tables)
+    for (const l of this.#listeners) {
+      try { l(tables) } catch {}
+    }
+  }
+
+  /** Calls `listener` after every commit that changed declared tables (writes, declare, drop, rebuild), with their names. */
+  onTablesChanged (listener: (tables: readonly string[]) => void): () => void {
+    this.#listeners.add(listener)
+    return () => { this.#listeners.delete(listener) }
   }
 
   declare (collection: string, schema: CollectionSchema): DeclareResult { return this.#typed.declare(collection, schema) }
@@ -83,6 +97,7 @@ export class DeclaredTables {
 
   close (): void {
     this.#unlisten()
+    this.#listeners.clear()
     this.#live.close()
     this.#engine?.close()
     this.#engine = undefined
