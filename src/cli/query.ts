@@ -16,6 +16,8 @@ interface Command { usage: string, summary: string, options?: Options, min?: num
 
 /** A schema file larger than this is not a schema file. */
 const MAX_SCHEMA_FILE_BYTES = 1024 * 1024
+/** The longest query (the daemon refuses longer ones too). */
+const MAX_SQL_FILE_BYTES = 64 * 1024
 
 interface Result { columns: string[], rows: unknown[][], ms?: number }
 
@@ -51,14 +53,15 @@ export function queryCommands (out: (s: string) => void): Record<string, Command
   }
   return {
     query: {
-      usage: 'weft query "<sql>" [--param V]... [--watch] [--max-rows N] [--timeout MS]',
+      usage: 'weft query "<sql>" | --file F.sql [--param V]... [--watch] [--max-rows N] [--timeout MS]',
       summary: 'read-only SQL over the declared tables; --watch prints each new result as writes arrive',
-      options: { param: { type: 'string', short: 'p', multiple: true }, watch: { type: 'boolean', short: 'w' }, 'max-rows': { type: 'string' }, timeout: { type: 'string' } },
-      min: 1,
+      options: { file: { type: 'string', short: 'f' }, param: { type: 'string', short: 'p', multiple: true }, watch: { type: 'boolean', short: 'w' }, 'max-rows': { type: 'string' }, timeout: { type: 'string' } },
       max: 1,
       run: async ctx => {
+        const file = ctx.values.file as string | undefined
+        if ((file === undefined) === (ctx.args[0] === undefined)) throw new InvalidArgumentError('give the SQL as one argument or with --file, e.g. weft query "SELECT * FROM notes"')
         const params = ((ctx.values.param ?? []) as string[]).map(parseValueArg)
-        const body: Record<string, unknown> = { sql: ctx.args[0], params }
+        const body: Record<string, unknown> = { sql: file === undefined ? ctx.args[0] : readSqlFile(file), params }
         const maxRows = positiveInt(ctx.values['max-rows'], '--max-rows')
         const timeoutMs = positiveInt(ctx.values.timeout, '--timeout')
         if (maxRows !== undefined) body.maxRows = maxRows
@@ -126,6 +129,14 @@ export function queryCommands (out: (s: string) => void): Record<string, Command
       }
     }
   }
+}
+
+/** A file of SQL (which may start with a -- comment, which would read as an option on the command line). */
+function readSqlFile (file: string): string {
+  let size: number
+  try { size = statSync(file).size } catch (err) { throw new InvalidArgumentError(`cannot read ${file}: ${(err as Error).message}`) }
+  if (size > MAX_SQL_FILE_BYTES) throw new InvalidArgumentError(`${file} is ${size} bytes, over the ${MAX_SQL_FILE_BYTES}-byte limit of a query`)
+  return readFileSync(file, 'utf8')
 }
 
 /** Reads `{ "<collection>": schema, … }` from a JSON file; the daemon checks each schema. */

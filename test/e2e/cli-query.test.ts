@@ -99,6 +99,12 @@ describe('weft query and weft schema', () => {
     expect(limited.code).toBe(1)
     expect(JSON.parse(limited.stderr)).toEqual({ error: { code: 'QUERY_LIMIT', message: expect.stringMatching(/more than 1 rows/) } })
     expect((await a.cli(['query', 'SELECT 1', '--max-rows', 'lots'])).code).toBe(2)
+    const neither = await a.cli(['query'])
+    expect(neither.code).toBe(2)
+    expect(neither.stderr).toMatch(/give the SQL as one argument or with --file/)
+    // SQL that starts with a comment would read as an option: --file takes it.
+    writeFileSync(join(a.dataDir, 'q.sql'), '-- pinned notes\nSELECT key FROM notes WHERE pinned\n')
+    expect(json(await a.cli(['query', '--json', '--file', join(a.dataDir, 'q.sql')])).rows).toEqual([{ key: 'n1' }])
     // The control API itself: bytes and big integers as JSON, and bad bodies refused by name.
     const socket = join(a.dataDir, 'run', 'control.sock')
     expect(await call(socket, 'POST', '/v1/query', { body: { sql: 'SELECT ? AS b, 9007199254740993 AS big', params: [{ $bytes: 'AQI=' }] } }))
