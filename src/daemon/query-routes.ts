@@ -126,6 +126,7 @@ export class QueryRoutes {
     } catch (err) {
       throw asHttp(err)
     }
+    if (req.signal.aborted) return undefined // the client left while the first result was computed
     const line = JSON.stringify(resultJson(first))
     const w: Watch = { body, res: req.res, tables: new Set(tables), last: line, running: false, dirty: false, closed: false }
     req.res.writeHead(200, { 'content-type': 'application/x-ndjson' })
