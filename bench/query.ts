@@ -19,7 +19,7 @@
  *
  * Targets: indexed query p50 < 2 ms; declared apply >= 70 % of undeclared;
  * live query p50 < 20 ms. Run alone: `node dist/bench/query.js
- * [--rows=1000000] [--runs=3] [--list-runs=1] [--writes=300]`.
+ * [--rows=1000000] [--runs=5] [--list-runs=1] [--writes=300] [--only=query,apply,live]`.
  */
 import '../src/polyfill.js'
 import { fork, type ChildProcess } from 'node:child_process'
@@ -32,12 +32,14 @@ import { fmt, median, percentile, row, seconds, tempDir } from './util.js'
 export interface QueryBenchOptions {
   /** Rows in the declared collection the indexed query runs on. @default 1_000_000 */
   rows?: number
-  /** Runs of the remote-apply comparison. @default 3 */
+  /** Runs of the remote-apply comparison (each applies the ops twice, declared and not). @default 5 */
   runs?: number
   /** Runs of list + filter over every row (about a minute each over 1,000,000 rows here). @default 1 */
   listRuns?: number
   /** Single writes timed for the live query. @default 300 */
   writes?: number
+  /** Which parts to run. @default ['query', 'apply', 'live'] */
+  only?: Array<'query' | 'apply' | 'live'>
 }
 
 const now = (): number => Number(process.hrtime.bigint()) / 1e6
@@ -105,37 +107,41 @@ const WORKLOAD_SCHEMAS: Record<string, CollectionSchema> = {
   counters: { version: 1, fields: { n: 'counter' } }
 }
 
-function applyInto (pages: EncodedOp[][], total: number, declared: boolean): number {
+/** ops/s over wall time, and over this process's CPU time (what other load on the machine disturbs least). */
+function applyInto (pages: EncodedOp[][], total: number, declared: boolean): { wall: number, cpu: number } {
   const t = tempDir(declared ? 'apply-declared' : 'apply-plain')
   const r = openReplica({ dir: t.dir, ...(declared ? { schemas: WORKLOAD_SCHEMAS } : {}) })
   const start = process.hrtime.bigint()
+  const cpu0 = process.cpuUsage()
   let applied = 0
   for (const p of pages) applied += r.applyRemote(p).applied
   const s = seconds(start)
+  const cpu = process.cpuUsage(cpu0)
   if (declared && r.query('SELECT count(*) AS n FROM items').rows[0]!.n === 0) throw new Error('the declared table stayed empty')
   r.close(); t.cleanup()
   if (applied !== total) throw new Error(`applied ${applied} of ${total}`)
-  return total / s
+  return { wall: total / s, cpu: total / ((cpu.user + cpu.system) / 1e6) }
 }
 
-async function remoteApply (runs: number): Promise<{ plain: number[], declared: number[], ratios: number[] }> {
+async function remoteApply (runs: number): Promise<{ plain: number[], declared: number[], ratios: number[], cpuRatios: number[] }> {
   const total = 100_000
   const w = makeRemoteWorkload(total, 4)
   const plain: number[] = []
   const declared: number[] = []
   const ratios: number[] = []
+  const cpuRatios: number[] = []
   try {
     for (let i = 0; i < runs; i++) {
       // Alternate which goes first, so drift in the machine's load favours neither.
       const a = i % 2 === 0 ? applyInto(w.pages, total, false) : undefined
       const d = applyInto(w.pages, total, true)
       const p = a ?? applyInto(w.pages, total, false)
-      plain.push(p); declared.push(d); ratios.push(d / p)
+      plain.push(p.wall); declared.push(d.wall); ratios.push(d.wall / p.wall); cpuRatios.push(d.cpu / p.cpu)
     }
   } finally {
     w.cleanup()
   }
-  return { plain, declared, ratios }
+  return { plain, declared, ratios, cpuRatios }
 }
 
 /** A node in a child process (see the child at the end of this file). */
@@ -191,21 +197,33 @@ async function liveQuery (writes: number): Promise<{ p50: number, p99: number, l
 }
 
 export async function benchQuery (options: QueryBenchOptions = {}): Promise<void> {
-  const rows = options.rows ?? 1_000_000
-  const runs = options.runs ?? 3
-  process.stdout.write(`\nDeclared tables and queries\n`)
-  const q = await indexedQuery(rows, options.listRuns ?? 1)
+  const only = new Set(options.only ?? ['query', 'apply', 'live'])
+  process.stdout.write('\nDeclared tables and queries\n')
+  if (only.has('query')) await printIndexedQuery(options.rows ?? 1_000_000, options.listRuns ?? 1)
+  if (only.has('apply')) await printRemoteApply(options.runs ?? 5)
+  if (only.has('live')) await printLiveQuery(options.writes ?? 300)
+}
+
+async function printIndexedQuery (rows: number, listRuns: number): Promise<void> {
+  const q = await indexedQuery(rows, listRuns)
   row(`declared table of ${fmt(rows)} rows (1 indexed field) written in`, `${q.buildSeconds.toFixed(1)} s (${fmt(rows / q.buildSeconds)} ops/s)`)
   row(`query on the indexed field (${q.matches} rows each), 2,000 keys`, `p50 ${q.p50.toFixed(3)} ms, p99 ${q.p99.toFixed(3)} ms`)
   row('the same question through list + filter', `${fmt(median(q.listMs))} ms${q.listMs.length > 1 ? ` (runs ${q.listMs.map(x => fmt(x)).join(' / ')})` : ''}`)
   row('  ratio list + filter / query (p50)', `${fmt(median(q.listMs) / q.p50)}x`)
   row(`rebuild of the ${fmt(rows)}-row table from the merged state`, `${q.rebuildSeconds.toFixed(1)} s`)
+}
+
+async function printRemoteApply (runs: number): Promise<void> {
   const a = await remoteApply(runs)
   row('remote apply, 100,000 ops, undeclared collections', `${fmt(median(a.plain))} ops/s (${a.plain.map(fmt).join(' / ')})`)
   row('remote apply, same ops, declared (2 indexes)', `${fmt(median(a.declared))} ops/s (${a.declared.map(fmt).join(' / ')})`)
   row('  ratio declared / undeclared (median of per-run ratios)', `${median(a.ratios).toFixed(2)} (${a.ratios.map(r => r.toFixed(2)).join(' / ')})`)
-  const l = await liveQuery(options.writes ?? 300)
-  row(`live query: write on A to B's listener, ${options.writes ?? 300} writes`, `p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms${l.lost > 0 ? `, ${l.lost} not seen` : ''}`)
+  row('  the same ratio in CPU time of the applying process', `${median(a.cpuRatios).toFixed(2)} (${a.cpuRatios.map(r => r.toFixed(2)).join(' / ')})`)
+}
+
+async function printLiveQuery (writes: number): Promise<void> {
+  const l = await liveQuery(writes)
+  row(`live query: write on A to B's listener, ${writes} writes`, `p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms${l.lost > 0 ? `, ${l.lost} not seen` : ''}`)
   row('  the same writes\' arrival on B (change event), p50', `${l.arrivalP50.toFixed(1)} ms`)
 }
 
@@ -274,7 +292,8 @@ function parseArgs (argv: string[]): QueryBenchOptions {
     else if (k === 'runs' && Number.isSafeInteger(n) && n > 0) out.runs = n
     else if (k === 'writes' && Number.isSafeInteger(n) && n > 0) out.writes = n
     else if (k === 'list-runs' && Number.isSafeInteger(n) && n > 0) out.listRuns = n
-    else throw new Error(`bad argument ${a} (use --rows=1000000 --runs=3 --list-runs=1 --writes=300)`)
+    else if (k === 'only' && v !== undefined && v.split(',').every(x => ['query', 'apply', 'live'].includes(x))) out.only = v.split(',') as Array<'query' | 'apply' | 'live'>
+    else throw new Error(`bad argument ${a} (use --rows=1000000 --runs=5 --list-runs=1 --writes=300 --only=query,apply,live)`)
   }
   return out
 }
