@@ -33,7 +33,10 @@ const TABLES: Record<string, string> = { c1: 'c1', c2: 'c2', c3: 'third' }
 
 const valueArb: fc.Arbitrary<Value> = fc.oneof(
   fc.constant(null), fc.boolean(), fc.integer({ min: -3, max: 3 }), fc.constantFrom(0.5, 1e300, 2 ** 60),
-  fc.constantFrom('', 's', 'é😀'), fc.constantFrom(new Uint8Array([]), new Uint8Array([0, 255])), fc.constantFrom<Value[]>([1, 'a'], { a: [null] })
+  // Strings and bytes around the length varint's 1-, 2- and 3-byte forms, and a NUL inside a string.
+  fc.constantFrom('', 's', 'é😀', 'a\u0000b', 'x'.repeat(127), 'é'.repeat(64), 'y'.repeat(20_000)),
+  fc.constantFrom(new Uint8Array([]), new Uint8Array([0, 255]), new Uint8Array(128).fill(4), new Uint8Array(16_384).fill(2)),
+  fc.constantFrom<Value[]>([1, 'a'], { a: [null] })
 )
 
 type Write =

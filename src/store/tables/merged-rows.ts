@@ -10,7 +10,10 @@
  * checks the two against each other on random histories.
  */
 import { combineFields, type MaterializedField } from '../../merge/digest.js'
+import { decodeValue } from '../../oplog/value.js'
 import type { Db, Statement } from '../sqlite.js'
+import type { FieldType } from './schema.js'
+import { registerColumn, setColumn, type SqlValue } from './values.js'
 
 /** Keys per page when reading a whole collection. */
 const RANGE_PAGE_KEYS = 2000
@@ -78,43 +81,71 @@ function groupByKey<T> (rows: Array<[string, string, T]>): Map<string, Array<[st
   return out
 }
 
-/** What `RowReader` returns per key: whether the row is visible, and one value per declared field (see below). */
-export interface ReadRow { readonly visible: boolean, readonly values: unknown[] }
+/** What `RowReader` returns per key: whether the row is visible, and its column values in field order. */
+export interface ReadRow { readonly visible: boolean, readonly values: SqlValue[] }
+
+/** Value tags of the canonical encoding (src/oplog/value.ts) that SQL looks at. */
+const TAG_FALSE = "x'01'"
+const TAG_TRUE = "x'02'"
+const TAG_NUMBER = "x'03'"
+const TAG_STRING = "x'04'"
+const TAG_BYTES = "x'05'"
 
 /**
- * Reads, for many keys of one collection in one statement, exactly what a
- * declared table needs: per declared field the register's encoded value (for
- * register types), the counter's total (counter: NULL when a register of that
- * name shadows it), or whether the set shows (set: 1 when neither a register
- * nor a live counter of that name shadows it); and whether the row is
- * visible at all. One result row per key and no field names to build makes
- * it several times cheaper than reading the whole row back.
+ * Reads, for many keys of one collection in one statement, exactly the
+ * column values of a declared table: one result row per key, most values
+ * already in their column's form. Each declared field is a LEFT JOIN on its
+ * register (visible: newer than the row's tombstone), so a text, boolean or
+ * bytes column comes out of SQL ready (the encoding's tag checked and the
+ * payload cut out past its length varint), a number as its 9 encoded bytes,
+ * a counter as its total unless a register shadows it, a set as a flag (its
+ * elements are read only then). Whether the row is visible at all is
+ * checked only for rows with no visible declared register.
+ *
+ * This reads the state tables directly, as `rows` does through
+ * `combineFields`; the property test in test/integration/typed-tables.test.ts
+ * holds both (incremental and rebuilt tables) to the pure merge model.
  */
 export class RowReader {
   readonly #many: Statement
-  readonly #elements: Statement
+  readonly #elementsOf: Statement
   readonly #collection: string
-  readonly #fieldParams: Record<string, string>
+  readonly #fields: ReadonlyArray<{ readonly name: string, readonly type: FieldType }>
+  readonly #params: Record<string, string>
 
-  constructor (db: Db, collection: string, fields: ReadonlyArray<{ readonly name: string, readonly type: string }>) {
+  constructor (db: Db, collection: string, fields: ReadonlyArray<{ readonly name: string, readonly type: FieldType }>) {
     this.#collection = collection
-    this.#fieldParams = Object.fromEntries(fields.map((f, i) => [`f${i}`, f.name]))
+    this.#fields = fields
+    this.#params = Object.fromEntries(fields.map((f, i) => [`f${i}`, f.name]))
     const newer = (alias: string): string => `${alias}.collection = :c AND ${alias}.key = k.value AND ${alias}.stamp > coalesce(tb.stamp, x'')`
-    const register = (i: number): string => `(SELECT r.value FROM registers r WHERE ${newer('r')} AND r.field = :f${i})`
-    const hasRegister = (i: number): string => `EXISTS (SELECT 1 FROM registers r WHERE ${newer('r')} AND r.field = :f${i})`
-    const liveCounter = (field: string): string => `(SELECT n.total FROM counters n WHERE n.collection = :c AND n.key = k.value AND n.field = ${field} AND n.live > 0)`
+    const joins = fields.map((_, i) => `LEFT JOIN registers r${i} ON ${newer(`r${i}`)} AND r${i}.field = :f${i}`)
+    const liveCounter = (i: number): string => `(SELECT n.total FROM counters n WHERE n.collection = :c AND n.key = k.value AND n.field = :f${i} AND n.live > 0)`
+    // Where a string's or bytes' payload starts: after the tag and a 1- to 4-byte length varint (values are at most 16 MiB).
+    const payload = (v: string): string => `substr(${v}, CASE WHEN hex(substr(${v}, 2, 1)) < '80' THEN 3 WHEN hex(substr(${v}, 3, 1)) < '80' THEN 4 WHEN hex(substr(${v}, 4, 1)) < '80' THEN 5 ELSE 6 END)`
+    const tag = (v: string): string => `substr(${v}, 1, 1)`
     const cols = fields.map((f, i) => {
-      if (f.type === 'counter') return `CASE WHEN ${hasRegister(i)} THEN NULL ELSE ${liveCounter(`:f${i}`)} END`
-      if (f.type === 'set') return `CASE WHEN ${hasRegister(i)} OR ${liveCounter(`:f${i}`)} IS NOT NULL THEN 0 ELSE 1 END`
-      return register(i)
+      const v = `r${i}.value`
+      switch (f.type) {
+        case 'text': return `CASE WHEN ${tag(v)} = ${TAG_STRING} THEN CAST(${payload(v)} AS TEXT) END`
+        case 'bytes': return `CASE WHEN ${tag(v)} = ${TAG_BYTES} THEN ${payload(v)} END`
+        case 'boolean': return `CASE ${tag(v)} WHEN ${TAG_TRUE} THEN 1 WHEN ${TAG_FALSE} THEN 0 END`
+        case 'integer': case 'real': return `CASE WHEN ${tag(v)} = ${TAG_NUMBER} THEN ${v} END`
+        case 'json': return v
+        case 'counter': return `CASE WHEN r${i}.key IS NULL THEN ${liveCounter(i)} END`
+        case 'set': return `CASE WHEN r${i}.key IS NULL AND ${liveCounter(i)} IS NULL THEN 1 ELSE 0 END`
+      }
     })
-    const visibleAdd = `EXISTS (SELECT 1 FROM set_adds a WHERE ${newer('a')} AND NOT EXISTS (SELECT 1 FROM set_removed x WHERE x.stamp = a.stamp))`
-    this.#many = db.prepare(`SELECT k.value,
-        EXISTS (SELECT 1 FROM registers r WHERE ${newer('r')})
-          OR EXISTS (SELECT 1 FROM counters n WHERE n.collection = :c AND n.key = k.value AND n.live > 0)
-          OR ${visibleAdd}${cols.map(c => `,\n        ${c}`).join('')}
-      FROM json_each(:keys) k LEFT JOIN tombstones tb ON tb.collection = :c AND tb.key = k.value`).raw()
-    this.#elements = db.prepare(`SELECT DISTINCT a.element FROM set_adds a
+    const anyDeclared = fields.length === 0 ? '0' : fields.map((_, i) => `r${i}.key IS NOT NULL`).join(' OR ')
+    // CASE, not OR: its branches run only as far as needed.
+    const visible = `CASE WHEN ${anyDeclared} THEN 1
+        WHEN EXISTS (SELECT 1 FROM registers r WHERE ${newer('r')}) THEN 1
+        WHEN EXISTS (SELECT 1 FROM counters n WHERE n.collection = :c AND n.key = k.value AND n.live > 0) THEN 1
+        WHEN EXISTS (SELECT 1 FROM set_adds a WHERE ${newer('a')} AND NOT EXISTS (SELECT 1 FROM set_removed x WHERE x.stamp = a.stamp)) THEN 1
+        ELSE 0 END`
+    this.#many = db.prepare(`SELECT k.value, ${visible}${cols.map(c => `,\n        ${c}`).join('')}
+      FROM json_each(:keys) k LEFT JOIN tombstones tb ON tb.collection = :c AND tb.key = k.value
+      ${joins.join('\n      ')}`).raw()
+    this.#elementsOf = db.prepare(`SELECT DISTINCT a.element FROM set_adds a
       LEFT JOIN tombstones t ON t.collection = a.collection AND t.key = a.key
       WHERE a.collection = ? AND a.key = ? AND a.field = ? AND (t.stamp IS NULL OR a.stamp > t.stamp)
         AND NOT EXISTS (SELECT 1 FROM set_removed x WHERE x.stamp = a.stamp)`).pluck()
@@ -122,15 +153,32 @@ export class RowReader {
 
   read (keys: readonly string[]): Array<[string, ReadRow]> {
     const out: Array<[string, ReadRow]> = []
+    const fields = this.#fields
     for (let i = 0; i < keys.length; i += KEYS_PER_QUERY) {
-      const rows = this.#many.all({ c: this.#collection, keys: JSON.stringify(keys.slice(i, i + KEYS_PER_QUERY)), ...this.#fieldParams }) as unknown[][]
-      for (const r of rows) out.push([r[0] as string, { visible: r[1] === 1, values: r.slice(2) }])
+      const rows = this.#many.all({ c: this.#collection, keys: JSON.stringify(keys.slice(i, i + KEYS_PER_QUERY)), ...this.#params }) as unknown[][]
+      for (const r of rows) {
+        const key = r[0] as string
+        const values = new Array<SqlValue>(fields.length)
+        for (let j = 0; j < fields.length; j++) {
+          const f = fields[j]!
+          const v = r[j + 2]
+          if (v === null) { values[j] = null; continue }
+          switch (f.type) {
+            case 'integer': { const n = (v as Buffer).readDoubleBE(1); values[j] = Number.isSafeInteger(n) ? n : null; break }
+            case 'real': values[j] = (v as Buffer).readDoubleBE(1); break
+            case 'json': values[j] = registerColumn('json', decodeValue(v as Uint8Array)); break
+            case 'set': values[j] = v === 1 ? setColumn(this.#elements(key, f.name)) : null; break
+            default: values[j] = v as SqlValue
+          }
+        }
+        out.push([key, { visible: r[1] === 1, values }])
+      }
     }
     return out
   }
 
   /** The visible elements of a set field, in byte order (as `combineFields` orders them). */
-  elements (key: string, field: string): Uint8Array[] {
-    return (this.#elements.all(this.#collection, key, field) as Uint8Array[]).sort(Buffer.compare)
+  #elements (key: string, field: string): Uint8Array[] {
+    return (this.#elementsOf.all(this.#collection, key, field) as Uint8Array[]).sort(Buffer.compare)
   }
 }

@@ -30,7 +30,6 @@
 import { randomInt } from 'node:crypto'
 import { rmSync } from 'node:fs'
 import type { Op } from '../../oplog/op.js'
-import { decodeValue } from '../../oplog/value.js'
 import type { Db, Statement } from '../sqlite.js'
 import { SchemaError } from './errors.js'
 import { MergedRows, RowReader } from './merged-rows.js'
@@ -38,7 +37,7 @@ import {
   COLUMN_TYPES, createIndexSql, createTableSql, MAX_DECLARED_COLLECTIONS, quoteId, resolveSchema, schemaChange, schemaFromJson, schemaToJson,
   toDeclaration, type CollectionSchema, type ResolvedSchema
 } from './schema.js'
-import { columnValue, registerColumn, setColumn } from './values.js'
+import { columnValue } from './values.js'
 
 /** The tables file, next to replica.db. */
 export const TABLES_FILE = 'tables.db'
@@ -239,13 +238,7 @@ export class TypedTables {
       let rows = 0
       for (const [key, read] of c.reader.read([...keys])) {
         if (!read.visible) { c.remove.run(key); continue }
-        values.push(key)
-        c.schema.fields.forEach((f, i) => {
-          const raw = read.values[i]
-          if (f.type === 'counter') values.push(raw)
-          else if (f.type === 'set') values.push(raw === 1 ? setColumn(c.reader.elements(key, f.name)) : null)
-          else values.push(raw === null ? null : registerColumn(f.type, decodeValue(raw as Uint8Array)))
-        })
+        values.push(key, ...read.values)
         if (++rows === UPSERT_CHUNK_ROWS) { c.upsertMany.run(values); values = []; rows = 0 }
       }
       if (rows > 0) {
