@@ -140,7 +140,7 @@ export class Daemon {
   status (): Record<string, unknown> {
     const r = this.replica
     let bytes = 0
-    for (const f of ['replica.db', 'replica.db-wal']) {
+    for (const f of ['replica.db', 'replica.db-wal', 'tables.db', 'tables.db-wal']) {
       try { bytes += statSync(join(this.paths.dataDir, f)).size } catch {}
     }
     const stats = r.stats()
