@@ -17,6 +17,7 @@ import { serviceInstall, serviceUninstall, systemUnit, userUnit } from './servic
 import { printTable, parseFieldArgs, parseValueArg } from './format.js'
 import { initGroup } from './init.js'
 import { waitForInitialSync, withProgress } from './progress.js'
+import { queryCommands } from './query.js'
 
 export { EXIT }
 
@@ -84,6 +85,10 @@ const COMMANDS: Record<string, Command> = {
         const peers = s.peers as Array<Record<string, any>>
         out(`peers    ${peers.filter(p => p.connected === true).length} connected, ${peers.length} known`)
         if (peers.length > 0) printTable(['PEER', 'LOCAL', 'PEER VERSION', 'STATUS'], peers.map(p => [String(p.peer ?? p.peerId), String(p.localOps ?? ''), String(p.peerOps ?? ''), String(p.status ?? '')]), out)
+        for (const p of peers) {
+          const differs = (p.schemaDiffers ?? []) as Array<{ collection: string, local: number | null, peer: number | null }>
+          if (differs.length > 0) out(`schemas  ${String(p.peerId)} is on other schema versions: ${differs.map(d => `${d.collection} ${d.peer === null ? 'not declared' : `v${d.peer}`} there, ${d.local === null ? 'not declared' : `v${d.local}`} here`).join('; ')}`)
+        }
       })
     }
   },
@@ -287,6 +292,7 @@ const COMMANDS: Record<string, Command> = {
       printJsonOr(ctx, list, () => printTable(['DEVICE', 'NAME', 'ADDED BY', 'ADDED', 'STATE'], list.map(d => [String(d.device) + (d.self === true ? ' (this device)' : ''), String(d.name), String(d.addedBy), String(d.addedAt), d.revoked === null ? 'member' : `revoked ${d.revoked.at}${d.replacedBy == null ? '' : `, replaced by ${d.replacedBy}`}`]), out))
     }
   },
+  ...queryCommands(out),
   service: {
     usage: 'weft service install|uninstall [--system [--user NAME]] [--print]',
     summary: 'write (or remove) a systemd user unit / launchd agent that runs weft start; --system: a system-wide unit run by a dedicated user; --print: show the unit, write nothing',

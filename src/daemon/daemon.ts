@@ -25,6 +25,7 @@ import { acquireLock } from './lock.js'
 import type { Logger } from './log.js'
 import type { Paths } from './paths.js'
 import { renderMetrics } from './metrics.js'
+import { QueryRoutes } from './query-routes.js'
 
 /** What the daemon needs from the network layer; absent until it is started. */
 export interface Network {
@@ -113,9 +114,11 @@ export class Daemon {
   #replica: Replica | undefined
   #network: Network | undefined
   #api: ControlApi | undefined
+  #queries: QueryRoutes | undefined
   #stopping: Promise<void> | undefined
   readonly #networkFactory: NetworkFactory | undefined
-  readonly #router = new Router(this.#routes())
+  /** Built on the first request: the query routes exist once the replica is open. */
+  #router: Router | undefined
   readonly #options: DaemonOptions
   #housekeeping: NodeJS.Timeout | undefined
   #clockWarned = false
@@ -151,6 +154,7 @@ export class Daemon {
         const { groupId } = this.#replica.createGroup(this.config.deviceName)
         this.log('info', 'created a new sync group with this device as its first member', { group: groupId })
       }
+      this.#queries = new QueryRoutes(this.#replica, this.log)
       if (this.#networkFactory !== undefined) this.#network = await this.#networkFactory(this.#replica, this.config, this.log)
       this.#api = new ControlApi({
         socket: this.paths.socket,
@@ -175,6 +179,7 @@ export class Daemon {
     this.#stopping ??= (async () => {
       clearInterval(this.#housekeeping)
       await this.#api?.stop().catch(err => this.log('warn', `stopping the control API: ${String(err)}`))
+      await this.#queries?.close().catch(err => this.log('warn', `stopping the query process: ${String(err)}`))
       await this.#network?.stop().catch(err => this.log('warn', `stopping the network: ${String(err)}`))
       this.#replica?.close()
       this.#release?.()
@@ -185,7 +190,7 @@ export class Daemon {
   status (): Record<string, unknown> {
     const r = this.replica
     let bytes = 0
-    for (const f of ['replica.db', 'replica.db-wal']) {
+    for (const f of ['replica.db', 'replica.db-wal', 'tables.db', 'tables.db-wal']) {
       try { bytes += statSync(join(this.paths.dataDir, f)).size } catch {}
     }
     const stats = r.stats()
@@ -312,6 +317,7 @@ export class Daemon {
   }
 
   async #route (req: ApiRequest): Promise<unknown> {
+    this.#router ??= new Router(this.#routes())
     return await this.#router.handle(req)
   }
 
@@ -337,6 +343,7 @@ export class Daemon {
       { path: 'v1/peers', methods: { GET: async () => this.#network === undefined ? [] : await this.#network.peers() } },
       { path: 'v1/relays', methods: { GET: () => this.#network?.relays?.() ?? [] } },
       { path: 'v1/peer-book', methods: { GET: () => this.#network?.peerBook?.() ?? { entries: [], dialer: [] } } },
+      ...(this.#queries?.routes() ?? []),
       { path: 'v1/vector', methods: { GET: () => Object.fromEntries(this.replica.versionVector()) } },
       { path: 'v1/oplog', methods: { GET: req => this.oplog(req.query) } },
       { path: 'v1/oplog/follow', methods: { GET: req => this.#follow(req) } },

@@ -57,6 +57,10 @@ export interface PeerView {
   opsDeferred: number
   relays?: unknown
   theirVector: Record<string, number>
+  /** Collection -> version of the schemas the peer's app declared (as of its last hello). */
+  schemas: Record<string, number>
+  /** Collections whose declared schema version differs here and there (null: not declared on that side). */
+  schemaDiffers: Array<{ collection: string, local: number | null, peer: number | null }>
 }
 
 function pathOf (conn: Connection | undefined): { path: string, address: string | undefined } {
@@ -78,6 +82,12 @@ export function compareVectors (local: ReadonlyMap<string, number>, theirs: Read
   for (const [o, s] of local) ahead += Math.max(0, s - (theirs[o] ?? 0))
   for (const [o, s] of Object.entries(theirs)) behind += Math.max(0, s - (local.get(o) ?? 0))
   return { ahead, behind }
+}
+
+/** Collections declared here or there whose schema versions differ. */
+export function schemaDifferences (local: ReadonlyMap<string, number>, theirs: Readonly<Record<string, number>>): PeerView['schemaDiffers'] {
+  const names = [...new Set([...local.keys(), ...Object.keys(theirs)])].sort()
+  return names.map(collection => ({ collection, local: local.get(collection) ?? null, peer: theirs[collection] ?? null })).filter(d => d.local !== d.peer)
 }
 
 class NodeNetwork implements Network {
@@ -187,6 +197,8 @@ class NodeNetwork implements Network {
         opsReceived: s.opsReceived,
         rejected: s.lastRejection === undefined ? undefined : { ...s.lastRejection, at: new Date(s.lastRejection.at).toISOString() },
         theirVector: { ...s.theirVector },
+        schemas: { ...s.theirSchemas },
+        schemaDiffers: schemaDifferences(this.#replica.schemaVersions(), s.theirSchemas),
         lastError: s.lastError === undefined ? undefined : { code: s.lastError.code, message: s.lastError.message, remote: s.lastError.remote, at: new Date(s.lastError.at).toISOString() },
         versionMismatch: s.versionMismatch === undefined ? undefined : { ...s.versionMismatch, at: new Date(s.versionMismatch.at).toISOString() },
         opsDeferred: s.opsDeferred
@@ -379,7 +391,7 @@ export function memberIds (replica: Replica): string[] {
 
 /** The state of a member never synced with in this run. */
 function neverSynced (peerId: string): PeerSyncState {
-  return { peerId, connected: false, limited: false, sessionActive: false, sessions: 0, opsSent: 0, opsReceived: 0, opsApplied: 0, bytesSent: 0, bytesReceived: 0, theirVector: {}, theyAreAheadBy: 0, opsDeferred: 0 }
+  return { peerId, connected: false, limited: false, sessionActive: false, sessions: 0, opsSent: 0, opsReceived: 0, opsApplied: 0, bytesSent: 0, bytesReceived: 0, theirVector: {}, theirSchemas: {}, theyAreAheadBy: 0, opsDeferred: 0 }
 }
 
 export const networkFactory: NetworkFactory = async (replica: Replica, config: DaemonConfig, log: Logger, extraPeers: string[] = []) => {

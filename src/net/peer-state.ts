@@ -39,6 +39,8 @@ export interface PeerSyncState {
   readonly bytesReceived: number
   /** Their vector when last seen (hello or announcement). */
   readonly theirVector: Readonly<Record<string, number>>
+  /** Collection -> version of the schemas their app declared, from their last hello. */
+  readonly theirSchemas: Readonly<Record<string, number>>
   /** Ops they held beyond us at that time. */
   readonly theyAreAheadBy: number
   readonly lastError?: PeerSyncError
@@ -91,7 +93,7 @@ export class PeerStates {
 
   get (peerId: string): PeerSyncState | undefined {
     const s = this.#peers.get(peerId)
-    return s === undefined ? undefined : { ...s, theirVector: { ...s.theirVector } }
+    return s === undefined ? undefined : { ...s, theirVector: { ...s.theirVector }, theirSchemas: { ...s.theirSchemas } }
   }
 
   all (): PeerSyncState[] {
@@ -102,7 +104,7 @@ export class PeerStates {
     let s = this.#peers.get(peerId)
     if (s === undefined) {
       if (this.#peers.size >= this.#max) this.#evict()
-      s = { peerId, connected: false, limited: false, sessionActive: false, sessions: 0, opsSent: 0, opsReceived: 0, opsApplied: 0, bytesSent: 0, bytesReceived: 0, opsDeferred: 0, theirVector: {}, theyAreAheadBy: 0 }
+      s = { peerId, connected: false, limited: false, sessionActive: false, sessions: 0, opsSent: 0, opsReceived: 0, opsApplied: 0, bytesSent: 0, bytesReceived: 0, opsDeferred: 0, theirVector: {}, theirSchemas: {}, theyAreAheadBy: 0 }
       this.#peers.set(peerId, s)
     }
     return s
@@ -163,6 +165,11 @@ export class PeerStates {
     const s = this.#entry(peerId)
     s.theirVector = vectorToObject(theirs)
     s.theyAreAheadBy = opsBeyond(theirs, ours)
+  }
+
+  /** The schema versions from the peer's hello. */
+  schemas (peerId: string, theirs: ReadonlyMap<string, number>): void {
+    this.#entry(peerId).theirSchemas = Object.fromEntries(theirs)
   }
 
   announced (peerId: string, ops: number, applied: number, bytes: number, deferred = 0): void {

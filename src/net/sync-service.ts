@@ -401,7 +401,10 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
       signal,
       log: this.#log,
       authorize: (peerId, groupId) => this.#authorize(peerId, groupId),
-      onHello: remote => { this.#states.vector(key, remote.vector, this.#store.versionVector()) }
+      onHello: remote => {
+        this.#states.vector(key, remote.vector, this.#store.versionVector())
+        this.#states.schemas(key, remote.schemas)
+      }
     })
     const durationMs = performance.now() - started
     this.#states.sessionEnded(key, result, durationMs, this.#store.versionVector())

@@ -59,6 +59,9 @@ export const DEFAULT_COMPRESSION_LEVEL = 1
 /** Origins a vector may name; more is BAD_REQUEST (a group has a handful of devices). */
 export const MAX_VECTOR_ENTRIES = 10_000
 export const MAX_GROUP_ID_BYTES = 256
+/** Collection schema versions a hello may carry, and the longest collection name among them. */
+export const MAX_HELLO_SCHEMAS = 1024
+export const MAX_SCHEMA_COLLECTION_BYTES = 256
 /** Error messages on the wire are cut to this many characters. */
 export const MAX_ERROR_MESSAGE_CHARS = 500
 

@@ -54,4 +54,6 @@ export interface SyncStore {
   opsSince(vector: VersionVector, options?: OpsSinceOptions): OpsPage
   /** Verifies and applies a batch in one transaction. Never throws for bad ops: they come back in `rejected`. */
   applyRemote(ops: readonly EncodedOp[]): ApplyResult
+  /** Collection -> version of the schemas the local app declared; sent in the hello so peers can show differences. */
+  schemaVersions?(): ReadonlyMap<string, number>
 }

@@ -29,7 +29,7 @@ import { OP_FORMAT_VERSION, type EncodedOp } from '../oplog/op.js'
 import { deviceIdToString, parseDeviceId } from '../oplog/keys.js'
 import {
   DEFAULT_APPLY_CHUNK_BYTES, DEFAULT_FRAGMENT_ABOVE_PAGES, DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_MAX_PAGES_PER_SESSION, DEFAULT_PAGE_MAX_BYTES, DEFAULT_PAGE_MAX_OPS,
-  DEFAULT_READ_TIMEOUT_MS, DEFAULT_WRITE_TIMEOUT_MS, MIN_FRAGMENT_ABOVE_BYTES, MIN_PAGE_MAX_BYTES, MIN_PAGE_MAX_OPS, SYNC_WIRE_VERSION
+  DEFAULT_READ_TIMEOUT_MS, DEFAULT_WRITE_TIMEOUT_MS, MAX_HELLO_SCHEMAS, MIN_FRAGMENT_ABOVE_BYTES, MIN_PAGE_MAX_BYTES, MIN_PAGE_MAX_OPS, SYNC_WIRE_VERSION
 } from './constants.js'
 import { withDeadline } from './deadline.js'
 import { asSyncError, BadRequestError, fromWireError, NotMemberError, SessionClosedError, SyncProtocolError, TooLargeError, toWireError } from './errors.js'
@@ -283,7 +283,8 @@ export class SyncSession {
         groupId: this.#opts.groupId,
         deviceId: parseDeviceId(this.#store.deviceId),
         dataFormatVersion: OP_FORMAT_VERSION,
-        vector: vectorToWire(this.#store.versionVector())
+        vector: vectorToWire(this.#store.versionVector()),
+        schemas: [...(this.#store.schemaVersions?.() ?? [])].slice(0, MAX_HELLO_SCHEMAS).map(([collection, version]) => ({ collection, version }))
       }
     })
   }

@@ -36,6 +36,7 @@ import { databaseState } from './store-files.js'
 import { isCorruption, openDatabase, openError, quickCheck, RECOVER_HINT, storeError, type Db } from './sqlite.js'
 import { PeerBookTables } from './peer-book.js'
 import { fieldToValue, StateTables } from './state.js'
+import { DeclaredTables, TABLES_FILE, type CollectionSchema, type DeclareResult, type LiveQuery, type LiveQueryListener, type LiveQueryOptions, type QueryOptions, type QueryParams, type QueryResult, type SchemaInfo } from './tables/index.js'
 
 /** Chunks of held ops `releaseHeld` applies per call (each one transaction): bounds one call's work. */
 const MAX_RELEASE_CHUNKS_PER_CALL = 8
@@ -63,6 +64,12 @@ export interface ReplicaOptions {
    * quarantine.ts); 0 refuses them (`drift`) instead. @default DEFAULT_MAX_HELD_BYTES (256 MiB)
    */
   maxHeldBytes?: number
+  /**
+   * Collection schemas to declare at open (see `declareSchema`): weft keeps
+   * a SQL table of each, for `query`. Declaring is idempotent; a changed
+   * schema needs a new version. @default {}
+   */
+  schemas?: Record<string, CollectionSchema>
 }
 
 export interface ChangeEvent {
@@ -126,6 +133,7 @@ export class Replica implements SyncStore {
   readonly #oplog: OplogTables
   readonly #state: StateTables
   readonly #quarantine: Quarantine
+  readonly #tables: DeclaredTables
   readonly #clock: HybridClock
   readonly #ctx: ApplyContext
   readonly #maxValueBytes: number
@@ -186,6 +194,7 @@ export class Replica implements SyncStore {
       })()
       // Only now, with the database holding the key's public half, is the key written.
       if (newKey !== undefined) writeDeviceKey(keyFile, newKey)
+      this.#tables = new DeclaredTables(this.#db, join(this.dir, TABLES_FILE))
       const persisted = this.#oplog.getMeta('hlc')
       const last = persisted === undefined ? ZERO_HLC : decodeHlc(Buffer.from(persisted).toString('latin1'))
       this.#clock = new HybridClock({ ...(options.wallClock === undefined ? {} : { wallClock: options.wallClock }), ...(options.maxDriftMs === undefined ? {} : { maxDriftMs: options.maxDriftMs }), last })
@@ -207,6 +216,12 @@ export class Replica implements SyncStore {
     } catch (err) {
       this.#db.close()
       throw openError(err, file)
+    }
+    try {
+      for (const [collection, schema] of Object.entries(options.schemas ?? {})) this.declareSchema(collection, schema)
+    } catch (err) {
+      this.close()
+      throw err
     }
   }
 
@@ -238,6 +253,7 @@ export class Replica implements SyncStore {
   }
 
   #emit (event: ChangeEvent): void {
+    this.#tables.committed(event.ops)
     for (const l of this.#listeners) {
       try { l(event) } catch { /* a listener's failure is its own */ }
     }
@@ -318,6 +334,7 @@ export class Replica implements SyncStore {
         out.push(op)
       }
       this.#state.applyMany(out.filter(op => op.kind === 'set'))
+      this.#tables.afterApply(out)
       // Signed at its end, and every SIGNATURE_EVERY_OPS / _BYTES along the
       // way, so a big batch can still travel in small pages (a stock relay
       // allows 128 KiB per relayed connection).
@@ -426,6 +443,7 @@ export class Replica implements SyncStore {
       // Planned inside the transaction so the heads it reads are the ones it extends.
       const p = planApply(this.#ctx, ops)
       applied = writePlan(this.#ctx, p, now)
+      this.#tables.afterApply(applied)
       if (p.maxHlc !== undefined) {
         this.#clock.receive(p.maxHlc)
         this.#persistClock()
@@ -692,6 +710,67 @@ export class Replica implements SyncStore {
   /** Where the group's devices were reached (src/net dials members from it). */
   get peerBook (): PeerBookTables { this.#open(); return this.#peerBook }
 
+  /**
+   * Declares (or changes) a collection's schema: weft then keeps a SQL table
+   * of the collection's merged rows, in the same transaction as every write
+   * (local or remote), for `query`. A new field or index is filled in from
+   * the merged state (ops for it were merged all along); a removed or
+   * retyped field rebuilds the table. The version is what peers see.
+   */
+  declareSchema (collection: string, schema: CollectionSchema): DeclareResult {
+    this.#open()
+    checkName('collection', collection, MAX_COLLECTION_BYTES)
+    return this.#tables.declare(collection, schema)
+  }
+
+  /** Forgets a collection's schema and drops its table; its data stays (get, list, sync). Returns false when none was declared. */
+  dropSchema (collection: string): boolean { this.#open(); return this.#tables.drop(collection) }
+
+  /** The declared schemas, with each table's row count. */
+  schemas (): Array<SchemaInfo & { rows: number }> { this.#open(); return this.#tables.list() }
+
+  /** collection -> declared schema version (what the sync Hello carries). */
+  schemaVersions (): Map<string, number> { this.#open(); return this.#tables.versions() }
+
+  /** Rebuilds declared tables (one, or all) from the merged state. Returns the rows written. */
+  rebuildTables (collection?: string): number { this.#open(); return this.#tables.rebuild(collection) }
+
+  /**
+   * Read-only SQL over the declared tables (each named by its schema's
+   * `table`, with a `key` column and one column per field). Only a SELECT
+   * runs; rows, result size and time are limited (see QueryOptions).
+   */
+  query (sql: string, params?: QueryParams, options?: QueryOptions & { rowMode?: 'object' }): QueryResult
+  query (sql: string, params: QueryParams | undefined, options: QueryOptions & { rowMode: 'array' }): QueryResult<unknown[]>
+  query (sql: string, params?: QueryParams, options: QueryOptions & { rowMode?: 'object' | 'array' } = {}): QueryResult<unknown> {
+    this.#open()
+    return this.#tables.query(sql, params, options as QueryOptions & { rowMode: 'array' })
+  }
+
+  /**
+   * A live query: runs `sql` now (the result is in the returned handle) and
+   * again after each write, local or remote, to a table it reads; `listener`
+   * gets each result that differs from the one before.
+   */
+  watch (sql: string, params: QueryParams | undefined, listener: LiveQueryListener, options?: LiveQueryOptions): LiveQuery {
+    this.#open()
+    return this.#tables.watch(sql, params, listener, options)
+  }
+
+  /**
+   * Calls `listener` after each commit that changed declared tables (a
+   * local or remote write to a declared collection, a declare, drop or
+   * rebuild), with the tables' names: what a live query elsewhere (another
+   * process) needs to know to run again. Returns the unsubscribe function.
+   */
+  onTablesChanged (listener: (tables: readonly string[]) => void): () => void {
+    if (typeof listener !== 'function') throw new InvalidArgumentError('onTablesChanged needs a function')
+    return this.#tables.onTablesChanged(listener)
+  }
+
+  /** The file holding the declared tables (what a separate query process opens read-only). */
+  get tablesFile (): string { return this.#tables.file }
+
   /** Raw access for the CLI and tests that inspect the oplog. */
   get oplog (): OplogTables { this.#open(); return this.#oplog }
 
@@ -699,6 +778,7 @@ export class Replica implements SyncStore {
     if (this.#closed) return
     this.#closed = true
     this.#listeners.clear()
+    this.#tables.close()
     this.#db.close()
   }
 }

@@ -174,3 +174,21 @@ export function holdExclusiveLock (file: string): () => void {
     }
   }
 }
+
+/**
+ * Opens an existing database read-only (the connection queries run on).
+ * Integers come back as BigInt so none loses precision; callers turn the
+ * safe ones into numbers.
+ */
+export function openReadonlyDatabase (file: string): Db {
+  let db: Db
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true })
+  } catch (err) {
+    throw new StoreOpenError(`cannot open ${file} for reading: ${(err as Error).message}`, { cause: err })
+  }
+  db.pragma('busy_timeout = 5000')
+  db.pragma('cache_size = -16384')
+  db.defaultSafeIntegers(true)
+  return db
+}

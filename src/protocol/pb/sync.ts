@@ -118,12 +118,125 @@ export namespace VectorEntry {
   }
 }
 
+export interface SchemaVersion {
+  collection: string
+  version: number
+}
+
+export namespace SchemaVersion {
+  let _codec: Codec<SchemaVersion>
+
+  export const codec = (): Codec<SchemaVersion> => {
+    if (_codec == null) {
+      _codec = message<SchemaVersion>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.collection != null && obj.collection !== '')) {
+          w.uint32(10)
+          w.string(obj.collection)
+        }
+
+        if ((obj.version != null && obj.version !== 0)) {
+          w.uint32(16)
+          w.uint32(obj.version)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          collection: '',
+          version: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.collection = reader.string()
+              break
+            }
+            case 2: {
+              obj.version = reader.uint32()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.collection`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.version`,
+                value: reader.uint32()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface SchemaVersionCollectionFieldEvent {
+    field: '$.collection'
+    value: string
+  }
+
+  export interface SchemaVersionVersionFieldEvent {
+    field: '$.version'
+    value: number
+  }
+
+  export function encode (obj: Partial<SchemaVersion>): Uint8Array {
+    return encodeMessage(obj, SchemaVersion.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchemaVersion>): SchemaVersion {
+    return decodeMessage(buf, SchemaVersion.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchemaVersion>): Generator<SchemaVersionCollectionFieldEvent | SchemaVersionVersionFieldEvent> {
+    return streamMessage(buf, SchemaVersion.codec(), opts)
+  }
+}
+
 export interface Hello {
   protocolVersion: number
   groupId: string
   deviceId: Uint8Array
   dataFormatVersion: number
   vector: VectorEntry[]
+  schemas: SchemaVersion[]
 }
 
 export namespace Hello {
@@ -163,6 +276,13 @@ export namespace Hello {
           }
         }
 
+        if (obj.schemas != null && obj.schemas.length > 0) {
+          for (const value of obj.schemas) {
+            w.uint32(50)
+            SchemaVersion.codec().encode(value, w)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -172,7 +292,8 @@ export namespace Hello {
           groupId: '',
           deviceId: uint8ArrayAlloc(0),
           dataFormatVersion: 0,
-          vector: []
+          vector: [],
+          schemas: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -207,6 +328,16 @@ export namespace Hello {
               }))
               break
             }
+            case 6: {
+              if (opts.limits?.schemas != null && obj.schemas.length === opts.limits.schemas) {
+                throw new MaxLengthError('Decode error - repeated field "schemas" had too many elements')
+              }
+
+              obj.schemas.push(SchemaVersion.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.schemas$
+              }))
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -217,7 +348,8 @@ export namespace Hello {
         return obj
       }, function * (reader, length, prefix, opts = {}) {
         const obj = {
-          vector: 0
+          vector: 0,
+          schemas: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -272,6 +404,24 @@ export namespace Hello {
 
               break
             }
+            case 6: {
+              if (opts.limits?.schemas != null && obj.schemas === opts.limits.schemas) {
+                throw new MaxLengthError('Streaming decode error - repeated field "schemas" had too many elements')
+              }
+
+              for (const evt of SchemaVersion.codec().stream(reader, reader.uint32(), `${prefix}.schemas[]`, {
+                limits: opts.limits?.schemas$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.schemas
+                }
+              }
+
+              obj.schemas++
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -316,6 +466,18 @@ export namespace Hello {
     index: number
   }
 
+  export interface HelloSchemasCollectionFieldEvent {
+    field: '$.schemas[].collection'
+    value: string
+    index: number
+  }
+
+  export interface HelloSchemasVersionFieldEvent {
+    field: '$.schemas[].version'
+    value: number
+    index: number
+  }
+
   export function encode (obj: Partial<Hello>): Uint8Array {
     return encodeMessage(obj, Hello.codec())
   }
@@ -324,7 +486,7 @@ export namespace Hello {
     return decodeMessage(buf, Hello.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Generator<HelloProtocolVersionFieldEvent | HelloGroupIdFieldEvent | HelloDeviceIdFieldEvent | HelloDataFormatVersionFieldEvent | HelloVectorOriginFieldEvent | HelloVectorSeqFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Generator<HelloProtocolVersionFieldEvent | HelloGroupIdFieldEvent | HelloDeviceIdFieldEvent | HelloDataFormatVersionFieldEvent | HelloVectorOriginFieldEvent | HelloVectorSeqFieldEvent | HelloSchemasCollectionFieldEvent | HelloSchemasVersionFieldEvent> {
     return streamMessage(buf, Hello.codec(), opts)
   }
 }
@@ -1897,6 +2059,18 @@ export namespace SyncMessage {
     index: number
   }
 
+  export interface SyncMessageHelloSchemasCollectionFieldEvent {
+    field: '$.hello.schemas[].collection'
+    value: string
+    index: number
+  }
+
+  export interface SyncMessageHelloSchemasVersionFieldEvent {
+    field: '$.hello.schemas[].version'
+    value: number
+    index: number
+  }
+
   export interface SyncMessageWantVectorOriginFieldEvent {
     field: '$.want.vector[].origin'
     value: Uint8Array
@@ -2027,7 +2201,7 @@ export namespace SyncMessage {
     return decodeMessage(buf, SyncMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncMessage>): Generator<SyncMessageHelloProtocolVersionFieldEvent | SyncMessageHelloGroupIdFieldEvent | SyncMessageHelloDeviceIdFieldEvent | SyncMessageHelloDataFormatVersionFieldEvent | SyncMessageHelloVectorOriginFieldEvent | SyncMessageHelloVectorSeqFieldEvent | SyncMessageWantVectorOriginFieldEvent | SyncMessageWantVectorSeqFieldEvent | SyncMessageWantMaxOpsFieldEvent | SyncMessageWantMaxBytesFieldEvent | SyncMessageWantFragmentAboveBytesFieldEvent | SyncMessageWantHeldOriginFieldEvent | SyncMessageWantHeldFirstSeqFieldEvent | SyncMessageWantHeldLastSeqFieldEvent | SyncMessageWantHeldDigestFieldEvent | SyncMessageWantHeldBytesFieldEvent | SyncMessagePageCompressionFieldEvent | SyncMessagePageOpsFieldEvent | SyncMessagePageCountFieldEvent | SyncMessagePageRawBytesFieldEvent | SyncMessagePageMoreFieldEvent | SyncMessagePageFragmentOriginFieldEvent | SyncMessagePageFragmentFirstSeqFieldEvent | SyncMessagePageFragmentLastSeqFieldEvent | SyncMessagePageFragmentDigestFieldEvent | SyncMessagePageFragmentTotalBytesFieldEvent | SyncMessagePageFragmentOffsetFieldEvent | SyncMessageErrorCodeFieldEvent | SyncMessageErrorMessageFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncMessage>): Generator<SyncMessageHelloProtocolVersionFieldEvent | SyncMessageHelloGroupIdFieldEvent | SyncMessageHelloDeviceIdFieldEvent | SyncMessageHelloDataFormatVersionFieldEvent | SyncMessageHelloVectorOriginFieldEvent | SyncMessageHelloVectorSeqFieldEvent | SyncMessageHelloSchemasCollectionFieldEvent | SyncMessageHelloSchemasVersionFieldEvent | SyncMessageWantVectorOriginFieldEvent | SyncMessageWantVectorSeqFieldEvent | SyncMessageWantMaxOpsFieldEvent | SyncMessageWantMaxBytesFieldEvent | SyncMessageWantFragmentAboveBytesFieldEvent | SyncMessageWantHeldOriginFieldEvent | SyncMessageWantHeldFirstSeqFieldEvent | SyncMessageWantHeldLastSeqFieldEvent | SyncMessageWantHeldDigestFieldEvent | SyncMessageWantHeldBytesFieldEvent | SyncMessagePageCompressionFieldEvent | SyncMessagePageOpsFieldEvent | SyncMessagePageCountFieldEvent | SyncMessagePageRawBytesFieldEvent | SyncMessagePageMoreFieldEvent | SyncMessagePageFragmentOriginFieldEvent | SyncMessagePageFragmentFirstSeqFieldEvent | SyncMessagePageFragmentLastSeqFieldEvent | SyncMessagePageFragmentDigestFieldEvent | SyncMessagePageFragmentTotalBytesFieldEvent | SyncMessagePageFragmentOffsetFieldEvent | SyncMessageErrorCodeFieldEvent | SyncMessageErrorMessageFieldEvent> {
     return streamMessage(buf, SyncMessage.codec(), opts)
   }
 }
