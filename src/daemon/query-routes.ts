@@ -59,14 +59,6 @@ function resultJson (r: QueryResult<unknown[]>): { columns: string[], rows: unkn
   return { columns: r.columns, rows: r.rows.map(row => row.map(v => typeof v === 'bigint' ? v.toString() : toJson(v))) }
 }
 
-/** Query errors as HTTP: a bad query is the client's (400), a limit reached is 422; codes pass through. */
-function asHttp (err: unknown): unknown {
-  const e = err as { name?: string, code?: string, message?: string }
-  if (e.name === 'QueryError') return new HttpError(400, e.code!, e.message!)
-  if (e.name === 'QueryLimitError' || e.name === 'QueryTimeoutError') return new HttpError(422, e.code!, e.message!)
-  return err
-}
-
 export class QueryRoutes {
   readonly #replica: Replica
   readonly #log: Logger
@@ -110,26 +102,16 @@ export class QueryRoutes {
 
   async query (q: QueryBody, signal?: AbortSignal): Promise<unknown> {
     const started = performance.now()
-    try {
-      const r = await this.#process.query(q.sql, q.params, q.options, signal)
-      return { ...resultJson(r), ms: Math.round((performance.now() - started) * 1000) / 1000 }
-    } catch (err) {
-      throw asHttp(err)
-    }
+    const r = await this.#process.query(q.sql, q.params, q.options, signal)
+    return { ...resultJson(r), ms: Math.round((performance.now() - started) * 1000) / 1000 }
   }
 
   /** NDJSON: the result now, then each result that differs, until the client goes away. */
   async #watch (req: ApiRequest): Promise<undefined> {
     const body = parseBody(req.body)
     if (this.#watches.size >= MAX_LIVE_QUERIES) throw new HttpError(503, 'TOO_MANY_WATCHES', `${MAX_LIVE_QUERIES} live queries run already, the most this daemon keeps`)
-    let first: QueryResult<unknown[]>
-    let tables: string[]
-    try {
-      first = await this.#process.query(body.sql, body.params, body.options, req.signal)
-      tables = await this.#process.tablesRead(body.sql, body.params, req.signal)
-    } catch (err) {
-      throw asHttp(err)
-    }
+    const first = await this.#process.query(body.sql, body.params, body.options, req.signal)
+    const tables = await this.#process.tablesRead(body.sql, body.params, req.signal)
     if (req.signal.aborted) return undefined // the client left while the first result was computed
     const line = JSON.stringify(resultJson(first))
     const w: Watch = { body, res: req.res, tables: new Set(tables), last: line, running: false, dirty: false, closed: false }

@@ -92,7 +92,7 @@ describe('weft query and weft schema', () => {
       ['PRAGMA table_info(notes)', /only a SELECT/]
     ] as const) {
       const r = await a.cli(['query', sql])
-      expect(r.code, sql).toBe(1)
+      expect(r.code, sql).toBe(2) // the SQL is the command's input: exit 2, as for every usage error
       expect(r.stderr).toMatch(message)
     }
     const limited = await a.cli(['query', 'SELECT key FROM notes', '--max-rows', '1', '--json'])
@@ -115,7 +115,7 @@ describe('weft query and weft schema', () => {
     await expect(call(socket, 'PUT', '/v1/schemas/x', { body: { version: 1 } })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/fields must be an object/) })
     await expect(call(socket, 'DELETE', '/v1/schemas/nothing')).rejects.toMatchObject({ status: 404 })
     const badFile = await a.cli(['schema', 'apply', schemaFile(a.dataDir, { bad: { version: 1, fields: { x: 'float' } } })])
-    expect(badFile.code).toBe(1)
+    expect(badFile.code).toBe(2) // a schema that is wrong is bad input: exit 2, as for every usage error
     expect(badFile.stderr).toMatch(/field "x": type must be one of text/)
 
     // One step that never yields a row: the query process is killed at the deadline; the daemon answers throughout.
