@@ -35,7 +35,7 @@ function localBatches (batches: number, size: number): number {
 }
 
 /** 100,000 ops from 4 origins, as the pages a peer would send. */
-function makeRemoteWorkload (total: number, origins: number): { pages: EncodedOp[][], cleanup: () => void } {
+export function makeRemoteWorkload (total: number, origins: number): { pages: EncodedOp[][], cleanup: () => void } {
   const dirs: Array<{ cleanup: () => void }> = []
   const pages: EncodedOp[][] = []
   const per = total / origins

@@ -28,8 +28,14 @@ export interface RelayConfig {
   announce: string[]
   /** Reservations held at once; more are refused. @default DEFAULT_MAX_RESERVATIONS (128) */
   maxReservations: number
-  /** Reservation lifetime before the client must refresh it. @default DEFAULT_RESERVATION_TTL_MS (2 h) */
+  /** Reservation lifetime of a member before the client must refresh it. @default DEFAULT_RESERVATION_TTL_MS (2 h) */
   reservationTtlMs: number
+  /** Share of `maxReservations` strangers may hold at once (0 < share <= 1); members may evict strangers when every slot is taken. @default DEFAULT_STRANGER_SHARE (0.5) */
+  strangerShare: number
+  /** Stranger reservations from one IP (one /64 for IPv6) at once. @default DEFAULT_STRANGER_RESERVATIONS_PER_IP (4) */
+  strangerReservationsPerIp: number
+  /** Reservation lifetime of a stranger before the client must refresh it. @default DEFAULT_STRANGER_RESERVATION_TTL_MS (10 min) */
+  strangerReservationTtlMs: number
   /** Relayed connection duration for peers not admitted by a group. @default DEFAULT_DURATION_LIMIT_MS (2 min) */
   durationLimitMs: number
   /** Relayed connection data (both directions) for peers not admitted by a group. @default DEFAULT_DATA_LIMIT_BYTES (128 KiB) */
@@ -57,6 +63,9 @@ export const RELAY_CONFIG_DEFAULTS: Readonly<RelayConfig> = Object.freeze({
   announce: [],
   maxReservations: C.DEFAULT_MAX_RESERVATIONS,
   reservationTtlMs: C.DEFAULT_RESERVATION_TTL_MS,
+  strangerShare: C.DEFAULT_STRANGER_SHARE,
+  strangerReservationsPerIp: C.DEFAULT_STRANGER_RESERVATIONS_PER_IP,
+  strangerReservationTtlMs: C.DEFAULT_STRANGER_RESERVATION_TTL_MS,
   durationLimitMs: C.DEFAULT_DURATION_LIMIT_MS,
   dataLimitBytes: C.DEFAULT_DATA_LIMIT_BYTES,
   groupDurationLimitMs: C.DEFAULT_GROUP_DURATION_LIMIT_MS,
@@ -107,6 +116,9 @@ const CHECKS: Record<keyof RelayConfig, Check> = {
   announce: isAddrList(32, a => /\/ip[46]\/(0\.0\.0\.0|::)\//.test(a) ? 'announce a reachable address, not a wildcard' : isTransport(a)),
   maxReservations: isInt(1, 100_000),
   reservationTtlMs: isInt(60 * second, 7 * day),
+  strangerShare: v => typeof v === 'number' && Number.isFinite(v) && v > 0 && v <= 1 ? undefined : 'must be a number above 0 and at most 1 (use "others": "deny" to refuse strangers any reservation)',
+  strangerReservationsPerIp: isInt(1, 100_000),
+  strangerReservationTtlMs: isInt(60 * second, 7 * day),
   durationLimitMs: isInt(1 * second, day),
   dataLimitBytes: isInt(1024, 16 * GiB),
   groupDurationLimitMs: isInt(1 * second, day),
@@ -168,6 +180,7 @@ function checkCombined (c: RelayConfig): string[] {
   if (c.others === 'deny' && c.groups.length === 0) problems.push('others is "deny" but no groups are configured: no one could use this relay')
   if (c.groupDurationLimitMs < c.durationLimitMs) problems.push('groupDurationLimitMs is below durationLimitMs: admitted peers would get less than strangers')
   if (c.groupDataLimitBytes < c.dataLimitBytes) problems.push('groupDataLimitBytes is below dataLimitBytes: admitted peers would get less than strangers')
+  if (c.strangerReservationTtlMs > c.reservationTtlMs) problems.push('strangerReservationTtlMs is above reservationTtlMs: strangers would hold slots longer than members')
   return problems
 }
 
@@ -207,6 +220,9 @@ export function loadRelayConfig (file: string | undefined, overrides: Record<str
 export const FLAG_KEYS: Readonly<Record<string, keyof RelayConfig>> = {
   'max-reservations': 'maxReservations',
   'reservation-ttl-ms': 'reservationTtlMs',
+  'stranger-share': 'strangerShare',
+  'stranger-reservations-per-ip': 'strangerReservationsPerIp',
+  'stranger-reservation-ttl-ms': 'strangerReservationTtlMs',
   'duration-limit-ms': 'durationLimitMs',
   'data-limit-bytes': 'dataLimitBytes',
   'group-duration-limit-ms': 'groupDurationLimitMs',
@@ -218,7 +234,7 @@ export const FLAG_KEYS: Readonly<Record<string, keyof RelayConfig>> = {
   'log-level': 'logLevel'
 }
 
-const NUMERIC: ReadonlySet<keyof RelayConfig> = new Set(['maxReservations', 'reservationTtlMs', 'durationLimitMs', 'dataLimitBytes', 'groupDurationLimitMs', 'groupDataLimitBytes', 'maxConnections', 'metricsPort'])
+const NUMERIC: ReadonlySet<keyof RelayConfig> = new Set(['maxReservations', 'reservationTtlMs', 'strangerShare', 'strangerReservationsPerIp', 'strangerReservationTtlMs', 'durationLimitMs', 'dataLimitBytes', 'groupDurationLimitMs', 'groupDataLimitBytes', 'maxConnections', 'metricsPort'])
 
 /**
  * Turns parsed flags into config overrides. A number that does not parse is
@@ -229,7 +245,7 @@ export function overridesFromFlags (values: Record<string, string | boolean | st
   for (const [flag, key] of Object.entries(FLAG_KEYS)) {
     const v = values[flag]
     if (typeof v !== 'string') continue
-    o[key] = NUMERIC.has(key) && /^\d+$/.test(v) ? Number(v) : v
+    o[key] = NUMERIC.has(key) && /^\d+(\.\d+)?$/.test(v) ? Number(v) : v
   }
   if (Array.isArray(values.listen)) o.listen = values.listen
   if (Array.isArray(values.announce)) o.announce = values.announce

@@ -19,8 +19,28 @@ export const DEFAULT_LISTEN_ADDRESSES = ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/
  * that relays on the side; a dedicated relay for a few households holds more.
  */
 export const DEFAULT_MAX_RESERVATIONS = 128
-/** How long a reservation lasts before the client must refresh it (the js-libp2p default). */
+/** How long a member's reservation lasts before the client must refresh it (the js-libp2p default). */
 export const DEFAULT_RESERVATION_TTL_MS = 2 * hour
+
+/**
+ * Strangers (peers not admitted by an allowed group) hold at most this share
+ * of the slots, so the rest is always there for members (who may also evict
+ * strangers when every slot is taken).
+ */
+export const DEFAULT_STRANGER_SHARE = 0.5
+/**
+ * Stranger reservations from one IP (one /64 for IPv6) at once: a few devices
+ * behind one NAT, not a farm of throw-away keys.
+ */
+export const DEFAULT_STRANGER_RESERVATIONS_PER_IP = 4
+/**
+ * A stranger's reservation lasts this long unless refreshed. A js-libp2p
+ * client refreshes 5 minutes before expiry (at most every 30 s), so one that
+ * stays keeps its slot; one that vanished without closing its connection
+ * frees it this soon. (Every reservation also ends when its holder
+ * disconnects.)
+ */
+export const DEFAULT_STRANGER_RESERVATION_TTL_MS = 10 * minute
 
 /**
  * Limits of a relayed connection for peers not admitted by a group: the

@@ -12,6 +12,13 @@
  * same requests: a client whose NAT gives the two ports different mappings
  * knows it must use birthday punching.
  *
+ * A good libp2p citizen: a stock peer can identify the relay and reserve on
+ * it, so identify, its signed peer record and the reservation answer list no
+ * `/udx` address (the private multiaddr code would make them fail for a stock
+ * peer); the relay tells its UDX addresses to anyone who asks over
+ * `/weft/udx-addrs/1.0.0` instead (the reflector is public by design).
+ * identify's agentVersion is `weft-relay/<version>`.
+ *
  * Deliberately absent: the AutoNAT server (on a relay it closes clients'
  * connections and with them their reservations, see shared notes), DCUtR,
  * mDNS, UPnP, the DHT. A relay is configured with its public addresses
@@ -26,7 +33,8 @@ import { ping, type Ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import '../src/polyfill.js'
-import { udx, udxTools, type UdxTools } from '../src/udx/index.js'
+import { hideUdxAddresses, udx, udxAddrs, udxTools, type UdxAddrs, type UdxTools } from '../src/udx/index.js'
+import { WEFT_RELAY_USER_AGENT, WEFT_VERSION } from '../src/version.js'
 import { relayAuth, type RelayAuth } from './auth/service.js'
 import { groupStatementVerifier } from './auth/verifier.js'
 import { admissionChainVerifier } from './auth/admission-chain.js'
@@ -42,6 +50,7 @@ export interface RelayServices {
   relay: CircuitRelayService
   relayAuth: RelayAuth
   udx: UdxTools
+  udxAddrs: UdxAddrs
   [name: string]: unknown
 }
 
@@ -111,6 +120,9 @@ export async function startRelay (config: RelayConfig, options: StartRelayOption
   const policy = new RelayPolicy({
     maxReservations: config.maxReservations,
     reservationTtlMs: config.reservationTtlMs,
+    maxStrangerReservations: Math.max(1, Math.floor(config.maxReservations * config.strangerShare)),
+    maxStrangerReservationsPerIp: config.strangerReservationsPerIp,
+    strangerReservationTtlMs: config.strangerReservationTtlMs,
     defaultLimit: { durationMs: config.durationLimitMs, dataBytes: config.dataLimitBytes },
     groupLimit: { durationMs: config.groupDurationLimitMs, dataBytes: config.groupDataLimitBytes },
     others: config.others,
@@ -125,6 +137,7 @@ export async function startRelay (config: RelayConfig, options: StartRelayOption
 
   const node: RelayNode = await createLibp2p<RelayServices>({
     privateKey: options.privateKey,
+    nodeInfo: { name: 'weft-relay', version: WEFT_VERSION, userAgent: WEFT_RELAY_USER_AGENT },
     start: false,
     addresses: { listen, announce },
     transports,
@@ -137,10 +150,12 @@ export async function startRelay (config: RelayConfig, options: StartRelayOption
     },
     ...(options.logger === undefined ? {} : { logger: options.logger }),
     services: {
-      identify: identify(),
+      // identify's addresses and the reservation answer's: none with /udx, which stock peers cannot parse
+      identify: hideUdxAddresses(identify()),
       ping: ping(),
-      relay: policy.serverFactory(),
+      relay: hideUdxAddresses(policy.serverFactory()),
       udx: udxTools(),
+      udxAddrs: udxAddrs({ share: () => true }),
       relayAuth: relayAuth({
         verifiers: [groupStatementVerifier(groups), admissionChainVerifier(groups)],
         groupLimits: { durationMs: config.groupDurationLimitMs, dataBytes: config.groupDataLimitBytes }
@@ -151,8 +166,7 @@ export async function startRelay (config: RelayConfig, options: StartRelayOption
   node.services.relayAuth.addEventListener('result', (evt) => { stats.countAuth(evt.detail.result) })
 
   const metricsText = (): string => renderMetrics(stats, {
-    reservations: node.services.relay.reservations.size,
-    reservationsGroup: policy.groupReservations(),
+    reservations: policy.reservationsByClass(),
     peersConnected: node.getPeers().length,
     peersAdmitted: node.services.relayAuth.admitted,
     uptimeSeconds: Math.round((Date.now() - startedAt) / 1000)

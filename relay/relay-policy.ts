@@ -1,37 +1,49 @@
 /**
- * Per-peer limits and accounting on top of js-libp2p's circuit relay v2
- * server, which itself knows one limit for everyone.
+ * Per-peer limits, reservation classes and accounting on top of js-libp2p's
+ * circuit relay v2 server, which itself knows one limit and one class for
+ * everyone.
  *
- * The policy: a reservation carries the group limits while its holder is
- * admitted (relay-auth), else the default limits; with `others: 'deny'` a
- * peer that is not admitted gets no reservation at all. A relayed connection
- * gets the group limits only when both ends are admitted: a stranger dialing
- * a member through the relay gets the default limits, so the long limits
- * cannot be borrowed by knowing a member's peer id.
+ * The policy: a peer admitted by relay-auth is a member, anyone else a
+ * stranger. Reservations are kept in the relay's own book
+ * (`reservations.ts`): members always get one (strangers are evicted for
+ * them), strangers share a bounded part of the slots with a per-IP bound and
+ * a short TTL, and every reservation ends when its holder disconnects. A
+ * member's reservation carries the group limits, a stranger's the default
+ * limits; with `others: 'deny'` a stranger gets no reservation at all. A
+ * relayed connection gets the group limits only when both ends are admitted:
+ * a stranger dialing a member through the relay gets the default limits, so
+ * the long limits cannot be borrowed by knowing a member's peer id.
  *
- * How, against @libp2p/circuit-relay-v2 4.2.13 (pinned): the server reads a
- * connection's limit from the destination's reservation object, which the
- * store creates once and reuses on refresh. So (1) `reserve` is wrapped to set
- * `limit` on the reservation after every accepted request and to count the
- * result; (2) admission changes rewrite `limit` in place; (3) `handleConnect`
- * is wrapped: in its synchronous prologue it looks the destination up with
- * `reservationStore.get`, and for that one lookup we return a copy with the
- * default limit when the source is not admitted; (4) `stopHop` is wrapped: it
- * returns the destination's stream of each new relayed connection, on which
- * we count the connection and the bytes in both directions. These touch private
- * fields: `test/e2e/relay-limits.test.ts` fails if an upgrade moves them.
- * The reservation gate uses the public connection gater hook.
+ * How, against @libp2p/circuit-relay-v2 4.2.13 (pinned): (1) the server's
+ * `reservationStore` is replaced by the book, which has the same methods the
+ * server calls (`reserve`, `get`, `removeReservation`, `clear`,
+ * `reservations`); (2) admission changes and disconnections go to the book;
+ * (3) `handleConnect` is wrapped: in its synchronous prologue it looks the
+ * destination up with `reservationStore.get`, and for that one lookup we
+ * return a copy with the default limit when the source is not admitted; (4)
+ * `stopHop` is wrapped: it returns the destination's stream of each new
+ * relayed connection, on which we count the connection and the bytes in both
+ * directions. These touch private fields: `test/e2e/relay-limits.test.ts`
+ * fails if an upgrade moves them. The reservation gate for `deny` uses the
+ * public connection gater hook.
  */
 import { circuitRelayServer, type CircuitRelayService, type Limit } from '@libp2p/circuit-relay-v2'
-import type { Connection, ConnectionGater, PeerId, Stream } from '@libp2p/interface'
+import type { Connection, ConnectionGater, Libp2pEvents, PeerId, Stream, TypedEventTarget } from '@libp2p/interface'
 import { peerIdFromMultihash } from '@libp2p/peer-id'
 import * as Digest from 'multiformats/hashes/digest'
 import type { RelayAuth } from './auth/service.js'
+import { ReservationBook, type ReservationClass } from './reservations.js'
 import type { CloseReason, LimitClass, RelayStats } from './stats.js'
 
 export interface RelayPolicyInit {
   maxReservations: number
+  /** Members' reservation lifetime. */
   reservationTtlMs: number
+  /** Slots strangers may hold at once, in all and from one IP (one /64 for IPv6). */
+  maxStrangerReservations: number
+  maxStrangerReservationsPerIp: number
+  /** Strangers' reservation lifetime. */
+  strangerReservationTtlMs: number
   /** Limits for peers not admitted (ms and bytes). */
   defaultLimit: { durationMs: number, dataBytes: number }
   /** Limits when both ends are admitted. */
@@ -40,16 +52,11 @@ export interface RelayPolicyInit {
   stats: RelayStats
 }
 
-/** The parts of the server and its reservation store that the policy reaches into. */
-interface Reservation { limit?: Limit, [k: string]: unknown }
-interface ReserveResult { status: string, expire?: number }
-interface ReservationStoreInternals {
-  reserve(peer: PeerId, addr: unknown, limit?: Limit): ReserveResult
-  get(peer: PeerId): Reservation | undefined
-}
+/** The parts of the server that the policy reaches into. */
 interface HopOptions { connection: Connection, request: { peer?: { id: Uint8Array } } }
 interface ServerInternals {
-  reservationStore: ReservationStoreInternals
+  reservationStore: unknown
+  components: { events: TypedEventTarget<Libp2pEvents> }
   handleConnect(opts: HopOptions, options: unknown): Promise<void>
   stopHop(opts: unknown, options: unknown): Promise<Stream | undefined>
 }
@@ -60,30 +67,36 @@ export class RelayPolicy {
   readonly #init: RelayPolicyInit
   readonly #groupLimit: Limit
   readonly #defaultLimit: Limit
+  readonly #book: ReservationBook
   #auth: RelayAuth | undefined
-  #server: (CircuitRelayService & ServerInternals) | undefined
 
   constructor (init: RelayPolicyInit) {
     this.#init = init
     this.#groupLimit = toLimit(init.groupLimit)
     this.#defaultLimit = toLimit(init.defaultLimit)
+    const stats = init.stats
+    this.#book = new ReservationBook({
+      maxReservations: init.maxReservations,
+      maxStrangerReservations: init.maxStrangerReservations,
+      maxStrangerReservationsPerIp: init.maxStrangerReservationsPerIp,
+      memberTtlMs: init.reservationTtlMs,
+      strangerTtlMs: init.strangerReservationTtlMs,
+      memberLimit: this.#groupLimit,
+      strangerLimit: this.#defaultLimit,
+      classify: (peer) => this.#admitted(peer) ? 'member' : 'stranger',
+      onAccepted: (cls) => { stats.reservationsAccepted[cls]++ },
+      onRefused: (reason) => { stats.reservationsRefused[reason]++ },
+      onEnded: (cls, reason) => { stats.reservationsEnded[cls][reason]++ }
+    })
   }
 
   /** The relay server service factory, with the policy installed. */
   serverFactory (): ReturnType<typeof circuitRelayServer> {
-    const inner = circuitRelayServer({
-      reservations: {
-        maxReservations: this.#init.maxReservations,
-        reservationTtl: this.#init.reservationTtlMs,
-        applyDefaultLimit: true,
-        defaultDurationLimit: this.#init.defaultLimit.durationMs,
-        defaultDataLimit: BigInt(this.#init.defaultLimit.dataBytes)
-      }
-    })
+    // the book decides and applies limits; these only size the store the server builds and we replace
+    const inner = circuitRelayServer({ reservations: { maxReservations: this.#init.maxReservations, applyDefaultLimit: true } })
     return (components) => {
       const server = inner(components) as CircuitRelayService & ServerInternals
       this.#install(server)
-      this.#server = server
       return server
     }
   }
@@ -99,54 +112,34 @@ export class RelayPolicy {
     }
   }
 
-  /** Follows admissions: raises or lowers the limits of the peer's reservation at once. */
+  /** Follows admissions: the peer's reservation changes class (and limits) at once. */
   bindAuth (auth: RelayAuth): void {
     this.#auth = auth
-    auth.addEventListener('admission', (evt) => {
-      const r = this.#server?.reservationStore.get(evt.detail.peer)
-      if (r !== undefined) r.limit = this.#limitFor(evt.detail.peer)
-    })
+    auth.addEventListener('admission', (evt) => { this.#book.reclassify(evt.detail.peer) })
   }
 
-  /** How many held reservations carry the group limits. */
-  groupReservations (): number {
-    let n = 0
-    for (const [, r] of this.#server?.reservations ?? []) if (r.limit === this.#groupLimit) n++
-    return n
+  /** Reservations held now, by class. */
+  reservationsByClass (): Record<ReservationClass, number> {
+    return this.#book.counts()
   }
 
   #admitted (peer: PeerId): boolean {
     return this.#auth?.admission(peer) !== undefined
   }
 
-  #limitFor (peer: PeerId): Limit {
-    return this.#admitted(peer) ? this.#groupLimit : this.#defaultLimit
-  }
-
   #install (server: CircuitRelayService & ServerInternals): void {
-    const stats = this.#init.stats
-    const store = server.reservationStore
-    if (typeof store?.reserve !== 'function' || typeof store.get !== 'function' || typeof server.handleConnect !== 'function' || typeof server.stopHop !== 'function') {
+    if (server.reservationStore == null || server.components?.events == null || typeof server.handleConnect !== 'function' || typeof server.stopHop !== 'function') {
       throw new Error('@libp2p/circuit-relay-v2 internals changed: the relay policy cannot be installed (see relay/relay-policy.ts)')
     }
-
-    const reserve = store.reserve.bind(store)
-    store.reserve = (peer, addr, limit) => {
-      const result = reserve(peer, addr, limit)
-      if (result.status === 'OK') {
-        stats.reservationsAccepted++
-        const r = store.get(peer)
-        if (r !== undefined) r.limit = this.#limitFor(peer)
-      } else {
-        stats.reservationsRefused.full++
-      }
-      return result
-    }
+    const book = this.#book
+    server.reservationStore = book
+    // a reservation is only good while its holder is connected: the relay reaches it over that connection
+    server.components.events.addEventListener('peer:disconnect', (evt) => { book.end(evt.detail, 'disconnected') })
 
     // One-shot override for the destination lookup in handleConnect's synchronous prologue.
     let override: { peer: PeerId, limit: Limit } | undefined
-    const get = store.get.bind(store)
-    store.get = (peer) => {
+    const get = book.get.bind(book)
+    book.get = (peer) => {
       const r = get(peer)
       if (r === undefined || override === undefined || !override.peer.equals(peer)) return r
       const copy = { ...r, limit: override.limit }

@@ -3,14 +3,19 @@
  * Counters only go up and are kept here; gauges are read from the live node
  * when /metrics is scraped, so they never drift from the truth.
  */
+import type { BookRefusal, EndReason, ReservationClass } from './reservations.js'
 
-export type RefusalReason = 'full' | 'not_admitted'
+export type RefusalReason = BookRefusal | 'not_admitted'
 export type CloseReason = 'data_limit' | 'duration_limit' | 'reservation_ended' | 'closed'
 export type LimitClass = 'group' | 'default'
 
 export class RelayStats {
-  reservationsAccepted = 0
-  readonly reservationsRefused: Record<RefusalReason, number> = { full: 0, not_admitted: 0 }
+  readonly reservationsAccepted: Record<ReservationClass, number> = { member: 0, stranger: 0 }
+  readonly reservationsRefused: Record<RefusalReason, number> = { full: 0, strangers_full: 0, ip_limit: 0, not_admitted: 0 }
+  readonly reservationsEnded: Record<ReservationClass, Record<EndReason, number>> = {
+    member: { disconnected: 0, expired: 0, evicted: 0, failed: 0 },
+    stranger: { disconnected: 0, expired: 0, evicted: 0, failed: 0 }
+  }
   readonly connectionsOpened: Record<LimitClass, number> = { group: 0, default: 0 }
   readonly connectionsClosed: Record<CloseReason, number> = { data_limit: 0, duration_limit: 0, reservation_ended: 0, closed: 0 }
   connectionsActive = 0
@@ -24,8 +29,7 @@ export class RelayStats {
 }
 
 export interface RelayGauges {
-  reservations: number
-  reservationsGroup: number
+  reservations: Record<ReservationClass, number>
   peersConnected: number
   peersAdmitted: number
   uptimeSeconds: number
@@ -37,9 +41,12 @@ export function renderMetrics (s: RelayStats, g: RelayGauges): string {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
     for (const [labels, v] of samples) lines.push(`${name}${labels} ${v}`)
   }
-  metric('weft_relay_reservations_active', 'gauge', 'Reservations held now, by the limits they carry.', [['{limits="group"}', g.reservationsGroup], ['{limits="default"}', g.reservations - g.reservationsGroup]])
-  metric('weft_relay_reservations_accepted_total', 'counter', 'Reservation requests accepted (new and refreshed).', [['', s.reservationsAccepted]])
+  const byClass = (counts: Record<ReservationClass, number>): Array<[string, number]> => Object.entries(counts).map(([c, n]) => [`{class="${c}"}`, n])
+  metric('weft_relay_reservations_active', 'gauge', 'Reservations held now, by class (member: admitted by relay-auth, group limits; stranger: default limits).', byClass(g.reservations))
+  metric('weft_relay_reservations_accepted_total', 'counter', 'Reservation requests accepted (new and refreshed), by class.', byClass(s.reservationsAccepted))
   metric('weft_relay_reservations_refused_total', 'counter', 'Reservation requests refused, by reason.', Object.entries(s.reservationsRefused).map(([r, n]) => [`{reason="${r}"}`, n]))
+  metric('weft_relay_reservations_ended_total', 'counter', 'Reservations ended, by class and reason (disconnected, expired, evicted for a member, failed to answer).',
+    Object.entries(s.reservationsEnded).flatMap(([c, reasons]) => Object.entries(reasons).map(([r, n]): [string, number] => [`{class="${c}",reason="${r}"}`, n])))
   metric('weft_relay_connections_total', 'counter', 'Relayed connections opened, by the limits applied.', Object.entries(s.connectionsOpened).map(([l, n]) => [`{limits="${l}"}`, n]))
   metric('weft_relay_connections_active', 'gauge', 'Relayed connections open now.', [['', s.connectionsActive]])
   metric('weft_relay_connections_closed_total', 'counter', 'Relayed connections closed, by reason.', Object.entries(s.connectionsClosed).map(([r, n]) => [`{reason="${r}"}`, n]))

@@ -13,6 +13,7 @@ const minute = 60 * second
 export const CERTIFICATE_VERSION = 1
 export const ADMISSION_DOMAIN = 'weft/admission/v1'
 export const REVOCATION_DOMAIN = 'weft/revocation/v1'
+export const SUCCESSION_DOMAIN = 'weft/succession/v1'
 
 /** A device name is 1 to this many bytes of UTF-8. */
 export const MAX_DEVICE_NAME_BYTES = 64

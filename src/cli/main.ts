@@ -12,10 +12,12 @@ import { resolvePaths, type Paths } from '../daemon/paths.js'
 import { parseCommandLine, type Options, type Values } from './args.js'
 import { call, DaemonUnavailableError } from './client.js'
 import { runStart } from './start.js'
+import { runRecover } from './recover.js'
 import { serviceInstall, serviceUninstall, systemUnit, userUnit } from './service.js'
 import { printTable, parseFieldArgs, parseValueArg } from './format.js'
 import { initGroup } from './init.js'
 import { waitForInitialSync, withProgress } from './progress.js'
+import { queryCommands } from './query.js'
 
 export { EXIT }
 
@@ -73,11 +75,20 @@ const COMMANDS: Record<string, Command> = {
         out(`clock    ${s.hlc}`)
         if (s.network !== null) out(`listen   ${(s.network.addresses as string[]).join(' ') || '(none)'}`)
         else out('network  not running')
+        for (const r of (s.network?.incoming ?? []) as Array<Record<string, any>>) out(`incoming ops ${r.seqs} of ${String(r.origin)}: ${Math.floor(r.heldBytes / 1024)} of ${Math.ceil(r.totalBytes / 1024)} KiB received (a large value, in fragments)`)
         const rejected = Object.entries(s.rejected as Record<string, number>)
         if (rejected.length > 0) out(`rejected ${rejected.map(([r, n]) => `${r}=${n}`).join(' ')}`)
+        if (s.clock?.ok === false) out(`WARNING  ${s.clock.detail}`)
+        for (const p of s.clock?.peersHolding ?? []) out(`WARNING  ${p.name ?? p.peer} holds this device's ops from seq ${p.fromSeq}: stamped ${Math.round(p.aheadMs / 1000)} s ahead, beyond the drift bound`)
+        for (const h of s.held ?? []) out(`held     ${h.ops} ops from ${h.name ?? h.device} stamped ${Math.round(h.aheadMs / 1000)} s ahead of this clock; they apply in about ${Math.round(h.appliesInMs / 1000)} s`)
+        for (const e of s.equivocating ?? []) out(`WARNING  ${e.name === null ? e.device : `${e.name} (${e.device})`} is equivocating (signed two different ops with one seq): see weft doctor`)
         const peers = s.peers as Array<Record<string, any>>
         out(`peers    ${peers.filter(p => p.connected === true).length} connected, ${peers.length} known`)
         if (peers.length > 0) printTable(['PEER', 'LOCAL', 'PEER VERSION', 'STATUS'], peers.map(p => [String(p.peer ?? p.peerId), String(p.localOps ?? ''), String(p.peerOps ?? ''), String(p.status ?? '')]), out)
+        for (const p of peers) {
+          const differs = (p.schemaDiffers ?? []) as Array<{ collection: string, local: number | null, peer: number | null }>
+          if (differs.length > 0) out(`schemas  ${String(p.peerId)} is on other schema versions: ${differs.map(d => `${d.collection} ${d.peer === null ? 'not declared' : `v${d.peer}`} there, ${d.local === null ? 'not declared' : `v${d.local}`} here`).join('; ')}`)
+        }
       })
     }
   },
@@ -87,7 +98,8 @@ const COMMANDS: Record<string, Command> = {
       const peers = await api(ctx, 'GET', '/v1/peers') as Array<Record<string, any>>
       const verbose = ctx.values.verbose === true
       const relays = verbose ? await api(ctx, 'GET', '/v1/relays') as Array<Record<string, any>> : []
-      printJsonOr(ctx, verbose ? { peers, relays } : peers, () => {
+      const book = verbose ? await api(ctx, 'GET', '/v1/peer-book') as { entries: Array<Record<string, any>>, dialer: Array<Record<string, any>> } : { entries: [], dialer: [] }
+      printJsonOr(ctx, verbose ? { peers, relays, book } : peers, () => {
         if (peers.length === 0) out('no peers known yet')
         else {
           const head = ['PEER', 'NAME', 'PATH', 'ADDRESS', 'RTT', 'LAST SYNC', 'BEHIND']
@@ -102,6 +114,19 @@ const COMMANDS: Record<string, Command> = {
           out('')
           if (relays.length === 0) out('no relays configured')
           else printTable(['RELAY', 'CONNECTED', 'RESERVATION', 'FAILURES'], relays.map(r => [String(r.relay), r.connected === true ? 'yes' : 'no', r.reserved === true ? 'held' : 'none', String(r.failures ?? 0)]), out)
+          out('')
+          if (book.entries.length === 0) out('peer book: empty (no member reached yet)')
+          else {
+            const when = (ms: unknown): string => typeof ms === 'number' ? new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z') : ''
+            printTable(['PEER BOOK', 'KIND', 'ADDRESS', 'LAST WORKED', 'LAST FAILED', 'FAILS', 'LAST ERROR'], book.entries.map(e => [
+              `${String(e.peer).slice(0, 16)}…`, e.kind === 'relay' ? `relay ${String(e.relay).slice(0, 12)}…` : String(e.kind), String(e.addr), when(e.okAt), when(e.failAt), String(e.failures ?? 0), String(e.error ?? '')
+            ]), out)
+          }
+          const waiting = book.dialer.filter(d => d.connected !== true)
+          if (waiting.length > 0) {
+            out('')
+            printTable(['REDIALLING', 'FAILED ATTEMPTS', 'NEXT ATTEMPT'], waiting.map(d => [String(d.peer), String(d.failures ?? 0), typeof d.nextAttemptAt === 'number' ? `in ${Math.max(0, Math.round((d.nextAttemptAt - Date.now()) / 1000))} s` : 'now']), out)
+          }
         }
       })
     }
@@ -239,6 +264,20 @@ const COMMANDS: Record<string, Command> = {
       printJsonOr(ctx, res, () => out(`joined group ${res.group} (invited by ${res.inviter}); syncing now${res.previousGroup === null ? '' : `\nthis device's own data is kept and syncs into the new group; data from group ${res.previousGroup}'s other devices stays on this device only`}`))
     }
   },
+  recover: {
+    usage: 'weft recover <invite code> | --fresh  [--name N] [--replaces ID] [--force] [--no-mdns] [--no-upnp] [--listen A]... [--relay A]...',
+    summary: 'bring back a device whose store is lost or damaged, as a new identity that succeeds the old one (daemon stopped)',
+    options: { fresh: { type: 'boolean' }, force: { type: 'boolean' }, name: { type: 'string' }, replaces: { type: 'string' }, listen: { type: 'string', multiple: true }, relay: { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'no-mdns': { type: 'boolean' }, 'no-upnp': { type: 'boolean' }, 'log-level': { type: 'string' } },
+    max: 1,
+    run: async ctx => {
+      const res = await runRecover(ctx.paths, ctx.values, ctx.args[0], line => { if (!ctx.json) process.stderr.write(`weft: ${line}\n`) })
+      printJsonOr(ctx, res, () => {
+        if (res.mode === 'fresh') out(`started over as ${res.device} in a new group ${res.group}; the old files are in ${res.kept}`)
+        else if (res.mode === 'finished') out(`finished an interrupted recovery: this device is ${res.device} in group ${res.group}`)
+        else out(`recovered: this device is now ${res.device} in group ${res.group}${res.previous === null ? '' : `, succeeding ${res.previous}`}; ${res.ops} ops pulled, ${res.previousOps} of them the old identity's; old files in ${res.kept}. Start the daemon again (weft start).`)
+      })
+    }
+  },
   devices: {
     usage: 'weft devices [revoke <device id>]', summary: 'list the devices of this group, or revoke one', max: 2,
     run: async ctx => {
@@ -250,9 +289,10 @@ const COMMANDS: Record<string, Command> = {
       }
       if (ctx.args[0] !== undefined) throw new InvalidArgumentError(`unknown devices subcommand ${JSON.stringify(ctx.args[0])}; use: weft devices [revoke <id>]`)
       const list = await api(ctx, 'GET', '/v1/devices') as Array<Record<string, any>>
-      printJsonOr(ctx, list, () => printTable(['DEVICE', 'NAME', 'ADDED BY', 'ADDED', 'STATE'], list.map(d => [String(d.device) + (d.self === true ? ' (this device)' : ''), String(d.name), String(d.addedBy), String(d.addedAt), d.revoked === null ? 'member' : `revoked ${d.revoked.at}`]), out))
+      printJsonOr(ctx, list, () => printTable(['DEVICE', 'NAME', 'ADDED BY', 'ADDED', 'STATE'], list.map(d => [String(d.device) + (d.self === true ? ' (this device)' : ''), String(d.name), String(d.addedBy), String(d.addedAt), d.revoked === null ? 'member' : `revoked ${d.revoked.at}${d.replacedBy == null ? '' : `, replaced by ${d.replacedBy}`}`]), out))
     }
   },
+  ...queryCommands(out),
   service: {
     usage: 'weft service install|uninstall [--system [--user NAME]] [--print]',
     summary: 'write (or remove) a systemd user unit / launchd agent that runs weft start; --system: a system-wide unit run by a dedicated user; --print: show the unit, write nothing',

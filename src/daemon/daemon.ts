@@ -3,7 +3,7 @@
  * It takes the data-dir lock, opens the replica, starts the network node,
  * serves the control API, and stops all of it in reverse order.
  */
-import { statSync } from 'node:fs'
+import { statfsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { formatHlc } from '../hlc/index.js'
 import { encodeAdmission } from '../auth/certificate.js'
@@ -15,6 +15,9 @@ import { InvalidArgumentError, WeftError } from '../errors.js'
 import { decodeOp, OP_KINDS, type Op } from '../oplog/op.js'
 import { decodeValue, type Value } from '../oplog/value.js'
 import { openReplica, type Replica } from '../store/replica.js'
+import { RECOVER_HINT } from '../store/sqlite.js'
+import { securePermissions } from '../store/store-files.js'
+import { checkNoPendingRecovery } from './recover-files.js'
 import type { DaemonConfig } from './config.js'
 import { ControlApi, HttpError, Router, type ApiRequest, type Route } from './control-api.js'
 import { fromJson, toJson } from './json-values.js'
@@ -22,6 +25,7 @@ import { acquireLock } from './lock.js'
 import type { Logger } from './log.js'
 import type { Paths } from './paths.js'
 import { renderMetrics } from './metrics.js'
+import { QueryRoutes } from './query-routes.js'
 
 /** What the daemon needs from the network layer; absent until it is started. */
 export interface Network {
@@ -34,6 +38,10 @@ export interface Network {
   inviteAddresses(): string[]
   /** Relay connection and reservation state. */
   relays?(): unknown
+  /** The peer book and the member dialer's last attempts, for `weft peers --verbose`. */
+  peerBook?(): unknown
+  /** Runs partly received in fragments, for `weft status`. */
+  incoming?(): unknown
   /** Network checks for `weft doctor`. */
   doctor?(): Promise<Array<{ check: string, ok: boolean | null, detail: string }>>
   /** The joiner's side of pairing. */
@@ -74,6 +82,21 @@ function opView (op: Op, origin: string, signed: boolean): OpView {
 }
 
 const MAX_OPLOG_LIMIT = 10_000
+/** How often the daemon applies held ops the clock has reached, and checks its own clock. */
+export const HOUSEKEEPING_INTERVAL_MS = 1000
+/** Housekeeping ticks between looks at which peers hold our ops (while our HLC runs ahead). */
+const PEER_HOLD_CHECK_TICKS = 15
+/** `weft doctor` fails the disk check below this much free space. */
+export const LOW_DISK_BYTES = 64 * 1024 * 1024
+
+export interface Check { check: string, ok: boolean | null, detail: string }
+
+export interface DaemonOptions {
+  /** On a first start, make a group with this device as its only member (`weft recover` joins one instead). @default true */
+  createGroup?: boolean
+}
+
+const seconds = (ms: number): string => `${Math.round(ms / 1000)} s`
 
 /** A request body as an object of named arguments; no body is an empty one. */
 function bodyObject (body: unknown): Record<string, unknown> {
@@ -91,15 +114,25 @@ export class Daemon {
   #replica: Replica | undefined
   #network: Network | undefined
   #api: ControlApi | undefined
+  #queries: QueryRoutes | undefined
   #stopping: Promise<void> | undefined
   readonly #networkFactory: NetworkFactory | undefined
-  readonly #router = new Router(this.#routes())
+  /** Built on the first request: the query routes exist once the replica is open. */
+  #router: Router | undefined
+  readonly #options: DaemonOptions
+  #housekeeping: NodeJS.Timeout | undefined
+  #clockWarned = false
+  readonly #heldSeen = new Map<string, number>()
+  #lastHousekeepingError: string | undefined
+  #ticks = 0
+  #holdingLogged = ''
 
-  constructor (paths: Paths, config: DaemonConfig, log: Logger, networkFactory?: NetworkFactory) {
+  constructor (paths: Paths, config: DaemonConfig, log: Logger, networkFactory?: NetworkFactory, options: DaemonOptions = {}) {
     this.paths = paths
     this.config = config
     this.log = log
     this.#networkFactory = networkFactory
+    this.#options = options
   }
 
   get replica (): Replica {
@@ -110,12 +143,18 @@ export class Daemon {
   async start (): Promise<void> {
     this.#release = acquireLock(this.paths.lockFile, this.paths.dataDir)
     try {
+      // A data dir made by hand (--data-dir) or restored from a backup may be open to other users: captured data is theirs to read.
+      for (const fix of securePermissions(this.paths.dataDir)) {
+        this.log('warn', 'narrowed the permissions of the data dir (it was readable by other local users)', { path: fix.path, from: fix.from.toString(8), to: fix.to.toString(8) })
+      }
+      checkNoPendingRecovery(this.paths.dataDir)
       this.#replica = openReplica({ dir: this.paths.dataDir, maxDriftMs: this.config.maxDriftMs, maxValueBytes: this.config.maxValueBytes })
-      if (this.#replica.group === undefined) {
+      if (this.#replica.group === undefined && this.#options.createGroup !== false) {
         // A first start makes a group of one device, so `weft invite` works at once.
         const { groupId } = this.#replica.createGroup(this.config.deviceName)
         this.log('info', 'created a new sync group with this device as its first member', { group: groupId })
       }
+      this.#queries = new QueryRoutes(this.#replica, this.log)
       if (this.#networkFactory !== undefined) this.#network = await this.#networkFactory(this.#replica, this.config, this.log)
       this.#api = new ControlApi({
         socket: this.paths.socket,
@@ -126,6 +165,9 @@ export class Daemon {
         log: (level, msg) => this.log(level, msg)
       })
       await this.#api.start()
+      this.#housekeep()
+      this.#housekeeping = setInterval(() => this.#housekeep(), HOUSEKEEPING_INTERVAL_MS)
+      this.#housekeeping.unref()
     } catch (err) {
       await this.stop()
       throw err
@@ -135,7 +177,9 @@ export class Daemon {
   /** Stop accepting work, finish the current transaction (better-sqlite3 runs them synchronously), stop libp2p, close the database. */
   async stop (): Promise<void> {
     this.#stopping ??= (async () => {
+      clearInterval(this.#housekeeping)
       await this.#api?.stop().catch(err => this.log('warn', `stopping the control API: ${String(err)}`))
+      await this.#queries?.close().catch(err => this.log('warn', `stopping the query process: ${String(err)}`))
       await this.#network?.stop().catch(err => this.log('warn', `stopping the network: ${String(err)}`))
       this.#replica?.close()
       this.#release?.()
@@ -146,7 +190,7 @@ export class Daemon {
   status (): Record<string, unknown> {
     const r = this.replica
     let bytes = 0
-    for (const f of ['replica.db', 'replica.db-wal']) {
+    for (const f of ['replica.db', 'replica.db-wal', 'tables.db', 'tables.db-wal']) {
       try { bytes += statSync(join(this.paths.dataDir, f)).size } catch {}
     }
     const stats = r.stats()
@@ -158,11 +202,93 @@ export class Daemon {
       pid: process.pid,
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       hlc: formatHlc(r.hlc),
+      clock: this.#clockView(),
       store: { bytes, ops: stats.ops, origins: stats.origins },
       vector: Object.fromEntries(r.versionVector()),
       rejected: stats.rejected,
-      equivocating: stats.equivocating,
-      network: this.#network === undefined ? null : { peerId: this.#network.peerId, addresses: this.#network.addresses() }
+      equivocating: stats.equivocating.map(id => ({ device: id, name: this.#nameOf(id) })),
+      held: r.held().map(h => ({ device: h.deviceId, name: this.#nameOf(h.deviceId), ops: h.ops, fromSeq: h.first, aheadMs: h.firstMs - Date.now(), appliesInMs: Math.max(0, h.firstMs - this.config.maxDriftMs - Date.now()) })),
+      network: this.#network === undefined ? null : { peerId: this.#network.peerId, addresses: this.#network.addresses(), incoming: this.#network.incoming?.() ?? [] }
+    }
+  }
+
+  /** The device's name in the group, if it is a member. */
+  #nameOf (deviceId: string): string | null {
+    try { return this.replica.membership?.member(parseDeviceId(deviceId))?.name ?? null } catch { return null }
+  }
+
+  /**
+   * This device's HLC against its wall clock. Once the wall clock was ahead
+   * (a wrong RTC, an NTP step back), the HLC keeps stamping that far ahead
+   * (it never goes back), and peers hold those ops until their clocks reach them.
+   */
+  #clockView (): { hlc: string, wall: string, aheadMs: number, maxDriftMs: number, ok: boolean, detail: string } {
+    const r = this.replica
+    const now = Date.now()
+    const ahead = r.hlc.ms - now
+    const ok = ahead <= this.config.maxDriftMs
+    const detail = ok
+      ? 'the HLC is within the drift bound of the wall clock'
+      : `this device's HLC is ${seconds(ahead)} ahead of its wall clock (drift bound ${seconds(this.config.maxDriftMs)}): the wall clock was ahead earlier (a wrong RTC or an NTP step back), and the HLC never goes back. ` +
+        `Its new ops are stamped that far ahead, so peers hold them until their clocks are within the bound (in about ${seconds(ahead - this.config.maxDriftMs)}); they apply on their own then, nothing to do`
+    return { hlc: formatHlc(r.hlc), wall: new Date(now).toISOString(), aheadMs: ahead, maxDriftMs: this.config.maxDriftMs, ok, detail }
+  }
+
+  /**
+   * Peers that lack our ops stamped beyond the drift bound after a sync:
+   * they hold them (or, an older weft, refuse them as drift) until their
+   * clocks reach them.
+   */
+  #peersHoldingOurs (peers: unknown[]): Array<{ peer: string, name: string | null, fromSeq: number, aheadMs: number }> {
+    const r = this.replica
+    const self = r.oplog.origin(r.deviceKey.publicKey)
+    if (self === undefined || self.seq === 0) return []
+    const out: Array<{ peer: string, name: string | null, fromSeq: number, aheadMs: number }> = []
+    for (const p of peers as Array<{ peerId: string, lastSync?: string, theirVector?: Record<string, number> }>) {
+      if (p.lastSync === undefined || p.theirVector === undefined) continue
+      const theirs = p.theirVector[r.deviceId] ?? 0
+      if (theirs >= self.seq) continue
+      const first = r.oplog.read(self, theirs, theirs + 1, 1)[0]
+      if (first === undefined) continue
+      const ahead = decodeOp({ body: first.body }).hlc.ms - Date.now()
+      if (ahead > this.config.maxDriftMs) out.push({ peer: p.peerId, name: this.#nameOf(p.peerId), fromSeq: theirs + 1, aheadMs: ahead })
+    }
+    return out
+  }
+
+  /** Applies held ops the clock has reached, and says in the log when the clock or the quarantine needs attention. */
+  #housekeep (): void {
+    const r = this.#replica
+    if (r === undefined) return
+    try {
+      const res = r.releaseHeld()
+      if (res.applied > 0) this.log('info', 'applied ops that were held until this clock reached them', { applied: res.applied, rejected: res.rejected.length })
+      const held = new Map(r.held().map(h => [h.deviceId, h]))
+      for (const [device, h] of held) {
+        if ((this.#heldSeen.get(device) ?? 0) < h.ops) {
+          this.log('warn', 'holding ops stamped ahead of this clock beyond the drift bound; they apply once this clock reaches them', { device, name: this.#nameOf(device), ops: h.ops, aheadSeconds: Math.round((h.firstMs - Date.now()) / 1000) })
+        }
+      }
+      this.#heldSeen.clear()
+      for (const [device, h] of held) this.#heldSeen.set(device, h.ops)
+      const clock = this.#clockView()
+      if (!clock.ok && !this.#clockWarned) this.log('warn', clock.detail, { aheadSeconds: Math.round(clock.aheadMs / 1000) })
+      else if (clock.ok && this.#clockWarned) this.log('info', 'this device\'s HLC is back within the drift bound of its wall clock')
+      this.#clockWarned = !clock.ok
+      // While our stamps run ahead, say which peers hold our ops (a look at the peers' vectors, now and then).
+      if (!clock.ok && this.#network !== undefined && ++this.#ticks % PEER_HOLD_CHECK_TICKS === 0) {
+        void this.#network.peers().then(peers => {
+          const holding = this.#peersHoldingOurs(peers).map(p => p.name ?? p.peer).sort().join(', ')
+          if (holding !== '' && holding !== this.#holdingLogged) this.log('warn', 'peers hold this device\'s ops, stamped beyond the drift bound of their clocks, until their clocks reach them', { peers: holding })
+          this.#holdingLogged = holding
+        }).catch(() => {})
+      }
+      this.#lastHousekeepingError = undefined
+    } catch (err) {
+      // Once per distinct failure (a full disk would otherwise log every second).
+      const message = (err as Error).message
+      if (message !== this.#lastHousekeepingError) this.log('warn', `applying held ops failed: ${message}`, { code: (err as WeftError).code })
+      this.#lastHousekeepingError = message
     }
   }
 
@@ -191,6 +317,7 @@ export class Daemon {
   }
 
   async #route (req: ApiRequest): Promise<unknown> {
+    this.#router ??= new Router(this.#routes())
     return await this.#router.handle(req)
   }
 
@@ -203,9 +330,20 @@ export class Daemon {
     const data = (p: Readonly<Record<string, string>>): { collection: string, key: string } => ({ collection: p.collection!, key: p.key! })
     return [
       { path: 'metrics', methods: { GET: () => renderMetrics(this.status(), this.#network?.metrics(), this.replica.stats()) } },
-      { path: 'v1/status', methods: { GET: async () => ({ ...this.status(), peers: this.#network === undefined ? [] : await this.#network.peers() }) } },
+      {
+        path: 'v1/status',
+        methods: {
+          GET: async () => {
+            const status = this.status()
+            const peers = this.#network === undefined ? [] : await this.#network.peers()
+            return { ...status, clock: { ...status.clock as object, peersHolding: this.#peersHoldingOurs(peers) }, peers }
+          }
+        }
+      },
       { path: 'v1/peers', methods: { GET: async () => this.#network === undefined ? [] : await this.#network.peers() } },
       { path: 'v1/relays', methods: { GET: () => this.#network?.relays?.() ?? [] } },
+      { path: 'v1/peer-book', methods: { GET: () => this.#network?.peerBook?.() ?? { entries: [], dialer: [] } } },
+      ...(this.#queries?.routes() ?? []),
       { path: 'v1/vector', methods: { GET: () => Object.fromEntries(this.replica.versionVector()) } },
       { path: 'v1/oplog', methods: { GET: req => this.oplog(req.query) } },
       { path: 'v1/oplog/follow', methods: { GET: req => this.#follow(req) } },
@@ -259,37 +397,81 @@ export class Daemon {
     return { peer: v.peerId, asOf: v.lastSync ?? null, localOnly: weHave, peerOnly: { perOrigin: theyHave } }
   }
 
-  /** Checks what usually goes wrong and says it in plain words. */
-  async doctor (): Promise<unknown> {
-    const checks: Array<{ check: string, ok: boolean | null, detail: string }> = []
-    const problems = this.replica.integrityCheck()
-    checks.push({ check: 'database integrity', ok: problems.length === 0, detail: problems.length === 0 ? 'quick_check found no problem' : problems.slice(0, 3).join('; ') })
-    const doctorNet = this.#network?.doctor?.()
-    if (doctorNet !== undefined) checks.push(...await doctorNet)
-    else checks.push({ check: 'network', ok: false, detail: 'the network is not running in this daemon' })
-    // Clock skew: a device whose newest op is stamped ahead of our wall clock runs fast (or we run slow).
-    const now = Date.now()
-    const skewed: string[] = []
-    for (const o of this.replica.oplog.origins()) {
-      if (o.hlc === undefined || o.deviceId === this.replica.deviceId) continue
-      const ahead = o.hlc.ms - now
-      if (ahead > 1000) skewed.push(`${o.deviceId} stamps ops ${Math.round(ahead / 1000)} s ahead of this clock`)
+  /**
+   * Checks what usually goes wrong and says it in plain words. Never fails
+   * as a whole: a check that cannot run is reported as failed, with why.
+   */
+  async doctor (): Promise<Check[]> {
+    const checks: Check[] = []
+    const run = async (name: string, fn: () => Check[] | Promise<Check[]>): Promise<void> => {
+      try {
+        checks.push(...await fn())
+      } catch (err) {
+        checks.push({ check: name, ok: false, detail: `could not check: ${(err as Error).message}` })
+      }
     }
-    const drift = this.replica.stats().rejected.drift ?? 0
-    checks.push({ check: 'clock skew', ok: skewed.length === 0 && drift === 0, detail: skewed.length === 0 && drift === 0 ? 'no peer stamps ops ahead of this clock' : [...skewed, drift > 0 ? `${drift} ops were refused for clock drift` : ''].filter(x => x !== '').join('; ') })
+    await run('database integrity', () => {
+      const problems = this.replica.integrityCheck()
+      return [{ check: 'database integrity', ok: problems.length === 0, detail: problems.length === 0 ? 'quick_check found no problem' : `quick_check: ${problems.slice(0, 3).join('; ')}. ${RECOVER_HINT}` }]
+    })
+    await run('disk space', () => {
+      const fs = statfsSync(this.paths.dataDir)
+      const free = fs.bavail * fs.bsize
+      const mib = (free / 1024 / 1024).toFixed(0)
+      return [{ check: 'disk space', ok: free >= LOW_DISK_BYTES, detail: free >= LOW_DISK_BYTES ? `${mib} MiB free` : `only ${mib} MiB free on the disk holding ${this.paths.dataDir}: writes fail with DISK_FULL once it is full (reads keep working); free some space` }]
+    })
+    await run('network', async () => {
+      const net = this.#network?.doctor?.()
+      return net === undefined ? [{ check: 'network', ok: false, detail: 'the network is not running in this daemon' }] : await net
+    })
+    await run('equivocation', () => {
+      const eq = this.replica.stats().equivocating
+      const successors = this.replica.successors()
+      if (eq.length === 0) return [{ check: 'equivocation', ok: true, detail: 'no device signed two different ops with one sequence number' }]
+      return eq.map(id => {
+        const name = this.#nameOf(id)
+        const who = name === null ? id : `${name} (${id})`
+        const replaced = successors.get(id)
+        return {
+          check: 'equivocation',
+          ok: false,
+          detail: `${who} signed two different ops with the same sequence number: its store was reset or restored while it kept its key, and its ops from there on are refused. ` +
+            (replaced !== undefined ? `It was replaced by ${replaced} (weft recover).` : `On that device, stop weft and run weft recover with a code from weft invite here; to cut it off now: weft devices revoke ${id}`)
+        }
+      })
+    })
+    await run('clock skew', async () => {
+      const out: Check[] = []
+      const clock = this.#clockView()
+      if (!clock.ok) out.push({ check: 'clock skew', ok: false, detail: clock.detail })
+      const peers = this.#network === undefined ? [] : await this.#network.peers()
+      for (const p of this.#peersHoldingOurs(peers)) {
+        out.push({ check: 'clock skew', ok: false, detail: `${p.name ?? p.peer} holds this device's ops from seq ${p.fromSeq}: they are stamped ${seconds(p.aheadMs)} ahead of the wall clock, beyond the drift bound; they apply there once its clock reaches them` })
+      }
+      for (const h of this.replica.held()) {
+        const name = this.#nameOf(h.deviceId)
+        out.push({ check: 'clock skew', ok: false, detail: `${name === null ? h.deviceId : `${name} (${h.deviceId})`} stamps ops ${seconds(h.firstMs - Date.now())} ahead of this clock: ${h.ops} held until this clock is within ${seconds(this.config.maxDriftMs)} of them (its clock is ahead, or this one is behind)` })
+      }
+      const drift = this.replica.stats().rejected.drift ?? 0
+      if (drift > 0) out.push({ check: 'clock skew', ok: false, detail: `${drift} ops were refused for clock drift (too far ahead of this clock, with no room to hold them)` })
+      if (out.length === 0) out.push({ check: 'clock skew', ok: true, detail: 'no device stamps ops beyond the drift bound of this clock, and this clock\'s HLC is within it' })
+      return out
+    })
     return checks
   }
 
   devices (): unknown[] {
     const m = this.replica.membership
     if (m === undefined) return []
+    const successors = this.replica.successors()
     return m.members().map(d => ({
       device: d.id,
       name: d.name,
       self: d.id === this.replica.deviceId,
       addedBy: d.addedById,
       addedAt: new Date(d.addedAt).toISOString(),
-      revoked: d.revoked === undefined ? null : { at: formatHlc(d.revoked.at), by: d.revoked.byId }
+      revoked: d.revoked === undefined ? null : { at: formatHlc(d.revoked.at), by: d.revoked.byId },
+      replacedBy: successors.get(d.id) ?? null
     }))
   }
 
@@ -332,6 +514,12 @@ export class Daemon {
     const inviter = deviceIdToString(invite.inviter)
     await this.#restartNetwork(invite.addresses.map(a => `${a}/p2p/${inviter}`))
     return { group: joined.groupId, inviter, previousGroup: before ?? null }
+  }
+
+  /** One sync session with `peer` (weft recover pulls the group's data through it). */
+  async syncWith (peer: string, signal?: AbortSignal): Promise<{ ok: boolean, complete: boolean, opsSent: number, opsReceived: number, error: { code: string, message: string } | null }> {
+    if (this.#network === undefined) throw new HttpError(503, 'NO_NETWORK', 'the network is not running in this daemon')
+    return await this.#network.syncNow(peer, signal) as { ok: boolean, complete: boolean, opsSent: number, opsReceived: number, error: { code: string, message: string } | null }
   }
 
   async #restartNetwork (extraPeers: string[]): Promise<void> {

@@ -41,6 +41,7 @@ export const ERROR_CODES: Readonly<Record<string, ErrorOutcome>> = Object.freeze
   INVALID_INVITE_CODE: usage(),
   TOO_LARGE: usage(413),
   METHOD_NOT_ALLOWED: usage(405),
+  INVALID_QUERY: usage(),
   UNAUTHORIZED: failed(401),
   NOT_FOUND: failed(404),
   // The request was fine; the state of this device or its peers says no.
@@ -53,10 +54,15 @@ export const ERROR_CODES: Readonly<Record<string, ErrorOutcome>> = Object.freeze
   WRONG_PEER: failed(502),
   BAD_MESSAGE: failed(502),
   TIMEOUT: failed(504),
+  // A query ran into the row, byte or time limit it was given.
+  QUERY_LIMIT: failed(422),
+  QUERY_TIMEOUT: failed(422),
   // Not available right now: try again.
   NO_NETWORK: failed(503),
   NOT_READY: failed(503),
   CLOSED: failed(503),
+  // The disk is full: reads still work, writes resume once space is freed.
+  DISK_FULL: failed(507),
   DAEMON_NOT_RUNNING: { http: 503, exit: EXIT.daemonDown },
   INTERNAL: failed(500)
 })

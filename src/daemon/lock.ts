@@ -1,40 +1,26 @@
 /**
- * One daemon per data dir: a lock file holding the owner's pid, created with
- * O_EXCL. A lock left by a process that no longer exists is taken over.
+ * One daemon per data dir: an exclusive lock on `<data dir>/daemon.lock`
+ * held by the kernel for the life of the process (see `holdExclusiveLock`),
+ * so a crashed or killed daemon never leaves a lock behind, whatever its pid
+ * was and whoever has that pid now.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { WeftError } from '../errors.js'
+import { holdExclusiveLock } from '../store/sqlite.js'
 
 export class AlreadyRunningError extends WeftError {
   static override name = 'AlreadyRunningError'
-  constructor (message: string) { super(message, 'ALREADY_RUNNING') }
-}
-
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
+  constructor (message: string, options?: ErrorOptions) { super(message, 'ALREADY_RUNNING', options) }
 }
 
 export function acquireLock (file: string, dataDir: string): () => void {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 })
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(file, 'wx', 0o600)
-      writeSync(fd, `${process.pid}\n`)
-      closeSync(fd)
-      return () => { try { if (readFileSync(file, 'utf8').trim() === String(process.pid)) unlinkSync(file) } catch {} }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      const pid = Number.parseInt(readFileSync(file, 'utf8').trim(), 10)
-      if (Number.isSafeInteger(pid) && pid > 0 && alive(pid)) {
-        throw new AlreadyRunningError(`another weft daemon (pid ${pid}) is already running on ${dataDir}; stop it first, or use another --data-dir`)
-      }
-      unlinkSync(file) // stale: its owner is gone
+  try {
+    return holdExclusiveLock(file)
+  } catch (err) {
+    if ((err as Error).name === 'LockHeldError') {
+      throw new AlreadyRunningError(`another weft process is already running on ${dataDir} (a daemon, weft init or weft recover): it holds the lock ${file}. Stop it first, or use another --data-dir`, { cause: err })
     }
+    throw err
   }
-  throw new AlreadyRunningError(`could not take the lock ${file}`)
 }

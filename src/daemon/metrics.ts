@@ -17,6 +17,11 @@ export function renderMetrics (status: Record<string, unknown>, net: NetworkMetr
   metric('weft_oplog_ops', 'gauge', 'Ops in the local oplog.', [['', stats.ops]])
   const last = net?.lastSyncAt
   metric('weft_last_sync_age_seconds', 'gauge', 'Seconds since the last completed sync session (-1: never).', [['', last === undefined ? -1 : Math.round((Date.now() - last) / 1000)]])
+  const held = status.held as Array<{ ops: number }> | undefined
+  metric('weft_held_ops', 'gauge', 'Ops from the future held until this clock reaches them.', [['', (held ?? []).reduce((n, h) => n + h.ops, 0)]])
+  metric('weft_equivocating_devices', 'gauge', 'Devices that signed two different ops with one sequence number.', [['', (status.equivocating as unknown[] | undefined)?.length ?? 0]])
+  const clock = status.clock as { aheadMs: number } | undefined
+  metric('weft_hlc_ahead_seconds', 'gauge', 'How far this device\'s HLC is ahead of its wall clock.', [['', Math.max(0, Math.round((clock?.aheadMs ?? 0) / 1000))]])
   const store = status.store as { bytes: number } | undefined
   metric('weft_store_bytes', 'gauge', 'Size of the SQLite files.', [['', store?.bytes ?? 0]])
   return lines.join('\n') + '\n'

@@ -16,7 +16,7 @@ import { handlePairing, pairingDialRank, pairWithInviter } from '../net/pairing.
 // encoding live with the relay's protocol, which the daemon speaks to.
 import { authenticateToRelay } from '../../relay/auth/client.js'
 import { ADMISSION_CHAIN_SCHEME, encodeAdmissionChain } from '../../relay/auth/admission-chain.js'
-import { createNode, type PeerMembership, type WeftNode } from '../net/index.js'
+import { createNode, whyUnreachable, type PeerMembership, type WeftNode } from '../net/index.js'
 import type { PeerSyncState } from '../net/index.js'
 import { MEMBERS_COLLECTION, type Replica } from '../store/replica.js'
 import type { DaemonConfig } from './config.js'
@@ -57,6 +57,10 @@ export interface PeerView {
   opsDeferred: number
   relays?: unknown
   theirVector: Record<string, number>
+  /** Collection -> version of the schemas the peer's app declared (as of its last hello). */
+  schemas: Record<string, number>
+  /** Collections whose declared schema version differs here and there (null: not declared on that side). */
+  schemaDiffers: Array<{ collection: string, local: number | null, peer: number | null }>
 }
 
 function pathOf (conn: Connection | undefined): { path: string, address: string | undefined } {
@@ -78,6 +82,12 @@ export function compareVectors (local: ReadonlyMap<string, number>, theirs: Read
   for (const [o, s] of local) ahead += Math.max(0, s - (theirs[o] ?? 0))
   for (const [o, s] of Object.entries(theirs)) behind += Math.max(0, s - (local.get(o) ?? 0))
   return { ahead, behind }
+}
+
+/** Collections declared here or there whose schema versions differ. */
+export function schemaDifferences (local: ReadonlyMap<string, number>, theirs: Readonly<Record<string, number>>): PeerView['schemaDiffers'] {
+  const names = [...new Set([...local.keys(), ...Object.keys(theirs)])].sort()
+  return names.map(collection => ({ collection, local: local.get(collection) ?? null, peer: theirs[collection] ?? null })).filter(d => d.local !== d.peer)
 }
 
 class NodeNetwork implements Network {
@@ -122,7 +132,10 @@ class NodeNetwork implements Network {
     node.services.sync.addEventListener('session:end', e => {
       const { peerId, direction, limited, durationMs, result: r } = e.detail
       if (r.ok) this.#log('debug', 'sync session', { peer: peerId, direction, limited, ms: durationMs, applied: r.applied, sent: r.opsSent })
-      else this.#log('warn', 'sync session failed', { peer: peerId, direction, code: r.error?.code, error: r.error?.message })
+      else this.#log('warn', 'sync session failed', { peer: peerId, direction, limited, ms: durationMs, code: r.error?.code, error: r.error?.message })
+      // An op that cannot pass says why, where the user looks first.
+      const refused = r.rejections[0]
+      if (refused !== undefined) this.#log('warn', 'ops from a peer were refused', { peer: peerId, refused: r.rejected, origin: refused.origin, seq: refused.seq, reason: refused.reason, error: refused.message })
     })
   }
 
@@ -139,6 +152,9 @@ class NodeNetwork implements Network {
     const local = this.#replica.versionVector()
     const localOps = sum(local.values())
     const states = new Map<string, PeerSyncState>(this.#node.services.sync.getPeerStates().map(s => [s.peerId, s]))
+    // Members the dialer keeps but never reached in this run (after a restart, say) are known peers too.
+    const kept = new Map(this.#node.services.memberDialer.status().map(k => [k.peer, k]))
+    for (const id of kept.keys()) if (!states.has(id)) states.set(id, neverSynced(id))
     const views = await Promise.all([...states.values()].map(async s => {
       const conn = this.#connection(s.peerId)
       const { path, address } = pathOf(conn)
@@ -152,12 +168,14 @@ class NodeNetwork implements Network {
       let status: string
       if (!member) status = `not a member of this group${s.lastError === undefined ? '' : ` (${s.lastError.code})`}`
       else if (s.versionMismatch !== undefined) status = `version mismatch: ${s.versionMismatch.message}`
-      else if (conn === undefined) status = `unreachable since ${s.lastSessionAt === undefined ? 'start' : new Date(s.lastSessionAt).toISOString()}`
+      else if (conn === undefined) status = `unreachable since ${s.lastSessionAt === undefined ? 'start' : new Date(s.lastSessionAt).toISOString()}${kept.has(s.peerId) ? `: ${this.#whyUnreachable(s.peerId).detail}` : ''}`
       else if (s.lastSessionAt === undefined) status = 'connected, not synced yet'
       else if (ahead === 0 && behind === 0) status = 'in sync'
       else if (behind === 0) status = `ahead by ${ahead}`
       else if (ahead === 0) status = `behind by ${behind}`
       else status = `diverged (ahead ${ahead}, behind ${behind})`
+      if (behind > 0 && s.lastError?.code === 'TOO_LARGE') status += `; blocked: ${s.lastError.message}`
+      else if (behind > 0 && s.lastRejection !== undefined && (s.lastSuccessAt === undefined || s.lastRejection.at >= s.lastSuccessAt)) status += `; ops refused: ${s.lastRejection.reason}: ${s.lastRejection.message}`
       let deviceName: string | undefined
       try { deviceName = this.#replica.membership?.member(parseDeviceId(s.peerId))?.name } catch {}
       const v: PeerView = {
@@ -179,6 +197,8 @@ class NodeNetwork implements Network {
         opsReceived: s.opsReceived,
         rejected: s.lastRejection === undefined ? undefined : { ...s.lastRejection, at: new Date(s.lastRejection.at).toISOString() },
         theirVector: { ...s.theirVector },
+        schemas: { ...s.theirSchemas },
+        schemaDiffers: schemaDifferences(this.#replica.schemaVersions(), s.theirSchemas),
         lastError: s.lastError === undefined ? undefined : { code: s.lastError.code, message: s.lastError.message, remote: s.lastError.remote, at: new Date(s.lastError.at).toISOString() },
         versionMismatch: s.versionMismatch === undefined ? undefined : { ...s.versionMismatch, at: new Date(s.versionMismatch.at).toISOString() },
         opsDeferred: s.opsDeferred
@@ -189,6 +209,27 @@ class NodeNetwork implements Network {
   }
 
   relays (): unknown { return this.#node.services.relays.getRelays() }
+
+  /** The peer book (every address, what worked, what failed) and how the last attempt to reach each member went. */
+  peerBook (): unknown {
+    const dialer = this.#node.services.memberDialer
+    return { entries: dialer.book.entries(), dialer: dialer.status() }
+  }
+
+  /** Runs partly received in fragments (large values crossing a limited relay). */
+  incoming (): unknown {
+    return this.#node.services.sync.getHeldRuns().map(r => ({ origin: r.origin, seqs: `${r.firstSeq}..${r.lastSeq}`, heldBytes: r.heldBytes, totalBytes: r.totalBytes, updatedAt: new Date(r.updatedAt).toISOString() }))
+  }
+
+  #whyUnreachable (peer: string): { reason: string, detail: string } {
+    const dialer = this.#node.services.memberDialer
+    return whyUnreachable({
+      revoked: revoked(this.#replica, peer),
+      attempt: dialer.status().find(k => k.peer === peer)?.lastAttempt,
+      book: dialer.book.entries(peer),
+      relaysConfigured: this.#config.relays.length
+    })
+  }
 
 
   async syncNow (peer?: string, signal?: AbortSignal): Promise<unknown> {
@@ -263,6 +304,13 @@ class NodeNetwork implements Network {
     } else {
       out.push({ check: 'versions', ok: peers.length > 0 ? true : null, detail: peers.length > 0 ? `no known peer speaks another sync protocol or op format version (this node: sync ${SYNC_WIRE_VERSION}, ops ${OP_FORMAT_VERSION})` : 'no group device seen yet' })
     }
+    // Each known member that is not connected, and why.
+    const self = this.#replica.deviceId
+    for (const m of this.#replica.membership?.members() ?? []) {
+      if (m.id === self || peers.some(p => p.peerId === m.id && p.connected)) continue
+      const why = this.#whyUnreachable(m.id)
+      out.push({ check: `member ${m.id.slice(0, 12)}…`, ok: why.reason === 'revoked' ? null : false, detail: `${m.name}: not connected: ${why.detail}` })
+    }
     return out
   }
 
@@ -336,6 +384,16 @@ export function replicaMembership (replica: Replica): PeerMembership {
   }
 }
 
+/** The group's devices that are not revoked: the member dialer keeps them connected. */
+export function memberIds (replica: Replica): string[] {
+  return replica.membership?.members().filter(m => m.revoked === undefined).map(m => m.id) ?? []
+}
+
+/** The state of a member never synced with in this run. */
+function neverSynced (peerId: string): PeerSyncState {
+  return { peerId, connected: false, limited: false, sessionActive: false, sessions: 0, opsSent: 0, opsReceived: 0, opsApplied: 0, bytesSent: 0, bytesReceived: 0, theirVector: {}, theirSchemas: {}, theyAreAheadBy: 0, opsDeferred: 0 }
+}
+
 export const networkFactory: NetworkFactory = async (replica: Replica, config: DaemonConfig, log: Logger, extraPeers: string[] = []) => {
   const group = replica.group
   const node = await createNode({
@@ -349,6 +407,9 @@ export const networkFactory: NetworkFactory = async (replica: Replica, config: D
     maxConnections: config.maxConnections,
     groupId: group?.id ?? 'none',
     membership: replicaMembership(replica),
+    // Members are kept connected from the replica's peer book (it survives restarts).
+    peerBook: replica.peerBook,
+    members: () => memberIds(replica),
     // A revoked device is refused at the connection, not only per session.
     connectionGater: {
       denyDialPeer: async peerId => revoked(replica, peerId.toString()),

@@ -86,7 +86,7 @@ export interface AnnouncerInit {
   minIntervalMs?: number
   /** @default DEFAULT_VECTOR_ANNOUNCE_DELAY_MS (500 ms) */
   vectorDelayMs?: number
-  /** @default DEFAULT_ANNOUNCE_MAX_OPS_BYTES (128 KiB) */
+  /** @default DEFAULT_ANNOUNCE_MAX_OPS_BYTES (16 KiB) */
   maxOpsBytes?: number
   /** @default DEFAULT_ANNOUNCE_MAX_INFLATED_BYTES (1 MiB) */
   maxInflatedBytes?: number

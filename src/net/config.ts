@@ -8,6 +8,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { InvalidArgumentError } from '../errors.js'
 import { PRIVATE_KEY_BYTES } from '../oplog/keys.js'
 import type { SyncStore } from '../protocol/port.js'
+import type { PeerBook } from './peer-book.js'
 import type { ChangeFeed, SyncServiceInit } from './sync-options.js'
 import { parseRelayAddress } from './relay-keeper.js'
 import { registerUdxProtocol } from '../udx/index.js'
@@ -26,8 +27,12 @@ export interface NodeConfig extends Omit<SyncServiceInit, 'store' | 'changes'> {
   announce?: string[]
   /** Relays to keep a reservation on (each ending in /p2p/<id>); the node listens on /p2p-circuit through each. @default [] */
   relays?: string[]
-  /** Peers to dial at start and keep connected (libp2p reconnects keep-alive peers). @default [] */
+  /** Peers to dial at start and keep connected, each ending in /p2p/<id> (the member dialer redials them with backoff). @default [] */
   peers?: string[]
+  /** Where the addresses of members are kept (the replica's peer book persists them across restarts). @default in memory */
+  peerBook?: PeerBook
+  /** The group's devices, kept connected by the member dialer. @default the peers whose sync hello was accepted */
+  members?: () => Iterable<string>
   /** mDNS discovery on the LAN, with the weft service tag. @default true */
   mdns?: boolean
   /** @default DEFAULT_MDNS_SERVICE_TAG ('_weft._udp.local') */
@@ -54,7 +59,7 @@ export interface NodeConfig extends Omit<SyncServiceInit, 'store' | 'changes'> {
 
 const KEYS: ReadonlySet<string> = new Set([
   'privateKey', 'store', 'listen', 'announce', 'relays', 'peers', 'mdns', 'mdnsServiceTag', 'mdnsIntervalMs', 'upnp', 'dcutr',
-  'maxConnections', 'connectionGater', 'relayCheckIntervalMs', 'strangerGraceMs', 'start', 'logger',
+  'maxConnections', 'connectionGater', 'relayCheckIntervalMs', 'strangerGraceMs', 'start', 'logger', 'peerBook', 'members',
   // SyncServiceInit
   'groupId', 'membership', 'authorize', 'syncIntervalMs', 'connectGraceMs', 'retryMinMs', 'retryMaxMs', 'dialTimeoutMs', 'pageMaxOps',
   'pageMaxBytes', 'limitedPageMaxOps', 'limitedPageMaxBytes', 'maxFrameBytes', 'helloTimeoutMs', 'readTimeoutMs',
@@ -105,5 +110,7 @@ export function checkNodeConfig (config: NodeConfig): void {
     if (!Array.isArray(config.relays)) problems.push('relays must be a list of multiaddrs')
     else for (const a of config.relays) { try { parseRelayAddress(a) } catch (err) { problems.push((err as Error).message) } }
   }
+  if (config.members !== undefined && typeof config.members !== 'function') problems.push('members must be a function returning device ids')
+  if (config.peerBook !== undefined && (config.peerBook === null || typeof config.peerBook.entries !== 'function')) problems.push('peerBook must implement PeerBook (peers, entries, seen, succeeded, failed, forget)')
   if (problems.length > 0) throw new InvalidArgumentError(`invalid node configuration:\n  - ${problems.join('\n  - ')}`)
 }

@@ -14,6 +14,7 @@ export const LOG_SYNC = 'weft:sync'
 export const LOG_GOSSIP = 'weft:gossip'
 export const LOG_RELAY = 'weft:relay'
 export const LOG_DISCOVERY = 'weft:discovery'
+export const LOG_MEMBERS = 'weft:members'
 export const LOG_UDX = 'weft:udx-observer'
 export const LOG_UDX_BIRTHDAY = 'weft:udx-birthday'
 export const LOG_STRANGERS = 'weft:stranger-guard'
@@ -68,6 +69,13 @@ export const MAX_RETRY_ATTEMPTS = 12
  */
 export const LIMITED_PAGE_MAX_BYTES = 16 * KiB
 export const LIMITED_PAGE_MAX_OPS = 400
+/**
+ * A relayed connection whose remaining data budget is at least this large
+ * (weft-relay gives its groups' members 64 MiB) is paged like a direct one:
+ * small pages there only cost round trips, and cut large values into
+ * fragments for nothing. libp2p reports the budget live (`conn.limits.bytes`).
+ */
+export const SMALL_PAGES_BELOW_RELAY_BYTES = 8 * MiB
 
 /** Stream adapter: pause a sync stream with this much unread, and wait when this much is unsent. */
 export const DEFAULT_READ_HIGH_WATER_BYTES = 1 * MiB
@@ -128,8 +136,14 @@ export const GAP_COALESCE_MS = 50
 export const MAX_GAP_ENTRIES_PER_ORIGIN = 32
 /** Pulls for gaps running at once (each with another peer). */
 export const MAX_CONCURRENT_PULLS = 2
-/** Announcements carry ops up to this size (before compression); beyond it only the vector, and receivers pull. */
-export const DEFAULT_ANNOUNCE_MAX_OPS_BYTES = 128 * KiB
+/**
+ * Announcements carry ops up to this size (before compression); beyond it only
+ * the vector, and receivers pull. Gossip goes to relayed peers too, and a stock
+ * relay cuts a relayed connection after 128 KiB in all: an announcement near
+ * that size would cut it by itself, so large values travel by pull (in
+ * fragments there) and announcements stay a small share of the budget.
+ */
+export const DEFAULT_ANNOUNCE_MAX_OPS_BYTES = 16 * KiB
 /**
  * Announcements whose ops take less than this are sent uncompressed: every
  * receiver would inflate each one (tens of µs of zlib set-up apiece), and on
@@ -183,6 +197,27 @@ export const DEFAULT_MAX_STRANGER_CONNECTIONS = 8
 export const DEFAULT_RELAY_CHECK_INTERVAL_MS = 5 * second
 export const DEFAULT_RELAY_BACKOFF_MIN_MS = 500
 export const DEFAULT_RELAY_BACKOFF_MAX_MS = 30 * second
+
+/**
+ * Members whose connection dropped are redialled (member-dialer.ts): after a
+ * failed attempt, from the minimum doubling to the maximum, with jitter. The
+ * maximum bounds how long a healed partition goes unnoticed when nothing else
+ * (mDNS, a dial from the other side) says so; an attempt costs a few dials,
+ * most of them failing at once.
+ */
+export const DEFAULT_REDIAL_MIN_MS = 500
+export const DEFAULT_REDIAL_MAX_MS = 10 * second
+/** Of two members that lose their connection, the one with the larger id waits this long before redialling. */
+export const DEFAULT_REDIAL_YIELD_MS = 1 * second
+/** Within an attempt, the next address is dialled alongside the running ones after this long (or at once when one fails). */
+export const DEFAULT_DIAL_STAGGER_MS = 250
+/** One address of an attempt (libp2p's own is 6 s). */
+export const DEFAULT_ADDRESS_DIAL_TIMEOUT_MS = 5 * second
+/** Addresses dialled at once in one attempt, and in all per attempt. */
+export const MAX_PARALLEL_ADDRESS_DIALS = 3
+export const MAX_ADDRESSES_PER_ATTEMPT = 8
+/** How often the dialer looks for members neither connected nor scheduled (a member just admitted, say). */
+export const DEFAULT_MEMBER_CHECK_INTERVAL_MS = 5 * second
 
 /** Discovered peers dialed at once; more wait for the next discovery event. */
 export const MAX_PARALLEL_DISCOVERY_DIALS = 4

@@ -14,6 +14,8 @@ export { discoveryDialer, type DiscoveryDialerInit } from './discovery-dialer.js
 export { Announcer, announceTopic, versionMismatch } from './announcer.js'
 export { MemberGate, EVERYONE, NotMemberStreamError, type PeerMembership } from './member-gate.js'
 export { strangerGuard, type StrangerGuard, type StrangerGuardInit } from './stranger-guard.js'
+export { memberDialer, NoAddressError, DialFailedError, type MemberDialer, type MemberDialerInit, type KeptPeerStatus, type AttemptOutcome } from './member-dialer.js'
+export { MemoryPeerBook, classifyAddress, rankAddresses, dialFailure, whyUnreachable, type Unreachable, type PeerBook, type BookEntry, type BookAddress, type AddressKind, type DialFailure } from './peer-book.js'
 export { udxObserver, type UdxObserver, type UdxObserverInit, type UdxObserverComponents, type NatMapping } from './udx-observer.js'
 export { udxBirthday, type UdxBirthday, type UdxBirthdayInit, type UdxBirthdayComponents, type BirthdayOutcome } from './udx-birthday.js'
 export { streamChannel, type StreamChannelOptions } from './stream-channel.js'

@@ -8,7 +8,15 @@
  * upgrade relayed connections, fed with the public UDX mapping the relays
  * reflect (`udx-observer.ts`) so that it can punch through NATs, and birthday
  * punching when one NAT randomizes ports (`udx-birthday.ts`); UPnP on desktops; mDNS with a weft-only
- * service tag plus a dialer for what it finds (libp2p 3 does not auto-dial).
+ * service tag plus a dialer for what it finds (libp2p 3 does not auto-dial); the member dialer keeps
+ * members and configured peers connected, redialling them from the peer book (`member-dialer.ts`).
+ *
+ * What a stock libp2p peer sees: identify, identify-push, the signed peer
+ * record and mDNS answers list no `/udx` address (its private multiaddr code
+ * would make a stock peer's identify fail), and identify's agentVersion is
+ * `weft/<version>`. UDX addresses go over `/weft/udx-addrs/1.0.0` instead, to
+ * members only; the node learns them from those peers and
+ * from its relays (see src/udx/addrs-service.ts).
  *
  * Every limit libp2p leaves open is set here: connections in total and in
  * handshake, streams per connection, per-stream window and buffers, stream
@@ -33,10 +41,10 @@ import { identify, identifyPush, type Identify } from '@libp2p/identify'
 import type { Libp2p } from '@libp2p/interface'
 import { mdns } from '@libp2p/mdns'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import { ping, type Ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { uPnPNAT } from '@libp2p/upnp-nat'
-import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import '../polyfill.js'
 import { PAIRING_PROTOCOL_ID } from '../auth/constants.js'
@@ -46,12 +54,14 @@ import * as C from './constants.js'
 import { discoveryDialer } from './discovery-dialer.js'
 import { fastMessageId, GOSSIP_IDONTWANT_MIN_BYTES, GOSSIP_MESH, withCachedSigning } from './gossip-tuning.js'
 import { MemberGate } from './member-gate.js'
+import { memberDialer, type MemberDialer } from './member-dialer.js'
 import { parseRelayAddress, relayKeeper, type RelayKeeper } from './relay-keeper.js'
 import { strangerGuard, type StrangerGuard } from './stranger-guard.js'
 import { weftSync, type SyncService } from './sync-service.js'
 import { udxBirthday, type UdxBirthday } from './udx-birthday.js'
 import { udxObserver, type UdxObserver } from './udx-observer.js'
-import { udx, udxTools, type UdxTools } from '../udx/index.js'
+import { hideUdxAddresses, udx, udxAddrs, udxTools, type PeerPredicate, type UdxAddrs, type UdxTools } from '../udx/index.js'
+import { WEFT_USER_AGENT, WEFT_VERSION } from '../version.js'
 
 export type { NodeConfig } from './config.js'
 
@@ -65,7 +75,9 @@ export interface WeftServices {
   pubsub: GossipSub
   sync: SyncService
   relays: RelayKeeper
+  memberDialer: MemberDialer
   udx: UdxTools
+  udxAddrs: UdxAddrs
   udxObserver: UdxObserver
   /** Absent when hole punching is off (`dcutr: false`). */
   udxBirthday?: UdxBirthday
@@ -74,19 +86,22 @@ export interface WeftServices {
 
 export type WeftNode = Libp2p<WeftServices>
 
-const KEEP_ALIVE_TAG = 'keep-alive'
-
 export async function createNode (config: NodeConfig): Promise<WeftNode> {
   checkNodeConfig(config)
   const groupId = config.groupId ?? C.DEFAULT_GROUP_ID
   const topic = announceTopic(groupId)
   const { privateKey: _key, store, listen, announce, relays, peers, mdns: useMdns, mdnsServiceTag, mdnsIntervalMs, upnp, dcutr: useDcutr,
-    maxConnections, connectionGater, relayCheckIntervalMs, start, logger, membership, strangerGraceMs, ...syncInit } = config
+    maxConnections, connectionGater, relayCheckIntervalMs, start, logger, membership, strangerGraceMs, peerBook, members: memberList, ...syncInit } = config
   const members = new MemberGate(membership)
 
+  // Whom we tell our UDX addresses: members. Whom we learn them from: members, and our relays (reflectors).
+  const shareUdx: PeerPredicate = peer => members.isMember(peer)
+  const relayIds = new Set((relays ?? []).map(r => parseRelayAddress(r).peerId.toString()))
+
   const services: ServiceFactoryMap<WeftServices> = {
-    identify: identify(),
-    identifyPush: identifyPush(),
+    // /udx addresses never go to stock peers: they cannot parse them (see src/udx/hide-addresses.ts)
+    identify: hideUdxAddresses(identify()),
+    identifyPush: hideUdxAddresses(identifyPush()),
     ping: ping(),
     pubsub: members.gated(gossipsub({
       allowPublishToZeroTopicPeers: true,
@@ -111,9 +126,17 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
     // A service for its lifecycle only (it follows membership changes while started); the gated services hold it directly.
     members: () => members,
     relays: relayKeeper({ relays: relays ?? [], ...(relayCheckIntervalMs === undefined ? {} : { checkIntervalMs: relayCheckIntervalMs }) }),
+    memberDialer: memberDialer({
+      peers: peers ?? [],
+      relays: relays ?? [],
+      ...(memberList === undefined ? {} : { members: memberList }),
+      ...(peerBook === undefined ? {} : { book: peerBook }),
+      ...(syncInit.dialTimeoutMs === undefined ? {} : { dialTimeoutMs: syncInit.dialTimeoutMs })
+    }),
     udx: udxTools(),
+    udxAddrs: udxAddrs({ share: shareUdx, learnFrom: async (peer) => relayIds.has(peer.toString()) || await shareUdx(peer) }),
     // The relays reflect our UDX mapping; DCUtR then offers it (see udx-observer.ts).
-    udxObserver: udxObserver({ reflectors: (relays ?? []).map(r => parseRelayAddress(r).peerId.toString()) })
+    udxObserver: udxObserver({ reflectors: [...relayIds] })
   }
   if (useDcutr !== false) {
     // Punching (our addresses, probes to a peer's IP) is for members only.
@@ -129,19 +152,34 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
   if (upnp !== false) services.upnp = uPnPNAT({ autoConfirmAddress: true })
   const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = []
   if (useMdns !== false) {
-    peerDiscovery.push(mdns({ serviceTag: mdnsServiceTag ?? C.DEFAULT_MDNS_SERVICE_TAG, interval: mdnsIntervalMs ?? C.DEFAULT_MDNS_INTERVAL_MS }))
+    const discovery = hideUdxAddresses(mdns({ serviceTag: mdnsServiceTag ?? C.DEFAULT_MDNS_SERVICE_TAG, interval: mdnsIntervalMs ?? C.DEFAULT_MDNS_INTERVAL_MS }))
+    peerDiscovery.push(components => {
+      const found = discovery(components)
+      // libp2p reports only peers new to its address book; every answer tells the member dialer a known member is back.
+      found.addEventListener('peer', evt => {
+        try { (components as { memberDialer?: MemberDialer }).memberDialer?.sighted(evt.detail.id, evt.detail.multiaddrs) } catch {}
+      })
+      return found
+    })
     services.discoveryDialer = discoveryDialer({ membership: members, ...(syncInit.dialTimeoutMs === undefined ? {} : { dialTimeoutMs: syncInit.dialTimeoutMs }) })
   }
 
   const node = await createLibp2p<WeftServices>({
     privateKey: withCachedSigning(privateKeyFromRaw(config.privateKey)),
+    nodeInfo: { name: 'weft', version: WEFT_VERSION, userAgent: WEFT_USER_AGENT },
     start: false,
     addresses: { listen: listen ?? C.DEFAULT_LISTEN_ADDRESSES, announce: announce ?? [] },
     transports: [
       tcp({ maxConnections: maxConnections ?? C.DEFAULT_MAX_CONNECTIONS }),
       // public UDX addresses only while punching: a stray HELLO poisons the peer's NAT (see UdxInit)
       udx({ publicDialsNeedPunch: true }),
-      circuitRelayTransport({ maxInboundStopStreams: C.DEFAULT_MAX_RELAYED_CONNECTIONS_PER_RELAY, maxOutboundStopStreams: C.DEFAULT_MAX_RELAYED_CONNECTIONS_PER_RELAY })
+      circuitRelayTransport({
+        maxInboundStopStreams: C.DEFAULT_MAX_RELAYED_CONNECTIONS_PER_RELAY,
+        maxOutboundStopStreams: C.DEFAULT_MAX_RELAYED_CONNECTIONS_PER_RELAY,
+        // One reservation at a time (the default) never makes the second relay's: with two relays
+        // configured, a stock node hangs in start() and weft held a reservation on one relay only.
+        reservationConcurrency: Math.max(1, relays?.length ?? 0)
+      })
     ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux({
@@ -164,17 +202,10 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
     services
   })
 
-  // Configured peers: dial at start, and tag keep-alive so libp2p redials them when the connection drops.
-  if (peers !== undefined && peers.length > 0) {
-    node.addEventListener('start', () => {
-      for (const p of peers) {
-        const ma = multiaddr(p)
-        const id = peerIdOf(p)
-        const tag = id === null ? Promise.resolve() : node.peerStore.merge(peerIdFromString(id), { multiaddrs: [ma], tags: { [KEEP_ALIVE_TAG]: { value: 1 } } })
-        void tag.then(async () => node.dial(ma)).catch(() => {})
-      }
-    }, { once: true })
-  }
+  // A peer whose sync hello we accepted is one of ours: without a member list, that is how the dialer learns whom to keep.
+  node.services.sync.addEventListener('session:end', e => {
+    if (e.detail.result.remoteVector !== undefined) node.services.memberDialer.proved(peerIdFromString(e.detail.peerId))
+  })
   if (start !== false) await node.start()
   return node
 }

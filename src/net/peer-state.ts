@@ -39,6 +39,8 @@ export interface PeerSyncState {
   readonly bytesReceived: number
   /** Their vector as last seen: their hello or session, merged with their announcements since. */
   readonly theirVector: Readonly<Record<string, number>>
+  /** Collection -> version of the schemas their app declared, from their last hello. */
+  readonly theirSchemas: Readonly<Record<string, number>>
   /** Ops they held beyond us at that time. */
   readonly theyAreAheadBy: number
   readonly lastError?: PeerSyncError
@@ -121,7 +123,7 @@ export class PeerStates {
 
   get (peerId: string): PeerSyncState | undefined {
     const s = this.#peers.get(peerId)
-    return s === undefined ? undefined : { ...s, theirVector: { ...s.theirVector } }
+    return s === undefined ? undefined : { ...s, theirVector: { ...s.theirVector }, theirSchemas: { ...s.theirSchemas } }
   }
 
   all (): PeerSyncState[] {
@@ -132,7 +134,7 @@ export class PeerStates {
     let s = this.#peers.get(peerId)
     if (s === undefined) {
       if (this.#peers.size >= this.#max) this.#evict()
-      s = { peerId, connected: false, limited: false, sessionActive: false, sessions: 0, opsSent: 0, opsReceived: 0, opsApplied: 0, bytesSent: 0, bytesReceived: 0, opsDeferred: 0, theirVector: {}, theyAreAheadBy: 0 }
+      s = { peerId, connected: false, limited: false, sessionActive: false, sessions: 0, opsSent: 0, opsReceived: 0, opsApplied: 0, bytesSent: 0, bytesReceived: 0, opsDeferred: 0, theirVector: {}, theirSchemas: {}, theyAreAheadBy: 0 }
       this.#peers.set(peerId, s)
     }
     return s
@@ -247,6 +249,11 @@ export class PeerStates {
   knownVector (peerId: string): ReadonlyMap<string, number> | undefined {
     const s = this.#peers.get(peerId)
     return s === undefined ? undefined : new Map(Object.entries(s.theirVector))
+  }
+
+  /** The schema versions from the peer's hello. */
+  schemas (peerId: string, theirs: ReadonlyMap<string, number>): void {
+    this.#entry(peerId).theirSchemas = Object.fromEntries(theirs)
   }
 
   /** An announcement via this peer: `held` of its ops arrived ahead of what we held, `deferred` could not be applied or held. */

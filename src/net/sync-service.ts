@@ -15,10 +15,12 @@
  * and answers the other's with a `crossed` hello: that stream ends at once,
  * with no error and no retry. Inbound sessions are capped per peer and in
  * total; beyond that a stream is reset and the peer retries later. Relayed
- * connections get small pages, so some land before a relay's data limit cuts
- * the connection. A node that pulled ops in a session announces its vector a
- * little later, so a neighbour that lacks them (a line A - B - C) pulls them
- * in turn. Per-peer vectors (what `weft status` compares) come from hellos,
+ * connections with a small data budget (a stock relay's 128 KiB) get small
+ * pages, so some land before the limit cuts the connection, and runs larger
+ * than a page come in fragments that the next session resumes (see
+ * protocol/fragments.ts). A node that pulled ops in a session announces its
+ * vector a little later, so a neighbour that lacks them (a line A - B - C)
+ * pulls them in turn. Per-peer vectors (what `weft status` compares) come from hellos,
  * from the announcements each peer writes, and from our own announcements
  * each peer was sent.
  *
@@ -35,12 +37,14 @@ import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { TypedEventEmitter } from 'main-event'
 import type { EncodedOp } from '../oplog/op.js'
-import { DEFAULT_PAGE_MAX_BYTES, DEFAULT_PAGE_MAX_OPS, SYNC_PROTOCOL_ID } from '../protocol/constants.js'
+import { DEFAULT_FRAGMENT_ABOVE_PAGES, DEFAULT_PAGE_MAX_BYTES, DEFAULT_PAGE_MAX_OPS, SYNC_PROTOCOL_ID } from '../protocol/constants.js'
+import { RunAssembler, type HeldRunInfo } from '../protocol/fragments.js'
 import { NotMemberError, SessionClosedError, type SyncProtocolError } from '../protocol/errors.js'
 import { FramedChannel } from '../protocol/framing.js'
 import type { SyncStore } from '../protocol/port.js'
 import { runSyncSession, type SessionResult } from '../protocol/session.js'
 import { Announcer, type AnnouncePubSub, type ReceivedAnnouncement } from './announcer.js'
+import type { MemberDialer } from './member-dialer.js'
 import * as C from './constants.js'
 import { GapTracker, type GapPeer } from './gap-tracker.js'
 import { GossipInbox } from './gossip-inbox.js'
@@ -63,6 +67,8 @@ export interface SyncServiceComponents {
   logger: ComponentLogger
   /** Gossipsub, when the node runs it under the service name `pubsub`: enables live announcements. */
   pubsub?: AnnouncePubSub
+  /** The member dialer, when the node runs it under the name `memberDialer`: dials members on all their addresses at once. */
+  memberDialer?: MemberDialer
 }
 
 export interface SyncSessionEvent {
@@ -103,6 +109,8 @@ export interface SyncService extends TypedEventTarget<SyncServiceEvents> {
   getPeerState(peer: PeerId | string): PeerSyncState | undefined
   /** Totals since start, for metrics. */
   getTotals(): SyncTotals
+  /** Runs partly received in fragments (large values crossing limited connections), for status. */
+  getHeldRuns(): HeldRunInfo[]
 }
 
 export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> implements SyncService, Startable {
@@ -126,6 +134,8 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
   readonly #inboundRuns = new Map<string, Promise<SessionResult>>()
   readonly #gaps: GapTracker
   #inbox: GossipInbox | undefined
+  /** Fragments of large runs, kept across sessions and peers so a cut run resumes (see protocol/fragments.ts). */
+  readonly #fragments = new RunAssembler({ now: Date.now })
   #announcer: Announcer | undefined
   #unsubscribe: (() => void) | undefined
   #topologyId: string | undefined
@@ -297,6 +307,13 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
 
   getTotals (): SyncTotals { return this.#states.totals() }
 
+  getHeldRuns (): HeldRunInfo[] { return this.#fragments.held() }
+
+  /** The member dialer, if the node runs one (a missing libp2p service throws on access). */
+  #dialer (): MemberDialer | undefined {
+    try { return this.#c.memberDialer } catch { return undefined }
+  }
+
   async syncWith (peer: PeerId | string, options: { signal?: AbortSignal } = {}): Promise<SessionResult> {
     const peerId = typeof peer === 'string' ? peerIdFromString(peer) : peer
     const key = peerId.toString()
@@ -382,6 +399,9 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
     const direct = open.find(c => c.limits == null)
     if (direct !== undefined) return direct
     if (open[0] !== undefined) return open[0]
+    // The member dialer tries every known address, staggered, instead of libp2p's one-at-a-time dial.
+    const dialer = this.#dialer()
+    if (dialer?.keeps(peerId.toString()) === true) return await dialer.connect(peerId, { signal })
     return this.#c.connectionManager.openConnection(peerId, { signal })
   }
 
@@ -426,18 +446,24 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
     const peerId = conn.remotePeer
     const key = peerId.toString()
     const limited = conn.limits != null
+    // Small pages only where the relay's budget is small (a stock relay's 128 KiB), not on every relayed connection.
+    const budget = conn.limits?.bytes
+    const small = limited && budget !== undefined && budget < BigInt(C.SMALL_PAGES_BELOW_RELAY_BYTES)
     const init = this.#init
     stream.maxReadBufferLength = C.DEFAULT_MAX_STREAM_READ_BUFFER_BYTES
     this.#states.sessionStarted(key)
     this.#lastSessionStart.set(key, Date.now())
     const started = performance.now()
     const io = new FramedChannel(streamChannel(stream), init.maxFrameBytes === undefined ? {} : { maxFrameBytes: init.maxFrameBytes })
+    const pageMaxBytes = small ? (init.limitedPageMaxBytes ?? C.LIMITED_PAGE_MAX_BYTES) : (init.pageMaxBytes ?? DEFAULT_PAGE_MAX_BYTES)
     const result = await runSyncSession(io, this.#store, {
       initiator,
       groupId: this.groupId,
       expectedDeviceId: key,
-      pageMaxOps: limited ? (init.limitedPageMaxOps ?? C.LIMITED_PAGE_MAX_OPS) : (init.pageMaxOps ?? DEFAULT_PAGE_MAX_OPS),
-      pageMaxBytes: limited ? (init.limitedPageMaxBytes ?? C.LIMITED_PAGE_MAX_BYTES) : (init.pageMaxBytes ?? DEFAULT_PAGE_MAX_BYTES),
+      pageMaxOps: small ? (init.limitedPageMaxOps ?? C.LIMITED_PAGE_MAX_OPS) : (init.pageMaxOps ?? DEFAULT_PAGE_MAX_OPS),
+      pageMaxBytes,
+      fragmentAboveBytes: DEFAULT_FRAGMENT_ABOVE_PAGES * pageMaxBytes,
+      fragments: this.#fragments,
       ...(init.helloTimeoutMs === undefined ? {} : { helloTimeoutMs: init.helloTimeoutMs }),
       ...(init.readTimeoutMs === undefined ? {} : { readTimeoutMs: init.readTimeoutMs }),
       ...(init.writeTimeoutMs === undefined ? {} : { writeTimeoutMs: init.writeTimeoutMs }),
@@ -446,7 +472,10 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
       signal,
       log: this.#log,
       authorize: (peerId, groupId) => this.#authorize(peerId, groupId),
-      onHello: remote => { this.#states.vector(key, remote.vector, this.#store.versionVector()) },
+      onHello: remote => {
+        this.#states.vector(key, remote.vector, this.#store.versionVector())
+        this.#states.schemas(key, remote.schemas)
+      },
       onPage: page => { if (page.applied > 0) this.#gaps.progress(key) }
     })
     const durationMs = performance.now() - started
@@ -481,13 +510,18 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
   }
 
   /**
-   * A connection we opened to a peer already known to speak the protocol
-   * (from an earlier identify): start at once instead of waiting for this
-   * connection's identify, a round trip or more on the catch-up path.
+   * A connection we opened to a member, or to a peer already known to speak
+   * the protocol (from an earlier identify): start at once instead of waiting
+   * for this connection's identify, a round trip or more on the catch-up
+   * path (and after a restart libp2p knows no peer's protocols).
    */
   readonly #onConnectionOpen = (evt: CustomEvent<Connection>): void => {
     const conn = evt.detail
     if (conn.direction !== 'outbound' || !this.#started) return
+    if (this.#dialer()?.keeps(conn.remotePeer.toString()) === true) {
+      this.#connected(conn.remotePeer, conn)
+      return
+    }
     this.#c.peerStore.get(conn.remotePeer)
       .then(peer => { if (peer.protocols.includes(SYNC_PROTOCOL_ID) && conn.status === 'open') this.#connected(conn.remotePeer, conn) })
       .catch(() => {}) // not in the peer store yet: identify will tell
@@ -499,7 +533,7 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
 }
 
 function failed (initiator: boolean, error: SyncProtocolError): SessionResult {
-  return { initiator, ok: false, complete: false, error, rejections: [], bytesSent: 0, bytesReceived: 0, pagesSent: 0, opsSent: 0, pagesReceived: 0, opsReceived: 0, applied: 0, duplicates: 0, rejected: 0 }
+  return { initiator, ok: false, complete: false, error, rejections: [], bytesSent: 0, bytesReceived: 0, pagesSent: 0, opsSent: 0, pagesReceived: 0, opsReceived: 0, applied: 0, duplicates: 0, rejected: 0, fragmentsSent: 0, fragmentsReceived: 0 }
 }
 
 export function weftSync (init: SyncServiceInit): (components: SyncServiceComponents) => SyncService {

@@ -9,8 +9,8 @@
  * 'dependent'). Birthday punching needs the two sides to take different roles
  * and to start at the same moment, so this service does what DCUtR cannot:
  *
- *   hard side (mapping 'dependent', on identify over a relayed connection to a
- *   peer that advertises a public UDX address)        -> REQUEST { host, sockets }
+ *   hard side (mapping 'dependent', when a peer tells it a public UDX address
+ *   over a relayed connection, see udx-addrs)         -> REQUEST { host, sockets }
  *   easy side (mapping not 'dependent', has a confirmed
  *   public UDX address, peer authorized, not busy)    <- ACCEPT { host, port, probes } | REFUSE
  *   hard side opens the sockets, each punches (TTL 2) -> READY
@@ -29,10 +29,10 @@ import { isIP } from 'node:net'
 import { isPrivate, pbStream } from '@libp2p/utils'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type {
-  ComponentLogger, Connection, IdentifyResult, Libp2pEvents, Logger, PeerId, Startable, Stream, Transport, TypedEventTarget
+  ComponentLogger, Connection, Logger, PeerId, Startable, Stream, Transport, TypedEventTarget
 } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
-import { isUdxTransport, parseUdxMultiaddr, type UdxTransport } from '../udx/index.js'
+import { isUdxTransport, parseUdxMultiaddr, type PeerUdxAddrs, type UdxAddrsEvents, type UdxTransport } from '../udx/index.js'
 import * as C from './constants.js'
 import { pbCodec } from './pb-codec.js'
 import { BirthdayMessage } from './pb/udx-birthday.js'
@@ -44,10 +44,11 @@ export interface UdxBirthdayComponents {
   registrar: Pick<Registrar, 'handle' | 'unhandle'>
   connectionManager: Pick<ConnectionManager, 'openConnection' | 'getConnections'>
   transportManager: { getTransports(): Transport[], getAddrs(): Multiaddr[] }
-  events: TypedEventTarget<Libp2pEvents>
   logger: ComponentLogger
   /** The node's udx-observer service (libp2p puts services among the components by name). */
   udxObserver: UdxObserver
+  /** The node's udx-addrs service: peers tell it their UDX addresses (identify does not carry them). */
+  udxAddrs: TypedEventTarget<UdxAddrsEvents>
 }
 
 export interface UdxBirthdayInit {
@@ -61,7 +62,7 @@ export interface UdxBirthdayInit {
   timeoutMs?: number
   /** IP TTL of the hard side's punches. @default DEFAULT_UDX_RELAYED_PUNCH_TTL (2) */
   ttl?: number
-  /** Start attempts as the hard side (on identify over a relayed connection). @default true */
+  /** Start attempts as the hard side (when a peer tells us its public UDX address over a relayed connection). @default true */
   initiate?: boolean
 }
 
@@ -115,12 +116,12 @@ class DefaultUdxBirthday implements UdxBirthday, Startable {
     await this.#c.registrar.handle(C.UDX_BIRTHDAY_PROTOCOL, (stream, connection) => { void this.#answer(stream, connection) }, {
       runOnLimitedConnection: true, maxInboundStreams: 2, maxOutboundStreams: 2
     })
-    if (this.#init.initiate !== false) this.#c.events.addEventListener('peer:identify', this.#onIdentify)
+    if (this.#init.initiate !== false) this.#c.udxAddrs.addEventListener('addresses', this.#onAddresses)
   }
 
   async stop (): Promise<void> {
     this.#stop.abort()
-    this.#c.events.removeEventListener('peer:identify', this.#onIdentify)
+    this.#c.udxAddrs.removeEventListener('addresses', this.#onAddresses)
     await this.#c.registrar.unhandle(C.UDX_BIRTHDAY_PROTOCOL)
   }
 
@@ -144,13 +145,13 @@ class DefaultUdxBirthday implements UdxBirthday, Startable {
     return true
   }
 
-  readonly #onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
-    const { peerId, listenAddrs, connection } = evt.detail
+  readonly #onAddresses = (evt: CustomEvent<PeerUdxAddrs>): void => {
+    const { peerId, addrs, connection } = evt.detail
     if (connection.limits == null) return
-    const peerHasPublicUdx = listenAddrs.some(ma => parseUdxMultiaddr(ma, true) != null && isPrivate(ma) !== true)
+    const peerHasPublicUdx = addrs.some(ma => parseUdxMultiaddr(ma, true) != null && isPrivate(ma) !== true)
     if (!peerHasPublicUdx || this.#transport() == null) return
     void (async () => {
-      // the first identify of a relayed connection can come before our own mapping is known
+      // the first exchange on a relayed connection can come before our own mapping is known
       await this.#c.udxObserver.settled()
       if (this.#c.udxObserver.mapping !== 'dependent') return
       const outcome = await this.punch(connection)

@@ -5,11 +5,14 @@
  * Why: identify drops observed addresses it cannot match to a listener, and a
  * TCP or relayed connection to the relay says nothing about the NAT mapping of
  * the UDX socket. So, once a reflector (a relay, by default every directly
- * connected peer that advertises a public UDX address) is identified, we ask
- * it over the node's one UDX socket which address our datagrams come from, and
- * confirm that address in the address manager: identify then advertises it
- * and DCUtR offers it in its CONNECT message. The request is repeated every
- * `refreshIntervalMs`, which also keeps the NAT mapping alive.
+ * connected peer that tells us a public UDX address) has told us its UDX
+ * address over `/weft/udx-addrs/1.0.0` (the `udxAddrs` service: identify does
+ * not carry `/udx` addresses, see src/udx/hide-addresses.ts), we ask it over
+ * the node's one UDX socket which address our datagrams come from, and
+ * confirm that address in the address manager: udx-addrs then tells it to the
+ * peers we share addresses with, and DCUtR offers it in its CONNECT message.
+ * The request is repeated every `refreshIntervalMs`, which also keeps the NAT
+ * mapping alive.
  *
  * When two reflectors report different mappings at once, or one reflector's
  * two ports do (a weft relay answers on a second port too, see
@@ -23,8 +26,8 @@
  * not sent anything to the dialer yet it fails, and worse, its HELLOs leave a
  * conntrack entry on that NAT which makes a Linux NAT map the host's own later
  * packets to the dialer to another port, so DCUtR's synchronized dials then
- * fail too (seen in the lab: 0 direct connections). So when identify over a
- * limited (relayed) connection shows the peer's public UDX addresses, both
+ * fail too (seen in the lab: 0 direct connections). So when a peer tells us
+ * its public UDX addresses over a limited (relayed) connection, both
  * sides send a few low-TTL punch datagrams to them from the shared socket:
  * each opens its own NAT without reaching (and poisoning) the other's, and
  * our own dials to the peer wait a moment (`holdDials`) so that the peer's
@@ -33,11 +36,11 @@
  */
 import { isPrivate } from '@libp2p/utils'
 import type {
-  ComponentLogger, IdentifyResult, Libp2pEvents, Logger, PeerId, Startable, Transport, TypedEventTarget
+  ComponentLogger, Libp2pEvents, Logger, PeerId, Startable, Transport, TypedEventTarget
 } from '@libp2p/interface'
 import type { AddressManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { isUdxTransport, parseUdxMultiaddr, type UdxTransport } from '../udx/index.js'
+import { isUdxTransport, parseUdxMultiaddr, type PeerUdxAddrs, type UdxAddrsEvents, type UdxTransport } from '../udx/index.js'
 import * as C from './constants.js'
 
 export interface UdxObserverComponents {
@@ -45,16 +48,18 @@ export interface UdxObserverComponents {
   transportManager: { getTransports(): Transport[], getAddrs(): Multiaddr[] }
   events: TypedEventTarget<Libp2pEvents>
   logger: ComponentLogger
+  /** The node's udx-addrs service (libp2p puts services among the components by name): where peers' UDX addresses come from. */
+  udxAddrs: TypedEventTarget<UdxAddrsEvents>
 }
 
 export interface UdxObserverInit {
-  /** Peer ids asked for our mapping; empty means every directly connected peer advertising a public UDX address. @default [] */
+  /** Peer ids asked for our mapping; empty means every directly connected peer that tells us a public UDX address. @default [] */
   reflectors?: string[]
   /** Ask again this often (also a NAT keep-alive). @default DEFAULT_UDX_OBSERVE_REFRESH_MS (20 s) */
   refreshIntervalMs?: number
   /** One observation's timeout. @default DEFAULT_UDX_OBSERVE_TIMEOUT_MS (3 s) */
   observeTimeoutMs?: number
-  /** Punch towards a peer's public UDX addresses when it is identified over a relayed connection. @default true */
+  /** Punch towards a peer's public UDX addresses when it tells us them over a relayed connection. @default true */
   punchOnRelayed?: boolean
   /** IP TTL of those punches. @default DEFAULT_UDX_RELAYED_PUNCH_TTL (2) */
   punchTtl?: number
@@ -130,7 +135,7 @@ class DefaultUdxObserver implements UdxObserver, Startable {
 
   start (): void {
     this.#stop = new AbortController()
-    this.#c.events.addEventListener('peer:identify', this.#onIdentify)
+    this.#c.udxAddrs.addEventListener('addresses', this.#onAddresses)
     this.#c.events.addEventListener('peer:disconnect', this.#onDisconnect)
     if (this.#refreshMs > 0) this.#timer = setInterval(() => { void this.refresh() }, this.#refreshMs)
   }
@@ -138,7 +143,7 @@ class DefaultUdxObserver implements UdxObserver, Startable {
   stop (): void {
     this.#stop.abort()
     clearInterval(this.#timer)
-    this.#c.events.removeEventListener('peer:identify', this.#onIdentify)
+    this.#c.udxAddrs.removeEventListener('addresses', this.#onAddresses)
     this.#c.events.removeEventListener('peer:disconnect', this.#onDisconnect)
     this.#reflectors.clear()
   }
@@ -153,16 +158,16 @@ class DefaultUdxObserver implements UdxObserver, Startable {
     return this.#c.transportManager.getTransports().find(isUdxTransport)
   }
 
-  readonly #onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
-    const { peerId, listenAddrs, connection } = evt.detail
+  readonly #onAddresses = (evt: CustomEvent<PeerUdxAddrs>): void => {
+    const { peerId, addrs: told, connection } = evt.detail
     const transport = this.#transport()
     if (transport == null) return
-    const addrs = udxIp4(listenAddrs).filter(isPublic)
+    const addrs = udxIp4(told).filter(isPublic)
     if (addrs.length === 0) return
     if (connection.limits != null) {
       if (!this.#punch) return
       for (const addr of addrs) {
-        this.#log('punching towards %p at %a (identified over a relayed connection)', peerId, addr)
+        this.#log('punching towards %p at %a (told over a relayed connection)', peerId, addr)
         transport.punch(addr, { count: C.DEFAULT_UDX_RELAYED_PUNCH_COUNT, interval: C.DEFAULT_UDX_RELAYED_PUNCH_INTERVAL_MS, ttl: this.#punchTtl, holdDials: C.DEFAULT_UDX_RELAYED_DIAL_HOLD_MS, signal: this.#stop.signal })
           .catch((err: Error) => { this.#log.trace('punch to %a failed - %e', addr, err) })
       }

@@ -67,6 +67,9 @@ export const DEFAULT_COMPRESSION_LEVEL = 1
 /** Origins a vector may name; more is BAD_REQUEST (a group has a handful of devices). */
 export const MAX_VECTOR_ENTRIES = 10_000
 export const MAX_GROUP_ID_BYTES = 256
+/** Collection schema versions a hello may carry, and the longest collection name among them. */
+export const MAX_HELLO_SCHEMAS = 1024
+export const MAX_SCHEMA_COLLECTION_BYTES = 256
 /** Error messages on the wire are cut to this many characters. */
 export const MAX_ERROR_MESSAGE_CHARS = 500
 
@@ -76,5 +79,27 @@ export const DEFAULT_HELLO_TIMEOUT_MS = 10 * second
 export const DEFAULT_READ_TIMEOUT_MS = 20 * second
 /** Wait at most this long for a frame to leave our write buffer. */
 export const DEFAULT_WRITE_TIMEOUT_MS = 20 * second
+/**
+ * Runs too large for a page travel in fragments (see `fragments.ts`). A
+ * requester asks for them above this many page sizes: an ordinary page may
+ * overshoot its size by one run (a page ends each origin's ops on a signed
+ * op), and only a run well beyond that, in practice one large value, is cut.
+ */
+export const DEFAULT_FRAGMENT_ABOVE_PAGES = 2
+/** Servers fragment nothing smaller than this, whatever a requester asks (a requester cannot force tiny slices). */
+export const MIN_FRAGMENT_ABOVE_BYTES = MIN_PAGE_MAX_BYTES
+/**
+ * Largest run a receiver assembles from fragments. The frame limit: anything
+ * that could arrive in one page can arrive in fragments (a 1 MiB value, the
+ * default `maxValueBytes`, with the ops of its batch before it).
+ */
+export const DEFAULT_MAX_RUN_BYTES = DEFAULT_MAX_FRAME_BYTES
+/** Bytes of partly received runs a node keeps, all origins and peers together. */
+export const DEFAULT_MAX_HELD_RUN_BYTES = 16 * MiB
+/** Partly received runs a node keeps (one per origin at a time), and the most a Want lists. */
+export const MAX_HELD_RUNS = 16
+/** A partly received run nobody added to for this long is dropped. */
+export const DEFAULT_HELD_RUN_IDLE_MS = 10 * 60 * second
+
 /** Most pages one session pulls before it ends and lets the next session continue (bounds a session's life). */
 export const DEFAULT_MAX_PAGES_PER_SESSION = 10_000

@@ -6,7 +6,7 @@
  */
 import { OP_FORMAT_VERSION } from '../oplog/op.js'
 import { deviceIdToString, PUBLIC_KEY_BYTES } from '../oplog/keys.js'
-import { MAX_GROUP_ID_BYTES, MAX_VECTOR_ENTRIES, SYNC_WIRE_VERSION } from './constants.js'
+import { MAX_GROUP_ID_BYTES, MAX_HELD_RUNS, MAX_HELLO_SCHEMAS, MAX_SCHEMA_COLLECTION_BYTES, MAX_VECTOR_ENTRIES, SYNC_WIRE_VERSION } from './constants.js'
 import { BadRequestError, NotMemberError, TooLargeError, VersionMismatchError } from './errors.js'
 import { SyncMessage, type Hello } from './pb/sync.js'
 import { vectorFromWire } from './vector.js'
@@ -18,14 +18,14 @@ export type Decoded =
   | { kind: 'done' }
   | { kind: 'error', error: NonNullable<SyncMessage['error']> }
 
-const DECODE_LIMITS = { limits: { hello: { vector: MAX_VECTOR_ENTRIES }, want: { vector: MAX_VECTOR_ENTRIES } } }
+const DECODE_LIMITS = { limits: { hello: { vector: MAX_VECTOR_ENTRIES, schemas: MAX_HELLO_SCHEMAS }, want: { vector: MAX_VECTOR_ENTRIES, held: MAX_HELD_RUNS } } }
 
 export function decodeFrame (frame: Uint8Array): Decoded {
   let msg: SyncMessage
   try {
     msg = SyncMessage.decode(frame, DECODE_LIMITS)
   } catch (err) {
-    if ((err as Error).name === 'MaxLengthError') throw new TooLargeError(`a vector in the frame has more than ${MAX_VECTOR_ENTRIES} entries`)
+    if ((err as Error).name === 'MaxLengthError') throw new TooLargeError(`a list in the frame is over its limit (${MAX_VECTOR_ENTRIES} vector entries, ${MAX_HELD_RUNS} held runs, ${MAX_HELLO_SCHEMAS} schema versions in a hello)`)
     throw new BadRequestError('frame does not decode as a sync message')
   }
   const set = [msg.hello, msg.want, msg.page, msg.done, msg.error].filter(x => x !== undefined).length
@@ -41,6 +41,8 @@ export interface CheckedHello {
   readonly deviceId: string
   readonly groupId: string
   readonly vector: Map<string, number>
+  /** Collection -> version of the schemas the peer's app declared (empty from peers older than schemas). */
+  readonly schemas: Map<string, number>
 }
 
 export interface HelloExpectations {
@@ -64,5 +66,16 @@ export function checkHello (hello: Hello, expect: HelloExpectations): CheckedHel
     throw new BadRequestError('hello device id is not the peer id of the connection')
   }
   if (hello.groupId !== expect.groupId) throw new NotMemberError(`not a member of group ${JSON.stringify(hello.groupId)}`)
-  return { deviceId, groupId: hello.groupId, vector: vectorFromWire(hello.vector, 'hello vector') }
+  return { deviceId, groupId: hello.groupId, vector: vectorFromWire(hello.vector, 'hello vector'), schemas: schemasFromWire(hello.schemas ?? []) }
+}
+
+function schemasFromWire (entries: ReadonlyArray<{ collection: string, version: number }>): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const { collection, version } of entries) {
+    if (collection === '' || Buffer.byteLength(collection) > MAX_SCHEMA_COLLECTION_BYTES) throw new BadRequestError(`hello schema names a collection of ${Buffer.byteLength(collection)} bytes (1 to ${MAX_SCHEMA_COLLECTION_BYTES})`)
+    if (version < 1) throw new BadRequestError(`hello schema of ${JSON.stringify(collection.slice(0, 80))} has version 0`)
+    if (out.has(collection)) throw new BadRequestError(`hello names the schema of ${JSON.stringify(collection.slice(0, 80))} twice`)
+    out.set(collection, version)
+  }
+  return out
 }

@@ -128,3 +128,19 @@ export function splitAheadWithPositions (vector: VersionVector, ops: readonly En
   }
   return { ready, ahead }
 }
+
+/** Origin key and seq of one op body, read from its first fields; undefined when the body cannot be read that far. */
+export function readOpHeader (body: Uint8Array): { originKey: Uint8Array, seq: number } | undefined {
+  if (body.byteLength < HEADER_MIN_BYTES || body[0] !== OP_FORMAT_VERSION) return undefined
+  let seq = 0
+  let scale = 1
+  let at = 1 + PUBLIC_KEY_BYTES
+  for (let i = 0; ; i++) {
+    if (i >= 8 || at >= body.byteLength) return undefined
+    const b = body[at++]!
+    seq += (b & 0x7f) * scale
+    if ((b & 0x80) === 0) break
+    scale *= 128
+  }
+  return { originKey: body.subarray(1, 1 + PUBLIC_KEY_BYTES), seq }
+}

@@ -62,14 +62,18 @@ export interface UnpackOptions {
 }
 
 export async function packOps (ops: readonly EncodedOp[], options: PackOptions = {}): Promise<PackedOps> {
-  const raw = encodeOpList(ops)
+  return { ...await packBytes(encodeOpList(ops), options), count: ops.length }
+}
+
+/** Bytes as they travel in a page's `ops` field: deflated when that pays, as `packOps` does for op lists. */
+export async function packBytes (raw: Uint8Array, options: PackOptions = {}): Promise<Omit<PackedOps, 'count'>> {
   const level = options.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL
-  const plain = { compression: Compression.NONE, ops: raw, count: ops.length, rawBytes: raw.byteLength }
+  const plain = { compression: Compression.NONE, ops: raw, rawBytes: raw.byteLength }
   if (raw.byteLength < (options.minCompressBytes ?? MIN_COMPRESS_BYTES) || level === 0) return plain
   if (raw.byteLength >= COMPRESS_SAMPLES * COMPRESS_SAMPLE_BYTES * 2 && !(await worthDeflating(raw, level))) return plain
   const deflated = new Uint8Array(await deflateRaw(raw, { level }))
   if (deflated.byteLength >= raw.byteLength) return plain
-  return { compression: Compression.DEFLATE_RAW, ops: deflated, count: ops.length, rawBytes: raw.byteLength }
+  return { compression: Compression.DEFLATE_RAW, ops: deflated, rawBytes: raw.byteLength }
 }
 
 /** Deflate's output for incompressible input: stored blocks, 5 bytes per 64 KiB, plus slack. */
@@ -141,9 +145,17 @@ export function encodeOpList (ops: readonly EncodedOp[]): Uint8Array {
 }
 
 export async function unpackOps (packed: PackedOps, options: UnpackOptions = {}): Promise<EncodedOp[]> {
-  const maxInflated = options.maxInflatedBytes ?? DEFAULT_MAX_INFLATED_BYTES
   const maxOps = options.maxOps ?? MAX_OPS_PER_MESSAGE
   if (packed.count > maxOps) throw new TooLargeError(`${packed.count} ops in one message, over the limit of ${maxOps}`)
+  return decodeOpList(await unpackBytes(packed, options), packed.count)
+}
+
+/**
+ * The raw bytes of a page's `ops` field: the declared size is checked against
+ * the inflation limit before anything is allocated, and inflation stops there.
+ */
+export async function unpackBytes (packed: Omit<PackedOps, 'count'>, options: UnpackOptions = {}): Promise<Uint8Array> {
+  const maxInflated = options.maxInflatedBytes ?? DEFAULT_MAX_INFLATED_BYTES
   if (packed.rawBytes > maxInflated) throw new TooLargeError(`op list of ${packed.rawBytes} bytes, over the ${maxInflated}-byte limit`)
   let raw: Uint8Array
   switch (packed.compression) {
@@ -163,14 +175,19 @@ export async function unpackOps (packed: PackedOps, options: UnpackOptions = {})
       throw new BadRequestError(`unknown compression ${String(packed.compression)}`)
   }
   if (raw.byteLength !== packed.rawBytes) throw new BadRequestError(`op list is ${raw.byteLength} bytes, declared ${packed.rawBytes}`)
+  return raw
+}
+
+/** Decodes an `OpList` that must hold exactly `count` ops, each with a body. */
+export function decodeOpList (raw: Uint8Array, count: number): EncodedOp[] {
   let list: OpList
   try {
-    list = OpList.decode(raw, { limits: { ops: packed.count } })
+    list = OpList.decode(raw, { limits: { ops: count } })
   } catch (err) {
-    if ((err as Error).name === 'MaxLengthError') throw new BadRequestError(`op list holds more ops than its declared ${packed.count}`)
+    if ((err as Error).name === 'MaxLengthError') throw new BadRequestError(`op list holds more ops than its declared ${count}`)
     throw new BadRequestError('op list does not decode')
   }
-  if (list.ops.length !== packed.count) throw new BadRequestError(`op list holds ${list.ops.length} ops, declared ${packed.count}`)
+  if (list.ops.length !== count) throw new BadRequestError(`op list holds ${list.ops.length} ops, declared ${count}`)
   for (let i = 0; i < list.ops.length; i++) {
     if (list.ops[i]!.body.byteLength === 0) throw new BadRequestError(`op ${i} has an empty body`)
   }

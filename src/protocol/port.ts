@@ -43,6 +43,8 @@ export interface ApplyResult {
   /** Ops we already held with identical content (replays are harmless). */
   readonly duplicates: number
   readonly rejected: readonly Rejection[]
+  /** Authentic ops stamped too far ahead of our clock, kept until it reaches them (neither applied nor refused). */
+  readonly held?: number
 }
 
 export interface SyncStore {
@@ -52,4 +54,6 @@ export interface SyncStore {
   opsSince(vector: VersionVector, options?: OpsSinceOptions): OpsPage
   /** Verifies and applies a batch in one transaction. Never throws for bad ops: they come back in `rejected`. */
   applyRemote(ops: readonly EncodedOp[]): ApplyResult
+  /** Collection -> version of the schemas the local app declared; sent in the hello so peers can show differences. */
+  schemaVersions?(): ReadonlyMap<string, number>
 }

@@ -34,18 +34,20 @@
  * event loop between them (`apply-chunks.ts`), so a local write waits for at
  * most one chunk.
  */
+import { bytesEqual } from '../oplog/bytes.js'
 import { OP_FORMAT_VERSION, type EncodedOp } from '../oplog/op.js'
-import { parseDeviceId } from '../oplog/keys.js'
+import { deviceIdToString, parseDeviceId } from '../oplog/keys.js'
 import { applyInChunks } from './apply-chunks.js'
 import {
-  DEFAULT_APPLY_CHUNK_BYTES, DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_MAX_PAGES_PER_SESSION, DEFAULT_PAGE_MAX_BYTES, DEFAULT_PAGE_MAX_OPS,
-  DEFAULT_READ_TIMEOUT_MS, DEFAULT_WRITE_TIMEOUT_MS, MIN_PAGE_MAX_BYTES, MIN_PAGE_MAX_OPS, SYNC_WIRE_VERSION
+  DEFAULT_APPLY_CHUNK_BYTES, DEFAULT_FRAGMENT_ABOVE_PAGES, DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_MAX_PAGES_PER_SESSION, DEFAULT_PAGE_MAX_BYTES, DEFAULT_PAGE_MAX_OPS,
+  DEFAULT_READ_TIMEOUT_MS, DEFAULT_WRITE_TIMEOUT_MS, MAX_HELLO_SCHEMAS, MIN_FRAGMENT_ABOVE_BYTES, MIN_PAGE_MAX_BYTES, MIN_PAGE_MAX_OPS, SYNC_WIRE_VERSION
 } from './constants.js'
 import { withDeadline } from './deadline.js'
-import { asSyncError, BadRequestError, fromWireError, NotMemberError, SessionClosedError, SyncProtocolError, toWireError } from './errors.js'
+import { asSyncError, BadRequestError, fromWireError, NotMemberError, SessionClosedError, SyncProtocolError, TooLargeError, toWireError } from './errors.js'
+import { checkFragmentHeader, checkRunOps, planPage, resumeOffset, RunAssembler, RunEncoder, type EncodedRun } from './fragments.js'
 import type { FrameDuplex } from './framing.js'
 import { checkHello, decodeFrame, type CheckedHello, type Decoded } from './messages.js'
-import { packOps, unpackOps } from './ops-codec.js'
+import { decodeOpList, packBytes, packOps, unpackBytes, unpackOps } from './ops-codec.js'
 import { SyncMessage, type Page, type Want } from './pb/sync.js'
 import type { ApplyResult, Rejection, SyncStore, VersionVector } from './port.js'
 import { vectorAfter } from './op-header.js'
@@ -96,6 +98,18 @@ export interface SessionOptions {
   crossed?: boolean
   /** Awaited between two applied chunks of a page. @default a turn of the event loop */
   yieldBetweenChunks?: () => Promise<void>
+  /**
+   * Ask for runs larger than this many bytes in fragments of at most a page
+   * (see `fragments.ts`); 0 never asks. @default DEFAULT_FRAGMENT_ABOVE_PAGES × pageMaxBytes
+   */
+  fragmentAboveBytes?: number
+  /**
+   * Where fragments of partly received runs are kept. Shared by a node's
+   * sessions, so that the next session (on the next relayed connection, or
+   * with another peer) resumes a run where this one was cut.
+   * @default an assembler private to this session
+   */
+  fragments?: RunAssembler
   /** Aborting ends the session at once (node shutdown). */
   signal?: AbortSignal
   log?: SessionLogger
@@ -121,6 +135,9 @@ export interface SessionStats {
   applied: number
   duplicates: number
   rejected: number
+  /** Pages that carried a slice of a fragmented run (also counted in pagesSent / pagesReceived); a session always sets them. */
+  fragmentsSent?: number
+  fragmentsReceived?: number
 }
 
 export interface SessionResult extends Readonly<SessionStats> {
@@ -142,6 +159,8 @@ export interface SessionResult extends Readonly<SessionStats> {
 }
 
 const MAX_REPORTED_REJECTIONS = 10
+/** Wants out at once for slices of one fragmented run (see #applyPage). */
+const FRAGMENTS_IN_FLIGHT = 2
 /** Deadline for telling the peer why we end the session. */
 const ERROR_WRITE_TIMEOUT_MS = 2_000
 
@@ -152,7 +171,7 @@ export class SyncSession {
   readonly #store: SyncStore
   readonly #opts: SessionOptions
   readonly #log: SessionLogger
-  readonly #stats: SessionStats = { pagesSent: 0, opsSent: 0, pagesReceived: 0, opsReceived: 0, applied: 0, duplicates: 0, rejected: 0 }
+  readonly #stats: Required<SessionStats> = { pagesSent: 0, opsSent: 0, pagesReceived: 0, opsReceived: 0, applied: 0, duplicates: 0, rejected: 0, fragmentsSent: 0, fragmentsReceived: 0 }
   readonly #rejections: Rejection[] = []
   #remote: CheckedHello | undefined
   #complete = false
@@ -160,6 +179,8 @@ export class SyncSession {
   /** Vectors of the Wants sent and not yet answered, oldest first (at most two: one page being applied, one in flight). */
   readonly #wants: VersionVector[] = []
   #pipelining: boolean
+  readonly #fragments: RunAssembler
+  readonly #runEncoder = new RunEncoder()
 
   constructor (io: FrameDuplex, store: SyncStore, options: SessionOptions) {
     this.#io = io
@@ -167,6 +188,8 @@ export class SyncSession {
     this.#opts = options
     this.#log = options.log ?? silent
     this.#pipelining = options.pipeline ?? true
+    // A private assembler only lives as long as the session: its clock never needs to advance.
+    this.#fragments = options.fragments ?? new RunAssembler({ now: () => 0 })
   }
 
   /** Live counters (also valid while the session runs). */
@@ -285,18 +308,26 @@ export class SyncSession {
         deviceId: parseDeviceId(this.#store.deviceId),
         dataFormatVersion: OP_FORMAT_VERSION,
         vector: vectorToWire(this.#store.versionVector()),
+        schemas: [...(this.#store.schemaVersions?.() ?? [])].slice(0, MAX_HELLO_SCHEMAS).map(([collection, version]) => ({ collection, version })),
         ...(this.#opts.crossed === true && !this.#opts.initiator ? { crossed: true } : {})
       }
     })
   }
 
-  async #sendWant (vector: VersionVector): Promise<void> {
+  /** `ahead`: name this many bytes as held of that origin's run (a slice still in flight will bring them). */
+  async #sendWant (vector: VersionVector, ahead?: { origin: Uint8Array, bytes: number }): Promise<void> {
     this.#wants.push(vector)
+    const maxBytes = this.#opts.pageMaxBytes ?? DEFAULT_PAGE_MAX_BYTES
+    const fragmentAboveBytes = this.#opts.fragmentAboveBytes ?? DEFAULT_FRAGMENT_ABOVE_PAGES * maxBytes
+    let held = fragmentAboveBytes > 0 ? this.#fragments.prefixes() : []
+    if (ahead !== undefined) held = held.map(p => bytesEqual(p.origin, ahead.origin) ? { ...p, bytes: ahead.bytes } : p)
     await this.#send({
       want: {
         vector: vectorToWire(vector),
         maxOps: this.#opts.pageMaxOps ?? DEFAULT_PAGE_MAX_OPS,
-        maxBytes: this.#opts.pageMaxBytes ?? DEFAULT_PAGE_MAX_BYTES
+        maxBytes,
+        fragmentAboveBytes,
+        held
       }
     })
   }
@@ -307,12 +338,51 @@ export class SyncSession {
     const ownBytes = this.#opts.pageMaxBytes ?? DEFAULT_PAGE_MAX_BYTES
     const limit = clamp(want.maxOps, Math.min(MIN_PAGE_MAX_OPS, ownOps), ownOps)
     const maxBytes = clamp(want.maxBytes, Math.min(MIN_PAGE_MAX_BYTES, ownBytes), ownBytes)
+    if (want.fragmentAboveBytes > 0 && want.held.length > 0) {
+      const next = this.#runEncoder.continuing(want.held, vector)
+      if (next !== undefined) { await this.#sendSlice(next.run, next.offset, maxBytes); return }
+    }
     const page = this.#store.opsSince(vector, { limit, maxBytes })
-    const packed = await packOps(page.ops, this.#opts.compressionLevel === undefined ? {} : { compressionLevel: this.#opts.compressionLevel })
-    await this.#send({ page: { ...packed, more: page.more } })
+    let ops = page.ops
+    let more = page.more
+    if (want.fragmentAboveBytes > 0 && ops.length > 0) {
+      const plan = planPage(ops, Math.max(want.fragmentAboveBytes, MIN_FRAGMENT_ABOVE_BYTES))
+      if (plan.kind === 'run' && await this.#serveFragment(plan.ops, want, maxBytes)) return
+      if (plan.kind === 'ops' && plan.trimmed) { ops = plan.ops; more = true }
+    }
+    const packed = await packOps(ops, this.#packOptions())
+    await this.#send({ page: { ...packed, more } })
     this.#stats.pagesSent++
-    this.#stats.opsSent += page.ops.length
-    this.#log.trace('served %d ops (%d bytes packed), more: %s', page.ops.length, packed.ops.byteLength, page.more)
+    this.#stats.opsSent += ops.length
+    this.#log.trace('served %d ops (%d bytes packed), more: %s', ops.length, packed.ops.byteLength, more)
+  }
+
+  #packOptions (): { compressionLevel?: number } {
+    return this.#opts.compressionLevel === undefined ? {} : { compressionLevel: this.#opts.compressionLevel }
+  }
+
+  /**
+   * Sends the next slice of a run too large for the requester's pages,
+   * starting where the prefix it holds of that run ends. False when the run
+   * cannot be read as one origin's seqs (another op format): it goes whole.
+   */
+  async #serveFragment (runOps: readonly EncodedOp[], want: Want, sliceBytes: number): Promise<boolean> {
+    const run = this.#runEncoder.encode(runOps)
+    if (run === undefined) return false
+    await this.#sendSlice(run, resumeOffset(run, want.held), sliceBytes)
+    return true
+  }
+
+  async #sendSlice (run: EncodedRun, offset: number, sliceBytes: number): Promise<void> {
+    const slice = run.bytes.subarray(offset, offset + sliceBytes)
+    const packed = await packBytes(slice, this.#packOptions())
+    const fragment = { origin: run.origin, firstSeq: run.firstSeq, lastSeq: run.lastSeq, digest: run.digest, totalBytes: run.bytes.byteLength, offset }
+    await this.#send({ page: { ...packed, count: 0, more: true, fragment } })
+    const s = this.#stats
+    s.pagesSent++
+    s.fragmentsSent++
+    if (offset + slice.byteLength === run.bytes.byteLength) s.opsSent += run.count
+    this.#log.trace('served bytes %d..%d of the %d-byte run of seq %d..%d', offset, offset + slice.byteLength, run.bytes.byteLength, run.firstSeq, run.lastSeq)
   }
 
   /**
@@ -323,13 +393,39 @@ export class SyncSession {
    */
   async #applyPage (page: Page): Promise<boolean> {
     const asked = this.#wants.shift()!
-    this.#log.trace('page of %d ops (%d bytes packed), more: %s', page.count, page.ops.byteLength, page.more)
-    const ops = await unpackOps(page, this.#opts.maxInflatedBytes === undefined ? {} : { maxInflatedBytes: this.#opts.maxInflatedBytes })
     const s = this.#stats
     const maxPages = this.#opts.maxPages ?? DEFAULT_MAX_PAGES_PER_SESSION
-    if (this.#pipelining && page.more && this.#wants.length === 0 && s.pagesReceived + 1 < maxPages) {
-      const next = vectorAfter(asked, ops)
-      if (next !== undefined && isAhead(next, asked)) await this.#sendWant(next)
+    let ops: readonly EncodedOp[]
+    if (page.fragment !== undefined) {
+      const taken = await this.#takeFragment(page, asked)
+      if (taken.run === undefined) {
+        s.pagesReceived++
+        this.#opts.onPage?.({ ops: 0, applied: 0, duplicates: 0, rejected: 0, more: page.more })
+        if (taken.grew) {
+          // Keep the next slices of this run coming: up to FRAGMENTS_IN_FLIGHT Wants out, each naming the prefix
+          // we will hold once the slices before it arrived (a stream delivers them in order), so the server is
+          // not idle for a round trip per slice. A cut loses those in flight; the next session names what we hold.
+          const f = page.fragment
+          const depth = this.#pipelining ? FRAGMENTS_IN_FLIGHT : 1
+          while (this.#wants.length < depth && s.pagesReceived + this.#wants.length < maxPages) {
+            const expected = taken.held + this.#wants.length * page.rawBytes
+            if (expected >= f.totalBytes) break
+            await this.#sendWant(asked, { origin: f.origin, bytes: expected })
+          }
+        }
+        if (this.#wants.length > 0) return false
+        // A slice we could not use (it did not continue what we hold): the next session starts from what we hold.
+        await this.#send({ done: {} })
+        return true
+      }
+      ops = taken.run
+    } else {
+      this.#log.trace('page of %d ops (%d bytes packed), more: %s', page.count, page.ops.byteLength, page.more)
+      ops = await unpackOps(page, this.#opts.maxInflatedBytes === undefined ? {} : { maxInflatedBytes: this.#opts.maxInflatedBytes })
+      if (this.#pipelining && page.more && this.#wants.length === 0 && s.pagesReceived + 1 < maxPages) {
+        const next = vectorAfter(asked, ops)
+        if (next !== undefined && isAhead(next, asked)) await this.#sendWant(next)
+      }
     }
     const result = await this.#apply(ops)
     s.pagesReceived++
@@ -347,8 +443,9 @@ export class SyncSession {
       this.#log('%d of %d ops from %s rejected, first: %s', result.rejected.length, ops.length, this.#remote!.deviceId, result.rejected[0]!.message)
     }
     this.#opts.onPage?.({ ops: ops.length, applied: result.applied, duplicates: result.duplicates, rejected: result.rejected.length, more: page.more })
-    if (this.#wants.length > 0) return false
     const after = this.#store.versionVector()
+    this.#fragments.pruneApplied(after)
+    if (this.#wants.length > 0) return false
     if (page.more && isAhead(after, asked) && s.pagesReceived < maxPages) {
       await this.#sendWant(after)
       return false
@@ -357,6 +454,33 @@ export class SyncSession {
     this.#complete = !page.more
     await this.#send({ done: {} })
     return true
+  }
+
+  /**
+   * Checks one slice of a fragmented run and adds it to the held prefix;
+   * returns the run's ops once all of it is held and matches its digest.
+   */
+  async #takeFragment (page: Page, asked: VersionVector): Promise<{ run?: EncodedOp[], grew: boolean, held: number }> {
+    const f = page.fragment!
+    if (page.count !== 0) throw new BadRequestError('a page with a fragment carries no whole ops')
+    checkFragmentHeader(f, page.rawBytes)
+    const origin = deviceIdToString(f.origin)
+    const from = (asked.get(origin) ?? 0) + 1
+    if (f.firstSeq !== from) throw new BadRequestError(`fragment of seq ${f.firstSeq}..${f.lastSeq} of ${origin}, asked from seq ${from}`)
+    const maxRunBytes = this.#fragments.maxRunBytes
+    if (f.totalBytes > maxRunBytes) {
+      throw new TooLargeError(`ops ${f.firstSeq}..${f.lastSeq} of ${origin} take ${f.totalBytes} bytes, over the ${maxRunBytes}-byte limit for one run`)
+    }
+    const data = await unpackBytes(page, { maxInflatedBytes: f.totalBytes - f.offset })
+    this.#stats.fragmentsReceived++
+    // Another session (with this peer or another) applied the run meanwhile: a slice of it must not start a new prefix.
+    if (f.firstSeq <= (this.#store.versionVector().get(origin) ?? 0)) return { grew: false, held: 0 }
+    this.#log.trace('bytes %d..%d of the %d-byte run of seq %d..%d of %s', f.offset, f.offset + data.byteLength, f.totalBytes, f.firstSeq, f.lastSeq, origin)
+    const added = this.#fragments.add(f, data)
+    if (!added.complete) return { grew: added.grew, held: added.held }
+    const ops = decodeOpList(added.bytes, f.lastSeq - f.firstSeq + 1)
+    checkRunOps(f, ops)
+    return { run: ops, grew: true, held: f.totalBytes }
   }
 
   /**

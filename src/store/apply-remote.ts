@@ -3,13 +3,18 @@
  * in one transaction.
  *
  * Order of checks per origin: decode and form; split into ops we already hold
- * (identical: duplicate; different content: equivocation) and new ones;
- * truncate the new ones at the first HLC beyond the drift limit or refused by
- * the authorization hook; then verify the chain and the one signature that
- * closes the run. Only then is anything written, so a rejected op never
- * leaves partial state. Drift and authorization come before the signature
- * check so that the accepted prefix always ends on a verified signature,
- * which the new head keeps.
+ * or hold in quarantine (identical: duplicate; different content:
+ * equivocation) and new ones; truncate the new ones at the first HLC beyond
+ * the drift limit or refused by the authorization hook; then verify the
+ * chain and the one signature that closes the run. Only then is anything
+ * written, so a rejected op never leaves partial state. Drift and
+ * authorization come before the signature check so that the accepted prefix
+ * always ends on a verified signature, which the new head keeps.
+ *
+ * Ops from the future (beyond the drift limit) are not refused but held
+ * (quarantine.ts), with the unsigned ops just before them and every later op
+ * of their origin: `planHold` verifies them the same way, and `writePlan`
+ * puts them in the quarantine instead of the oplog.
  */
 import { compareHlc, type Hlc, type HybridClock } from '../hlc/index.js'
 import { bytesEqual, toHex } from '../oplog/bytes.js'
@@ -19,6 +24,7 @@ import { verifyRun } from '../oplog/verify.js'
 import type { ApplyResult, Rejection } from '../protocol/port.js'
 import type { OplogTables, OriginHead } from './oplog-store.js'
 import { MAX_SEQ, SIGNATURE_EVERY_BYTES, SIGNATURE_EVERY_OPS } from './oplog-store.js'
+import { planHold, type Quarantine } from './quarantine.js'
 import type { StateTables } from './state.js'
 
 /** Decides whether an origin (device id) may write at an HLC (group membership, revocation). */
@@ -39,6 +45,8 @@ export interface ApplyContext {
    * a new device's ops in the same batch as its admission are accepted.
    */
   readonly harvest?: ((ops: readonly Op[]) => void) | undefined
+  /** Where ops from the future wait (quarantine.ts); without it they are refused as `drift`. */
+  readonly quarantine?: Quarantine | undefined
 }
 
 export interface PlannedRun {
@@ -56,6 +64,8 @@ export interface ApplyPlan {
   readonly rejected: Rejection[]
   readonly equivocating: Uint8Array[]
   readonly maxHlc: Hlc | undefined
+  /** Verified ops from the future, one list per origin, to put in quarantine. */
+  readonly holds: Op[][]
 }
 
 interface Indexed { op: Op, index: number }
@@ -88,6 +98,7 @@ export function planApply (ctx: ApplyContext, batch: readonly EncodedOp[]): Appl
   if (ctx.harvest !== undefined) ctx.harvest([...byOrigin.values()].flatMap(list => list.map(it => it.op)))
 
   const runs: PlannedRun[] = []
+  const holds: Op[][] = []
   const equivocating: Uint8Array[] = []
   let duplicates = 0
   let maxHlc: Hlc | undefined
@@ -102,6 +113,7 @@ export function planApply (ctx: ApplyContext, batch: readonly EncodedOp[]): Appl
       rejected.push({ index: it.index, origin: origin?.deviceId ?? deviceIdOf(key), seq: it.op.seq, reason, message })
     }
     const headSeq = origin?.seq ?? 0
+    const held = ctx.quarantine?.run(key)
     // Did the origin really sign `it`? Follows `it`'s own chain through the
     // batch to a signature covering it. Anyone can alter bytes, so only an op
     // that passes this proves equivocation. One walk settles every op of the
@@ -123,11 +135,12 @@ export function planApply (ctx: ApplyContext, batch: readonly EncodedOp[]): Appl
       })
       return verdicts.get(it)
     }
-    const fresh: Indexed[] = []
+    let fresh: Indexed[] = []
     for (const it of list) {
-      if (it.op.seq <= headSeq) {
-        const held = ctx.oplog.hashAt(origin!, it.op.seq)
-        if (held !== undefined && bytesEqual(held, it.op.hash)) { duplicates++; continue }
+      const inQuarantine = held !== undefined && it.op.seq >= held.first && it.op.seq <= held.last
+      if (it.op.seq <= headSeq || inQuarantine) {
+        const have = inQuarantine ? ctx.quarantine!.hashAt(key, it.op.seq) : ctx.oplog.hashAt(origin!, it.op.seq)
+        if (have !== undefined && bytesEqual(have, it.op.hash)) { duplicates++; continue }
         const bad = authenticate(it)
         if (bad !== undefined) { reject(it, bad.reason, bad.message); continue }
         equivocating.push(key)
@@ -153,15 +166,24 @@ export function planApply (ctx: ApplyContext, batch: readonly EncodedOp[]): Appl
       }
       fresh.push(it)
     }
+    if (held !== undefined) {
+      // Ops after the origin's held run wait behind it, in chain order.
+      const behind = fresh.filter(it => it.op.seq > held.last)
+      fresh = fresh.filter(it => it.op.seq < held.first)
+      const ops = planHold(ctx, ctx.quarantine!, key, { seq: held.last, hash: held.lastHash, hlc: held.lastHlc }, behind, reject)
+      if (ops.length > 0) holds.push(ops)
+    }
     if (fresh.length === 0) continue
 
-    // Truncate at the first op we must refuse whatever its signature says.
+    // Truncate at the first op we must refuse (or hold) whatever its signature says.
     let cut = fresh.length
+    let future = false
     for (let i = 0; i < fresh.length; i++) {
       const { op } = fresh[i]!
       if (op.hlc.ms - wall > ctx.clock.maxDriftMs) {
-        reject(fresh[i]!, 'drift', `op ${op.seq}: HLC is ${op.hlc.ms - wall} ms ahead of the local clock (max drift ${ctx.clock.maxDriftMs} ms)`)
         cut = i
+        if (ctx.quarantine !== undefined) { future = true; break }
+        reject(fresh[i]!, 'drift', `op ${op.seq}: HLC is ${op.hlc.ms - wall} ms ahead of the local clock (max drift ${ctx.clock.maxDriftMs} ms)`)
         break
       }
       if (ctx.authorize !== undefined && !ctx.authorize(key, op.hlc)) {
@@ -171,20 +193,31 @@ export function planApply (ctx: ApplyContext, batch: readonly EncodedOp[]): Appl
       }
     }
     const candidates = fresh.slice(0, cut)
-    const verdict = verifyRun(origin === undefined || origin.seq === 0 ? null : { seq: origin.seq, hash: origin.hash!, hlc: origin.hlc }, candidates.map(c => c.op), ctx.verifier)
-    if (verdict.rejection !== undefined) {
+    const head = origin === undefined || origin.seq === 0 ? null : { seq: origin.seq, hash: origin.hash!, hlc: origin.hlc }
+    const verdict = verifyRun(head, candidates.map(c => c.op), ctx.verifier)
+    // Unsigned ops just before ops from the future are held with them: the signature covering them comes later in the chain.
+    const holdTail = future && (verdict.rejection === undefined || verdict.rejection.reason === 'unsigned')
+    if (verdict.rejection !== undefined && !holdTail) {
       const r = verdict.rejection
       reject(candidates[r.index]!, r.reason, r.message)
       for (const it of candidates.slice(r.index + 1)) reject(it, 'gap', `op ${it.op.seq} follows op ${candidates[r.index]!.op.seq}, which was refused`)
     }
-    for (const it of fresh.slice(cut + 1)) reject(it, 'gap', `op ${it.op.seq} follows op ${fresh[cut]!.op.seq}, which was refused`)
+    if (holdTail) {
+      const last = candidates[verdict.accepted - 1]?.op
+      const base = last === undefined ? head : { seq: last.seq, hash: last.hash, hlc: last.hlc }
+      const ops = planHold(ctx, ctx.quarantine!, key, base, [...candidates.slice(verdict.accepted), ...fresh.slice(cut)], reject)
+      if (ops.length > 0) holds.push(ops)
+    } else {
+      const from = future ? cut : cut + 1
+      for (const it of fresh.slice(from)) reject(it, 'gap', `op ${it.op.seq} follows op ${fresh[from - 1]!.op.seq}, which was refused`)
+    }
     if (verdict.accepted > 0) {
       const ops = candidates.slice(0, verdict.accepted).map(c => c.op)
       runs.push({ origin, key, ops, signedIndex: verdict.signedIndex, keepSig: signaturesToKeep(ctx, ops, verdict.signedIndex) })
       for (const op of ops) if (maxHlc === undefined || compareHlc(op.hlc, maxHlc) > 0) maxHlc = op.hlc
     }
   }
-  return { runs, duplicates, rejected, equivocating, maxHlc }
+  return { runs, duplicates, rejected, equivocating, maxHlc, holds }
 }
 
 const deviceIdCache = new Map<string, string>()
@@ -238,6 +271,7 @@ export function writePlan (ctx: ApplyContext, plan: ApplyPlan, now: number): Op[
     for (const op of run.ops) applied.push(op)
   }
   ctx.state.applyMany(applied)
+  for (const ops of plan.holds) ctx.quarantine!.hold(ops, now)
   for (const key of plan.equivocating) ctx.oplog.flagEquivocating(ctx.oplog.ensureOrigin(key))
   for (const r of plan.rejected) ctx.oplog.recordRejection(now, originKeyOf(r.origin), r.seq, r.reason, r.message)
   if (plan.rejected.length > 0) ctx.oplog.trimRejections()
@@ -245,5 +279,7 @@ export function writePlan (ctx: ApplyContext, plan: ApplyPlan, now: number): Op[
 }
 
 export function resultOf (plan: ApplyPlan, applied: number): ApplyResult {
-  return { applied, duplicates: plan.duplicates, rejected: plan.rejected }
+  let held = 0
+  for (const ops of plan.holds) held += ops.length
+  return { applied, duplicates: plan.duplicates, rejected: plan.rejected, held }
 }

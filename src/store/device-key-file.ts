@@ -1,42 +1,56 @@
 /**
- * The device key file: 64 raw bytes (seed || public key), mode 0600, created
- * on first open. Refuses a key file that other users can read.
+ * The device key file: 64 raw bytes (seed || public key), mode 0600.
+ * Refuses a key file that other users can read, or that is damaged.
+ *
+ * The key is written only after replica.db has recorded it (see
+ * `Replica`): so a key file without a database means the database was lost,
+ * never that a first start was interrupted, and weft can refuse to start a
+ * fresh replica with an old key (which would reuse its sequence numbers).
  */
-import { chmodSync, openSync, readFileSync, statSync, writeSync, closeSync, renameSync } from 'node:fs'
+import { chmodSync, closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { InvalidArgumentError, StoreOpenError } from '../errors.js'
 import { DeviceKey, PRIVATE_KEY_BYTES } from '../oplog/keys.js'
+import { RECOVER_HINT } from './sqlite.js'
 
-export function loadOrCreateDeviceKey (file: string): DeviceKey {
-  let raw: Buffer | undefined
+/** The key in `file`, or undefined when there is no such file. Throws `StoreOpenError` for a key that is exposed or damaged. */
+export function loadDeviceKey (file: string): DeviceKey | undefined {
+  let raw: Buffer
   try {
     const st = statSync(file)
     if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
-      throw new StoreOpenError(`device key ${file} is readable by other users (mode ${(st.mode & 0o777).toString(8)}); run: chmod 600 ${file}`)
+      throw new StoreOpenError(`device key ${file} is readable by other users (mode ${(st.mode & 0o777).toString(8)}); if no one else could have read it, run: chmod 600 ${file}`, { reason: 'key_exposed' })
     }
-    if (st.size !== PRIVATE_KEY_BYTES) throw new StoreOpenError(`device key ${file} is ${st.size} bytes, expected ${PRIVATE_KEY_BYTES}; it is damaged`)
+    if (st.size !== PRIVATE_KEY_BYTES) {
+      throw new StoreOpenError(`device key ${file} is ${st.size} bytes, expected ${PRIVATE_KEY_BYTES}; it is damaged. Put the original file back, or: ${RECOVER_HINT}`, { reason: 'key_damaged' })
+    }
     raw = readFileSync(file)
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
   }
-  if (raw !== undefined) {
-    try {
-      return DeviceKey.fromRaw(raw)
-    } catch (err) {
-      if (err instanceof InvalidArgumentError) throw new StoreOpenError(`device key ${file} is damaged: ${err.message}`)
-      throw err
-    }
+  try {
+    return DeviceKey.fromRaw(raw)
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) throw new StoreOpenError(`device key ${file} is damaged: ${err.message}. Put the original file back, or: ${RECOVER_HINT}`, { reason: 'key_damaged' })
+    throw err
   }
-  const key = DeviceKey.generate()
-  // Write to a temp file with 0600 from the start, then rename: never a
-  // moment where the key is on disk with wider permissions, or half written.
+}
+
+/** Writes `key` to `file` durably, 0600 from the first byte: a temp file, fsynced, renamed, and the directory fsynced. */
+export function writeDeviceKey (file: string, key: DeviceKey): void {
   const tmp = `${file}.${process.pid}.tmp`
   const fd = openSync(tmp, 'wx', 0o600)
   try {
     writeSync(fd, key.raw)
+    fsyncSync(fd)
   } finally {
     closeSync(fd)
   }
   chmodSync(tmp, 0o600)
   renameSync(tmp, file)
-  return key
+  try {
+    const dir = openSync(dirname(file), 'r')
+    try { fsyncSync(dir) } finally { closeSync(dir) }
+  } catch {}
 }

@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { StoreOpenError } from '../errors.js'
-import { quickCheck, type Db } from './sqlite.js'
+import { quickCheck, RECOVER_HINT, type Db } from './sqlite.js'
 
 export interface Migration { readonly version: number, readonly name: string, readonly sql: string }
 
@@ -47,7 +47,7 @@ export function migrate (db: Db, file: string): number[] {
   const latest = migrations.length
   const current = db.pragma('user_version', { simple: true }) as number
   if (current > latest) {
-    throw new StoreOpenError(`database ${file} has schema version ${current}, newer than this weft understands (${latest}); upgrade weft to open it`)
+    throw new StoreOpenError(`database ${file} has schema version ${current}, newer than this weft understands (${latest}); upgrade weft to open it`, { reason: 'newer_schema' })
   }
   if (current === latest) return []
   const pending = migrations.slice(current)
@@ -56,6 +56,6 @@ export function migrate (db: Db, file: string): number[] {
     db.pragma(`user_version = ${latest}`)
   })()
   const problems = quickCheck(db)
-  if (problems.length > 0) throw new StoreOpenError(`database ${file} failed its integrity check after migration: ${problems.slice(0, 5).join('; ')}`)
+  if (problems.length > 0) throw new StoreOpenError(`database ${file} failed its integrity check after migration: ${problems.slice(0, 5).join('; ')}. ${RECOVER_HINT}`, { reason: 'corrupt' })
   return pending.map(m => m.version)
 }

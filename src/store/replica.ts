@@ -14,23 +14,32 @@
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { decodeHlc, encodeHlc, HybridClock, maxHlc, ZERO_HLC, type Hlc, type WallClock } from '../hlc/index.js'
+import { compareHlc, decodeHlc, encodeHlc, HybridClock, MAX_COUNTER, maxHlc, ZERO_HLC, type Hlc, type WallClock } from '../hlc/index.js'
 import { ClosedError, InvalidArgumentError, StoreOpenError } from '../errors.js'
+import { bytesEqual } from '../oplog/bytes.js'
 import { DeviceKey, deviceIdToString, SignatureVerifier } from '../oplog/keys.js'
 import { createOp, decodeOp, DEFAULT_MAX_VALUE_BYTES, MAX_COLLECTION_BYTES, MAX_FIELD_BYTES, MAX_INCREMENT, MAX_KEY_BYTES, signingMessage, withSignature, ZERO_HASH, type EncodedOp, type Op, type OpKind } from '../oplog/op.js'
 import { decodeValue, encodeValue, type Value } from '../oplog/value.js'
-import type { ApplyResult, OpsPage, OpsSinceOptions, SyncStore, VersionVector } from '../protocol/port.js'
+import type { ApplyResult, OpsPage, OpsSinceOptions, Rejection, SyncStore, VersionVector } from '../protocol/port.js'
 import { planApply, resultOf, writePlan, type ApplyContext, type OriginAuthorizer } from './apply-remote.js'
-import { loadOrCreateDeviceKey } from './device-key-file.js'
+import { loadDeviceKey, writeDeviceKey } from './device-key-file.js'
 import { loadMigrations, migrate } from './migrate.js'
 import { TrustTables } from './trust-tables.js'
+import { DEFAULT_MAX_HELD_BYTES, Quarantine, type HeldRun } from './quarantine.js'
 import { createGroup, groupIdToString } from '../auth/group.js'
 import { decodeRecord, encodeRecord, recordId, signAdmission, signRevocation, type Admission, type MembershipRecord, type Revocation } from '../auth/certificate.js'
 import { Membership, type AddResult } from '../auth/membership.js'
+import { decodeSuccession, encodeSuccession, signSuccession, verifySuccession } from '../auth/succession.js'
 import type { InviteStore } from '../auth/invite-store.js'
 import { OplogTables, SIGNATURE_EVERY_BYTES, SIGNATURE_EVERY_OPS, type OriginHead } from './oplog-store.js'
-import { openDatabase, quickCheck, type Db } from './sqlite.js'
+import { databaseState } from './store-files.js'
+import { isCorruption, openDatabase, openError, quickCheck, RECOVER_HINT, storeError, type Db } from './sqlite.js'
+import { PeerBookTables } from './peer-book.js'
 import { fieldToValue, StateTables } from './state.js'
+import { DeclaredTables, TABLES_FILE, type CollectionSchema, type DeclareResult, type LiveQuery, type LiveQueryListener, type LiveQueryOptions, type QueryOptions, type QueryParams, type QueryResult, type SchemaInfo } from './tables/index.js'
+
+/** Chunks of held ops `releaseHeld` applies per call (each one transaction): bounds one call's work. */
+const MAX_RELEASE_CHUNKS_PER_CALL = 8
 
 /** Most ops one local call (or batch) may write: a batch is signed once and must fit one sync page. */
 export const MAX_BATCH_OPS = 10_000
@@ -48,6 +57,19 @@ export interface ReplicaOptions {
   deviceKey?: DeviceKey
   /** Called for every remote op's origin before it is applied (group membership). */
   authorize?: OriginAuthorizer
+  /** Run SQLite's quick_check at open and refuse a damaged file. @default true */
+  integrityCheck?: boolean
+  /**
+   * Largest total size of ops from the future held in quarantine (see
+   * quarantine.ts); 0 refuses them (`drift`) instead. @default DEFAULT_MAX_HELD_BYTES (256 MiB)
+   */
+  maxHeldBytes?: number
+  /**
+   * Collection schemas to declare at open (see `declareSchema`): weft keeps
+   * a SQL table of each, for `query`. Declaring is idempotent; a changed
+   * schema needs a new version. @default {}
+   */
+  schemas?: Record<string, CollectionSchema>
 }
 
 export interface ChangeEvent {
@@ -83,6 +105,8 @@ const textBytes = (s: string): number => Buffer.byteLength(s, 'utf8')
 /** Collections weft keeps for itself (membership records); apps cannot write them. */
 export const RESERVED_PREFIX = '_weft.'
 export const MEMBERS_COLLECTION = '_weft.members'
+/** Keys of succession statements in MEMBERS_COLLECTION: this prefix and the old device's id. */
+export const SUCCESSION_KEY_PREFIX = 'succession-'
 
 function checkNotReserved (collection: string): void {
   if (collection.startsWith(RESERVED_PREFIX)) throw new InvalidArgumentError(`collection names starting with ${RESERVED_PREFIX} are reserved for weft`)
@@ -105,13 +129,17 @@ export class Replica implements SyncStore {
   readonly deviceKey: DeviceKey
   readonly deviceId: string
   readonly #db: Db
+  readonly #file: string
   readonly #oplog: OplogTables
   readonly #state: StateTables
+  readonly #quarantine: Quarantine
+  readonly #tables: DeclaredTables
   readonly #clock: HybridClock
   readonly #ctx: ApplyContext
   readonly #maxValueBytes: number
   readonly #listeners = new Set<ChangeListener>()
   #trust!: TrustTables
+  #peerBook!: PeerBookTables
   #membership: Membership | undefined
   #closed = false
   #sync: 'FULL' | 'NORMAL' = 'FULL'
@@ -121,18 +149,56 @@ export class Replica implements SyncStore {
     this.dir = options.dir
     mkdirSync(this.dir, { recursive: true, mode: 0o700 })
     this.#maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES
-    this.deviceKey = options.deviceKey ?? loadOrCreateDeviceKey(join(this.dir, 'device.key'))
-    this.deviceId = this.deviceKey.id
     const file = join(this.dir, 'replica.db')
+    this.#file = file
+    const keyFile = join(this.dir, 'device.key')
+    let key = options.deviceKey
+    if (key === undefined) {
+      key = loadDeviceKey(keyFile)
+      // The key file is written only once a database has recorded it, so a
+      // key without a database means the database is gone: a fresh one would
+      // sign new ops with seq 1, 2, … again, which the group already holds.
+      if (key !== undefined && databaseState(file) !== 'present') {
+        throw new StoreOpenError(`${file} is ${databaseState(file) === 'empty' ? 'empty (0 bytes)' : 'missing'}, but ${keyFile} exists: this device's store is lost. Starting a fresh store with the old key would reuse its sequence numbers, and its group would refuse it as equivocating. ${RECOVER_HINT}`, { reason: 'lost' })
+      }
+    }
     this.#db = openDatabase(file, loadMigrations().length)
+    let newKey: DeviceKey | undefined
     try {
-      migrate(this.#db, file)
+      const migrated = migrate(this.#db, file)
+      if (migrated.length === 0 && options.integrityCheck !== false) {
+        const problems = quickCheck(this.#db)
+        if (problems.length > 0) throw new StoreOpenError(`database ${file} is damaged (quick_check: ${problems.slice(0, 3).join('; ')}). ${RECOVER_HINT}`, { reason: 'corrupt' })
+      }
       this.#oplog = new OplogTables(this.#db)
       this.#state = new StateTables(this.#db)
+      this.#trust = new TrustTables(this.#db)
+      this.#quarantine = new Quarantine(this.#db, options.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES)
+      const recorded = this.#oplog.getMeta('device')
+      if (key === undefined) {
+        if (this.#oplog.origins().some(o => o.seq > 0) || this.#trust.group() !== undefined) {
+          throw new StoreOpenError(`${keyFile} is missing, but ${file} holds this device's data${recorded === undefined ? '' : ` (device ${deviceIdToString(recorded)})`}: weft will not make a new identity over it. Put the key file back (mode 0600), or: ${RECOVER_HINT}`, { reason: 'key_missing' })
+        }
+        // A first start (or one interrupted before it wrote the key): nothing was signed yet.
+        newKey = DeviceKey.generate()
+        key = newKey
+      } else if (recorded !== undefined && !bytesEqual(recorded, key.publicKey)) {
+        throw new StoreOpenError(`the device key (${key.id}) is not the key ${file} was written with (${deviceIdToString(recorded)}): the key file was replaced. Put the original back, or: ${RECOVER_HINT}`, { reason: 'key_mismatch' })
+      }
+      const own = key
+      this.deviceKey = own
+      this.deviceId = own.id
+      this.#db.transaction(() => {
+        if (recorded === undefined || newKey !== undefined) this.#oplog.setMeta('device', own.publicKey)
+        this.#oplog.ensureOrigin(own.publicKey)
+      })()
+      // Only now, with the database holding the key's public half, is the key written.
+      if (newKey !== undefined) writeDeviceKey(keyFile, newKey)
+      this.#tables = new DeclaredTables(this.#db, join(this.dir, TABLES_FILE))
       const persisted = this.#oplog.getMeta('hlc')
       const last = persisted === undefined ? ZERO_HLC : decodeHlc(Buffer.from(persisted).toString('latin1'))
       this.#clock = new HybridClock({ ...(options.wallClock === undefined ? {} : { wallClock: options.wallClock }), ...(options.maxDriftMs === undefined ? {} : { maxDriftMs: options.maxDriftMs }), last })
-      this.#trust = new TrustTables(this.#db)
+      this.#peerBook = new PeerBookTables(this.#db)
       this.#loadMembership()
       const external = options.authorize
       this.#ctx = {
@@ -144,15 +210,17 @@ export class Replica implements SyncStore {
         // In a group, only members write, and a revoked device only before its revocation.
         authorize: (origin, hlc) => (this.#membership === undefined || this.#membership.isMember(origin, hlc)) &&
           (external === undefined || external(deviceIdToString(origin), hlc)),
-        harvest: ops => { this.#harvest(ops) }
+        harvest: ops => { this.#harvest(ops) },
+        quarantine: options.maxHeldBytes === 0 ? undefined : this.#quarantine
       }
-      this.#db.transaction(() => this.#oplog.ensureOrigin(this.deviceKey.publicKey))()
     } catch (err) {
       this.#db.close()
-      // Damage past the pages openDatabase probes shows up here, reading the heads.
-      if (typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('SQLITE_')) {
-        throw new StoreOpenError(`database ${file} is corrupt or unreadable: ${(err as Error).message}. Move it aside to start a fresh replica, or restore it from a backup`, { cause: err })
-      }
+      throw openError(err, file)
+    }
+    try {
+      for (const [collection, schema] of Object.entries(options.schemas ?? {})) this.declareSchema(collection, schema)
+    } catch (err) {
+      this.close()
       throw err
     }
   }
@@ -174,7 +242,9 @@ export class Replica implements SyncStore {
     } catch (err) {
       this.#clock.reset(clockBefore)
       this.#oplog.reload()
-      throw err
+      this.#quarantine.reload()
+      // SQLITE_FULL becomes DiskFullError and SQLITE_CORRUPT StoreCorruptError: what a caller can act on.
+      throw storeError(err, this.#file)
     }
   }
 
@@ -183,6 +253,7 @@ export class Replica implements SyncStore {
   }
 
   #emit (event: ChangeEvent): void {
+    this.#tables.committed(event.ops)
     for (const l of this.#listeners) {
       try { l(event) } catch { /* a listener's failure is its own */ }
     }
@@ -263,6 +334,7 @@ export class Replica implements SyncStore {
         out.push(op)
       }
       this.#state.applyMany(out.filter(op => op.kind === 'set'))
+      this.#tables.afterApply(out)
       // Signed at its end, and every SIGNATURE_EVERY_OPS / _BYTES along the
       // way, so a big batch can still travel in small pages (a stock relay
       // allows 128 KiB per relayed connection).
@@ -362,6 +434,8 @@ export class Replica implements SyncStore {
   applyRemote (ops: readonly EncodedOp[]): ApplyResult {
     this.#open()
     if (!Array.isArray(ops)) throw new InvalidArgumentError('applyRemote needs an array of encoded ops')
+    // Held ops our clock has reached go first, so the batch extends them rather than waiting behind them.
+    this.releaseHeld()
     const now = this.#clock.wall()
     this.#synchronous('NORMAL')
     let applied: Op[] = []
@@ -369,6 +443,7 @@ export class Replica implements SyncStore {
       // Planned inside the transaction so the heads it reads are the ones it extends.
       const p = planApply(this.#ctx, ops)
       applied = writePlan(this.#ctx, p, now)
+      this.#tables.afterApply(applied)
       if (p.maxHlc !== undefined) {
         this.#clock.receive(p.maxHlc)
         this.#persistClock()
@@ -378,6 +453,49 @@ export class Replica implements SyncStore {
     if (applied.length > 0) this.#emit({ source: 'remote', ops: applied })
     return resultOf(plan, applied.length)
   }
+
+  /**
+   * Applies the ops held in quarantine that our clock has now reached (within
+   * the drift bound of their HLC), through the same checks as any remote op.
+   * `applyRemote` does this first; a daemon also calls it on a timer, so held
+   * ops apply on time without new traffic. Bounded work per call.
+   */
+  releaseHeld (): ApplyResult {
+    this.#open()
+    const q = this.#quarantine
+    let applied = 0
+    let duplicates = 0
+    const rejected: Rejection[] = []
+    for (let chunk = 0; chunk < MAX_RELEASE_CHUNKS_PER_CALL; chunk++) {
+      const earliest = q.earliestMs()
+      if (earliest === undefined || earliest - this.#clock.wall() > this.#clock.maxDriftMs) break
+      this.#synchronous('NORMAL')
+      let ops: Op[] = []
+      const plan = this.#transact(() => {
+        // A run that no longer starts right after its origin's head (a refused op cut the chain) can never apply: its senders offer it again.
+        for (const run of q.runs()) if (run.first !== (this.#oplog.origin(run.origin)?.seq ?? 0) + 1) q.drop(run.origin)
+        const now = this.#clock.wall()
+        const batch = q.takeDue(now + this.#clock.maxDriftMs)
+        if (batch === undefined) return undefined
+        const p = planApply(this.#ctx, batch)
+        ops = writePlan(this.#ctx, p, now)
+        if (p.maxHlc !== undefined) {
+          this.#clock.receive(p.maxHlc)
+          this.#persistClock()
+        }
+        return p
+      })
+      if (plan === undefined) continue
+      applied += ops.length
+      duplicates += plan.duplicates
+      rejected.push(...plan.rejected)
+      if (ops.length > 0) this.#emit({ source: 'remote', ops })
+    }
+    return { applied, duplicates, rejected }
+  }
+
+  /** Runs of ops held in quarantine, per origin (see quarantine.ts). */
+  held (): HeldRun[] { this.#open(); return this.#quarantine.runs() }
 
   digest (collection?: string): string {
     this.#open()
@@ -514,8 +632,60 @@ export class Replica implements SyncStore {
     return r
   }
 
+  /**
+   * Retires `old`, this device's predecessor whose store was lost but whose
+   * key survived (`weft recover`): a revocation of `old` signed by its own
+   * key, and a statement naming this device as its successor (succession.ts),
+   * both published as ops of this device. The revocation time is the later
+   * of now and just after `old`'s newest op we hold, so every op of `old`
+   * that exists is still accepted everywhere and none can follow it.
+   */
+  retirePredecessor (old: DeviceKey): { at: Hlc } {
+    this.#open()
+    const g = this.group
+    if (g === undefined) throw new InvalidArgumentError('this device is in no group')
+    if (bytesEqual(old.publicKey, this.deviceKey.publicKey)) throw new InvalidArgumentError('a device cannot retire itself as its own predecessor')
+    if (this.#membership!.member(old.publicKey) === undefined) throw new InvalidArgumentError(`${old.id} was never a member of group ${g.id}: nothing to retire`)
+    let at = this.#clock.now()
+    const head = this.#oplog.origin(old.publicKey)?.hlc
+    if (head !== undefined && compareHlc(head, at) >= 0) at = head.counter < MAX_COUNTER ? { ms: head.ms, counter: head.counter + 1 } : { ms: head.ms + 1, counter: 0 }
+    this.publishRecord(signRevocation({ group: g.pub, device: old.publicKey, at }, old))
+    const statement = encodeSuccession(signSuccession({ group: g.pub, successor: this.deviceKey.publicKey, at }, old))
+    this.#commitLocal([{ kind: 'set', collection: MEMBERS_COLLECTION, key: `${SUCCESSION_KEY_PREFIX}${old.id}`, field: 'statement', value: encodeValue(statement) }])
+    return { at }
+  }
+
+  /** Verified succession statements of this group: old device id to its successor's. */
+  successors (): Map<string, string> {
+    this.#open()
+    const out = new Map<string, string>()
+    const g = this.group
+    if (g === undefined) return out
+    for (const key of this.#state.keys(MEMBERS_COLLECTION, SUCCESSION_KEY_PREFIX, 10_000)) {
+      if (!key.startsWith(SUCCESSION_KEY_PREFIX)) break
+      const field = this.#state.row(MEMBERS_COLLECTION, key).find(f => f.name === 'statement')
+      const bytes = field === undefined ? undefined : fieldToValue(field)
+      if (!(bytes instanceof Uint8Array)) continue
+      try {
+        const s = decodeSuccession(bytes)
+        verifySuccession(s, g.pub)
+        out.set(deviceIdToString(s.old), deviceIdToString(s.successor))
+      } catch {}
+    }
+    return out
+  }
+
   /** SQLite's quick_check: the problems found, empty when the file is sound. */
-  integrityCheck (): string[] { this.#open(); return quickCheck(this.#db) }
+  integrityCheck (): string[] {
+    this.#open()
+    try {
+      return quickCheck(this.#db)
+    } catch (err) {
+      // A file damaged badly enough makes quick_check itself fail: that is its answer too.
+      if (isCorruption(err)) return [(err as Error).message]
+      throw storeError(err, this.#file)
+    }
+  }
 
   /**
    * Ops we hold beyond `vector`, counted per origin and per collection
@@ -537,6 +707,70 @@ export class Replica implements SyncStore {
     return { perOrigin, perCollection }
   }
 
+  /** Where the group's devices were reached (src/net dials members from it). */
+  get peerBook (): PeerBookTables { this.#open(); return this.#peerBook }
+
+  /**
+   * Declares (or changes) a collection's schema: weft then keeps a SQL table
+   * of the collection's merged rows, in the same transaction as every write
+   * (local or remote), for `query`. A new field or index is filled in from
+   * the merged state (ops for it were merged all along); a removed or
+   * retyped field rebuilds the table. The version is what peers see.
+   */
+  declareSchema (collection: string, schema: CollectionSchema): DeclareResult {
+    this.#open()
+    checkName('collection', collection, MAX_COLLECTION_BYTES)
+    return this.#tables.declare(collection, schema)
+  }
+
+  /** Forgets a collection's schema and drops its table; its data stays (get, list, sync). Returns false when none was declared. */
+  dropSchema (collection: string): boolean { this.#open(); return this.#tables.drop(collection) }
+
+  /** The declared schemas, with each table's row count. */
+  schemas (): Array<SchemaInfo & { rows: number }> { this.#open(); return this.#tables.list() }
+
+  /** collection -> declared schema version (what the sync Hello carries). */
+  schemaVersions (): Map<string, number> { this.#open(); return this.#tables.versions() }
+
+  /** Rebuilds declared tables (one, or all) from the merged state. Returns the rows written. */
+  rebuildTables (collection?: string): number { this.#open(); return this.#tables.rebuild(collection) }
+
+  /**
+   * Read-only SQL over the declared tables (each named by its schema's
+   * `table`, with a `key` column and one column per field). Only a SELECT
+   * runs; rows, result size and time are limited (see QueryOptions).
+   */
+  query (sql: string, params?: QueryParams, options?: QueryOptions & { rowMode?: 'object' }): QueryResult
+  query (sql: string, params: QueryParams | undefined, options: QueryOptions & { rowMode: 'array' }): QueryResult<unknown[]>
+  query (sql: string, params?: QueryParams, options: QueryOptions & { rowMode?: 'object' | 'array' } = {}): QueryResult<unknown> {
+    this.#open()
+    return this.#tables.query(sql, params, options as QueryOptions & { rowMode: 'array' })
+  }
+
+  /**
+   * A live query: runs `sql` now (the result is in the returned handle) and
+   * again after each write, local or remote, to a table it reads; `listener`
+   * gets each result that differs from the one before.
+   */
+  watch (sql: string, params: QueryParams | undefined, listener: LiveQueryListener, options?: LiveQueryOptions): LiveQuery {
+    this.#open()
+    return this.#tables.watch(sql, params, listener, options)
+  }
+
+  /**
+   * Calls `listener` after each commit that changed declared tables (a
+   * local or remote write to a declared collection, a declare, drop or
+   * rebuild), with the tables' names: what a live query elsewhere (another
+   * process) needs to know to run again. Returns the unsubscribe function.
+   */
+  onTablesChanged (listener: (tables: readonly string[]) => void): () => void {
+    if (typeof listener !== 'function') throw new InvalidArgumentError('onTablesChanged needs a function')
+    return this.#tables.onTablesChanged(listener)
+  }
+
+  /** The file holding the declared tables (what a separate query process opens read-only). */
+  get tablesFile (): string { return this.#tables.file }
+
   /** Raw access for the CLI and tests that inspect the oplog. */
   get oplog (): OplogTables { this.#open(); return this.#oplog }
 
@@ -544,6 +778,7 @@ export class Replica implements SyncStore {
     if (this.#closed) return
     this.#closed = true
     this.#listeners.clear()
+    this.#tables.close()
     this.#db.close()
   }
 }

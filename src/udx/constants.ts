@@ -102,3 +102,18 @@ export const BIRTHDAY_WINNER_IDLE_GRACE = 10 * second
 /** Ports a NAT hands out: the probes' range. */
 export const NAT_PORT_MIN = 1024
 export const NAT_PORT_MAX = 65535
+
+/**
+ * `/weft/udx-addrs/1.0.0`: how nodes that can use UDX addresses learn each
+ * other's (identify must not carry them, see hide-addresses.ts). One message
+ * each way per stream, at most `MAX_UDX_ADDRS` addresses (a node has a LAN
+ * address or two per family and one public mapping), bounded in bytes before
+ * it is buffered, and the whole exchange within the timeout.
+ */
+export const UDX_ADDRS_PROTOCOL = '/weft/udx-addrs/1.0.0'
+export const MAX_UDX_ADDRS = 16
+/** 16 IPv6 UDX multiaddrs are about 16 × 25 bytes; the rest is headroom. */
+export const MAX_UDX_ADDRS_MESSAGE_BYTES = 1 * KiB
+export const DEFAULT_UDX_ADDRS_TIMEOUT = 5 * second
+/** Exchanges at once per connection, each way (both sides may open one when a connection opens, and again when an address changes). */
+export const MAX_UDX_ADDRS_STREAMS = 2

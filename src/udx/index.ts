@@ -57,3 +57,7 @@ export {
   UdxHandshakeTimeoutError, UdxHandshakeError, UdxSocketClosedError, UdxLimitError, UdxListenError,
   InvalidUdxAddressError, UdxObserveTimeoutError, NoUdxTransportError, UdxNotPunchedError, UdxBirthdayTimeoutError
 } from './errors.js'
+export { hideUdxAddresses, withoutUdx, hasUdxPart } from './hide-addresses.js'
+export { udxAddrs } from './addrs-service.js'
+export type { UdxAddrs, UdxAddrsInit, UdxAddrsComponents, UdxAddrsEvents, PeerUdxAddrs, PeerPredicate } from './addrs-service.js'
+export { UDX_ADDRS_PROTOCOL } from './constants.js'

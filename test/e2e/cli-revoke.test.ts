@@ -48,5 +48,6 @@ describe('weft devices revoke', () => {
       expect(json(await d.cli(['get', 'notes', 'old', '--json']))).toEqual({ by: 'gamma' })
       expect((await d.cli(['get', 'notes', 'new'])).code).toBe(1)
     }
-  })
+    // three daemons and ~20 CLI processes: 35 s on an idle machine, over 60 s in the full suite
+  }, 120_000)
 })

@@ -52,7 +52,7 @@ describe('weft relay', () => {
     expect(res.acked).toBe(32 * 1024)
 
     const metrics = await (await fetch(`${r.http!.url}/metrics`)).text()
-    expect(metrics).toContain('weft_relay_reservations_active{limits="default"} 1')
+    expect(metrics).toContain('weft_relay_reservations_active{class="stranger"} 1')
     expect(metrics).toContain('weft_relay_connections_total{limits="default"} 1')
     const bytes = Number(/^weft_relay_bytes_total (\d+)$/m.exec(metrics)?.[1])
     expect(bytes).toBeGreaterThan(32 * 1024)

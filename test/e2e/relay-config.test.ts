@@ -65,9 +65,20 @@ describe('relay configuration', () => {
     expect(problemsOf(() => loadRelayConfig(join(dir, 'nope.json'), {}, true))[0]).toContain('cannot read')
     writeFileSync(join(dir, 'bad.json'), '{ listen: ')
     expect(problemsOf(() => loadRelayConfig(join(dir, 'bad.json')))[0]).toContain('not valid JSON')
-    const combined = problemsOf(() => loadRelayConfig(undefined, { others: 'deny', groupDataLimitBytes: 2048, dataLimitBytes: 4096 }))
-    expect(combined).toHaveLength(2)
+    const combined = problemsOf(() => loadRelayConfig(undefined, { others: 'deny', groupDataLimitBytes: 2048, dataLimitBytes: 4096, strangerReservationTtlMs: 3 * 3600_000 }))
+    expect(combined).toHaveLength(3)
     expect(combined.join('\n')).toContain('no one could use this relay')
+    expect(combined.join('\n')).toContain('strangerReservationTtlMs is above reservationTtlMs')
+  })
+
+  it('checks the stranger bounds, and takes them from flags', () => {
+    const problems = problemsOf(() => loadRelayConfig(undefined, overridesFromFlags({ 'stranger-share': '0', 'stranger-reservations-per-ip': '0', 'stranger-reservation-ttl-ms': '10' })))
+    expect(problems.join('\n')).toContain('strangerShare must be a number above 0 and at most 1')
+    expect(problems.join('\n')).toContain('strangerReservationsPerIp must be an integer from 1')
+    expect(problems.join('\n')).toContain('strangerReservationTtlMs must be an integer from 60000')
+    expect(problems).toHaveLength(3)
+    const ok = loadRelayConfig(undefined, overridesFromFlags({ 'stranger-share': '0.25', 'stranger-reservations-per-ip': '2', 'stranger-reservation-ttl-ms': '300000' }))
+    expect(ok).toMatchObject({ strangerShare: 0.25, strangerReservationsPerIp: 2, strangerReservationTtlMs: 300_000 })
   })
 
   it('the binary prints all problems and exits 2 without starting', async () => {

@@ -2,7 +2,10 @@
  * The relay's limits and the relay-auth allow-list, with plain libp2p peers
  * on 127.0.0.1: a relayed connection is cut at the data limit unless both
  * ends are admitted members of an allowed group; the verifier refuses what it
- * documents it refuses; `others: "deny"` keeps strangers out entirely.
+ * documents it refuses; `others: "deny"` keeps strangers out entirely;
+ * reservations end with their holder's connection; strangers hold a bounded
+ * part of the slots, a few per IP, and a member evicts one when every slot is
+ * taken.
  */
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Connection } from '@libp2p/interface'
@@ -50,6 +53,11 @@ async function relayConnection (p: Peer, s: Setup): Promise<Connection> {
   return await p.dial(multiaddr(s.addr))
 }
 
+/** Reserves on the relay over `p`'s current connection to it (a peer that authenticated first reserves as a member). */
+async function reserve (p: Peer, s: Setup): Promise<void> {
+  await (p as unknown as { components: { transportManager: TransportManager } }).components.transportManager.listen([multiaddr(`${s.addr}/p2p-circuit`)])
+}
+
 /** `p` presents a statement signed by `key` naming `named` (default: itself). */
 async function admit (p: Peer, s: Setup, opts: { key?: Uint8Array, named?: Peer, from?: number, until?: number } = {}): Promise<RelayAuthResult> {
   const now = Date.now()
@@ -85,7 +93,7 @@ describe('relay limits and relay-auth', () => {
     expect(s.relay.stats.connectionsOpened.group).toBe(1)
 
     const metrics = s.relay.metricsText()
-    expect(metrics).toContain('weft_relay_reservations_active{limits="group"} 1')
+    expect(metrics).toContain('weft_relay_reservations_active{class="member"} 1')
     expect(metrics).toContain('weft_relay_connections_closed_total{reason="data_limit"} 1')
     expect(metrics).toContain('weft_relay_auth_requests_total{result="ok"} 2')
   })
@@ -135,10 +143,63 @@ describe('relay limits and relay-auth', () => {
     cleanup.push(async () => { await member.stop() })
     expect((await admit(member, s)).ok).toBe(true)
     // Listening on the circuit now makes a reservation over the admitted connection.
-    await (member as unknown as { components: { transportManager: TransportManager } }).components.transportManager.listen([multiaddr(`${s.addr}/p2p-circuit`)])
+    await reserve(member, s)
     await waitUntil(() => hasReservation(member, s.relay.peerId), 'the member reserves')
     expect(s.relay.node.services.relayAuth.admitted).toBe(1)
     await member.hangUp(s.relay.node.peerId)
     await waitUntil(() => s.relay.node.services.relayAuth.admitted === 0, 'the admission ends with the connection')
+  })
+
+  it('a reservation ends when its holder disconnects, not hours later', async () => {
+    const s = await setup()
+    const stranger = await peer([s.addr])
+    await waitUntil(() => hasReservation(stranger, s.relay.peerId), 'the stranger reserves')
+    expect(s.relay.node.services.relay.reservations.size).toBe(1)
+    await stranger.hangUp(s.relay.node.peerId)
+    await waitUntil(() => s.relay.node.services.relay.reservations.size === 0, 'the reservation ends with the connection')
+    expect(s.relay.stats.reservationsEnded.stranger.disconnected).toBe(1)
+    expect(s.relay.metricsText()).toContain('weft_relay_reservations_ended_total{class="stranger",reason="disconnected"} 1')
+  })
+
+  it('strangers hold at most their share of the slots and a few per IP; members still get one', async () => {
+    // 4 slots, strangers at most 2 of them, at most 2 from one IP (every peer here is 127.0.0.1)
+    const s = await setup({ maxReservations: 4, strangerShare: 0.5, strangerReservationsPerIp: 2 })
+    const strangers = [await peer([s.addr]), await peer([s.addr])]
+    for (const p of strangers) await waitUntil(() => hasReservation(p, s.relay.peerId), 'a stranger reserves')
+    await peer([s.addr])
+    await waitUntil(() => s.relay.stats.reservationsRefused.strangers_full >= 1, 'the third stranger is refused')
+    const perIp = await setup({ maxReservations: 4, strangerShare: 1, strangerReservationsPerIp: 1 })
+    const one = await peer([perIp.addr])
+    await waitUntil(() => hasReservation(one, perIp.relay.peerId), 'one stranger from 127.0.0.1 reserves')
+    await peer([perIp.addr])
+    await waitUntil(() => perIp.relay.stats.reservationsRefused.ip_limit >= 1, 'a second stranger from 127.0.0.1 is refused')
+    expect(perIp.relay.node.services.relay.reservations.size).toBe(1)
+
+    const member = await peer()
+    expect((await admit(member, s)).ok).toBe(true)
+    await reserve(member, s)
+    expect(hasReservation(member, s.relay.peerId)).toBe(true)
+    expect(s.relay.metricsText()).toContain('weft_relay_reservations_active{class="member"} 1')
+    expect(s.relay.metricsText()).toContain('weft_relay_reservations_active{class="stranger"} 2')
+  })
+
+  it('a member evicts the stranger closest to expiry when every slot is taken', async () => {
+    const s = await setup({ maxReservations: 2, strangerShare: 1, strangerReservationsPerIp: 10 })
+    const first = await peer([s.addr])
+    await waitUntil(() => hasReservation(first, s.relay.peerId), 'the first stranger reserves')
+    const second = await peer([s.addr])
+    await waitUntil(() => hasReservation(second, s.relay.peerId), 'the second stranger reserves')
+    await peer([s.addr])
+    await waitUntil(() => s.relay.stats.reservationsRefused.full >= 1, 'a third stranger finds the relay full')
+
+    const member = await peer()
+    expect((await admit(member, s)).ok).toBe(true)
+    await reserve(member, s)
+    expect(hasReservation(member, s.relay.peerId)).toBe(true)
+    const held = s.relay.node.services.relay.reservations
+    expect(held.has(member.peerId)).toBe(true)
+    expect(held.has(first.peerId)).toBe(false)
+    expect(held.has(second.peerId)).toBe(true)
+    expect(s.relay.stats.reservationsEnded.stranger.evicted).toBe(1)
   })
 })

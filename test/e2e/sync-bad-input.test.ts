@@ -116,14 +116,17 @@ describe('bad input on the sync protocol', () => {
     expect(pushed).toBeLessThan(16 * 1024 * 1024)
 
     // Well-framed messages with wrong fields.
-    const hello = { protocolVersion: SYNC_WIRE_VERSION, groupId: 'default', deviceId: parseDeviceId(evilId), dataFormatVersion: OP_FORMAT_VERSION, vector: [] }
+    const hello = { protocolVersion: SYNC_WIRE_VERSION, groupId: 'default', deviceId: parseDeviceId(evilId), dataFormatVersion: OP_FORMAT_VERSION, vector: [], schemas: [] }
     const cases: Array<[string, Uint8Array, ErrorCode]> = [
-      ['a want before any hello', frame({ want: { vector: [], maxOps: 10, maxBytes: 1000 } }), ErrorCode.BAD_REQUEST],
+      ['a want before any hello', frame({ want: { vector: [], maxOps: 10, maxBytes: 1000, fragmentAboveBytes: 0, held: [] } }), ErrorCode.BAD_REQUEST],
       ['another protocol version', frame({ hello: { ...hello, protocolVersion: 99 } }), ErrorCode.VERSION_MISMATCH],
       ['another op format', frame({ hello: { ...hello, dataFormatVersion: 7 } }), ErrorCode.VERSION_MISMATCH],
       ['another group', frame({ hello: { ...hello, groupId: 'not-ours' } }), ErrorCode.NOT_MEMBER],
       ['a device id that is not the connection\'s', frame({ hello: { ...hello, deviceId: parseDeviceId(target.id) } }), ErrorCode.BAD_REQUEST],
       ['a vector entry with a 3-byte origin', frame({ hello: { ...hello, vector: [{ origin: Uint8Array.from([1, 2, 3]), seq: 4 }] } }), ErrorCode.BAD_REQUEST],
+      ['a schema version without a collection', frame({ hello: { ...hello, schemas: [{ collection: '', version: 1 }] } }), ErrorCode.BAD_REQUEST],
+      ['one collection\'s schema version twice', frame({ hello: { ...hello, schemas: [{ collection: 'a', version: 1 }, { collection: 'a', version: 2 }] } }), ErrorCode.BAD_REQUEST],
+      ['more schema versions than a hello may carry', frame({ hello: { ...hello, schemas: Array.from({ length: 1025 }, (_, i) => ({ collection: `c${i}`, version: 1 })) } }), ErrorCode.TOO_LARGE],
       ['an empty message', frame({}), ErrorCode.BAD_REQUEST]
     ]
     for (const [what, bytes, code] of cases) {

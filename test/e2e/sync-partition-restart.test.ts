@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import type { SyncSessionEvent } from '../../src/net/index.js'
-import { connect, converged, startNode, stopAll, waitFor, writeBulk, writeRows, type TestNode } from '../helpers/net-nodes.js'
+import { connect, converged, partitionGate, startNode, stopAll, waitFor, writeBulk, writeRows, type TestNode } from '../helpers/net-nodes.js'
 
 afterEach(stopAll)
 
@@ -19,26 +19,30 @@ function record (t: TestNode): SyncSessionEvent[] {
 
 const bytesOf = (events: SyncSessionEvent[]): number => events.reduce((n, e) => n + e.result.bytesSent + e.result.bytesReceived, 0)
 
-async function disconnect (a: TestNode, b: TestNode): Promise<void> {
+async function disconnect (a: TestNode, b: TestNode, gates: Array<ReturnType<typeof partitionGate>>): Promise<void> {
+  // Nodes redial each other at once: the gates keep them apart until healed.
+  for (const g of gates) g.cut()
   await a.node.hangUp(b.node.peerId)
   await waitFor(() => a.node.getConnections(b.node.peerId).length === 0 && b.node.getConnections(a.node.peerId).length === 0, 'disconnect')
 }
 
 describe('partition and restart', () => {
   it('writes on both sides of a partition converge after reconnecting', async () => {
-    const a = await startNode()
-    const b = await startNode()
+    const gates = [partitionGate(), partitionGate()]
+    const a = await startNode({ connectionGater: gates[0]!.gater })
+    const b = await startNode({ connectionGater: gates[1]!.gater })
     writeRows(a, 30); writeRows(b, 30)
     await connect(a, b)
     await waitFor(() => converged([a, b]), 'first convergence')
 
-    await disconnect(a, b)
+    await disconnect(a, b, gates)
     // Both sides edit, including the same rows (last writer wins after the merge).
     writeRows(a, 40, 'during-a')
     writeRows(b, 25, 'during-b')
     for (let i = 0; i < 10; i++) { a.replica.put('notes', `shared-${i}`, { by: 'a' }); b.replica.put('notes', `shared-${i}`, { by: 'b' }) }
     expect(converged([a, b])).toBe(false)
 
+    for (const g of gates) g.heal()
     await connect(b, a)
     await waitFor(() => converged([a, b]), 'convergence after the partition heals')
     expect(a.replica.get('notes', 'shared-3')).toEqual(b.replica.get('notes', 'shared-3'))

@@ -20,7 +20,7 @@ import { pbCodec } from '../../src/net/pb-codec.js'
 import { BirthdayMessage } from '../../src/net/pb/udx-birthday.js'
 import { udxBirthday } from '../../src/net/udx-birthday.js'
 import type { NatMapping, UdxObserver } from '../../src/net/udx-observer.js'
-import { udx } from '../../src/udx/index.js'
+import { udx, udxAddrs } from '../../src/udx/index.js'
 
 const Type = BirthdayMessage.Type
 const nodes: Libp2p[] = []
@@ -44,6 +44,7 @@ async function easyNode (opts: { mapping?: NatMapping, observed?: string | undef
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     services: {
+      udxAddrs: udxAddrs(),
       udxObserver: stubObserver(opts.mapping ?? 'independent', 'observed' in opts ? opts.observed : '/ip4/11.23.1.21/udp/4001/udx'),
       udxBirthday: udxBirthday({ initiate: false, ...(opts.authorize === undefined ? {} : { authorize: opts.authorize }) })
     }

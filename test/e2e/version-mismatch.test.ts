@@ -89,7 +89,7 @@ describe('versions on every path', () => {
     const stream = await conn.newStream(SYNC_PROTOCOL_ID)
     const io = new FramedChannel(streamChannel(stream))
     const signal = AbortSignal.timeout(10_000)
-    await io.writeFrame(SyncMessage.encode({ hello: { protocolVersion: SYNC_WIRE_VERSION + 1, groupId: group, deviceId: parseDeviceId(m.id), dataFormatVersion: OP_FORMAT_VERSION, vector: vectorToWire(before) } }), signal)
+    await io.writeFrame(SyncMessage.encode({ hello: { protocolVersion: SYNC_WIRE_VERSION + 1, groupId: group, deviceId: parseDeviceId(m.id), dataFormatVersion: OP_FORMAT_VERSION, vector: vectorToWire(before), schemas: [] } }), signal)
     const reply = SyncMessage.decode((await io.readFrame(signal))!)
     expect(reply.hello).toBeUndefined()
     expect(reply.error?.code).toBe(ErrorCode.VERSION_MISMATCH)

@@ -5,7 +5,7 @@
  * oplog's own `verifyRun`), and `opsSince` pages end each origin's slice on a
  * signed op. Integration and e2e tests use the real replica instead.
  */
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { DeviceKey, deviceIdToString, SignatureVerifier } from '../../src/oplog/keys.js'
 import { createOp, decodeOp, OpRejectedError, signingMessage, ZERO_HASH, type EncodedOp, type Op } from '../../src/oplog/op.js'
 import { encodeValue } from '../../src/oplog/value.js'
@@ -26,14 +26,15 @@ export class MemoryStore implements SyncStore {
   get deviceId (): string { return this.key.id }
 
   /** Appends `count` local writes, signing the last op of every `batch`. Returns the new ops. */
-  write (count: number, options: { batch?: number, valueBytes?: number } = {}): EncodedOp[] {
+  write (count: number, options: { batch?: number, valueBytes?: number, random?: boolean } = {}): EncodedOp[] {
     const batch = options.batch ?? 1
     const log = this.#log(this.deviceId)
     const out: EncodedOp[] = []
     for (let i = 0; i < count; i++) {
       const prev = log.at(-1)?.op.hash ?? ZERO_HASH
       const seq = log.length + 1
-      const value = options.valueBytes === undefined ? seq : 'x'.repeat(options.valueBytes)
+      // random bytes do not deflate: what a photo or an archive costs on the wire
+      const value = options.valueBytes === undefined ? seq : options.random === true ? new Uint8Array(randomBytes(options.valueBytes)) : 'x'.repeat(options.valueBytes)
       let op = createOp({ origin: this.key.publicKey, seq, hlc: { ms: this.#ms++, counter: 0 }, kind: 'set', collection: 'notes', key: `k${seq % 97}`, field: 'n', value: encodeValue(value), prev })
       const signed = (i + 1) % batch === 0 || i === count - 1
       if (signed) op = { ...op, sig: this.key.sign(signingMessage(op.hash)) }

@@ -10,7 +10,7 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { circuitRelayServer, type CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import { identify } from '@libp2p/identify'
-import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { openReplica, type Replica } from '../../src/index.js'
@@ -34,14 +34,14 @@ export function tempDir (prefix = 'weft-net-'): string {
   return dir
 }
 
-export type TestNodeOptions = Partial<Omit<NodeConfig, 'privateKey' | 'store'>> & {
-  dir?: string
-  /** Run as the daemon does: the replica's group id and membership (a node without a group then has no members). */
-  trust?: boolean
-}
+/**
+ * `trust`: run as the daemon does: the replica's group id and membership (a node without a group then has no members).
+ * `bookInReplica`: the node keeps its peer book in its replica (as the daemon does), so it survives restarts.
+ */
+export type TestNodeOptions = Partial<Omit<NodeConfig, 'privateKey' | 'store'>> & { dir?: string, trust?: boolean, bookInReplica?: boolean }
 
 export async function startNode (options: TestNodeOptions = {}): Promise<TestNode> {
-  const { dir = tempDir(), trust = false, ...config } = options
+  const { dir = tempDir(), trust = false, bookInReplica = false, ...config } = options
   const replica = openReplica({ dir })
   if (trust) Object.assign(config, { groupId: replica.group?.id ?? 'none', membership: replicaMembership(replica) }, config)
   let node: WeftNode
@@ -53,6 +53,7 @@ export async function startNode (options: TestNodeOptions = {}): Promise<TestNod
       mdns: false,
       upnp: false,
       syncIntervalMs: 0,
+      ...(bookInReplica ? { peerBook: replica.peerBook } : {}),
       ...config
     })
   } catch (err) {
@@ -112,6 +113,21 @@ export function converged (nodes: readonly TestNode[]): boolean {
   if (!nodes.every(n => vectorOf(n) === v)) return false
   const d = nodes[0]!.replica.digest()
   return nodes.every(n => n.replica.digest() === d)
+}
+
+/**
+ * A connection gater that can cut a node off from everyone (a network
+ * partition: nodes now redial their members, so closing the connections
+ * alone no longer keeps them apart).
+ */
+export function partitionGate (): { gater: ConnectionGater, cut: () => void, heal: () => void } {
+  let cut = false
+  const deny = async (): Promise<boolean> => cut
+  return {
+    gater: { denyDialPeer: deny, denyDialMultiaddr: deny, denyInboundConnection: deny, denyInboundEncryptedConnection: deny, denyOutboundEncryptedConnection: deny },
+    cut: () => { cut = true },
+    heal: () => { cut = false }
+  }
 }
 
 export async function connect (a: TestNode, b: TestNode): Promise<void> {

@@ -19,7 +19,7 @@ import { openReplica, type Replica } from '../../src/store/replica.js'
 const T0 = 1_700_000_000_000
 
 /** A receiver `r` with a fake clock, and `peer()` to open honest origins on the same clock. */
-function setup (opts: { maxValueBytes?: number, maxDriftMs?: number } = {}): { clock: FakeClock, r: Replica, peer: () => Replica } {
+function setup (opts: { maxValueBytes?: number, maxDriftMs?: number, maxHeldBytes?: number } = {}): { clock: FakeClock, r: Replica, peer: () => Replica } {
   const clock = new FakeClock(T0 + 10_000)
   const r = newReplica({ wallClock: clock.now, ...opts })
   r.put('seed', 'local', { v: 1 })
@@ -249,8 +249,8 @@ describe('tampered ops are refused and leave the store unchanged', () => {
     expectUnchanged(r, before)
   })
 
-  it('an HLC beyond the drift: drift, and the clock does not adopt it', () => {
-    const { clock, r } = setup({ maxDriftMs: 1000 })
+  it('an HLC beyond the drift, with the quarantine turned off: drift, and the clock does not adopt it', () => {
+    const { clock, r } = setup({ maxDriftMs: 1000, maxHeldBytes: 0 })
     const a = new RemoteDevice(T0)
     const hlcBefore = r.hlc
     const before = snapshot(r)

@@ -6,15 +6,18 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { run, spawnIn, type LabProcess } from './procs.js'
+import { run, spawnIn, tryRun, type LabProcess } from './procs.js'
 import { ADDR, createTopology, PUBLIC_PREFIX, type NatOptions, type Role, type Topology } from './topology.js'
 
 const ROOT = resolve(import.meta.dirname, '../../..')
 export const BIN = {
   relay: join(ROOT, 'dist/relay/main.js'),
   weft: join(ROOT, 'dist/src/cli/main.js'),
-  probe: join(ROOT, 'dist/test/lab/probe.js')
+  probe: join(ROOT, 'dist/test/lab/probe.js'),
+  stockRelay: join(ROOT, 'dist/test/lab/stock-relay.js')
 }
+/** A second relay address in the relay's namespace, for the scenarios with two relays. */
+export const RELAY2_ADDR = '11.23.0.11'
 export const RELAY_PORT = 4001
 export const RELAY_METRICS_PORT = 9464
 export const DAEMON_PORT = 4001
@@ -45,12 +48,16 @@ function weftEnv (): NodeJS.ProcessEnv {
   return env
 }
 
+const tryRunIn = (ns: string, cmd: string, args: string[]): boolean => tryRun('ip', ['netns', 'exec', ns, cmd, ...args])
+
 export class Lab {
   readonly topo: Topology
   readonly dir: string
   readonly #procs: LabProcess[] = []
   relay: LabProcess | undefined
   relayId = ''
+  /** Stock relays (stock-relay.ts) by number: their process, peer id and address. */
+  readonly stock = new Map<1 | 2, { proc: LabProcess | undefined, id: string, addr: string }>()
 
   constructor (nat1: NatOptions, nat2: NatOptions) {
     this.dir = mkdtempSync(join(tmpdir(), 'weftlab-'))
@@ -84,6 +91,31 @@ export class Lab {
     this.relayId = id
     this.relay = p
     return p
+  }
+
+  /**
+   * Starts (or restarts, same key and so the same peer id) stock relay 1
+   * (at the relay's address) or 2 (at RELAY2_ADDR, added to the relay's
+   * namespace): `circuitRelayServer()` with default limits, no weft code.
+   */
+  async startStockRelay (n: 1 | 2 = 1): Promise<string> {
+    const host = n === 1 ? ADDR.relay : RELAY2_ADDR
+    if (n === 2) tryRunIn(this.topo.ns.relay, 'ip', ['addr', 'add', `${RELAY2_ADDR}/24`, 'dev', 'eth0'])
+    const p = this.#spawn('relay', `stock-relay-${n}`, process.execPath, [BIN.stockRelay, '--key-file', join(this.dir, `stock-relay-${n}.key`),
+      '--listen', `/ip4/${host}/tcp/${RELAY_PORT}`, '--announce', `/ip4/${host}/tcp/${RELAY_PORT}`])
+    await p.waitForLine(/^stock-relay: listening /, `stock relay ${n} to start`, 20_000)
+    const id = /peer id (\S+)/.exec(p.stdout())?.[1]
+    if (id === undefined) throw new Error(`stock relay ${n} printed no peer id`)
+    const addr = `/ip4/${host}/tcp/${RELAY_PORT}/p2p/${id}`
+    this.stock.set(n, { proc: p, id, addr })
+    return addr
+  }
+
+  /** Stops stock relay `n` (SIGKILL: killed, as a crashed or unplugged relay). */
+  async stopStockRelay (n: 1 | 2 = 1, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const r = this.stock.get(n)
+    await r?.proc?.stop(signal, 1_000)
+    if (r !== undefined) r.proc = undefined
   }
 
   async stopRelay (): Promise<number | null> {
@@ -121,11 +153,12 @@ export class Lab {
   /** The relayed address of a peer through the lab relay. */
   circuitTo (peerId: string): string { return `${this.relayAddr}/p2p-circuit/p2p/${peerId}` }
 
-  async daemon (role: 'a' | 'b', extra: string[] = []): Promise<Daemon> {
+  /** Starts (or restarts, same data dir) a daemon; `relays` replaces the lab relay. */
+  async daemon (role: 'a' | 'b', extra: string[] = [], relays: string[] = [this.relayAddr]): Promise<Daemon> {
     const dataDir = join(this.dir, `weft-${role}`)
     mkdirSync(dataDir, { recursive: true, mode: 0o700 })
     const proc = this.#spawn(role, `weft-${role}`, process.execPath, [BIN.weft, 'start', '--data-dir', dataDir,
-      '--listen', `/ip4/0.0.0.0/tcp/${DAEMON_PORT}`, '--relay', this.relayAddr, '--no-mdns', '--log-level', 'debug', ...extra])
+      '--listen', `/ip4/0.0.0.0/tcp/${DAEMON_PORT}`, ...relays.flatMap(r => ['--relay', r]), '--no-mdns', '--log-level', 'debug', ...extra])
     const line = await proc.waitForLine(/running as /, `weft daemon ${role} to start`, 30_000)
     const id = /running as (\S+?);/.exec(line)?.[1] ?? ''
     // The CLI talks to the daemon over a Unix socket in the data dir: no network, so it runs from here.

@@ -21,7 +21,7 @@ import { DEFAULT_MAX_STREAM_READ_BUFFER_BYTES, DEFAULT_MAX_STREAM_WINDOW_BYTES }
 import { streamChannel } from '../../src/net/stream-channel.js'
 import { udxBirthday } from '../../src/net/udx-birthday.js'
 import { udxObserver } from '../../src/net/udx-observer.js'
-import { udx, udxTools } from '../../src/udx/index.js'
+import { hideUdxAddresses, udx, udxAddrs, udxTools } from '../../src/udx/index.js'
 
 export const SINK_PROTOCOL = '/weft-test/sink/1.0.0'
 /** What the sender hands the stream at a time; weft's sync channel waits on its write high-water mark after each write. */
@@ -38,7 +38,8 @@ export interface PeerOptions {
   /** Map a port with UPnP (and advertise it unverified, as weft does). @default false */
   upnp?: boolean
   /**
-   * The UDX transport as weft runs it: listen on `/udp/0/udx` too, ask the
+   * The UDX transport as weft runs it: listen on `/udp/0/udx` too, tell and
+   * learn UDX addresses over udx-addrs (identify never shows them), ask the
    * relays for the public mapping and confirm it (udx-observer), birthday
    * punching when one NAT randomizes ports (udx-birthday). @default false
    */
@@ -51,13 +52,16 @@ export interface PeerOptions {
 export type Peer = Libp2p<Record<string, unknown>>
 
 export async function createPeer (o: PeerOptions = {}): Promise<Peer> {
-  const services: Record<string, (components: any) => unknown> = { identify: identify(), identifyPush: identifyPush(), ping: ping() }
+  // As in a weft node, identify shows no /udx address; peers learn them over udx-addrs.
+  const services: Record<string, (components: any) => unknown> = { identify: hideUdxAddresses(identify()), identifyPush: hideUdxAddresses(identifyPush()), ping: ping() }
   if (o.dcutr === true) services.dcutr = dcutr()
   if (o.upnp === true) services.upnp = uPnPNAT({ autoConfirmAddress: true })
   const listen = [...(o.listen ?? ['/ip4/127.0.0.1/tcp/0'])]
   const transports: Array<(components: any) => any> = [tcp()]
   if (o.udx === true) {
     services.udx = udxTools()
+    // probes have no group: every probe is "a member", the relay a reflector
+    services.udxAddrs = udxAddrs({ share: () => true, learnFrom: () => true })
     services.udxObserver = udxObserver({ reflectors: (o.relays ?? []).map(r => r.split('/p2p/').pop()!) })
     services.udxBirthday = udxBirthday()
     transports.push(udx({ publicDialsNeedPunch: true }))

@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs'
 import { SkipError } from './convergence.js'
 import { BIN, Lab } from './lab.js'
 import { killAllProcessesNow, run, stopAllProcesses } from './procs.js'
+import { RECONNECT_SCENARIOS } from './reconnect.js'
 import { SCENARIOS, type Check } from './scenarios.js'
 import { netnsUnavailable, removeStale } from './topology.js'
 
@@ -61,8 +62,9 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 const wanted = process.argv.slice(2)
-const scenarios = wanted.length === 0 ? SCENARIOS : SCENARIOS.filter(s => wanted.includes(s.name))
-if (scenarios.length === 0) { out(`lab: no scenario named ${wanted.join(', ')} (have: ${SCENARIOS.map(s => s.name).join(', ')})`); process.exit(2) }
+const ALL = [...SCENARIOS, ...RECONNECT_SCENARIOS]
+const scenarios = wanted.length === 0 ? ALL : ALL.filter(s => wanted.includes(s.name))
+if (scenarios.length === 0) { out(`lab: no scenario named ${wanted.join(', ')} (have: ${ALL.map(s => s.name).join(', ')})`); process.exit(2) }
 
 const totals = { passed: 0, failed: 0, skipped: 0 }
 const started = Date.now()
@@ -84,8 +86,11 @@ for (const [i, s] of scenarios.entries()) {
     }
   }
   try {
-    current = new Lab(s.nat1, s.nat2)
-    await s.run(current, check)
+    if ('ownTopology' in s) await s.run(check)
+    else {
+      current = new Lab(s.nat1, s.nat2)
+      await s.run(current, check)
+    }
   } catch (err) {
     totals.failed++
     out(`  FAIL ${s.name} aborted - ${(err as Error).stack ?? String(err)}`)

@@ -185,7 +185,7 @@ export const SCENARIOS: Scenario[] = [
       await lab.startRelay()
       const [, b] = await reservedPair(lab)
       await check('both peers hold a reservation on the relay', async () => {
-        const n = lab.metric('weft_relay_reservations_active', '{limits="default"}')
+        const n = lab.metric('weft_relay_reservations_active', '{class="stranger"}')
         expect(n === 2, `relay reports ${n} reservations`)
         return 'relay reports 2 reservations'
       })

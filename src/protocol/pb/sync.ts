@@ -118,12 +118,125 @@ export namespace VectorEntry {
   }
 }
 
+export interface SchemaVersion {
+  collection: string
+  version: number
+}
+
+export namespace SchemaVersion {
+  let _codec: Codec<SchemaVersion>
+
+  export const codec = (): Codec<SchemaVersion> => {
+    if (_codec == null) {
+      _codec = message<SchemaVersion>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.collection != null && obj.collection !== '')) {
+          w.uint32(10)
+          w.string(obj.collection)
+        }
+
+        if ((obj.version != null && obj.version !== 0)) {
+          w.uint32(16)
+          w.uint32(obj.version)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          collection: '',
+          version: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.collection = reader.string()
+              break
+            }
+            case 2: {
+              obj.version = reader.uint32()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.collection`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.version`,
+                value: reader.uint32()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface SchemaVersionCollectionFieldEvent {
+    field: '$.collection'
+    value: string
+  }
+
+  export interface SchemaVersionVersionFieldEvent {
+    field: '$.version'
+    value: number
+  }
+
+  export function encode (obj: Partial<SchemaVersion>): Uint8Array {
+    return encodeMessage(obj, SchemaVersion.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchemaVersion>): SchemaVersion {
+    return decodeMessage(buf, SchemaVersion.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchemaVersion>): Generator<SchemaVersionCollectionFieldEvent | SchemaVersionVersionFieldEvent> {
+    return streamMessage(buf, SchemaVersion.codec(), opts)
+  }
+}
+
 export interface Hello {
   protocolVersion: number
   groupId: string
   deviceId: Uint8Array
   dataFormatVersion: number
   vector: VectorEntry[]
+  schemas: SchemaVersion[]
   crossed?: boolean
 }
 
@@ -164,8 +277,15 @@ export namespace Hello {
           }
         }
 
+        if (obj.schemas != null && obj.schemas.length > 0) {
+          for (const value of obj.schemas) {
+            w.uint32(50)
+            SchemaVersion.codec().encode(value, w)
+          }
+        }
+
         if (obj.crossed != null) {
-          w.uint32(48)
+          w.uint32(56)
           w.bool(obj.crossed)
         }
 
@@ -178,7 +298,8 @@ export namespace Hello {
           groupId: '',
           deviceId: uint8ArrayAlloc(0),
           dataFormatVersion: 0,
-          vector: []
+          vector: [],
+          schemas: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -214,6 +335,16 @@ export namespace Hello {
               break
             }
             case 6: {
+              if (opts.limits?.schemas != null && obj.schemas.length === opts.limits.schemas) {
+                throw new MaxLengthError('Decode error - repeated field "schemas" had too many elements')
+              }
+
+              obj.schemas.push(SchemaVersion.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.schemas$
+              }))
+              break
+            }
+            case 7: {
               obj.crossed = reader.bool()
               break
             }
@@ -227,7 +358,8 @@ export namespace Hello {
         return obj
       }, function * (reader, length, prefix, opts = {}) {
         const obj = {
-          vector: 0
+          vector: 0,
+          schemas: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -283,6 +415,24 @@ export namespace Hello {
               break
             }
             case 6: {
+              if (opts.limits?.schemas != null && obj.schemas === opts.limits.schemas) {
+                throw new MaxLengthError('Streaming decode error - repeated field "schemas" had too many elements')
+              }
+
+              for (const evt of SchemaVersion.codec().stream(reader, reader.uint32(), `${prefix}.schemas[]`, {
+                limits: opts.limits?.schemas$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.schemas
+                }
+              }
+
+              obj.schemas++
+
+              break
+            }
+            case 7: {
               yield {
                 field: `${prefix}.crossed`,
                 value: reader.bool()
@@ -333,6 +483,18 @@ export namespace Hello {
     index: number
   }
 
+  export interface HelloSchemasCollectionFieldEvent {
+    field: '$.schemas[].collection'
+    value: string
+    index: number
+  }
+
+  export interface HelloSchemasVersionFieldEvent {
+    field: '$.schemas[].version'
+    value: number
+    index: number
+  }
+
   export interface HelloCrossedFieldEvent {
     field: '$.crossed'
     value: boolean
@@ -346,7 +508,7 @@ export namespace Hello {
     return decodeMessage(buf, Hello.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Generator<HelloProtocolVersionFieldEvent | HelloGroupIdFieldEvent | HelloDeviceIdFieldEvent | HelloDataFormatVersionFieldEvent | HelloVectorOriginFieldEvent | HelloVectorSeqFieldEvent | HelloCrossedFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Generator<HelloProtocolVersionFieldEvent | HelloGroupIdFieldEvent | HelloDeviceIdFieldEvent | HelloDataFormatVersionFieldEvent | HelloVectorOriginFieldEvent | HelloVectorSeqFieldEvent | HelloSchemasCollectionFieldEvent | HelloSchemasVersionFieldEvent | HelloCrossedFieldEvent> {
     return streamMessage(buf, Hello.codec(), opts)
   }
 }
@@ -355,6 +517,8 @@ export interface Want {
   vector: VectorEntry[]
   maxOps: number
   maxBytes: number
+  fragmentAboveBytes: number
+  held: RunPrefix[]
 }
 
 export namespace Want {
@@ -384,6 +548,18 @@ export namespace Want {
           w.uint32(obj.maxBytes)
         }
 
+        if ((obj.fragmentAboveBytes != null && obj.fragmentAboveBytes !== 0)) {
+          w.uint32(32)
+          w.uint32(obj.fragmentAboveBytes)
+        }
+
+        if (obj.held != null && obj.held.length > 0) {
+          for (const value of obj.held) {
+            w.uint32(42)
+            RunPrefix.codec().encode(value, w)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -391,7 +567,9 @@ export namespace Want {
         const obj: any = {
           vector: [],
           maxOps: 0,
-          maxBytes: 0
+          maxBytes: 0,
+          fragmentAboveBytes: 0,
+          held: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -418,6 +596,20 @@ export namespace Want {
               obj.maxBytes = reader.uint32()
               break
             }
+            case 4: {
+              obj.fragmentAboveBytes = reader.uint32()
+              break
+            }
+            case 5: {
+              if (opts.limits?.held != null && obj.held.length === opts.limits.held) {
+                throw new MaxLengthError('Decode error - repeated field "held" had too many elements')
+              }
+
+              obj.held.push(RunPrefix.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.held$
+              }))
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -428,7 +620,8 @@ export namespace Want {
         return obj
       }, function * (reader, length, prefix, opts = {}) {
         const obj = {
-          vector: 0
+          vector: 0,
+          held: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -469,6 +662,31 @@ export namespace Want {
               }
               break
             }
+            case 4: {
+              yield {
+                field: `${prefix}.fragmentAboveBytes`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 5: {
+              if (opts.limits?.held != null && obj.held === opts.limits.held) {
+                throw new MaxLengthError('Streaming decode error - repeated field "held" had too many elements')
+              }
+
+              for (const evt of RunPrefix.codec().stream(reader, reader.uint32(), `${prefix}.held[]`, {
+                limits: opts.limits?.held$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.held
+                }
+              }
+
+              obj.held++
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -503,6 +721,41 @@ export namespace Want {
     value: number
   }
 
+  export interface WantFragmentAboveBytesFieldEvent {
+    field: '$.fragmentAboveBytes'
+    value: number
+  }
+
+  export interface WantHeldOriginFieldEvent {
+    field: '$.held[].origin'
+    value: Uint8Array
+    index: number
+  }
+
+  export interface WantHeldFirstSeqFieldEvent {
+    field: '$.held[].firstSeq'
+    value: number
+    index: number
+  }
+
+  export interface WantHeldLastSeqFieldEvent {
+    field: '$.held[].lastSeq'
+    value: number
+    index: number
+  }
+
+  export interface WantHeldDigestFieldEvent {
+    field: '$.held[].digest'
+    value: Uint8Array
+    index: number
+  }
+
+  export interface WantHeldBytesFieldEvent {
+    field: '$.held[].bytes'
+    value: number
+    index: number
+  }
+
   export function encode (obj: Partial<Want>): Uint8Array {
     return encodeMessage(obj, Want.codec())
   }
@@ -511,8 +764,393 @@ export namespace Want {
     return decodeMessage(buf, Want.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Want>): Generator<WantVectorOriginFieldEvent | WantVectorSeqFieldEvent | WantMaxOpsFieldEvent | WantMaxBytesFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Want>): Generator<WantVectorOriginFieldEvent | WantVectorSeqFieldEvent | WantMaxOpsFieldEvent | WantMaxBytesFieldEvent | WantFragmentAboveBytesFieldEvent | WantHeldOriginFieldEvent | WantHeldFirstSeqFieldEvent | WantHeldLastSeqFieldEvent | WantHeldDigestFieldEvent | WantHeldBytesFieldEvent> {
     return streamMessage(buf, Want.codec(), opts)
+  }
+}
+
+export interface RunPrefix {
+  origin: Uint8Array
+  firstSeq: number
+  lastSeq: number
+  digest: Uint8Array
+  bytes: number
+}
+
+export namespace RunPrefix {
+  let _codec: Codec<RunPrefix>
+
+  export const codec = (): Codec<RunPrefix> => {
+    if (_codec == null) {
+      _codec = message<RunPrefix>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.origin != null && obj.origin.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.origin)
+        }
+
+        if ((obj.firstSeq != null && obj.firstSeq !== 0)) {
+          w.uint32(16)
+          w.uint64Number(obj.firstSeq)
+        }
+
+        if ((obj.lastSeq != null && obj.lastSeq !== 0)) {
+          w.uint32(24)
+          w.uint64Number(obj.lastSeq)
+        }
+
+        if ((obj.digest != null && obj.digest.byteLength > 0)) {
+          w.uint32(34)
+          w.bytes(obj.digest)
+        }
+
+        if ((obj.bytes != null && obj.bytes !== 0)) {
+          w.uint32(40)
+          w.uint32(obj.bytes)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          origin: uint8ArrayAlloc(0),
+          firstSeq: 0,
+          lastSeq: 0,
+          digest: uint8ArrayAlloc(0),
+          bytes: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.origin = reader.bytes()
+              break
+            }
+            case 2: {
+              obj.firstSeq = reader.uint64Number()
+              break
+            }
+            case 3: {
+              obj.lastSeq = reader.uint64Number()
+              break
+            }
+            case 4: {
+              obj.digest = reader.bytes()
+              break
+            }
+            case 5: {
+              obj.bytes = reader.uint32()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.origin`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.firstSeq`,
+                value: reader.uint64Number()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.lastSeq`,
+                value: reader.uint64Number()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.digest`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.bytes`,
+                value: reader.uint32()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface RunPrefixOriginFieldEvent {
+    field: '$.origin'
+    value: Uint8Array
+  }
+
+  export interface RunPrefixFirstSeqFieldEvent {
+    field: '$.firstSeq'
+    value: number
+  }
+
+  export interface RunPrefixLastSeqFieldEvent {
+    field: '$.lastSeq'
+    value: number
+  }
+
+  export interface RunPrefixDigestFieldEvent {
+    field: '$.digest'
+    value: Uint8Array
+  }
+
+  export interface RunPrefixBytesFieldEvent {
+    field: '$.bytes'
+    value: number
+  }
+
+  export function encode (obj: Partial<RunPrefix>): Uint8Array {
+    return encodeMessage(obj, RunPrefix.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RunPrefix>): RunPrefix {
+    return decodeMessage(buf, RunPrefix.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RunPrefix>): Generator<RunPrefixOriginFieldEvent | RunPrefixFirstSeqFieldEvent | RunPrefixLastSeqFieldEvent | RunPrefixDigestFieldEvent | RunPrefixBytesFieldEvent> {
+    return streamMessage(buf, RunPrefix.codec(), opts)
+  }
+}
+
+export interface Fragment {
+  origin: Uint8Array
+  firstSeq: number
+  lastSeq: number
+  digest: Uint8Array
+  totalBytes: number
+  offset: number
+}
+
+export namespace Fragment {
+  let _codec: Codec<Fragment>
+
+  export const codec = (): Codec<Fragment> => {
+    if (_codec == null) {
+      _codec = message<Fragment>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.origin != null && obj.origin.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.origin)
+        }
+
+        if ((obj.firstSeq != null && obj.firstSeq !== 0)) {
+          w.uint32(16)
+          w.uint64Number(obj.firstSeq)
+        }
+
+        if ((obj.lastSeq != null && obj.lastSeq !== 0)) {
+          w.uint32(24)
+          w.uint64Number(obj.lastSeq)
+        }
+
+        if ((obj.digest != null && obj.digest.byteLength > 0)) {
+          w.uint32(34)
+          w.bytes(obj.digest)
+        }
+
+        if ((obj.totalBytes != null && obj.totalBytes !== 0)) {
+          w.uint32(40)
+          w.uint32(obj.totalBytes)
+        }
+
+        if ((obj.offset != null && obj.offset !== 0)) {
+          w.uint32(48)
+          w.uint32(obj.offset)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          origin: uint8ArrayAlloc(0),
+          firstSeq: 0,
+          lastSeq: 0,
+          digest: uint8ArrayAlloc(0),
+          totalBytes: 0,
+          offset: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.origin = reader.bytes()
+              break
+            }
+            case 2: {
+              obj.firstSeq = reader.uint64Number()
+              break
+            }
+            case 3: {
+              obj.lastSeq = reader.uint64Number()
+              break
+            }
+            case 4: {
+              obj.digest = reader.bytes()
+              break
+            }
+            case 5: {
+              obj.totalBytes = reader.uint32()
+              break
+            }
+            case 6: {
+              obj.offset = reader.uint32()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.origin`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.firstSeq`,
+                value: reader.uint64Number()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.lastSeq`,
+                value: reader.uint64Number()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.digest`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.totalBytes`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 6: {
+              yield {
+                field: `${prefix}.offset`,
+                value: reader.uint32()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface FragmentOriginFieldEvent {
+    field: '$.origin'
+    value: Uint8Array
+  }
+
+  export interface FragmentFirstSeqFieldEvent {
+    field: '$.firstSeq'
+    value: number
+  }
+
+  export interface FragmentLastSeqFieldEvent {
+    field: '$.lastSeq'
+    value: number
+  }
+
+  export interface FragmentDigestFieldEvent {
+    field: '$.digest'
+    value: Uint8Array
+  }
+
+  export interface FragmentTotalBytesFieldEvent {
+    field: '$.totalBytes'
+    value: number
+  }
+
+  export interface FragmentOffsetFieldEvent {
+    field: '$.offset'
+    value: number
+  }
+
+  export function encode (obj: Partial<Fragment>): Uint8Array {
+    return encodeMessage(obj, Fragment.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Fragment>): Fragment {
+    return decodeMessage(buf, Fragment.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Fragment>): Generator<FragmentOriginFieldEvent | FragmentFirstSeqFieldEvent | FragmentLastSeqFieldEvent | FragmentDigestFieldEvent | FragmentTotalBytesFieldEvent | FragmentOffsetFieldEvent> {
+    return streamMessage(buf, Fragment.codec(), opts)
   }
 }
 
@@ -768,6 +1406,7 @@ export interface Page {
   count: number
   rawBytes: number
   more: boolean
+  fragment?: Fragment
 }
 
 export namespace Page {
@@ -803,6 +1442,11 @@ export namespace Page {
         if ((obj.more != null && obj.more !== false)) {
           w.uint32(40)
           w.bool(obj.more)
+        }
+
+        if (obj.fragment != null) {
+          w.uint32(50)
+          Fragment.codec().encode(obj.fragment, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -841,6 +1485,12 @@ export namespace Page {
             }
             case 5: {
               obj.more = reader.bool()
+              break
+            }
+            case 6: {
+              obj.fragment = Fragment.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.fragment
+              })
               break
             }
             default: {
@@ -893,6 +1543,13 @@ export namespace Page {
               }
               break
             }
+            case 6: {
+              yield * Fragment.codec().stream(reader, reader.uint32(), `${prefix}.fragment`, {
+                limits: opts.limits?.fragment
+              })
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -930,6 +1587,36 @@ export namespace Page {
     value: boolean
   }
 
+  export interface PageFragmentOriginFieldEvent {
+    field: '$.fragment.origin'
+    value: Uint8Array
+  }
+
+  export interface PageFragmentFirstSeqFieldEvent {
+    field: '$.fragment.firstSeq'
+    value: number
+  }
+
+  export interface PageFragmentLastSeqFieldEvent {
+    field: '$.fragment.lastSeq'
+    value: number
+  }
+
+  export interface PageFragmentDigestFieldEvent {
+    field: '$.fragment.digest'
+    value: Uint8Array
+  }
+
+  export interface PageFragmentTotalBytesFieldEvent {
+    field: '$.fragment.totalBytes'
+    value: number
+  }
+
+  export interface PageFragmentOffsetFieldEvent {
+    field: '$.fragment.offset'
+    value: number
+  }
+
   export function encode (obj: Partial<Page>): Uint8Array {
     return encodeMessage(obj, Page.codec())
   }
@@ -938,7 +1625,7 @@ export namespace Page {
     return decodeMessage(buf, Page.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Page>): Generator<PageCompressionFieldEvent | PageOpsFieldEvent | PageCountFieldEvent | PageRawBytesFieldEvent | PageMoreFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Page>): Generator<PageCompressionFieldEvent | PageOpsFieldEvent | PageCountFieldEvent | PageRawBytesFieldEvent | PageMoreFieldEvent | PageFragmentOriginFieldEvent | PageFragmentFirstSeqFieldEvent | PageFragmentLastSeqFieldEvent | PageFragmentDigestFieldEvent | PageFragmentTotalBytesFieldEvent | PageFragmentOffsetFieldEvent> {
     return streamMessage(buf, Page.codec(), opts)
   }
 }
@@ -1394,6 +2081,18 @@ export namespace SyncMessage {
     index: number
   }
 
+  export interface SyncMessageHelloSchemasCollectionFieldEvent {
+    field: '$.hello.schemas[].collection'
+    value: string
+    index: number
+  }
+
+  export interface SyncMessageHelloSchemasVersionFieldEvent {
+    field: '$.hello.schemas[].version'
+    value: number
+    index: number
+  }
+
   export interface SyncMessageHelloCrossedFieldEvent {
     field: '$.hello.crossed'
     value: boolean
@@ -1421,6 +2120,41 @@ export namespace SyncMessage {
     value: number
   }
 
+  export interface SyncMessageWantFragmentAboveBytesFieldEvent {
+    field: '$.want.fragmentAboveBytes'
+    value: number
+  }
+
+  export interface SyncMessageWantHeldOriginFieldEvent {
+    field: '$.want.held[].origin'
+    value: Uint8Array
+    index: number
+  }
+
+  export interface SyncMessageWantHeldFirstSeqFieldEvent {
+    field: '$.want.held[].firstSeq'
+    value: number
+    index: number
+  }
+
+  export interface SyncMessageWantHeldLastSeqFieldEvent {
+    field: '$.want.held[].lastSeq'
+    value: number
+    index: number
+  }
+
+  export interface SyncMessageWantHeldDigestFieldEvent {
+    field: '$.want.held[].digest'
+    value: Uint8Array
+    index: number
+  }
+
+  export interface SyncMessageWantHeldBytesFieldEvent {
+    field: '$.want.held[].bytes'
+    value: number
+    index: number
+  }
+
   export interface SyncMessagePageCompressionFieldEvent {
     field: '$.page.compression'
     value: Compression
@@ -1446,6 +2180,36 @@ export namespace SyncMessage {
     value: boolean
   }
 
+  export interface SyncMessagePageFragmentOriginFieldEvent {
+    field: '$.page.fragment.origin'
+    value: Uint8Array
+  }
+
+  export interface SyncMessagePageFragmentFirstSeqFieldEvent {
+    field: '$.page.fragment.firstSeq'
+    value: number
+  }
+
+  export interface SyncMessagePageFragmentLastSeqFieldEvent {
+    field: '$.page.fragment.lastSeq'
+    value: number
+  }
+
+  export interface SyncMessagePageFragmentDigestFieldEvent {
+    field: '$.page.fragment.digest'
+    value: Uint8Array
+  }
+
+  export interface SyncMessagePageFragmentTotalBytesFieldEvent {
+    field: '$.page.fragment.totalBytes'
+    value: number
+  }
+
+  export interface SyncMessagePageFragmentOffsetFieldEvent {
+    field: '$.page.fragment.offset'
+    value: number
+  }
+
   export interface SyncMessageErrorCodeFieldEvent {
     field: '$.error.code'
     value: ErrorCode
@@ -1464,7 +2228,7 @@ export namespace SyncMessage {
     return decodeMessage(buf, SyncMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncMessage>): Generator<SyncMessageHelloProtocolVersionFieldEvent | SyncMessageHelloGroupIdFieldEvent | SyncMessageHelloDeviceIdFieldEvent | SyncMessageHelloDataFormatVersionFieldEvent | SyncMessageHelloVectorOriginFieldEvent | SyncMessageHelloVectorSeqFieldEvent | SyncMessageHelloCrossedFieldEvent | SyncMessageWantVectorOriginFieldEvent | SyncMessageWantVectorSeqFieldEvent | SyncMessageWantMaxOpsFieldEvent | SyncMessageWantMaxBytesFieldEvent | SyncMessagePageCompressionFieldEvent | SyncMessagePageOpsFieldEvent | SyncMessagePageCountFieldEvent | SyncMessagePageRawBytesFieldEvent | SyncMessagePageMoreFieldEvent | SyncMessageErrorCodeFieldEvent | SyncMessageErrorMessageFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncMessage>): Generator<SyncMessageHelloProtocolVersionFieldEvent | SyncMessageHelloGroupIdFieldEvent | SyncMessageHelloDeviceIdFieldEvent | SyncMessageHelloDataFormatVersionFieldEvent | SyncMessageHelloVectorOriginFieldEvent | SyncMessageHelloVectorSeqFieldEvent | SyncMessageHelloSchemasCollectionFieldEvent | SyncMessageHelloSchemasVersionFieldEvent | SyncMessageHelloCrossedFieldEvent | SyncMessageWantVectorOriginFieldEvent | SyncMessageWantVectorSeqFieldEvent | SyncMessageWantMaxOpsFieldEvent | SyncMessageWantMaxBytesFieldEvent | SyncMessageWantFragmentAboveBytesFieldEvent | SyncMessageWantHeldOriginFieldEvent | SyncMessageWantHeldFirstSeqFieldEvent | SyncMessageWantHeldLastSeqFieldEvent | SyncMessageWantHeldDigestFieldEvent | SyncMessageWantHeldBytesFieldEvent | SyncMessagePageCompressionFieldEvent | SyncMessagePageOpsFieldEvent | SyncMessagePageCountFieldEvent | SyncMessagePageRawBytesFieldEvent | SyncMessagePageMoreFieldEvent | SyncMessagePageFragmentOriginFieldEvent | SyncMessagePageFragmentFirstSeqFieldEvent | SyncMessagePageFragmentLastSeqFieldEvent | SyncMessagePageFragmentDigestFieldEvent | SyncMessagePageFragmentTotalBytesFieldEvent | SyncMessagePageFragmentOffsetFieldEvent | SyncMessageErrorCodeFieldEvent | SyncMessageErrorMessageFieldEvent> {
     return streamMessage(buf, SyncMessage.codec(), opts)
   }
 }
