@@ -198,8 +198,13 @@ export class GapTracker {
     if (due.size > 0) {
       const peers = this.#hooks.peers()
       this.#dropInProgress(due, peers, now)
-      for (const p of this.#pulls.values()) next = Math.min(next, p.lastProgressAt + this.#stallMs)
       this.#assign(due, peers, now)
+      // Look again when a running pull (one just started included) would stall; a stalled one is not a reason to
+      // look again at once (that spun on setTimeout(0) until its session ended): its origins are due below.
+      for (const p of this.#pulls.values()) {
+        const stallAt = p.lastProgressAt + this.#stallMs
+        if (stallAt > now) next = Math.min(next, stallAt)
+      }
       // Due gaps nobody can serve now: look again later (a peer may connect or announce).
       if (due.size > 0) next = Math.min(next, now + this.#delayMs)
     }
