@@ -197,27 +197,43 @@ export class GapTracker {
     }
     if (due.size > 0) {
       const peers = this.#hooks.peers()
-      this.#dropInProgress(due, peers, now)
-      for (const p of this.#pulls.values()) next = Math.min(next, p.lastProgressAt + this.#stallMs)
+      const leftToSessions = this.#dropInProgress(due, peers, now)
       this.#assign(due, peers, now)
+      // Look again when a running pull (one just started included) would stall; a stalled one is not a reason to
+      // look again at once (that spun on setTimeout(0) until its session ended): its origins are due below.
+      for (const p of this.#pulls.values()) {
+        const stallAt = p.lastProgressAt + this.#stallMs
+        if (stallAt > now) next = Math.min(next, stallAt)
+      }
+      // Gaps left to a session we did not start: it may end without them (it began before its peer had them).
+      if (leftToSessions) next = Math.min(next, now + this.#retryMs)
       // Due gaps nobody can serve now: look again later (a peer may connect or announce).
       if (due.size > 0) next = Math.min(next, now + this.#delayMs)
     }
     if (next < Infinity) this.#wake(next)
   }
 
-  /** Removes from `due` the origins a running session is already bringing. */
-  #dropInProgress (due: Map<string, number>, peers: GapPeer[], now: number): void {
+  /**
+   * Removes from `due` the origins a running session is already bringing.
+   * True when some were left to a session that is not one of our pulls.
+   */
+  #dropInProgress (due: Map<string, number>, peers: GapPeer[], now: number): boolean {
     for (const p of this.#pulls.values()) {
       if (now - p.lastProgressAt >= this.#stallMs) continue
       for (const origin of p.origins) due.delete(origin)
     }
+    let leftToSessions = false
     for (const peer of peers) {
       if (!peer.busy) continue
       const pull = this.#pulls.get(peer.peerId)
       if (pull !== undefined && now - pull.lastProgressAt >= this.#stallMs) continue
-      for (const [origin, need] of due) if ((peer.vector.get(origin) ?? 0) >= need) due.delete(origin)
+      for (const [origin, need] of due) {
+        if ((peer.vector.get(origin) ?? 0) < need) continue
+        due.delete(origin)
+        if (pull === undefined) leftToSessions = true
+      }
     }
+    return leftToSessions
   }
 
   /** Picks peers for the due origins, the one that holds the most first, one pull each. */

@@ -37,7 +37,7 @@ import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { TypedEventEmitter } from 'main-event'
 import type { EncodedOp } from '../oplog/op.js'
-import { DEFAULT_FRAGMENT_ABOVE_PAGES, DEFAULT_PAGE_MAX_BYTES, DEFAULT_PAGE_MAX_OPS, SYNC_PROTOCOL_ID } from '../protocol/constants.js'
+import { DEFAULT_FRAGMENT_ABOVE_PAGES, DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_PAGE_MAX_BYTES, DEFAULT_PAGE_MAX_OPS, SYNC_PROTOCOL_ID } from '../protocol/constants.js'
 import { RunAssembler, type HeldRunInfo } from '../protocol/fragments.js'
 import { NotMemberError, SessionClosedError, type SyncProtocolError } from '../protocol/errors.js'
 import { FramedChannel } from '../protocol/framing.js'
@@ -130,8 +130,10 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
   #inboundTotal = 0
   /** Peers we run an outbound session with right now. */
   readonly #outboundActive = new Set<string>()
-  /** The latest inbound session per peer, while it runs (a crossed `syncWith` returns its result). */
-  readonly #inboundRuns = new Map<string, Promise<SessionResult>>()
+  /** The latest inbound session per peer, kept a while after it ends: a `syncWith` whose stream crossed it returns its result. */
+  readonly #inboundRuns = new Map<string, InboundRun>()
+  /** `syncWith` calls whose stream crossed a session of the peer's that has not reached us yet. */
+  readonly #awaitingInbound = new Map<string, Set<(run?: InboundRun) => void>>()
   readonly #gaps: GapTracker
   #inbox: GossipInbox | undefined
   /** Fragments of large runs, kept across sessions and peers so a cut run resumes (see protocol/fragments.ts). */
@@ -317,10 +319,45 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
   async syncWith (peer: PeerId | string, options: { signal?: AbortSignal } = {}): Promise<SessionResult> {
     const peerId = typeof peer === 'string' ? peerIdFromString(peer) : peer
     const key = peerId.toString()
-    const result = await this.#exclusive(key, async () => this.#outbound(peerId, options.signal))
+    let startedAt = 0
+    const result = await this.#exclusive(key, async () => {
+      startedAt = performance.now()
+      return await this.#outbound(peerId, options.signal)
+    })
+    if (result.crossed !== true) return result
     // The peer's session crossed ours and carries both directions: its result is the answer.
-    const theirs = result.crossed === true ? this.#inboundRuns.get(key) : undefined
-    return theirs === undefined ? result : await theirs
+    const kept = await this.#keptSession(key, startedAt, options.signal)
+    return kept === undefined ? result : await kept.result.catch(() => result)
+  }
+
+  /**
+   * The inbound session our crossed stream gave way to: the peer's latest,
+   * running or ended since our stream started (a small session often ends
+   * before the crossed stream does). If it has not reached us yet (the peer
+   * opened it as it answered ours), the next one, waited for a while.
+   */
+  async #keptSession (key: string, since: number, signal?: AbortSignal): Promise<InboundRun | undefined> {
+    const latest = this.#inboundRuns.get(key)
+    if (latest !== undefined && (latest.endedAt === undefined || latest.endedAt >= since)) return latest
+    if (!this.#started) return undefined
+    return await new Promise<InboundRun | undefined>(resolve => {
+      const waiters = this.#awaitingInbound.get(key) ?? new Set()
+      this.#awaitingInbound.set(key, waiters)
+      const stop = linkSignals(this.#shutdown.signal, signal)
+      const done = (run?: InboundRun): void => {
+        clearTimeout(timer)
+        stop.signal.removeEventListener('abort', onAbort)
+        stop.clear()
+        waiters.delete(done)
+        if (waiters.size === 0 && this.#awaitingInbound.get(key) === waiters) this.#awaitingInbound.delete(key)
+        resolve(run)
+      }
+      const onAbort = (): void => { done() }
+      const timer = setTimeout(done, this.#init.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS)
+      waiters.add(done)
+      if (stop.signal.aborted) done()
+      else stop.signal.addEventListener('abort', onAbort, { once: true })
+    })
   }
 
   async syncAll (options: { signal?: AbortSignal } = {}): Promise<Array<{ peerId: string, result: SessionResult }>> {
@@ -430,7 +467,11 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
     this.#inboundTotal++
     this.#inbound.set(key, fromPeer + 1)
     const run = this.#session(stream, conn, false, this.#shutdown.signal, crossed)
-    if (!crossed) this.#inboundRuns.set(key, run)
+    const entry: InboundRun = { result: run }
+    if (!crossed) {
+      this.#inboundRuns.set(key, entry)
+      for (const wake of this.#awaitingInbound.get(key) ?? []) wake(entry)
+    }
     void run
       .catch(err => { this.#log.error('inbound session from %p failed - %e', conn.remotePeer, err) })
       .finally(() => {
@@ -438,7 +479,9 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
         const n = (this.#inbound.get(key) ?? 1) - 1
         if (n <= 0) this.#inbound.delete(key)
         else this.#inbound.set(key, n)
-        if (this.#inboundRuns.get(key) === run) this.#inboundRuns.delete(key)
+        entry.endedAt = performance.now()
+        // Kept for a crossed `syncWith` that ends after it; one per peer, and none older than a minute.
+        for (const [peer, r] of this.#inboundRuns) if (r.endedAt !== undefined && entry.endedAt - r.endedAt > INBOUND_RUN_KEEP_MS) this.#inboundRuns.delete(peer)
       })
   }
 
@@ -531,6 +574,12 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
     this.#scheduler.connectionClosed(evt.detail.id)
   }
 }
+
+/** An inbound session, and when it ended (performance clock). */
+interface InboundRun { readonly result: Promise<SessionResult>, endedAt?: number }
+
+/** How long an ended inbound session's result is kept for a crossed `syncWith` (which ends within its own timeouts). */
+const INBOUND_RUN_KEEP_MS = 60_000
 
 function failed (initiator: boolean, error: SyncProtocolError): SessionResult {
   return { initiator, ok: false, complete: false, error, rejections: [], bytesSent: 0, bytesReceived: 0, pagesSent: 0, opsSent: 0, pagesReceived: 0, opsReceived: 0, applied: 0, duplicates: 0, rejected: 0, fragmentsSent: 0, fragmentsReceived: 0 }
