@@ -146,7 +146,7 @@ export class StateTables {
   }
 
   /** Visible rows in (collection, key) order, read in pages of keys. */
-  *rows (collection?: string): Generator<MaterializedRow> {
+  * rows (collection?: string): Generator<MaterializedRow> {
     // better-sqlite3 cannot run a statement while another one is iterating,
     // so read keys a page at a time and materialize between pages.
     const page = 1000
