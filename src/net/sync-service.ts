@@ -41,7 +41,7 @@ import { refuseNotMember } from './refuse-stream.js'
 import { SyncScheduler } from './scheduler.js'
 import { deadline, linkSignals } from './signals.js'
 import { streamChannel } from './stream-channel.js'
-import type { ChangeFeed, SyncServiceInit } from './sync-options.js'
+import type { SyncServiceInit } from './sync-options.js'
 
 export type { ChangeFeed, SyncServiceInit } from './sync-options.js'
 
@@ -189,7 +189,7 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
         authorize: (peerId, groupId) => this.#authorize(peerId, groupId),
         ...(this.#init.announceDelayMs === undefined ? {} : { delayMs: this.#init.announceDelayMs }),
         onBehind: peer => { this.requestSync(peer) },
-        onApplied: (peer, theirs, ops, applied, bytes, deferred) => {
+        onApplied: (peer, _theirs, ops, applied, bytes, deferred) => {
           const id = peer.toString()
           this.#states.announced(id, ops, applied, bytes, deferred)
           if (applied > 0) this.safeDispatchEvent('announce:applied', { detail: { peerId: id, ops, applied } })
