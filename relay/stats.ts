@@ -16,6 +16,7 @@ export class RelayStats {
     member: { disconnected: 0, expired: 0, evicted: 0, failed: 0 },
     stranger: { disconnected: 0, expired: 0, evicted: 0, failed: 0 }
   }
+
   readonly connectionsOpened: Record<LimitClass, number> = { group: 0, default: 0 }
   readonly connectionsClosed: Record<CloseReason, number> = { data_limit: 0, duration_limit: 0, reservation_ended: 0, closed: 0 }
   connectionsActive = 0

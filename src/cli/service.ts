@@ -172,7 +172,7 @@ export function systemUnit (o: ServiceOptions = {}): ServiceUnit {
   const inHome = [process.execPath, cli].some(p => /^\/(home|root|run\/user)(\/|$)/.test(p))
   const blocked = [...unreachableByOthers(process.execPath, 0o001), ...unreachableByOthers(cli, 0o004)]
   if (blocked.length > 0) warnings.push(`the ${user} user may not be able to reach ${[...new Set(blocked)].join(', ')}: install weft where every user can read it (for example under /opt or /usr/local)`)
-  if (inHome) warnings.push(`weft is installed under a home directory, so the unit uses ProtectHome=read-only instead of ProtectHome=yes; an install under /opt or /usr/local keeps homes hidden from the service`)
+  if (inHome) warnings.push('weft is installed under a home directory, so the unit uses ProtectHome=read-only instead of ProtectHome=yes; an install under /opt or /usr/local keeps homes hidden from the service')
   const stateDir = dataDir.startsWith('/var/lib/') && !dataDir.slice('/var/lib/'.length).includes('/') ? dataDir.slice('/var/lib/'.length) : undefined
   const confDir = dirname(configFile).startsWith('/etc/') ? dirname(configFile).slice('/etc/'.length) : undefined
   const args = [process.execPath, cli, 'start', '--data-dir', dataDir, '--config', configFile]

@@ -231,7 +231,6 @@ class NodeNetwork implements Network {
     })
   }
 
-
   async syncNow (peer?: string, signal?: AbortSignal): Promise<unknown> {
     let targets: string[]
     if (peer !== undefined) {

@@ -221,4 +221,3 @@ export async function recoverDevice (paths: Paths, config: DaemonConfig, log: Lo
     release()
   }
 }
-

@@ -145,7 +145,7 @@ export class Announcer {
 
   start (): void {
     const { pubsub } = this.#init
-    pubsub.topicValidators.set(this.topic, (peer, msg) => this.#validate(msg))
+    pubsub.topicValidators.set(this.topic, (_peer, msg) => this.#validate(msg))
     pubsub.addEventListener('gossipsub:message', this.#onMessage)
     pubsub.subscribe(this.topic)
     this.#started = true

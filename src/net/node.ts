@@ -90,8 +90,10 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
   checkNodeConfig(config)
   const groupId = config.groupId ?? C.DEFAULT_GROUP_ID
   const topic = announceTopic(groupId)
-  const { privateKey: _key, store, listen, announce, relays, peers, mdns: useMdns, mdnsServiceTag, mdnsIntervalMs, upnp, dcutr: useDcutr,
-    maxConnections, connectionGater, relayCheckIntervalMs, start, logger, membership, strangerGraceMs, peerBook, members: memberList, ...syncInit } = config
+  const {
+    privateKey: _key, store, listen, announce, relays, peers, mdns: useMdns, mdnsServiceTag, mdnsIntervalMs, upnp, dcutr: useDcutr,
+    maxConnections, connectionGater, relayCheckIntervalMs, start, logger, membership, strangerGraceMs, peerBook, members: memberList, ...syncInit
+  } = config
   const members = new MemberGate(membership)
 
   // Whom we tell our UDX addresses: members. Whom we learn them from: members, and our relays (reflectors).

@@ -54,7 +54,7 @@ import { refuseNotMember } from './refuse-stream.js'
 import { SyncScheduler } from './scheduler.js'
 import { deadline, linkSignals } from './signals.js'
 import { streamChannel } from './stream-channel.js'
-import type { ChangeFeed, SyncServiceInit } from './sync-options.js'
+import type { SyncServiceInit } from './sync-options.js'
 
 export type { ChangeFeed, SyncServiceInit } from './sync-options.js'
 

@@ -229,7 +229,7 @@ export class OplogTables {
   }
 
   /** Every stored op, newest rowid first (for the CLI's oplog view). */
-  *scan (): Generator<{ origin: OriginHead | undefined, seq: number, body: Uint8Array, signed: boolean }> {
+  * scan (): Generator<{ origin: OriginHead | undefined, seq: number, body: Uint8Array, signed: boolean }> {
     const byId = new Map<number, OriginHead>()
     for (const o of this.#origins.values()) byId.set(o.id, o)
     for (const [id, body, sig] of this.#db.prepare('SELECT id, body, sig FROM oplog ORDER BY id DESC').raw().iterate() as Iterable<[number, Uint8Array, Uint8Array | null]>) {

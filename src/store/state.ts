@@ -11,7 +11,6 @@ import { stampOf, type Op } from '../oplog/op.js'
 import type { Db, Statement } from './sqlite.js'
 
 export class StateTables {
-  readonly #db: Db
   readonly #setRegister: Statement
   readonly #setTomb: Statement
   readonly #getTomb: Statement
@@ -29,7 +28,6 @@ export class StateTables {
   readonly #collections: Statement
 
   constructor (db: Db) {
-    this.#db = db
     this.#setRegister = db.prepare(`INSERT INTO registers (collection, key, field, stamp, value) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (collection, key, field) DO UPDATE SET stamp = excluded.stamp, value = excluded.value WHERE excluded.stamp > registers.stamp`)
     this.#setTomb = db.prepare(`INSERT INTO tombstones (collection, key, stamp) VALUES (?, ?, ?)
@@ -148,7 +146,7 @@ export class StateTables {
   }
 
   /** Visible rows in (collection, key) order, read in pages of keys. */
-  *rows (collection?: string): Generator<MaterializedRow> {
+  * rows (collection?: string): Generator<MaterializedRow> {
     // better-sqlite3 cannot run a statement while another one is iterating,
     // so read keys a page at a time and materialize between pages.
     const page = 1000

@@ -23,7 +23,6 @@ import { CONTROL_DATAGRAM_BYTES } from './constants.js'
 
 const MAGIC = [0x55, 0x44, 0x58] as const
 const VERSION = 1
-const HEADER_BYTES = 5
 
 export const MessageType = {
   HELLO: 1,

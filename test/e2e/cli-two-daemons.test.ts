@@ -15,7 +15,6 @@ async function daemon (name: string, dir = tempDataDir()): Promise<DaemonProcess
   return d
 }
 
-
 const json = (r: { stdout: string }): any => JSON.parse(r.stdout)
 
 describe('two daemons through the CLI', () => {

@@ -36,8 +36,6 @@ async function attacker (): Promise<Libp2p> {
   return node
 }
 
-const never = new AbortController().signal
-
 /** Everything the node sends back until it closes or resets the stream (bounded by `timeoutMs`). */
 async function replies (stream: Stream, timeoutMs = 10_000): Promise<{ frames: Decoded[], closedBy: 'end' | 'reset' | 'timeout' }> {
   const io = new FramedChannel(streamChannel(stream))

@@ -154,4 +154,3 @@ export async function lostDatabaseThenRecover (): Promise<RowResult> {
     notes
   }
 }
-

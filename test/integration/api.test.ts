@@ -231,7 +231,6 @@ describe('bad arguments', () => {
   it('refuses async or missing batch callbacks, writing nothing', () => {
     const x = r()
     const before = snapshot(x)
-    // eslint-disable-next-line @typescript-eslint/require-await
     expect(() => x.batch((async (w: { put: (c: string, k: string, f: Record<string, Value>) => void }) => { w.put('c', 'k', { a: 1 }) }) as unknown as () => void)).toThrow(invalid(/synchronous/))
     expect(() => x.batch('nope' as unknown as () => void)).toThrow(invalid(/batch needs a function/))
     expect(snapshot(x)).toEqual(before)
