@@ -28,7 +28,7 @@
  */
 import '../src/polyfill.js'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { appendFileSync, readFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -40,7 +40,7 @@ const CLK_TCK = 100
 
 interface LogEvent { msg: string, direction?: string, sent?: number, applied?: number, code?: string }
 
-class Daemon {
+export class Daemon {
   readonly dir: string
   readonly port: number
   readonly socket: string
@@ -65,7 +65,7 @@ class Daemon {
     delete env.XDG_RUNTIME_DIR
     delete env.WEFT_DATA_DIR
     delete env.WEFT_CONFIG
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [...(process.env.WEFT_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
     this.#child = child
     let pending = ''
     child.stderr!.on('data', (d: Buffer) => {
@@ -74,6 +74,7 @@ class Daemon {
       while ((i = pending.indexOf('\n')) >= 0) {
         const line = pending.slice(0, i)
         pending = pending.slice(i + 1)
+        if (process.env.WEFT_BENCH_LOG_DIR !== undefined) appendFileSync(join(process.env.WEFT_BENCH_LOG_DIR, `${this.port}.log`), line + '\n')
         if (line.includes('sync session')) {
           try { this.#events.push(JSON.parse(line) as LogEvent) } catch {}
         } else if (this.#stderr.length < 64 * 1024) {
@@ -162,7 +163,7 @@ async function until (what: string, check: () => Promise<boolean>, timeoutMs: nu
 
 const vectorKey = (v: Record<string, number>): string => JSON.stringify(Object.entries(v).sort(([a], [b]) => a < b ? -1 : 1))
 
-async function converged (group: Daemon[]): Promise<boolean> {
+export async function converged (group: Daemon[]): Promise<boolean> {
   const vectors = await Promise.all(group.map(async d => vectorKey(await d.api('GET', '/v1/vector'))))
   return vectors.every(v => v === vectors[0])
 }
@@ -186,8 +187,25 @@ function sessionsSince (group: Daemon[], mark: number[]): { sessions: number, op
 const marks = (group: Daemon[]): number[] => group.map(d => d.events.length)
 const cpu = (group: Daemon[]): number => group.reduce((s, d) => s + d.cpuSeconds(), 0)
 
-async function makeGroup (n: number, root: string, portBase: number): Promise<Daemon[]> {
+export async function makeGroup (n: number, root: string, portBase: number): Promise<Daemon[]> {
   const group = Array.from({ length: n }, (_, i) => new Daemon(join(root, `d${i}`), portBase + i))
+  try {
+    return await formGroup(group)
+  } catch (err) {
+    // Stop what started, and say where the group stood.
+    const state = await Promise.all(group.map(async d => {
+      try {
+        const peers = await d.api<Array<{ connected: boolean, member: boolean }>>('GET', '/v1/peers')
+        return `${d.deviceId.slice(-6)}: ${(await d.api<unknown[]>('GET', '/v1/devices')).length} devices, ${peers.filter(p => p.connected && p.member).length} member peers connected, vector ${JSON.stringify(Object.values(await d.api<Record<string, number>>('GET', '/v1/vector')))}`
+      } catch (e) { return `${d.deviceId.slice(-6)}: ${(e as Error).message}` }
+    }))
+    await Promise.all(group.map(async d => { await d.stop() }))
+    throw new Error(`${(err as Error).message}\n  ${state.join('\n  ')}`)
+  }
+}
+
+async function formGroup (group: Daemon[]): Promise<Daemon[]> {
+  const n = group.length
   // First start: creates each device's key (and a group of one), so the peer ids are known.
   for (const d of group) await d.start([])
   await Promise.all(group.map(async d => { await d.stop() }))
@@ -198,20 +216,37 @@ async function makeGroup (n: number, root: string, portBase: number): Promise<Da
     const { code } = await first!.api<{ code: string }>('POST', '/v1/invite', {})
     await d.api('POST', '/v1/join', { code })
   }
-  // Every device admitted everywhere, connected to every other and in sync.
+  // Every device admitted everywhere, connected to every other and in sync. A connection that dropped while
+  // the group formed is not dialled again by the daemons themselves (nothing redials a known member yet):
+  // `weft sync <peer>` dials it, as a user would.
+  const redialed = new Map<string, number>()
   await until('the group forms', async () => {
     const devices = await Promise.all(group.map(async d => (await d.api<unknown[]>('GET', '/v1/devices')).length))
     if (!devices.every(c => c === n)) return false
-    const peers = await Promise.all(group.map(async d => (await d.api<Array<{ connected: boolean }>>('GET', '/v1/peers')).filter(p => p.connected).length))
-    return peers.every(c => c >= n - 1) && await converged(group)
-  }, 120_000, 500)
+    const connected = await Promise.all(group.map(async d => new Set((await d.api<Array<{ peerId: string, connected: boolean }>>('GET', '/v1/peers')).filter(p => p.connected).map(p => p.peerId))))
+    group.forEach((d, i) => {
+      for (const o of group) {
+        const pair = `${d.deviceId}>${o.deviceId}`
+        if (o === d || connected[i]!.has(o.deviceId) || (redialed.get(pair) ?? 0) > Date.now() - 5_000) continue
+        redialed.set(pair, Date.now())
+        d.api('POST', '/v1/sync', { peer: o.deviceId }).catch(() => {})
+      }
+    })
+    return connected.every(c => c.size >= n - 1) && await converged(group)
+  }, 180_000, 500)
+  if (redialed.size > 0 && process.env.WEFT_BENCH_VERBOSE !== undefined) process.stdout.write(`  ${redialed.size} dropped connections dialled again while the group formed\n`)
   return group
 }
 
 interface LoadFigures { devices: number, ops: number, needed: number, sessions: number, opsSent: number, failed: number, cpuSeconds: number, loadSeconds: number, convergeMs: number, writeP50: number, writeP95: number, writeMax: number, counter: number }
 
-async function load (group: Daemon[], writers: Daemon[], ops: number, tag: string): Promise<LoadFigures> {
+export async function load (group: Daemon[], writers: Daemon[], ops: number, tag: string): Promise<LoadFigures> {
   await sleep(1000)
+  if (process.env.WEFT_BENCH_VERBOSE !== undefined) {
+    const c0 = cpu(group)
+    await sleep(5000)
+    process.stdout.write(`  idle: ${((cpu(group) - c0) / 5).toFixed(3)} CPU-s per second for the group\n`)
+  }
   const mark = marks(group)
   const cpu0 = cpu(group)
   const latencies: number[] = []
@@ -225,9 +260,16 @@ async function load (group: Daemon[], writers: Daemon[], ops: number, tag: strin
     }
   }))
   const loadSeconds = (performance.now() - start) / 1000
+  if (process.env.WEFT_BENCH_VERBOSE !== undefined) process.stdout.write(`  load ${loadSeconds.toFixed(2)} s, CPU so far ${(cpu(group) - cpu0).toFixed(2)} s\n`)
   const convergeMs = await until('convergence', async () => await converged(group), 300_000, 20)
   await sleep(500) // sessions still ending are counted
   const s = sessionsSince(group, mark)
+  if (process.env.WEFT_BENCH_VERBOSE !== undefined) {
+    const why = new Map<string, number>()
+    group.forEach((d, i) => { for (const e of d.events.slice(mark[i])) if (e.msg === 'sync session failed') why.set(`${e.code}: ${(e as { error?: string }).error}`, (why.get(`${e.code}: ${(e as { error?: string }).error}`) ?? 0) + 1) })
+    for (const [k, v] of why) process.stdout.write(`    ${v} x ${k}\n`)
+    process.stdout.write(`  CPU per daemon: ${group.map(d => d.cpuSeconds().toFixed(1)).join(' ')}\n`)
+  }
   const counters = await Promise.all(group.map(async d => (await d.api<{ n?: number }>('GET', `/v1/data/bench/${tag}-counter`)).n ?? 0))
   const expected = writers.length * Math.floor(ops / 10)
   if (!counters.every(c => c === expected)) throw new Error(`counter differs: ${counters.join(', ')} (expected ${expected} everywhere)`)

@@ -58,6 +58,17 @@ export interface NetworkMetrics {
   sessions: number
   sessionErrors: number
   lastSyncAt: number | undefined
+  /** Sessions by who opened them, and streams that crossed a session the peer opened at the same time (no error). */
+  sessionsOutbound: number
+  sessionsInbound: number
+  sessionsCrossed: number
+  /** Ops sent and applied, by path: in sync sessions or in announcements. */
+  opsSentInSessions: number
+  opsSentInAnnouncements: number
+  opsAppliedFromSessions: number
+  opsAppliedFromAnnouncements: number
+  /** Announced ops that arrived out of order and were held until the ops before them came. */
+  opsHeld: number
 }
 
 export type NetworkFactory = (replica: Replica, config: DaemonConfig, log: Logger, extraPeers?: string[]) => Promise<Network>

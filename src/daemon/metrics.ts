@@ -12,6 +12,13 @@ export function renderMetrics (status: Record<string, unknown>, net: NetworkMetr
   metric('weft_ops_received_total', 'counter', 'Ops received from peers and applied (sessions and announcements).', [['', net?.opsReceived ?? 0]])
   metric('weft_ops_deferred_total', 'counter', 'Announced ops that arrived ahead of what this node held: not applied, pulled by a sync session instead.', [['', net?.opsDeferred ?? 0]])
   metric('weft_sync_sessions_total', 'counter', 'Sync sessions that ended, cleanly or not.', [['', net?.sessions ?? 0]])
+  metric('weft_sync_sessions_by_direction_total', 'counter', 'Sync sessions that ended, by who opened them; "crossed": a stream that met a session the peer had opened at the same moment and ended at once, with no error (that session served both sides).',
+    [['{direction="outbound"}', net?.sessionsOutbound ?? 0], ['{direction="inbound"}', net?.sessionsInbound ?? 0], ['{direction="crossed"}', net?.sessionsCrossed ?? 0]])
+  metric('weft_ops_sent_by_path_total', 'counter', 'Ops sent to peers by path: served in sync sessions, or carried in announcements (once per recipient).',
+    [['{path="session"}', net?.opsSentInSessions ?? 0], ['{path="announcement"}', net?.opsSentInAnnouncements ?? 0]])
+  metric('weft_ops_applied_by_path_total', 'counter', 'Ops from peers applied, by path: pulled in sync sessions, or carried in announcements.',
+    [['{path="session"}', net?.opsAppliedFromSessions ?? 0], ['{path="announcement"}', net?.opsAppliedFromAnnouncements ?? 0]])
+  metric('weft_ops_held_for_order_total', 'counter', 'Announced ops that arrived before the ops preceding them and were held, to be applied in order.', [['', net?.opsHeld ?? 0]])
   metric('weft_sync_errors_total', 'counter', 'Sync sessions that ended in an error (each failed session counts).', [['', net?.sessionErrors ?? 0]])
   metric('weft_rejected_ops_total', 'counter', 'Ops refused, by reason.', Object.entries(stats.rejected).map(([reason, n]) => [`{reason="${reason}"}`, n]))
   metric('weft_oplog_ops', 'gauge', 'Ops in the local oplog.', [['', stats.ops]])

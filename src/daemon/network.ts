@@ -271,7 +271,15 @@ class NodeNetwork implements Network {
       opsDeferred: t.opsDeferred,
       sessions: t.sessions,
       sessionErrors: t.sessionErrors,
-      lastSyncAt: t.lastSyncAt
+      lastSyncAt: t.lastSyncAt,
+      sessionsOutbound: t.sessionsOutbound,
+      sessionsInbound: t.sessionsInbound,
+      sessionsCrossed: t.sessionsCrossed,
+      opsSentInSessions: t.opsSentInSessions,
+      opsSentInAnnouncements: t.opsSentInAnnouncements,
+      opsAppliedFromSessions: t.opsAppliedFromSessions,
+      opsAppliedFromAnnouncements: t.opsAppliedFromAnnouncements,
+      opsHeld: t.opsHeld
     }
   }
 

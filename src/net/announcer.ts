@@ -7,25 +7,30 @@
  * that sees it learns nothing of the group).
  *
  * An announcement carries the writer's new ops (when they are small) and its
- * version vector. A receiver applies the ops that extend its prefix; when the
- * vector shows it is still behind (it missed an announcement, joined late, or
- * the ops were too big to inline), it asks the sync service for a session
- * with the peer that forwarded the message, which is connected by definition,
- * unlike the writer, which may be two hops away.
+ * version vector. This module publishes, validates and decodes them; the
+ * sync service applies the ops (`gossip-inbox.ts`, which holds ops that
+ * arrive out of order and applies them in order) and hands the vector to the
+ * gap tracker (`gap-tracker.ts`), which pulls what gossip did not bring, from
+ * one peer, once it has stayed missing for a while. Gossip is the hot path;
+ * sessions are for gaps.
  *
  * Writes are gathered for a few milliseconds and sent as one message, so a
- * burst of small transactions costs one publish. The pending list is bounded:
- * past the inline limit the ops are dropped and only the vector goes out
- * (receivers then pull), so a bulk import never piles up here.
+ * burst of small transactions costs one publish; while writes keep coming,
+ * announcements leave at most every DEFAULT_ANNOUNCE_MIN_INTERVAL_MS, since
+ * each message costs every receiver a signature check, a transaction and the
+ * libp2p stack's work per message whatever it carries. The pending list is
+ * bounded: a write that would take it past the inline limit sends it at once,
+ * and a write larger than the limit goes out as our vector alone (receivers
+ * then pull), so a bulk import never piles up here. A node that pulled ops
+ * in a session announces its vector alone a little later
+ * (`announceVector`), unless its own writes carried it.
  *
  * Gossipsub signs every message with the sender's libp2p key, which is the
  * device key, so an announcement whose device id is not its signer is
  * rejected (and the forwarder's score pays for it). An announcement carries
  * the writer's sync protocol and op format versions, as a sync Hello does: a
  * node with other versions applies nothing from it and reports the mismatch
- * for that peer. Ops that arrive ahead of what we hold (we missed earlier
- * ones) are not applied, so the store does not refuse them as a `gap`: they
- * are counted as deferred and pulled by a session.
+ * for that peer.
  */
 import { createHash } from 'node:crypto'
 import type { Message } from '@libp2p/gossipsub'
@@ -33,14 +38,14 @@ import type { Logger, PeerId, TypedEventTarget } from '@libp2p/interface'
 import { OP_FORMAT_VERSION, type EncodedOp } from '../oplog/op.js'
 import { parseDeviceId } from '../oplog/keys.js'
 import { SYNC_WIRE_VERSION } from '../protocol/constants.js'
-import { splitAhead } from '../protocol/op-header.js'
+import { vectorAfter } from '../protocol/op-header.js'
 import { encodedOpsBytes, packOps, unpackOps, type PackedOps } from '../protocol/ops-codec.js'
 import { Announce, Compression } from '../protocol/pb/sync.js'
 import type { SyncStore, VersionVector } from '../protocol/port.js'
-import { isAhead, vectorFromWire, vectorToWire } from '../protocol/vector.js'
+import { vectorFromWire, vectorToWire } from '../protocol/vector.js'
 import {
   ANNOUNCE_TOPIC_DOMAIN, ANNOUNCE_TOPIC_PREFIX, ANNOUNCE_TOPIC_TAG_BYTES, DEFAULT_ANNOUNCE_DELAY_MS, DEFAULT_ANNOUNCE_MAX_INFLATED_BYTES,
-  DEFAULT_ANNOUNCE_MAX_OPS_BYTES
+  DEFAULT_ANNOUNCE_MIN_INTERVAL_MS, DEFAULT_ANNOUNCE_MAX_OPS_BYTES, DEFAULT_ANNOUNCE_MIN_COMPRESS_BYTES, DEFAULT_VECTOR_ANNOUNCE_DELAY_MS
 } from './constants.js'
 
 /** The parts of gossipsub the announcer uses. */
@@ -62,12 +67,13 @@ export interface AnnouncerInit {
    * peer that forwarded it. @default allow all
    */
   authorize?: (peerId: string, groupId: string) => boolean | Promise<boolean>
-  /** Called when an announcement shows that `peer` (the forwarder) holds ops we lack. */
-  onBehind: (peer: PeerId) => void
-  /** Called after applying an announcement's ops; `deferred` arrived ahead of what we hold and were left for a pull. */
-  onApplied?: (peer: PeerId, theirVector: VersionVector, ops: number, applied: number, bytes: number, deferred: number) => void
-  /** Called after each publish with the peers it went to. */
-  onPublished?: (recipients: readonly PeerId[], ops: number, bytes: number) => void
+  /** Called with each valid announcement of our group's versions, decoded (the caller applies its ops). */
+  onAnnouncement: (announcement: ReceivedAnnouncement) => Promise<void>
+  /**
+   * Called after each publish with the peers it went to; `seqs` is the range
+   * of our own seqs the announcement carried (absent when it carried none).
+   */
+  onPublished?: (recipients: readonly PeerId[], ops: number, bytes: number, seqs?: { first: number, last: number }) => void
   /**
    * Called with the writer of each announcement that passed the membership
    * check: `mismatch` says how its versions differ from ours, or is undefined
@@ -76,10 +82,27 @@ export interface AnnouncerInit {
   onVersions?: (writer: PeerId, mismatch: string | undefined) => void
   /** @default DEFAULT_ANNOUNCE_DELAY_MS (5 ms) */
   delayMs?: number
+  /** Least time between two announcements while writes keep coming. @default DEFAULT_ANNOUNCE_MIN_INTERVAL_MS (100 ms) */
+  minIntervalMs?: number
+  /** @default DEFAULT_VECTOR_ANNOUNCE_DELAY_MS (500 ms) */
+  vectorDelayMs?: number
   /** @default DEFAULT_ANNOUNCE_MAX_OPS_BYTES (16 KiB) */
   maxOpsBytes?: number
   /** @default DEFAULT_ANNOUNCE_MAX_INFLATED_BYTES (1 MiB) */
   maxInflatedBytes?: number
+}
+
+/** An announcement that passed validation, decoded. */
+export interface ReceivedAnnouncement {
+  /** The connected peer that passed it to us. */
+  readonly forwarder: PeerId
+  /** The device that wrote and signed it (may be two hops away). */
+  readonly writer: PeerId
+  /** The writer's vector when it published. */
+  readonly vector: VersionVector
+  readonly ops: readonly EncodedOp[]
+  /** The message's size. */
+  readonly bytes: number
 }
 
 /** The group's topic: names the wire version, not the group (see ANNOUNCE_TOPIC_PREFIX). */
@@ -98,11 +121,16 @@ export class Announcer {
   readonly topic: string
   readonly #init: AnnouncerInit
   readonly #delayMs: number
+  readonly #minIntervalMs: number
+  readonly #vectorDelayMs: number
   readonly #maxOpsBytes: number
   #pending: EncodedOp[] = []
   #pendingBytes = 0
   #overflow = false
   #timer: ReturnType<typeof setTimeout> | undefined
+  #vectorTimer: ReturnType<typeof setTimeout> | undefined
+  /** When the last announcement was built (ms, performance clock). */
+  #lastFlushAt = -Infinity
   #flushing: Promise<void> = Promise.resolve()
   #started = false
 
@@ -110,6 +138,8 @@ export class Announcer {
     this.#init = init
     this.topic = announceTopic(init.groupId)
     this.#delayMs = init.delayMs ?? DEFAULT_ANNOUNCE_DELAY_MS
+    this.#minIntervalMs = init.minIntervalMs ?? DEFAULT_ANNOUNCE_MIN_INTERVAL_MS
+    this.#vectorDelayMs = init.vectorDelayMs ?? DEFAULT_VECTOR_ANNOUNCE_DELAY_MS
     this.#maxOpsBytes = init.maxOpsBytes ?? DEFAULT_ANNOUNCE_MAX_OPS_BYTES
   }
 
@@ -124,6 +154,7 @@ export class Announcer {
   async stop (): Promise<void> {
     this.#started = false
     clearTimeout(this.#timer)
+    clearTimeout(this.#vectorTimer)
     this.#pending = []
     const { pubsub } = this.#init
     pubsub.removeEventListener('gossipsub:message', this.#onMessage)
@@ -133,14 +164,18 @@ export class Announcer {
   }
 
   /**
-   * Queues local ops for the next announcement (a few ms from now). With no
-   * ops it announces just our vector: after a session brought us ops from one
-   * neighbour, the others learn that we have something for them.
+   * Queues local ops for the next announcement: a few ms from now, or, while
+   * writes keep coming, once `minIntervalMs` has passed since the last one.
+   * Ops that would take the pending list past the inline limit send what is
+   * pending at once and start a new list; a single write larger than the
+   * limit is announced by our vector alone (receivers pull it).
    */
   announce (ops: readonly EncodedOp[]): void {
     if (!this.#started) return
+    const bytes = encodedOpsBytes(ops)
+    if (!this.#overflow && this.#pending.length > 0 && this.#pendingBytes + bytes > this.#maxOpsBytes) this.#flushNow()
     if (!this.#overflow) {
-      this.#pendingBytes += encodedOpsBytes(ops)
+      this.#pendingBytes += bytes
       if (this.#pendingBytes > this.#maxOpsBytes) {
         this.#overflow = true
         this.#pending = []
@@ -148,21 +183,48 @@ export class Announcer {
         this.#pending.push(...ops)
       }
     }
-    this.#timer ??= setTimeout(() => {
-      this.#timer = undefined
-      this.#flushing = this.#flushing.then(async () => { await this.#flush() })
-    }, this.#delayMs)
+    if (this.#timer === undefined) {
+      const now = performance.now()
+      const at = Math.max(now + this.#delayMs, this.#lastFlushAt + this.#minIntervalMs)
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined
+        this.#flushNow()
+      }, at - now)
+    }
   }
 
-  async #flush (): Promise<void> {
+  /**
+   * Announces our vector alone, a little later (after a session brought us
+   * ops): neighbours learn what we hold. Skipped when an announcement of
+   * our own writes leaves in between, since it carries the vector too.
+   */
+  announceVector (): void {
+    if (!this.#started || this.#vectorTimer !== undefined) return
+    const asked = performance.now()
+    this.#vectorTimer = setTimeout(() => {
+      this.#vectorTimer = undefined
+      if (this.#lastFlushAt >= asked || this.#timer !== undefined) return
+      this.#flushNow()
+    }, this.#vectorDelayMs)
+  }
+
+  /** Takes what is pending and publishes it after the announcements before it. */
+  #flushNow (): void {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
     const ops = this.#overflow ? [] : this.#pending
     this.#pending = []
     this.#pendingBytes = 0
     this.#overflow = false
+    this.#lastFlushAt = performance.now()
+    this.#flushing = this.#flushing.then(async () => { await this.#publish(ops) })
+  }
+
+  async #publish (ops: readonly EncodedOp[]): Promise<void> {
     if (!this.#started) return
     const { store, pubsub, log } = this.#init
     try {
-      const packed: PackedOps = ops.length > 0 ? await packOps(ops) : { compression: Compression.NONE, ops: new Uint8Array(0), count: 0, rawBytes: 0 }
+      const packed: PackedOps = ops.length > 0 ? await packOps(ops, { minCompressBytes: DEFAULT_ANNOUNCE_MIN_COMPRESS_BYTES }) : { compression: Compression.NONE, ops: new Uint8Array(0), count: 0, rawBytes: 0 }
       const data = Announce.encode({
         deviceId: parseDeviceId(store.deviceId),
         vector: vectorToWire(store.versionVector()),
@@ -171,7 +233,9 @@ export class Announcer {
         dataFormatVersion: OP_FORMAT_VERSION
       })
       const { recipients } = await pubsub.publish(this.topic, data)
-      this.#init.onPublished?.(recipients, ops.length, data.byteLength)
+      // Our pending ops are our own writes, in order and contiguous.
+      const last = ops.length > 0 ? vectorAfter(new Map(), ops)?.get(store.deviceId) : undefined
+      this.#init.onPublished?.(recipients, ops.length, data.byteLength, last === undefined ? undefined : { first: last - ops.length + 1, last })
       log.trace('announced %d ops in %d bytes to %d peers', ops.length, data.byteLength, recipients.length)
     } catch (err) {
       log.error('could not announce %d ops - %e', ops.length, err)
@@ -205,24 +269,10 @@ export class Announcer {
   }
 
   async #receive (from: PeerId, msg: Message): Promise<void> {
-    const { store, log } = this.#init
+    if (msg.type !== 'signed') return // the validator let only signed ones through
     const a = Announce.decode(msg.data, { limits: { vector: 10_000 } })
-    const theirs = vectorFromWire(a.vector, 'announced vector')
-    let applied = 0
-    let deferred = 0
-    if (a.count > 0) {
-      const ops = await unpackOps(a, { maxInflatedBytes: this.#init.maxInflatedBytes ?? DEFAULT_ANNOUNCE_MAX_INFLATED_BYTES })
-      // Ops beyond a hole in our prefix would only be refused as a gap: a session pulls them with what is missing.
-      const { ready, ahead } = splitAhead(store.versionVector(), ops)
-      deferred = ahead
-      if (ready.length > 0) {
-        const result = store.applyRemote(ready)
-        applied = result.applied
-        if (result.rejected.length > 0) log.trace('%d announced ops via %p not applied, first: %s', result.rejected.length, from, result.rejected[0]!.message)
-      }
-      if (deferred > 0) log.trace('%d announced ops via %p arrived ahead of what we hold: pulling', deferred, from)
-    }
-    this.#init.onApplied?.(from, theirs, a.count, applied, msg.data.byteLength, deferred)
-    if (isAhead(theirs, store.versionVector())) this.#init.onBehind(from)
+    const vector = vectorFromWire(a.vector, 'announced vector')
+    const ops = a.count > 0 ? await unpackOps(a, { maxInflatedBytes: this.#init.maxInflatedBytes ?? DEFAULT_ANNOUNCE_MAX_INFLATED_BYTES }) : []
+    await this.#init.onAnnouncement({ forwarder: from, writer: msg.from, vector, ops, bytes: msg.data.byteLength })
   }
 }

@@ -64,14 +64,14 @@ const KEYS: ReadonlySet<string> = new Set([
   'groupId', 'membership', 'authorize', 'syncIntervalMs', 'connectGraceMs', 'retryMinMs', 'retryMaxMs', 'dialTimeoutMs', 'pageMaxOps',
   'pageMaxBytes', 'limitedPageMaxOps', 'limitedPageMaxBytes', 'maxFrameBytes', 'helloTimeoutMs', 'readTimeoutMs',
   'writeTimeoutMs', 'compressionLevel', 'maxInboundStreams', 'maxOutboundStreams', 'maxConcurrentInboundSessions', 'gossip',
-  'announceDelayMs'
+  'announceDelayMs', 'gapPullDelayMs'
 ])
 
 const NUMBER_KEYS = [
   'mdnsIntervalMs', 'maxConnections', 'relayCheckIntervalMs', 'strangerGraceMs', 'syncIntervalMs', 'connectGraceMs', 'retryMinMs', 'retryMaxMs',
   'dialTimeoutMs', 'pageMaxOps', 'pageMaxBytes', 'limitedPageMaxOps', 'limitedPageMaxBytes', 'maxFrameBytes', 'helloTimeoutMs',
   'readTimeoutMs', 'writeTimeoutMs', 'compressionLevel', 'maxInboundStreams', 'maxOutboundStreams', 'maxConcurrentInboundSessions',
-  'announceDelayMs'
+  'announceDelayMs', 'gapPullDelayMs'
 ] as const
 
 /** Throws one InvalidArgumentError listing every problem. */

@@ -92,6 +92,51 @@ export const DEFAULT_MAX_MUXED_STREAMS = 128
 /** Local writes are gathered this long and announced together. */
 export const DEFAULT_ANNOUNCE_DELAY_MS = 5
 /**
+ * While writes keep coming, announcements leave at most this often: each one
+ * costs every receiver a signature check, a transaction and the libp2p
+ * stack's per-message work (measured: a few ms of CPU per message per device
+ * on a small machine) whatever it carries, so under load fewer, fuller ones
+ * cost the group much less. A write after a quiet spell still leaves after
+ * DEFAULT_ANNOUNCE_DELAY_MS.
+ */
+export const DEFAULT_ANNOUNCE_MIN_INTERVAL_MS = 100
+/**
+ * After a session brought it ops, a node announces its vector (no ops) once
+ * this long after, unless an announcement of its own writes carried it
+ * meanwhile: a neighbour that lacks those ops (a line A - B - C) pulls them.
+ * Not after ops that came by gossip: their announcement reached every
+ * neighbour already, and in a group of ten one such vector per receiver
+ * tripled the messages a lone writer caused.
+ */
+export const DEFAULT_VECTOR_ANNOUNCE_DELAY_MS = 500
+/** Announcements received and waiting to be applied, in bytes; past this their ops are left for a pull. */
+export const MAX_QUEUED_ANNOUNCEMENT_BYTES = 16 * MiB
+
+/**
+ * Gaps (see gap-tracker.ts): a vector seen ahead of ours is left to gossip
+ * this long before a session pulls the difference; a pull that applied
+ * nothing for DEFAULT_PULL_STALL_MS lets another peer serve its gaps, and a
+ * pull that left its gap open is followed by another after
+ * DEFAULT_GAP_RETRY_MS. Sightings of one origin within GAP_COALESCE_MS share
+ * one entry, and an origin keeps at most MAX_GAP_ENTRIES_PER_ORIGIN.
+ */
+export const DEFAULT_GAP_PULL_DELAY_MS = 1 * second
+/**
+ * Announced ops that arrive ahead of what we hold are held this long, at most
+ * this many and this many bytes, to be applied once the ops before them
+ * arrive (see holdback.ts). As long as the gap delay: the pull for the
+ * missing ops starts when the hold expires.
+ */
+export const DEFAULT_HOLD_MS = DEFAULT_GAP_PULL_DELAY_MS
+export const DEFAULT_HOLD_MAX_OPS = 20_000
+export const DEFAULT_HOLD_MAX_BYTES = 8 * MiB
+export const DEFAULT_PULL_STALL_MS = 5 * second
+export const DEFAULT_GAP_RETRY_MS = 500
+export const GAP_COALESCE_MS = 50
+export const MAX_GAP_ENTRIES_PER_ORIGIN = 32
+/** Pulls for gaps running at once (each with another peer). */
+export const MAX_CONCURRENT_PULLS = 2
+/**
  * Announcements carry ops up to this size (before compression); beyond it only
  * the vector, and receivers pull. Gossip goes to relayed peers too, and a stock
  * relay cuts a relayed connection after 128 KiB in all: an announcement near
@@ -99,6 +144,12 @@ export const DEFAULT_ANNOUNCE_DELAY_MS = 5
  * fragments there) and announcements stay a small share of the budget.
  */
 export const DEFAULT_ANNOUNCE_MAX_OPS_BYTES = 16 * KiB
+/**
+ * Announcements whose ops take less than this are sent uncompressed: every
+ * receiver would inflate each one (tens of µs of zlib set-up apiece), and on
+ * a LAN or a member relay the bytes saved are worth less than that CPU.
+ */
+export const DEFAULT_ANNOUNCE_MIN_COMPRESS_BYTES = 16 * KiB
 /** Largest gossip message we accept. */
 export const DEFAULT_GOSSIP_MAX_MESSAGE_BYTES = 512 * KiB
 /** Ops a single announcement may inflate to. */

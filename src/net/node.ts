@@ -52,6 +52,7 @@ import { announceTopic } from './announcer.js'
 import { checkNodeConfig, type NodeConfig } from './config.js'
 import * as C from './constants.js'
 import { discoveryDialer } from './discovery-dialer.js'
+import { fastMessageId, GOSSIP_IDONTWANT_MIN_BYTES, GOSSIP_MESH, withCachedSigning } from './gossip-tuning.js'
 import { MemberGate } from './member-gate.js'
 import { memberDialer, type MemberDialer } from './member-dialer.js'
 import { parseRelayAddress, relayKeeper, type RelayKeeper } from './relay-keeper.js'
@@ -110,6 +111,10 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
       emitSelf: false,
       runOnLimitedConnection: true,
       allowedTopics: [topic],
+      // Duplicates are dropped before their signature is checked again (see gossip-tuning.ts).
+      fastMsgIdFn: fastMessageId,
+      ...GOSSIP_MESH,
+      idontwantMinDataSize: GOSSIP_IDONTWANT_MIN_BYTES,
       maxInboundDataLength: C.DEFAULT_GOSSIP_MAX_MESSAGE_BYTES,
       maxOutboundBufferSize: 4 * C.DEFAULT_GOSSIP_MAX_MESSAGE_BYTES,
       scoreParams: {
@@ -162,7 +167,7 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
   }
 
   const node = await createLibp2p<WeftServices>({
-    privateKey: privateKeyFromRaw(config.privateKey),
+    privateKey: withCachedSigning(privateKeyFromRaw(config.privateKey)),
     nodeInfo: { name: 'weft', version: WEFT_VERSION, userAgent: WEFT_USER_AGENT },
     start: false,
     addresses: { listen: listen ?? C.DEFAULT_LISTEN_ADDRESSES, announce: announce ?? [] },

@@ -37,7 +37,7 @@ export interface PeerSyncState {
   readonly opsApplied: number
   readonly bytesSent: number
   readonly bytesReceived: number
-  /** Their vector when last seen (hello or announcement). */
+  /** Their vector as last seen: their hello or session, merged with their announcements since. */
   readonly theirVector: Readonly<Record<string, number>>
   /** Collection -> version of the schemas their app declared, from their last hello. */
   readonly theirSchemas: Readonly<Record<string, number>>
@@ -51,7 +51,7 @@ export interface PeerSyncState {
    * Cleared by the next clean session or matching announcement.
    */
   readonly versionMismatch?: { readonly via: 'sync' | 'gossip', readonly message: string, readonly at: number }
-  /** Announced ops from or via this peer that arrived ahead of what we held (pulled instead of applied). */
+  /** Announced ops via this peer that were not applied from the announcement (they arrived ahead of what we held and the hold expired, or it was full): pulled by a session instead. */
   readonly opsDeferred: number
 }
 
@@ -69,14 +69,44 @@ export interface SyncTotals {
   readonly opsApplied: number
   readonly bytesSent: number
   readonly bytesReceived: number
-  /** Announced ops that arrived ahead of what we held: not applied (the store would refuse them as a gap), pulled by a session. */
+  /** Announced ops that were not applied from their announcement (see PeerSyncState.opsDeferred): pulled by a session. */
   readonly opsDeferred: number
+  /** Sessions that ended, by who opened them (crossed ones not counted: see sessionsCrossed). */
+  readonly sessionsOutbound: number
+  readonly sessionsInbound: number
+  /** Sessions that crossed one the other side opened at the same time, and ended at once (that one served both sides). */
+  readonly sessionsCrossed: number
+  /** Of opsSent: served in sessions, and published in announcements (once per recipient). */
+  readonly opsSentInSessions: number
+  readonly opsSentInAnnouncements: number
+  /** Of opsApplied: applied from sessions and from announcements (held ones included). */
+  readonly opsAppliedFromSessions: number
+  readonly opsAppliedFromAnnouncements: number
+  /** Announced ops that arrived ahead of what we held and were held for order. */
+  readonly opsHeld: number
   /** When the last session that ended cleanly ended (ms since the epoch). */
   readonly lastSyncAt?: number
 }
 
 export class PeerStates {
-  readonly #totals: Mutable<SyncTotals> = { sessions: 0, sessionErrors: 0, opsSent: 0, opsReceived: 0, opsApplied: 0, bytesSent: 0, bytesReceived: 0, opsDeferred: 0 }
+  readonly #totals: Mutable<SyncTotals> = {
+    sessions: 0,
+    sessionErrors: 0,
+    opsSent: 0,
+    opsReceived: 0,
+    opsApplied: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    opsDeferred: 0,
+    sessionsOutbound: 0,
+    sessionsInbound: 0,
+    sessionsCrossed: 0,
+    opsSentInSessions: 0,
+    opsSentInAnnouncements: 0,
+    opsAppliedFromSessions: 0,
+    opsAppliedFromAnnouncements: 0,
+    opsHeld: 0
+  }
 
   readonly #peers = new Map<string, Mutable<PeerSyncState>>()
   /** Sessions under way per peer. */
@@ -126,14 +156,24 @@ export class PeerStates {
     this.#entry(peerId).sessionActive = true
   }
 
-  sessionEnded (peerId: string, result: SessionResult, durationMs: number, ourVector: VersionVector): void {
-    const s = this.#entry(peerId)
-    const now = this.#now()
-    // sessions with one peer can overlap (one each way): active until the last one ends
+  /** Sessions with one peer can overlap (one each way): active until the last one ends. */
+  #ended (peerId: string, s: Mutable<PeerSyncState>): void {
     const active = (this.#active.get(peerId) ?? 1) - 1
     if (active > 0) this.#active.set(peerId, active)
     else this.#active.delete(peerId)
     s.sessionActive = active > 0
+  }
+
+  /** A session that crossed another with the same peer ended (nothing moved on it): not counted as a session. */
+  sessionCrossed (peerId: string): void {
+    this.#ended(peerId, this.#entry(peerId))
+    this.#totals.sessionsCrossed++
+  }
+
+  sessionEnded (peerId: string, result: SessionResult, durationMs: number, ourVector: VersionVector): void {
+    const s = this.#entry(peerId)
+    const now = this.#now()
+    this.#ended(peerId, s)
     s.sessions++
     s.lastSessionAt = now
     s.lastSessionMs = durationMs
@@ -141,11 +181,15 @@ export class PeerStates {
     if (result.ok) s.lastSuccessAt = now
     const t = this.#totals
     t.sessions++
+    if (result.initiator) t.sessionsOutbound++
+    else t.sessionsInbound++
     if (!result.ok) t.sessionErrors++
     else t.lastSyncAt = now
     t.opsSent += result.opsSent
+    t.opsSentInSessions += result.opsSent
     t.opsReceived += result.opsReceived
     t.opsApplied += result.applied
+    t.opsAppliedFromSessions += result.applied
     t.bytesSent += result.bytesSent
     t.bytesReceived += result.bytesReceived
     s.opsSent += result.opsSent
@@ -161,10 +205,50 @@ export class PeerStates {
     if (r !== undefined) s.lastRejection = { reason: r.reason, message: r.message, at: now }
   }
 
+  /** Their vector from their hello: what they hold now. */
   vector (peerId: string, theirs: VersionVector, ours: VersionVector): void {
     const s = this.#entry(peerId)
     s.theirVector = vectorToObject(theirs)
     s.theyAreAheadBy = opsBeyond(theirs, ours)
+  }
+
+  /**
+   * Their vector from an announcement they wrote: merged (per origin, the
+   * higher seq) into what we knew, since a delayed announcement may be older
+   * than their last hello. Only for peers we have an entry for (a writer two
+   * hops away gets none).
+   */
+  announcedVector (peerId: string, theirs: VersionVector, ours: VersionVector): void {
+    const s = this.#peers.get(peerId)
+    if (s === undefined) return
+    const merged = new Map(Object.entries(s.theirVector))
+    let changed = false
+    for (const [origin, seq] of theirs) {
+      if (seq > (merged.get(origin) ?? 0)) { merged.set(origin, seq); changed = true }
+    }
+    if (!changed) return
+    s.theirVector = vectorToObject(merged)
+    s.theyAreAheadBy = opsBeyond(merged, ours)
+  }
+
+  /**
+   * We sent the peer an announcement of `origin`'s ops `first`..`last` (our
+   * own): once it holds everything before `first`, it holds them too, as far
+   * as we can know without asking (a peer that lost the message pulls it as a
+   * gap within a second, and its next hello or announcement corrects this).
+   */
+  sentOwnOps (peerId: string, origin: string, first: number, last: number): void {
+    const s = this.#peers.get(peerId)
+    if (s === undefined) return
+    const held = s.theirVector[origin] ?? 0
+    if (held < first - 1 || held >= last) return
+    s.theirVector = { ...s.theirVector, [origin]: last }
+  }
+
+  /** Their vector as we know it (for pulling gaps), or undefined. */
+  knownVector (peerId: string): ReadonlyMap<string, number> | undefined {
+    const s = this.#peers.get(peerId)
+    return s === undefined ? undefined : new Map(Object.entries(s.theirVector))
   }
 
   /** The schema versions from the peer's hello. */
@@ -172,16 +256,27 @@ export class PeerStates {
     this.#entry(peerId).theirSchemas = Object.fromEntries(theirs)
   }
 
-  announced (peerId: string, ops: number, applied: number, bytes: number, deferred = 0): void {
+  /** An announcement via this peer: `held` of its ops arrived ahead of what we held, `deferred` could not be applied or held. */
+  announced (peerId: string, ops: number, applied: number, bytes: number, deferred = 0, held = 0): void {
     const s = this.#entry(peerId)
     s.opsReceived += ops
     s.opsApplied += applied
     s.bytesReceived += bytes
     s.opsDeferred += deferred
-    this.#totals.opsReceived += ops
-    this.#totals.opsApplied += applied
-    this.#totals.bytesReceived += bytes
-    this.#totals.opsDeferred += deferred
+    const t = this.#totals
+    t.opsReceived += ops
+    t.opsApplied += applied
+    t.opsAppliedFromAnnouncements += applied
+    t.bytesReceived += bytes
+    t.opsDeferred += deferred
+    t.opsHeld += held
+  }
+
+  /** Held ops via this peer expired before the ops before them arrived: a pull brings them. */
+  deferred (peerId: string, ops: number): void {
+    const s = this.#peers.get(peerId)
+    if (s !== undefined) s.opsDeferred += ops
+    this.#totals.opsDeferred += ops
   }
 
   /** We published an announcement of `ops` ops that went to this peer. */
@@ -190,6 +285,7 @@ export class PeerStates {
     s.opsSent += ops
     s.bytesSent += bytes
     this.#totals.opsSent += ops
+    this.#totals.opsSentInAnnouncements += ops
     this.#totals.bytesSent += bytes
   }
 

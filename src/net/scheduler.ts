@@ -79,7 +79,9 @@ export class SyncScheduler {
       return
     }
     const key = peerId.toString()
-    const since = Date.now()
+    // Since the connection opened, not since we heard of it: the dialer's session often arrives before our identify
+    // of the connection completes, and counting from then started a second, redundant session after the grace period.
+    const since = Math.min(Date.now(), conn.timeline?.open ?? Infinity)
     const timer = setTimeout(() => {
       this.#graceTimers.delete(timer)
       if (this.#hooks.lastSessionStart(key) < since) this.#hooks.requestSync(peerId)

@@ -66,4 +66,6 @@ export interface SyncServiceInit {
   gossip?: boolean
   /** @default DEFAULT_ANNOUNCE_DELAY_MS (5 ms) */
   announceDelayMs?: number
+  /** How long ops seen in a peer's vector may stay missing before a session pulls them. @default DEFAULT_GAP_PULL_DELAY_MS (1 s) */
+  gapPullDelayMs?: number
 }

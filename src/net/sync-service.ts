@@ -2,16 +2,27 @@
  * The sync service: runs `/weft/sync/1.0.0` sessions over libp2p streams, on
  * direct and relayed (limited) connections alike, and keeps per-peer state.
  *
- * Sessions start when the scheduler says so (new connections, retries after
- * a cut, anti-entropy: see `scheduler.ts`), when an announcement shows we are
- * behind (`announcer.ts`), or on request (`syncWith`, `syncAll`). At most one
- * outbound session per peer runs at a time with at most one more waiting, and
- * none starts while the peer runs one with us (a session serves both
- * directions). Inbound sessions are capped per peer and in total; beyond
- * that a stream is reset and the peer retries later. Relayed connections with
- * a small data budget (a stock relay's 128 KiB) get small pages, so some land
- * before the limit cuts the connection, and runs larger than a page come in
- * fragments that the next session resumes (see protocol/fragments.ts).
+ * Gossip carries the hot path: announcements bring small new ops inline, and
+ * `gossip-inbox.ts` applies them without a session, holding the ones that
+ * arrive out of order until the ops before them do. Sessions are for gaps:
+ * they start when the scheduler says so (new connections, retries after a
+ * cut, anti-entropy: see `scheduler.ts`), when the gap tracker finds ops that
+ * gossip did not bring (`gap-tracker.ts`: one pull per gap, from one peer,
+ * after a delay), or on request (`syncWith`, `syncAll`). At most one outbound
+ * session per peer runs at a time with at most one more waiting, and none
+ * starts while the peer runs one with us (a session serves both directions).
+ * When both open one at once, the side with the larger peer id keeps its own
+ * and answers the other's with a `crossed` hello: that stream ends at once,
+ * with no error and no retry. Inbound sessions are capped per peer and in
+ * total; beyond that a stream is reset and the peer retries later. Relayed
+ * connections with a small data budget (a stock relay's 128 KiB) get small
+ * pages, so some land before the limit cuts the connection, and runs larger
+ * than a page come in fragments that the next session resumes (see
+ * protocol/fragments.ts). A node that pulled ops in a session announces its
+ * vector a little later, so a neighbour that lacks them (a line A - B - C)
+ * pulls them in turn. Per-peer vectors (what `weft status` compares) come from hellos,
+ * from the announcements each peer writes, and from our own announcements
+ * each peer was sent.
  *
  * Membership: sessions run only with members (`membership`, by peer id, which
  * Noise authenticated). We never start one with anyone else, so our hello and
@@ -26,15 +37,17 @@ import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { TypedEventEmitter } from 'main-event'
 import type { EncodedOp } from '../oplog/op.js'
-import { DEFAULT_FRAGMENT_ABOVE_PAGES, DEFAULT_PAGE_MAX_BYTES, DEFAULT_PAGE_MAX_OPS, SYNC_PROTOCOL_ID } from '../protocol/constants.js'
+import { DEFAULT_FRAGMENT_ABOVE_PAGES, DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_PAGE_MAX_BYTES, DEFAULT_PAGE_MAX_OPS, SYNC_PROTOCOL_ID } from '../protocol/constants.js'
 import { RunAssembler, type HeldRunInfo } from '../protocol/fragments.js'
 import { NotMemberError, SessionClosedError, type SyncProtocolError } from '../protocol/errors.js'
 import { FramedChannel } from '../protocol/framing.js'
 import type { SyncStore } from '../protocol/port.js'
 import { runSyncSession, type SessionResult } from '../protocol/session.js'
-import { Announcer, type AnnouncePubSub } from './announcer.js'
+import { Announcer, type AnnouncePubSub, type ReceivedAnnouncement } from './announcer.js'
 import type { MemberDialer } from './member-dialer.js'
 import * as C from './constants.js'
+import { GapTracker, type GapPeer } from './gap-tracker.js'
+import { GossipInbox } from './gossip-inbox.js'
 import { EVERYONE, type PeerMembership } from './member-gate.js'
 import { PeerStates, type PeerSyncState, type SyncTotals } from './peer-state.js'
 import { refuseNotMember } from './refuse-stream.js'
@@ -63,6 +76,7 @@ export interface SyncSessionEvent {
   readonly direction: 'inbound' | 'outbound'
   readonly limited: boolean
   readonly durationMs: number
+  /** `result.crossed`: the stream ended at once because the other session between the two devices carries both directions. */
   readonly result: SessionResult
 }
 
@@ -116,6 +130,12 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
   #inboundTotal = 0
   /** Peers we run an outbound session with right now. */
   readonly #outboundActive = new Set<string>()
+  /** The latest inbound session per peer, kept a while after it ends: a `syncWith` whose stream crossed it returns its result. */
+  readonly #inboundRuns = new Map<string, InboundRun>()
+  /** `syncWith` calls whose stream crossed a session of the peer's that has not reached us yet. */
+  readonly #awaitingInbound = new Map<string, Set<(run?: InboundRun) => void>>()
+  readonly #gaps: GapTracker
+  #inbox: GossipInbox | undefined
   /** Fragments of large runs, kept across sessions and peers so a cut run resumes (see protocol/fragments.ts). */
   readonly #fragments = new RunAssembler({ now: Date.now })
   #announcer: Announcer | undefined
@@ -140,6 +160,22 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
       ourVector: () => this.#store.versionVector(),
       log: this.#log
     }, init)
+    this.#gaps = new GapTracker({
+      ourVector: () => this.#store.versionVector(),
+      peers: () => this.#pullablePeers(),
+      pull: peer => { this.requestSync(peer) },
+      log: this.#log
+    }, init.gapPullDelayMs === undefined ? {} : { delayMs: init.gapPullDelayMs })
+  }
+
+  /** Connected members, with what we know they hold, for the gap tracker. */
+  #pullablePeers (): GapPeer[] {
+    const out: GapPeer[] = []
+    for (const s of this.#states.all()) {
+      if (!this.#isMember(s.peerId) || !this.#liveConnection(s.peerId).connected) continue
+      out.push({ peerId: s.peerId, vector: new Map(Object.entries(s.theirVector)), busy: s.sessionActive || this.#locks.has(s.peerId) })
+    }
+    return out
   }
 
   readonly [Symbol.toStringTag] = 'weft:sync'
@@ -179,8 +215,16 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
   /** Gossip starts once every service (gossipsub included) has started. */
   afterStart (): void {
     const pubsub = this.#init.gossip === false ? undefined : this.#c.pubsub
+    this.#gaps.start()
     if (pubsub !== undefined) {
       const gossipLog = this.#c.logger.forComponent(C.LOG_GOSSIP)
+      this.#inbox = new GossipInbox({
+        store: this.#store,
+        log: gossipLog,
+        // The pull for what is missing starts as the hold expires.
+        holdMs: this.#init.gapPullDelayMs ?? C.DEFAULT_GAP_PULL_DELAY_MS,
+        onExpired: dropped => { for (const [peer, n] of dropped) this.#states.deferred(peer, n) }
+      })
       this.#announcer = new Announcer({
         pubsub,
         store: this.#store,
@@ -188,14 +232,13 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
         log: gossipLog,
         authorize: (peerId, groupId) => this.#authorize(peerId, groupId),
         ...(this.#init.announceDelayMs === undefined ? {} : { delayMs: this.#init.announceDelayMs }),
-        onBehind: peer => { this.requestSync(peer) },
-        onApplied: (peer, _theirs, ops, applied, bytes, deferred) => {
-          const id = peer.toString()
-          this.#states.announced(id, ops, applied, bytes, deferred)
-          if (applied > 0) this.safeDispatchEvent('announce:applied', { detail: { peerId: id, ops, applied } })
-        },
-        onPublished: (recipients, ops, bytes) => {
-          for (const p of recipients) this.#states.published(p.toString(), ops, bytes)
+        onAnnouncement: async a => { await this.#onAnnouncement(a) },
+        onPublished: (recipients, ops, bytes, seqs) => {
+          const self = this.#store.deviceId
+          for (const p of recipients) {
+            this.#states.published(p.toString(), ops, bytes)
+            if (seqs !== undefined) this.#states.sentOwnOps(p.toString(), self, seqs.first, seqs.last)
+          }
         },
         onVersions: (writer, mismatch) => {
           if (mismatch !== undefined) gossipLog('announcement from %p not applied: it %s', writer, mismatch)
@@ -215,10 +258,13 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
     this.#started = false
     this.#shutdown.abort()
     this.#scheduler.stop()
+    this.#gaps.stop()
     this.#unsubscribe?.()
     this.#unsubscribe = undefined
     await this.#announcer?.stop()
     this.#announcer = undefined
+    await this.#inbox?.stop()
+    this.#inbox = undefined
     this.#c.events.removeEventListener('connection:open', this.#onConnectionOpen)
     this.#c.events.removeEventListener('connection:close', this.#onConnectionClose)
     if (this.#topologyId !== undefined) this.#c.registrar.unregister(this.#topologyId)
@@ -228,6 +274,23 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
 
   announce (ops: readonly EncodedOp[]): void {
     this.#announcer?.announce(ops)
+  }
+
+  /**
+   * An announcement (of our versions, from a member): its writer's vector
+   * updates what we know the writer holds, its ops are applied (or held for
+   * order), and whatever it shows we still lack opens a gap, pulled later if
+   * gossip does not close it.
+   */
+  async #onAnnouncement (a: ReceivedAnnouncement): Promise<void> {
+    const forwarder = a.forwarder.toString()
+    this.#states.announcedVector(a.writer.toString(), a.vector, this.#store.versionVector())
+    const r = a.ops.length > 0 && this.#inbox !== undefined
+      ? await this.#inbox.receive(forwarder, a.ops, a.bytes)
+      : { applied: 0, fromHold: 0, held: 0, deferred: 0, rejected: 0 }
+    this.#states.announced(forwarder, a.ops.length, r.applied, a.bytes, r.deferred, r.held)
+    if (r.applied > 0) this.safeDispatchEvent('announce:applied', { detail: { peerId: forwarder, ops: a.ops.length, applied: r.applied } })
+    this.#gaps.observe(a.vector, forwarder)
   }
 
   getPeerStates (): PeerSyncState[] {
@@ -255,7 +318,46 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
 
   async syncWith (peer: PeerId | string, options: { signal?: AbortSignal } = {}): Promise<SessionResult> {
     const peerId = typeof peer === 'string' ? peerIdFromString(peer) : peer
-    return this.#exclusive(peerId.toString(), async () => this.#outbound(peerId, options.signal))
+    const key = peerId.toString()
+    let startedAt = 0
+    const result = await this.#exclusive(key, async () => {
+      startedAt = performance.now()
+      return await this.#outbound(peerId, options.signal)
+    })
+    if (result.crossed !== true) return result
+    // The peer's session crossed ours and carries both directions: its result is the answer.
+    const kept = await this.#keptSession(key, startedAt, options.signal)
+    return kept === undefined ? result : await kept.result.catch(() => result)
+  }
+
+  /**
+   * The inbound session our crossed stream gave way to: the peer's latest,
+   * running or ended since our stream started (a small session often ends
+   * before the crossed stream does). If it has not reached us yet (the peer
+   * opened it as it answered ours), the next one, waited for a while.
+   */
+  async #keptSession (key: string, since: number, signal?: AbortSignal): Promise<InboundRun | undefined> {
+    const latest = this.#inboundRuns.get(key)
+    if (latest !== undefined && (latest.endedAt === undefined || latest.endedAt >= since)) return latest
+    if (!this.#started) return undefined
+    return await new Promise<InboundRun | undefined>(resolve => {
+      const waiters = this.#awaitingInbound.get(key) ?? new Set()
+      this.#awaitingInbound.set(key, waiters)
+      const stop = linkSignals(this.#shutdown.signal, signal)
+      const done = (run?: InboundRun): void => {
+        clearTimeout(timer)
+        stop.signal.removeEventListener('abort', onAbort)
+        stop.clear()
+        waiters.delete(done)
+        if (waiters.size === 0 && this.#awaitingInbound.get(key) === waiters) this.#awaitingInbound.delete(key)
+        resolve(run)
+      }
+      const onAbort = (): void => { done() }
+      const timer = setTimeout(done, this.#init.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS)
+      waiters.add(done)
+      if (stop.signal.aborted) done()
+      else stop.signal.addEventListener('abort', onAbort, { once: true })
+    })
   }
 
   async syncAll (options: { signal?: AbortSignal } = {}): Promise<Array<{ peerId: string, result: SessionResult }>> {
@@ -271,9 +373,14 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
     this.#queued.add(key)
     this.#exclusive(key, async () => {
       this.#queued.delete(key)
-      // The peer is already running a session with us: it serves our pulls too.
-      if (this.#inbound.has(key)) return
-      return this.#outbound(peerId)
+      try {
+        // The peer is already running a session with us: it serves our pulls too.
+        if (this.#inbound.has(key)) return
+        return await this.#outbound(peerId)
+      } finally {
+        // A pull the gap tracker asked for is over, whether or not a session ran (no stream, not a member).
+        this.#gaps.sessionEnded(key)
+      }
     }).catch(err => { this.#log.error('sync with %p failed - %e', peerId, err) })
   }
 
@@ -351,28 +458,34 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
       stream.abort(new Error('too many sync sessions'))
       return
     }
-    // Both sides started a session at once (the dialer at connect, the other after its grace period, when
-    // identify is slow): each would carry the same ops. A session serves both directions, so one is enough:
-    // the side with the larger peer id keeps its own and refuses the other's; the refused side retries later
-    // only if it is still behind.
-    if (this.#outboundActive.has(key) && this.#c.peerId.toString() > key) {
-      this.#log('crossed sync sessions with %p: keeping ours', conn.remotePeer)
-      stream.abort(new Error('crossed sync sessions: the peer keeps its own'))
-      return
-    }
+    // Both sides started a session at once (the dialer at connect, the other after its grace period; two gap
+    // pulls): each would carry the same ops. A session serves both directions, so one is enough: the side
+    // with the larger peer id keeps its own and answers the other's with a crossed hello, after which neither
+    // side pulls on that stream and it ends cleanly (no error, nothing to retry).
+    const crossed = this.#outboundActive.has(key) && this.#c.peerId.toString() > key
+    if (crossed) this.#log('crossed sync sessions with %p: keeping ours', conn.remotePeer)
     this.#inboundTotal++
     this.#inbound.set(key, fromPeer + 1)
-    void this.#session(stream, conn, false)
+    const run = this.#session(stream, conn, false, this.#shutdown.signal, crossed)
+    const entry: InboundRun = { result: run }
+    if (!crossed) {
+      this.#inboundRuns.set(key, entry)
+      for (const wake of this.#awaitingInbound.get(key) ?? []) wake(entry)
+    }
+    void run
       .catch(err => { this.#log.error('inbound session from %p failed - %e', conn.remotePeer, err) })
       .finally(() => {
         this.#inboundTotal--
         const n = (this.#inbound.get(key) ?? 1) - 1
         if (n <= 0) this.#inbound.delete(key)
         else this.#inbound.set(key, n)
+        entry.endedAt = performance.now()
+        // Kept for a crossed `syncWith` that ends after it; one per peer, and none older than a minute.
+        for (const [peer, r] of this.#inboundRuns) if (r.endedAt !== undefined && entry.endedAt - r.endedAt > INBOUND_RUN_KEEP_MS) this.#inboundRuns.delete(peer)
       })
   }
 
-  async #session (stream: Stream, conn: Connection, initiator: boolean, signal: AbortSignal = this.#shutdown.signal): Promise<SessionResult> {
+  async #session (stream: Stream, conn: Connection, initiator: boolean, signal: AbortSignal = this.#shutdown.signal, crossed = false): Promise<SessionResult> {
     const peerId = conn.remotePeer
     const key = peerId.toString()
     const limited = conn.limits != null
@@ -398,15 +511,24 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
       ...(init.readTimeoutMs === undefined ? {} : { readTimeoutMs: init.readTimeoutMs }),
       ...(init.writeTimeoutMs === undefined ? {} : { writeTimeoutMs: init.writeTimeoutMs }),
       ...(init.compressionLevel === undefined ? {} : { compressionLevel: init.compressionLevel }),
+      ...(crossed ? { crossed } : {}),
       signal,
       log: this.#log,
       authorize: (peerId, groupId) => this.#authorize(peerId, groupId),
       onHello: remote => {
         this.#states.vector(key, remote.vector, this.#store.versionVector())
         this.#states.schemas(key, remote.schemas)
-      }
+      },
+      onPage: page => { if (page.applied > 0) this.#gaps.progress(key) }
     })
     const durationMs = performance.now() - started
+    if (result.crossed === true && result.error === undefined) {
+      // Nothing moved here: the other session between us carries both directions. Not a session of its own.
+      this.#states.sessionCrossed(key)
+      this.#log.trace('%s sync stream with %p crossed the peer\'s session: ended at once', initiator ? 'outbound' : 'inbound', peerId)
+      this.safeDispatchEvent('session:end', { detail: { peerId: key, direction: initiator ? 'outbound' : 'inbound', limited, durationMs, result } })
+      return result
+    }
     this.#states.sessionEnded(key, result, durationMs, this.#store.versionVector())
     if (result.error === undefined) {
       this.#log('%s session with %p: pulled %d ops (%d new), sent %d, %d/%d bytes in/out, %d ms%s', initiator ? 'outbound' : 'inbound', peerId,
@@ -415,8 +537,10 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
       this.#log.error('%s session with %p ended with %s%s: %s', initiator ? 'outbound' : 'inbound', peerId, result.error.code, result.error.remote ? ' (from peer)' : '', result.error.message)
     }
     this.safeDispatchEvent('session:end', { detail: { peerId: key, direction: initiator ? 'outbound' : 'inbound', limited, durationMs, result } })
-    // Ops pulled here are news to our other neighbours (a line A - B - C): tell them, they pull if behind.
-    if (result.applied > 0) this.#announcer?.announce([])
+    // Ops pulled here are news to our other neighbours (a line A - B - C): our vector tells them, a little
+    // later and once for many sessions; the ones that lack the ops pull them as a gap.
+    if (result.applied > 0) this.#announcer?.announceVector()
+    this.#gaps.sessionEnded(key)
     this.#scheduler.sessionEnded(peerId, result)
     return result
   }
@@ -450,6 +574,12 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
     this.#scheduler.connectionClosed(evt.detail.id)
   }
 }
+
+/** An inbound session, and when it ended (performance clock). */
+interface InboundRun { readonly result: Promise<SessionResult>, endedAt?: number }
+
+/** How long an ended inbound session's result is kept for a crossed `syncWith` (which ends within its own timeouts). */
+const INBOUND_RUN_KEEP_MS = 60_000
 
 function failed (initiator: boolean, error: SyncProtocolError): SessionResult {
   return { initiator, ok: false, complete: false, error, rejections: [], bytesSent: 0, bytesReceived: 0, pagesSent: 0, opsSent: 0, pagesReceived: 0, opsReceived: 0, applied: 0, duplicates: 0, rejected: 0, fragmentsSent: 0, fragmentsReceived: 0 }

@@ -95,13 +95,28 @@ export class SignatureVerifier {
 // https://github.com/libp2p/specs/blob/master/peer-ids/peer-ids.md
 const PEER_ID_PREFIX = Uint8Array.from([0x00, 0x24, 0x08, 0x01, 0x12, 0x20])
 
+/**
+ * Peer id strings of keys seen lately: a group has a handful of devices, and
+ * every vector entry and op header names one, so the base58 encoding (about
+ * ten times the cost of a hex lookup) is done once per key. Bounded: cleared
+ * when full.
+ */
+const idCache = new Map<string, string>()
+const ID_CACHE_MAX = 4096
+
 /** The libp2p peer id string (`12D3KooW…`) of a device's public key. */
 export function deviceIdToString (publicKey: Uint8Array): string {
   if (publicKey.length !== PUBLIC_KEY_BYTES) throw new InvalidArgumentError(`device public key must be ${PUBLIC_KEY_BYTES} bytes`)
+  const hex = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength).toString('hex')
+  let id = idCache.get(hex)
+  if (id !== undefined) return id
   const mh = new Uint8Array(PEER_ID_PREFIX.length + PUBLIC_KEY_BYTES)
   mh.set(PEER_ID_PREFIX, 0)
   mh.set(publicKey, PEER_ID_PREFIX.length)
-  return base58btc.baseEncode(mh)
+  id = base58btc.baseEncode(mh)
+  if (idCache.size >= ID_CACHE_MAX) idCache.clear()
+  idCache.set(hex, id)
+  return id
 }
 
 /** Parses a peer id string (`12D3KooW…`) or 64 hex chars into a device public key. */

@@ -92,6 +92,43 @@ export function splitAhead (vector: VersionVector, ops: readonly EncodedOp[]): {
   return { ready, ahead }
 }
 
+/** Where an op stands in its origin's log. */
+export interface OpPosition {
+  readonly origin: string
+  readonly seq: number
+}
+
+/**
+ * Splits announced ops like `splitAhead`, and names the origin and seq of
+ * each op that arrived ahead, so that it can be held until the ops before
+ * it arrive (see `net/holdback.ts`).
+ */
+export function splitAheadWithPositions (vector: VersionVector, ops: readonly EncodedOp[]): { ready: EncodedOp[], ahead: Array<OpPosition & { op: EncodedOp }> } {
+  const ready: EncodedOp[] = []
+  const ahead: Array<OpPosition & { op: EncodedOp }> = []
+  const next = new Map<string, number>()
+  const blocked = new Set<string>()
+  let lastKey: Uint8Array | undefined
+  let lastId = ''
+  for (const op of ops) {
+    const h = readHeader(op.body)
+    if (h === undefined) { ready.push(op); continue }
+    if (lastKey === undefined || !sameBytes(h.key, lastKey)) {
+      lastKey = h.key
+      lastId = deviceIdToString(h.key)
+    }
+    const held = next.get(lastId) ?? vector.get(lastId) ?? 0
+    if (blocked.has(lastId) || h.seq > held + 1) {
+      blocked.add(lastId)
+      ahead.push({ origin: lastId, seq: h.seq, op })
+      continue
+    }
+    if (h.seq > held) next.set(lastId, h.seq)
+    ready.push(op)
+  }
+  return { ready, ahead }
+}
+
 /** Origin key and seq of one op body, read from its first fields; undefined when the body cannot be read that far. */
 export function readOpHeader (body: Uint8Array): { originKey: Uint8Array, seq: number } | undefined {
   if (body.byteLength < HEADER_MIN_BYTES || body[0] !== OP_FORMAT_VERSION) return undefined

@@ -8,22 +8,36 @@
  * the prev hashes and signatures do not compress, so level 1 gets nearly all
  * of the gain. Values that are already compressed (images, archives) do not
  * deflate at all, so a large list is sampled first and sent as it is when
- * the samples do not shrink. Compression runs on libuv's thread pool (async
- * zlib), which keeps a large page from stalling sessions with other peers.
+ * the samples do not shrink. Compression of large lists runs on libuv's
+ * thread pool (async zlib), which keeps a large page from stalling sessions
+ * with other peers; small ones (announcements) run inline, where setting up
+ * an async zlib stream would cost several times the work itself.
  *
  * Decoding is bounded before any allocation: the declared raw size is checked
  * against the inflation limit, inflation is capped at that size (a zip bomb
  * stops there), and the op count is checked before decoding the list.
  */
 import { promisify } from 'node:util'
-import { deflateRaw as deflateRawCb, inflateRaw as inflateRawCb } from 'node:zlib'
+import { deflateRaw as deflateRawCb, deflateRawSync, inflateRaw as inflateRawCb, inflateRawSync, type ZlibOptions } from 'node:zlib'
 import type { EncodedOp } from '../oplog/op.js'
-import { COMPRESS_SAMPLE_BYTES, COMPRESS_SAMPLES, DEFAULT_COMPRESSION_LEVEL, DEFAULT_MAX_INFLATED_BYTES, MAX_DEFLATED_RATIO, MAX_OPS_PER_MESSAGE, MIN_COMPRESS_BYTES } from './constants.js'
+import {
+  COMPRESS_SAMPLE_BYTES, COMPRESS_SAMPLES, DEFAULT_COMPRESSION_LEVEL, DEFAULT_MAX_INFLATED_BYTES, INLINE_ZLIB_MAX_BYTES, MAX_DEFLATED_RATIO, MAX_OPS_PER_MESSAGE,
+  MIN_COMPRESS_BYTES
+} from './constants.js'
 import { BadRequestError, TooLargeError } from './errors.js'
 import { Compression, OpList } from './pb/sync.js'
 
-const deflateRaw = promisify(deflateRawCb)
-const inflateRaw = promisify(inflateRawCb)
+const deflateRawAsync = promisify(deflateRawCb)
+const inflateRawAsync = promisify(inflateRawCb)
+
+/** Small inputs inline, large ones on the thread pool (see the module doc). */
+async function deflateRaw (input: Uint8Array, options: ZlibOptions): Promise<Uint8Array> {
+  return input.byteLength <= INLINE_ZLIB_MAX_BYTES ? deflateRawSync(input, options) : await deflateRawAsync(input, options)
+}
+
+async function inflateRaw (input: Uint8Array, options: ZlibOptions & { maxOutputLength: number }): Promise<Uint8Array> {
+  return options.maxOutputLength <= INLINE_ZLIB_MAX_BYTES ? inflateRawSync(input, options) : await inflateRawAsync(input, options)
+}
 
 /** The op-carrying fields shared by `Page` and `Announce`. */
 export interface PackedOps {
@@ -36,6 +50,8 @@ export interface PackedOps {
 export interface PackOptions {
   /** zlib level, 0 to 9. @default DEFAULT_COMPRESSION_LEVEL (1) */
   compressionLevel?: number
+  /** Lists smaller than this are sent as they are. @default MIN_COMPRESS_BYTES (512) */
+  minCompressBytes?: number
 }
 
 export interface UnpackOptions {
@@ -53,7 +69,7 @@ export async function packOps (ops: readonly EncodedOp[], options: PackOptions =
 export async function packBytes (raw: Uint8Array, options: PackOptions = {}): Promise<Omit<PackedOps, 'count'>> {
   const level = options.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL
   const plain = { compression: Compression.NONE, ops: raw, rawBytes: raw.byteLength }
-  if (raw.byteLength < MIN_COMPRESS_BYTES || level === 0) return plain
+  if (raw.byteLength < (options.minCompressBytes ?? MIN_COMPRESS_BYTES) || level === 0) return plain
   if (raw.byteLength >= COMPRESS_SAMPLES * COMPRESS_SAMPLE_BYTES * 2 && !(await worthDeflating(raw, level))) return plain
   const deflated = new Uint8Array(await deflateRaw(raw, { level }))
   if (deflated.byteLength >= raw.byteLength) return plain

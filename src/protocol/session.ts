@@ -23,10 +23,21 @@
  * runs over libp2p streams and in-memory pipes. Every read and write has a
  * deadline; any failure ends the session with a typed error that is sent to
  * the peer when it has a wire code, and returned (never thrown) in the result.
+ *
+ * Crossed sessions: when both devices open a session with each other at once,
+ * the responder that keeps its own (the caller decides which) answers the
+ * other stream with a Hello marked `crossed` and pulls nothing; the initiator
+ * then pulls nothing either, and both end with Done: one session carries both
+ * directions, with no error and nothing to retry.
+ *
+ * A page is applied in chunks, each its own transaction, with a turn of the
+ * event loop between them (`apply-chunks.ts`), so a local write waits for at
+ * most one chunk.
  */
 import { bytesEqual } from '../oplog/bytes.js'
 import { OP_FORMAT_VERSION, type EncodedOp } from '../oplog/op.js'
 import { deviceIdToString, parseDeviceId } from '../oplog/keys.js'
+import { applyInChunks } from './apply-chunks.js'
 import {
   DEFAULT_APPLY_CHUNK_BYTES, DEFAULT_FRAGMENT_ABOVE_PAGES, DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_MAX_PAGES_PER_SESSION, DEFAULT_PAGE_MAX_BYTES, DEFAULT_PAGE_MAX_OPS,
   DEFAULT_READ_TIMEOUT_MS, DEFAULT_WRITE_TIMEOUT_MS, MAX_HELLO_SCHEMAS, MIN_FRAGMENT_ABOVE_BYTES, MIN_PAGE_MAX_BYTES, MIN_PAGE_MAX_OPS, SYNC_WIRE_VERSION
@@ -80,6 +91,14 @@ export interface SessionOptions {
   /** Ask for the next page before applying the current one. @default true */
   pipeline?: boolean
   /**
+   * Responder only: this stream crosses a session we started with the same
+   * peer. Our Hello says so and we pull nothing; a peer that reads the flag
+   * pulls nothing either. @default false
+   */
+  crossed?: boolean
+  /** Awaited between two applied chunks of a page. @default a turn of the event loop */
+  yieldBetweenChunks?: () => Promise<void>
+  /**
    * Ask for runs larger than this many bytes in fragments of at most a page
    * (see `fragments.ts`); 0 never asks. @default DEFAULT_FRAGMENT_ABOVE_PAGES × pageMaxBytes
    */
@@ -132,6 +151,8 @@ export interface SessionResult extends Readonly<SessionStats> {
   readonly error?: SyncProtocolError
   /** The first few ops the store refused, for logs and the per-peer state. */
   readonly rejections: readonly Rejection[]
+  /** One side said the session crossed another between the same devices: nothing was pulled here (the other session carries both directions). */
+  readonly crossed?: boolean
   /** Frame bytes on the stream, prefixes included. */
   readonly bytesSent: number
   readonly bytesReceived: number
@@ -154,6 +175,7 @@ export class SyncSession {
   readonly #rejections: Rejection[] = []
   #remote: CheckedHello | undefined
   #complete = false
+  #crossed = false
   /** Vectors of the Wants sent and not yet answered, oldest first (at most two: one page being applied, one in flight). */
   readonly #wants: VersionVector[] = []
   #pipelining: boolean
@@ -192,6 +214,7 @@ export class SyncSession {
       ...(remote === undefined ? {} : { remoteDeviceId: remote.deviceId, remoteVector: remote.vector }),
       ...(error === undefined ? {} : { error }),
       rejections: this.#rejections,
+      ...(this.#crossed ? { crossed: true } : {}),
       bytesSent: this.#io.bytesWritten,
       bytesReceived: this.#io.bytesRead
     }
@@ -210,6 +233,7 @@ export class SyncSession {
       throw new NotMemberError(`device ${remote.deviceId} is not a member of group ${JSON.stringify(remote.groupId)}`)
     }
     this.#remote = remote
+    this.#crossed = this.#opts.crossed === true || first.hello.crossed === true
     this.#opts.onHello?.(remote)
     if (!this.#opts.initiator) await this.#sendHello()
   }
@@ -219,10 +243,10 @@ export class SyncSession {
     let localDone = false
     let remoteDone = false
     const local = this.#store.versionVector()
-    if (isAhead(remote.vector, local)) {
+    if (!this.#crossed && isAhead(remote.vector, local)) {
       await this.#sendWant(local)
     } else {
-      this.#complete = true
+      this.#complete = !this.#crossed
       await this.#send({ done: {} })
       localDone = true
     }
@@ -284,7 +308,8 @@ export class SyncSession {
         deviceId: parseDeviceId(this.#store.deviceId),
         dataFormatVersion: OP_FORMAT_VERSION,
         vector: vectorToWire(this.#store.versionVector()),
-        schemas: [...(this.#store.schemaVersions?.() ?? [])].slice(0, MAX_HELLO_SCHEMAS).map(([collection, version]) => ({ collection, version }))
+        schemas: [...(this.#store.schemaVersions?.() ?? [])].slice(0, MAX_HELLO_SCHEMAS).map(([collection, version]) => ({ collection, version })),
+        ...(this.#opts.crossed === true && !this.#opts.initiator ? { crossed: true } : {})
       }
     })
   }
@@ -402,7 +427,7 @@ export class SyncSession {
         if (next !== undefined && isAhead(next, asked)) await this.#sendWant(next)
       }
     }
-    const result = this.#apply(ops)
+    const result = await this.#apply(ops)
     s.pagesReceived++
     s.opsReceived += ops.length
     s.applied += result.applied
@@ -460,30 +485,18 @@ export class SyncSession {
 
   /**
    * Applies a page in chunks that each end on a signed op (at least
-   * `applyChunkBytes` each). The store keeps one signature per applied run, so
-   * this is what bounds the unsigned runs we will later serve to others: a
-   * whole 1 MiB page applied at once would come back out as one run too big to
-   * cross a relay (its limit is 128 KiB per connection).
+   * `applyChunkBytes` each), one transaction per chunk with a turn of the
+   * event loop between them (see `apply-chunks.ts`). The store keeps one
+   * signature per applied run, so this is also what bounds the unsigned runs
+   * we will later serve to others: a whole 1 MiB page applied at once would
+   * come back out as one run too big to cross a relay (its limit is 128 KiB
+   * per connection).
    */
-  #apply (ops: readonly EncodedOp[]): ApplyResult {
-    const chunkBytes = this.#opts.applyChunkBytes ?? DEFAULT_APPLY_CHUNK_BYTES
-    let applied = 0
-    let duplicates = 0
-    const rejected: Rejection[] = []
-    let start = 0
-    let bytes = 0
-    for (let i = 0; i < ops.length; i++) {
-      const op = ops[i]!
-      bytes += op.body.byteLength + (op.sig?.byteLength ?? 0)
-      if (i < ops.length - 1 && (op.sig === undefined || bytes < chunkBytes)) continue
-      const r = this.#store.applyRemote(start === 0 && i === ops.length - 1 ? ops : ops.slice(start, i + 1))
-      applied += r.applied
-      duplicates += r.duplicates
-      for (const x of r.rejected) rejected.push({ ...x, index: x.index + start })
-      start = i + 1
-      bytes = 0
-    }
-    return { applied, duplicates, rejected }
+  async #apply (ops: readonly EncodedOp[]): Promise<ApplyResult> {
+    return await applyInChunks(this.#store, ops, {
+      chunkBytes: this.#opts.applyChunkBytes ?? DEFAULT_APPLY_CHUNK_BYTES,
+      ...(this.#opts.yieldBetweenChunks === undefined ? {} : { yieldBetween: this.#opts.yieldBetweenChunks })
+    })
   }
 
   async #send (msg: Partial<SyncMessage>): Promise<void> {

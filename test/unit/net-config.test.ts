@@ -30,6 +30,11 @@ describe('node config', () => {
     expect(() => { checkNodeConfig({ ...base(), strangerGraceMs: -1 }) }).toThrow(/strangerGraceMs must be a non-negative number/)
   })
 
+  it('accepts the sync service\'s gossip options, checked as durations', () => {
+    expect(() => { checkNodeConfig({ ...base(), announceDelayMs: 5, gapPullDelayMs: 3_000 }) }).not.toThrow()
+    expect(() => { checkNodeConfig({ ...base(), gapPullDelayMs: -1 }) }).toThrow(/gapPullDelayMs must be a non-negative number/)
+  })
+
   it('refuses a store that is not a SyncStore', () => {
     expect(() => { checkNodeConfig({ ...base(), store: {} as never }) }).toThrow(/store must implement SyncStore/)
   })

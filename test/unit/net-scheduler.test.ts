@@ -50,6 +50,20 @@ describe('sync scheduler', () => {
     expect(requests).toHaveLength(2)
   })
 
+  it('the dialed side counts a session that began after the connection opened, even before it heard of the connection', () => {
+    // The connection opened 300 ms ago; the dialer's session reached us 100 ms later; identify told the scheduler now.
+    const opened = Date.now() - 300
+    lastStart = opened + 100
+    scheduler.connected(peer, { id: 'c5', direction: 'inbound', timeline: { open: opened } } as unknown as Connection)
+    vi.advanceTimersByTime(1_000)
+    expect(requests).toHaveLength(0)
+    // A session from before this connection opened does not count.
+    lastStart = Date.now() - 10
+    scheduler.connected(peer, { id: 'c6', direction: 'inbound', timeline: { open: Date.now() - 5 } } as unknown as Connection)
+    vi.advanceTimersByTime(1_000)
+    expect(requests).toHaveLength(1)
+  })
+
   it('retries with backoff while we are behind after a cut, and stops once complete', () => {
     const cut = result({ ok: false, complete: false, error: new SessionClosedError('reset'), remoteVector: new Map() })
     // 100 ms, jittered down by at most a quarter.

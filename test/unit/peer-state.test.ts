@@ -56,3 +56,37 @@ describe('PeerStates totals', () => {
     expect(states.get('far')).toBeUndefined()
   })
 })
+
+describe('PeerStates vectors from gossip', () => {
+  it('a peer\'s own announcements raise what we know it holds (never lower it), and how far it is ahead of us', () => {
+    const states = new PeerStates(() => 1000)
+    states.vector('p', new Map([['p', 5], ['q', 9]]), new Map([['p', 5], ['q', 9]]))
+    expect(states.get('p')?.theyAreAheadBy).toBe(0)
+    // p wrote 3 more: its announcement says p:8. We hold p:5 still.
+    states.announcedVector('p', new Map([['p', 8], ['q', 9]]), new Map([['p', 5], ['q', 9]]))
+    expect(states.get('p')).toMatchObject({ theirVector: { p: 8, q: 9 }, theyAreAheadBy: 3 })
+    // A delayed, older announcement does not take it back; a new origin is added.
+    states.announcedVector('p', new Map([['p', 6], ['r', 2]]), new Map([['p', 8], ['q', 9]]))
+    expect(states.get('p')).toMatchObject({ theirVector: { p: 8, q: 9, r: 2 }, theyAreAheadBy: 2 })
+    // A writer we have no entry for (two hops away) gets none.
+    states.announcedVector('far', new Map([['far', 3]]), new Map())
+    expect(states.get('far')).toBeUndefined()
+  })
+
+  it('our own announcements to a peer raise what it holds of ours only when they continue what it held', () => {
+    const states = new PeerStates(() => 1000)
+    states.vector('p', new Map([['me', 4]]), new Map([['me', 4]]))
+    // Ops 5..7 sent to p: it holds 1..4, so now 1..7.
+    states.sentOwnOps('p', 'me', 5, 7)
+    expect(states.knownVector('p')?.get('me')).toBe(7)
+    // Ops 9..10 skip 8 (the announcement of 8 went elsewhere, or was lost): p cannot apply them yet.
+    states.sentOwnOps('p', 'me', 9, 10)
+    expect(states.knownVector('p')?.get('me')).toBe(7)
+    // Ops it already held do not move it back.
+    states.sentOwnOps('p', 'me', 2, 3)
+    expect(states.knownVector('p')?.get('me')).toBe(7)
+    // Unknown peers get no entry.
+    states.sentOwnOps('q', 'me', 1, 3)
+    expect(states.get('q')).toBeUndefined()
+  })
+})

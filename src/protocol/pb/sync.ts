@@ -237,6 +237,7 @@ export interface Hello {
   dataFormatVersion: number
   vector: VectorEntry[]
   schemas: SchemaVersion[]
+  crossed?: boolean
 }
 
 export namespace Hello {
@@ -281,6 +282,11 @@ export namespace Hello {
             w.uint32(50)
             SchemaVersion.codec().encode(value, w)
           }
+        }
+
+        if (obj.crossed != null) {
+          w.uint32(56)
+          w.bool(obj.crossed)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -336,6 +342,10 @@ export namespace Hello {
               obj.schemas.push(SchemaVersion.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.schemas$
               }))
+              break
+            }
+            case 7: {
+              obj.crossed = reader.bool()
               break
             }
             default: {
@@ -422,6 +432,13 @@ export namespace Hello {
 
               break
             }
+            case 7: {
+              yield {
+                field: `${prefix}.crossed`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -478,6 +495,11 @@ export namespace Hello {
     index: number
   }
 
+  export interface HelloCrossedFieldEvent {
+    field: '$.crossed'
+    value: boolean
+  }
+
   export function encode (obj: Partial<Hello>): Uint8Array {
     return encodeMessage(obj, Hello.codec())
   }
@@ -486,7 +508,7 @@ export namespace Hello {
     return decodeMessage(buf, Hello.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Generator<HelloProtocolVersionFieldEvent | HelloGroupIdFieldEvent | HelloDeviceIdFieldEvent | HelloDataFormatVersionFieldEvent | HelloVectorOriginFieldEvent | HelloVectorSeqFieldEvent | HelloSchemasCollectionFieldEvent | HelloSchemasVersionFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Generator<HelloProtocolVersionFieldEvent | HelloGroupIdFieldEvent | HelloDeviceIdFieldEvent | HelloDataFormatVersionFieldEvent | HelloVectorOriginFieldEvent | HelloVectorSeqFieldEvent | HelloSchemasCollectionFieldEvent | HelloSchemasVersionFieldEvent | HelloCrossedFieldEvent> {
     return streamMessage(buf, Hello.codec(), opts)
   }
 }
@@ -2071,6 +2093,11 @@ export namespace SyncMessage {
     index: number
   }
 
+  export interface SyncMessageHelloCrossedFieldEvent {
+    field: '$.hello.crossed'
+    value: boolean
+  }
+
   export interface SyncMessageWantVectorOriginFieldEvent {
     field: '$.want.vector[].origin'
     value: Uint8Array
@@ -2201,7 +2228,7 @@ export namespace SyncMessage {
     return decodeMessage(buf, SyncMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncMessage>): Generator<SyncMessageHelloProtocolVersionFieldEvent | SyncMessageHelloGroupIdFieldEvent | SyncMessageHelloDeviceIdFieldEvent | SyncMessageHelloDataFormatVersionFieldEvent | SyncMessageHelloVectorOriginFieldEvent | SyncMessageHelloVectorSeqFieldEvent | SyncMessageHelloSchemasCollectionFieldEvent | SyncMessageHelloSchemasVersionFieldEvent | SyncMessageWantVectorOriginFieldEvent | SyncMessageWantVectorSeqFieldEvent | SyncMessageWantMaxOpsFieldEvent | SyncMessageWantMaxBytesFieldEvent | SyncMessageWantFragmentAboveBytesFieldEvent | SyncMessageWantHeldOriginFieldEvent | SyncMessageWantHeldFirstSeqFieldEvent | SyncMessageWantHeldLastSeqFieldEvent | SyncMessageWantHeldDigestFieldEvent | SyncMessageWantHeldBytesFieldEvent | SyncMessagePageCompressionFieldEvent | SyncMessagePageOpsFieldEvent | SyncMessagePageCountFieldEvent | SyncMessagePageRawBytesFieldEvent | SyncMessagePageMoreFieldEvent | SyncMessagePageFragmentOriginFieldEvent | SyncMessagePageFragmentFirstSeqFieldEvent | SyncMessagePageFragmentLastSeqFieldEvent | SyncMessagePageFragmentDigestFieldEvent | SyncMessagePageFragmentTotalBytesFieldEvent | SyncMessagePageFragmentOffsetFieldEvent | SyncMessageErrorCodeFieldEvent | SyncMessageErrorMessageFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncMessage>): Generator<SyncMessageHelloProtocolVersionFieldEvent | SyncMessageHelloGroupIdFieldEvent | SyncMessageHelloDeviceIdFieldEvent | SyncMessageHelloDataFormatVersionFieldEvent | SyncMessageHelloVectorOriginFieldEvent | SyncMessageHelloVectorSeqFieldEvent | SyncMessageHelloSchemasCollectionFieldEvent | SyncMessageHelloSchemasVersionFieldEvent | SyncMessageHelloCrossedFieldEvent | SyncMessageWantVectorOriginFieldEvent | SyncMessageWantVectorSeqFieldEvent | SyncMessageWantMaxOpsFieldEvent | SyncMessageWantMaxBytesFieldEvent | SyncMessageWantFragmentAboveBytesFieldEvent | SyncMessageWantHeldOriginFieldEvent | SyncMessageWantHeldFirstSeqFieldEvent | SyncMessageWantHeldLastSeqFieldEvent | SyncMessageWantHeldDigestFieldEvent | SyncMessageWantHeldBytesFieldEvent | SyncMessagePageCompressionFieldEvent | SyncMessagePageOpsFieldEvent | SyncMessagePageCountFieldEvent | SyncMessagePageRawBytesFieldEvent | SyncMessagePageMoreFieldEvent | SyncMessagePageFragmentOriginFieldEvent | SyncMessagePageFragmentFirstSeqFieldEvent | SyncMessagePageFragmentLastSeqFieldEvent | SyncMessagePageFragmentDigestFieldEvent | SyncMessagePageFragmentTotalBytesFieldEvent | SyncMessagePageFragmentOffsetFieldEvent | SyncMessageErrorCodeFieldEvent | SyncMessageErrorMessageFieldEvent> {
     return streamMessage(buf, SyncMessage.codec(), opts)
   }
 }

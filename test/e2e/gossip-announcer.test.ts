@@ -1,0 +1,159 @@
+/**
+ * The announcer's pacing, over a real gossipsub pair: two libp2p nodes on
+ * 127.0.0.1 (stock TCP, Noise, yamux, identify, gossipsub; no other weft
+ * code), each with a real replica whose device key is the node's key, and a
+ * real Announcer on each. Publishes are counted where they arrive.
+ *
+ * - Under a burst of writes, announcements leave at most every
+ *   `minIntervalMs`: far fewer announcements than writes, and every op
+ *   arrives, in order.
+ * - A write after a quiet spell leaves after `delayMs`, not after
+ *   `minIntervalMs` (with an interval of a minute, it still arrives at once);
+ *   writes right after it wait for the interval.
+ *
+ * No timing is asserted: counts are bounded by the time the burst took, which
+ * only loosens the bound on a slow machine.
+ */
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { privateKeyFromRaw } from '@libp2p/crypto/keys'
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import type { Libp2p } from '@libp2p/interface'
+import { defaultLogger } from '@libp2p/logger'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
+import { afterEach, describe, expect, it } from 'vitest'
+import { Announcer, type AnnouncerInit, type ReceivedAnnouncement } from '../../src/net/announcer.js'
+import type { Replica } from '../../src/store/replica.js'
+import { newReplica } from '../helpers/fixtures.js'
+import { waitFor } from '../helpers/net-nodes.js'
+
+const GROUP = 'announcer-test'
+const log = defaultLogger().forComponent('weft:test:announcer')
+
+const cleanup: Array<() => Promise<void>> = []
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn()
+})
+
+interface Side {
+  readonly node: Libp2p<{ pubsub: GossipSub }>
+  readonly replica: Replica
+  readonly announcer: Announcer
+  /** Announcements that reached this side, in order. */
+  readonly received: ReceivedAnnouncement[]
+  /** Ops from them the replica refused. */
+  readonly refused: () => number
+}
+
+/** A stock gossipsub node whose key is a fresh replica's device key, with an Announcer for that replica. */
+async function side (options: Partial<AnnouncerInit> = {}): Promise<Side> {
+  const replica = newReplica()
+  const node = await createLibp2p({
+    privateKey: privateKeyFromRaw(replica.deviceKey.raw),
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false }) }
+  })
+  const received: ReceivedAnnouncement[] = []
+  let refused = 0
+  const announcer = new Announcer({
+    pubsub: node.services.pubsub,
+    store: replica,
+    groupId: GROUP,
+    log,
+    onAnnouncement: async a => {
+      received.push(a)
+      // Apply what arrived, as the sync service's inbox does (in order here: one writer, one path).
+      if (a.ops.length > 0) refused += replica.applyRemote(a.ops).rejected.length
+    },
+    ...options
+  })
+  announcer.start()
+  // Local writes are announced as the sync service does it.
+  const unsubscribe = replica.subscribe(e => { if (e.source === 'local') announcer.announce(e.ops) })
+  cleanup.push(async () => { unsubscribe(); await announcer.stop(); await node.stop() })
+  return { node, replica, announcer, received, refused: () => refused }
+}
+
+/** Connects the two and waits until each sees the other on the group topic. */
+async function pair (a: Side, b: Side): Promise<void> {
+  await a.node.dial(b.node.getMultiaddrs()[0]!)
+  const sees = (x: Side, y: Side): boolean => x.node.services.pubsub.getSubscribers(x.announcer.topic).some(p => p.equals(y.node.peerId))
+  await waitFor(() => sees(a, b) && sees(b, a), 'gossip subscriptions')
+}
+
+const tick = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+const opsIn = (list: ReceivedAnnouncement[]): number => list.reduce((n, a) => n + a.ops.length, 0)
+
+describe('announcer pacing over real gossipsub', () => {
+  it('a burst of writes leaves as far fewer announcements than writes, at most one per minIntervalMs, and every op arrives', async () => {
+    const minIntervalMs = 100
+    const writer = await side({ minIntervalMs })
+    const reader = await side()
+    await pair(writer, reader)
+
+    // 300 small writes, one every few ms: a steady burst lasting well over a second.
+    const writes = 300
+    const started = performance.now()
+    for (let i = 0; i < writes; i++) {
+      writer.replica.put('notes', `n${i}`, { v: i })
+      if (i % 3 === 2) await tick(5)
+    }
+    const burstMs = performance.now() - started
+    await waitFor(() => reader.replica.versionVector().get(writer.replica.deviceId) === writes, 'every write on the reader')
+
+    const publishes = reader.received.length
+    expect(opsIn(reader.received)).toBe(writes)
+    expect(reader.refused()).toBe(0)
+    // Far fewer announcements than writes ...
+    expect(publishes).toBeLessThan(writes / 5)
+    // ... and never more than one per interval: the first leaves after delayMs, each next one minIntervalMs
+    // after the one before (the last may leave after the burst ended; one more for timer rounding).
+    expect(publishes).toBeLessThanOrEqual(burstMs / minIntervalMs + 3)
+    // Each carried the writer's ops in order, and its vector after them.
+    let seq = 0
+    for (const a of reader.received) {
+      expect(a.writer.equals(writer.node.peerId)).toBe(true)
+      seq += a.ops.length
+      expect(a.vector.get(writer.replica.deviceId)).toBeGreaterThanOrEqual(seq)
+    }
+    expect(reader.replica.digest()).toBe(writer.replica.digest())
+  })
+
+  it('a write after a quiet spell leaves after delayMs, not minIntervalMs; writes right after it wait for the interval', async () => {
+    // An interval far longer than anything this test waits for: only delayMs can send the first write.
+    const writer = await side({ minIntervalMs: 60_000, delayMs: 5 })
+    const reader = await side()
+    await pair(writer, reader)
+
+    writer.replica.put('notes', 'first', { v: 1 })
+    await waitFor(() => reader.received.length === 1, 'the first write', 10_000)
+    expect(opsIn(reader.received)).toBe(1)
+
+    // Two more right after: they wait for the interval (a minute), so nothing leaves meanwhile.
+    writer.replica.put('notes', 'second', { v: 2 })
+    writer.replica.put('notes', 'third', { v: 3 })
+    await tick(1_000)
+    expect(reader.received).toHaveLength(1)
+    expect(reader.replica.get('notes', 'second')).toBeUndefined()
+  })
+
+  it('after a quiet spell longer than minIntervalMs the next write leaves on its own, without waiting for more', async () => {
+    const minIntervalMs = 300
+    const writer = await side({ minIntervalMs })
+    const reader = await side()
+    await pair(writer, reader)
+    for (let round = 1; round <= 3; round++) {
+      writer.replica.put('notes', `round-${round}`, { v: round })
+      await waitFor(() => reader.received.length === round, `round ${round}`, 10_000)
+      // Quiet for longer than the interval.
+      await tick(minIntervalMs + 100)
+    }
+    // One announcement per write, each with just that write.
+    expect(reader.received.map(a => a.ops.length)).toEqual([1, 1, 1])
+  })
+})
