@@ -19,6 +19,7 @@ import { call, DaemonUnavailableError } from './client.js'
 import { printTable, parseFieldArgs, parseValueArg } from './format.js'
 import { waitForInitialSync, withProgress } from './progress.js'
 import { queryCommands } from './query.js'
+import { WEFT_VERSION } from '../version.js'
 
 export { EXIT }
 
@@ -323,7 +324,7 @@ const COMMANDS: Record<string, Command> = {
 }
 
 function usage (): string {
-  const lines = ['usage: weft <command> [options]   (global: --data-dir DIR, --config FILE, --json, --debug)', '']
+  const lines = ['usage: weft <command> [options]   (global: --data-dir DIR, --config FILE, --json, --debug)', '       weft --version', '']
   for (const [, c] of Object.entries(COMMANDS)) lines.push(`  ${c.usage.padEnd(70)} ${c.summary}`)
   return lines.join('\n')
 }
@@ -343,6 +344,7 @@ function syncResult (r: Record<string, any>): string {
 export async function main (argv: string[]): Promise<number> {
   const name = argv[0]
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') { out(usage()); return name === undefined ? EXIT.usage : EXIT.ok }
+  if (name === '--version' || name === '-V' || name === 'version') { out(argv.includes('--json') ? JSON.stringify({ version: WEFT_VERSION }) : WEFT_VERSION); return EXIT.ok }
   const cmd = COMMANDS[name]
   const debug = argv.includes('--debug')
   const json = argv.includes('--json')
