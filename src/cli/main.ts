@@ -7,8 +7,9 @@
  *
  * Only the control API client is imported up front. The commands that host
  * the daemon or open the store (start, init, recover) and `service` import
- * their module when they run: libp2p and better-sqlite3 took about a second
- * to load, on every `weft get` a hook runs per event (`npm run bench:cli`).
+ * their module when they run: loading libp2p and better-sqlite3 costs about
+ * a second, too much for a `weft get` that a hook runs per event
+ * (`npm run bench:cli`).
  */
 import '../polyfill.js'
 import { InvalidArgumentError, WeftError } from '../errors.js'
