@@ -11,6 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { call } from '../../src/cli/client.js'
 import { acquireLock } from '../../src/daemon/lock.js'
 import { ROOT, staleReason } from '../../scripts/build.mjs'
 import { childEnv, removeDir, tempDataDir } from '../helpers/daemon.js'
@@ -92,6 +93,9 @@ describe('npm start', () => {
     cleanup.push(() => removeDir(dir))
     const s = await npmStart(dir)
     expect(s.output()).not.toContain('building first')
+    // The daemon answers on its control socket (childEnv has no XDG_RUNTIME_DIR: it is in <data dir>/run).
+    const status = await call(join(dir, 'run', 'control.sock'), 'GET', '/v1/status') as { dataDir: string }
+    expect(status.dataDir).toBe(dir)
     const tree = [s.npm.pid!, ...descendants(s.npm.pid!)]
 
     s.npm.kill('SIGTERM')
