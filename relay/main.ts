@@ -7,6 +7,7 @@
  *   weft-relay check-config [--data-dir DIR] [--config FILE] [flags]
  *   weft-relay group-key --out FILE                               new group key; prints its public key
  *   weft-relay sign-statement --group-key FILE --peer ID [--days N]
+ *   weft-relay --version                                          print the version
  *
  * Each command checks its options up front and calls one function. SIGINT and
  * SIGTERM stop the relay gracefully (a second signal exits at once). Exit
@@ -31,6 +32,7 @@ import { createRelayLog } from './log.js'
 import { startRelay } from './relay-node.js'
 import { newGroupKeyFile, signStatementFromFile } from './tools.js'
 import { registerUdxProtocol } from '../src/udx/index.js'
+import { WEFT_VERSION } from '../src/version.js'
 
 // `/udx` addresses (ours and clients') must parse before the config is read.
 registerUdxProtocol()
@@ -60,7 +62,7 @@ const USAGE = `usage: weft-relay [start] [options]
   --stranger-share X (0-1)  --stranger-reservations-per-ip N  --stranger-reservation-ttl-ms N
   --duration-limit-ms N  --data-limit-bytes N  --group-duration-limit-ms N  --group-data-limit-bytes N
   --metrics-host H  --metrics-port N | --no-metrics  --log-level error|warn|info|debug
-other commands: id, check-config, group-key --out FILE, sign-statement --group-key FILE --peer ID [--days N]`
+other commands: --version, id, check-config, group-key --out FILE, sign-statement --group-key FILE --peer ID [--days N]`
 
 const out = (s: string): void => { process.stdout.write(s + '\n') }
 
@@ -143,6 +145,7 @@ const COMMANDS: Record<string, Command> = {
 export async function main (argv: string[]): Promise<number> {
   const first = argv[0]
   if (first === '--help' || first === '-h' || first === 'help') { out(USAGE); return EXIT.ok }
+  if (first === '--version' || first === '-V' || first === 'version') { out(WEFT_VERSION); return EXIT.ok }
   const name = first !== undefined && !first.startsWith('-') ? first : 'start'
   const args = name === first ? argv.slice(1) : argv
   try {

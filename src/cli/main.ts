@@ -4,6 +4,12 @@
  * checks them up front, calls one function (usually one control API request)
  * and prints the result, as a table for people or as JSON with `--json`.
  * Errors map to exit codes in one place (`exitCodeFor`).
+ *
+ * Only the control API client is imported up front. The commands that host
+ * the daemon or open the store (start, init, recover) and `service` import
+ * their module when they run: loading libp2p and better-sqlite3 costs about
+ * a second, too much for a `weft get` that a hook runs per event
+ * (`npm run bench:cli`).
  */
 import '../polyfill.js'
 import { InvalidArgumentError, WeftError } from '../errors.js'
@@ -11,13 +17,10 @@ import { EXIT, outcomeFor } from '../daemon/error-codes.js'
 import { resolvePaths, type Paths } from '../daemon/paths.js'
 import { parseCommandLine, type Options, type Values } from './args.js'
 import { call, DaemonUnavailableError } from './client.js'
-import { runStart } from './start.js'
-import { runRecover } from './recover.js'
-import { serviceInstall, serviceUninstall, systemUnit, userUnit } from './service.js'
 import { printTable, parseFieldArgs, parseValueArg } from './format.js'
-import { initGroup } from './init.js'
 import { waitForInitialSync, withProgress } from './progress.js'
 import { queryCommands } from './query.js'
+import { WEFT_VERSION } from '../version.js'
 
 export { EXIT }
 
@@ -62,7 +65,7 @@ const COMMANDS: Record<string, Command> = {
     summary: 'run the node in the foreground (what a service manager runs)',
     options: { 'log-level': { type: 'string' }, listen: { type: 'string', multiple: true }, relay: { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'no-mdns': { type: 'boolean' }, 'no-upnp': { type: 'boolean' }, 'api-port': { type: 'string' }, 'device-name': { type: 'string' } },
     max: 0,
-    run: async ctx => { await runStart(ctx.paths, ctx.values) }
+    run: async ctx => { const { runStart } = await import('./start.js'); await runStart(ctx.paths, ctx.values) }
   },
   status: {
     usage: 'weft status', summary: 'device, group, store, and the sync state with each known peer', max: 0,
@@ -233,6 +236,7 @@ const COMMANDS: Record<string, Command> = {
   init: {
     usage: 'weft init [--name NAME]', summary: 'create a sync group with this device as its first member (weft start does it on first run)', options: { name: { type: 'string' } }, max: 0,
     run: async ctx => {
+      const { initGroup } = await import('./init.js')
       const res = await initGroup(ctx.paths, typeof ctx.values.name === 'string' ? ctx.values.name : undefined)
       printJsonOr(ctx, res, () => out(res.created ? `created group ${res.group}; this device (${res.device}) is its first member` : `this device is already in group ${res.group}`))
     }
@@ -270,6 +274,7 @@ const COMMANDS: Record<string, Command> = {
     options: { fresh: { type: 'boolean' }, force: { type: 'boolean' }, name: { type: 'string' }, replaces: { type: 'string' }, listen: { type: 'string', multiple: true }, relay: { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'no-mdns': { type: 'boolean' }, 'no-upnp': { type: 'boolean' }, 'log-level': { type: 'string' } },
     max: 1,
     run: async ctx => {
+      const { runRecover } = await import('./recover.js')
       const res = await runRecover(ctx.paths, ctx.values, ctx.args[0], line => { if (!ctx.json) process.stderr.write(`weft: ${line}\n`) })
       printJsonOr(ctx, res, () => {
         if (res.mode === 'fresh') out(`started over as ${res.device} in a new group ${res.group}; the old files are in ${res.kept}`)
@@ -305,6 +310,7 @@ const COMMANDS: Record<string, Command> = {
       const system = ctx.values.system === true
       if (ctx.values.user !== undefined && !system) throw new InvalidArgumentError('--user names the user of a system unit: use it with --system')
       // Only what the user gave: the service resolves the rest as `weft start` in this shell would.
+      const { serviceInstall, serviceUninstall, systemUnit, userUnit } = await import('./service.js')
       const o = { dataDir: ctx.values['data-dir'] as string | undefined, configFile: ctx.values.config as string | undefined, system, user: ctx.values.user as string | undefined }
       if (ctx.values.print === true) {
         if (action !== 'install') throw new InvalidArgumentError('--print goes with install: it shows the unit that install would write')
@@ -319,7 +325,7 @@ const COMMANDS: Record<string, Command> = {
 }
 
 function usage (): string {
-  const lines = ['usage: weft <command> [options]   (global: --data-dir DIR, --config FILE, --json, --debug)', '']
+  const lines = ['usage: weft <command> [options]   (global: --data-dir DIR, --config FILE, --json, --debug)', '       weft --version', '']
   for (const [, c] of Object.entries(COMMANDS)) lines.push(`  ${c.usage.padEnd(70)} ${c.summary}`)
   return lines.join('\n')
 }
@@ -339,6 +345,7 @@ function syncResult (r: Record<string, any>): string {
 export async function main (argv: string[]): Promise<number> {
   const name = argv[0]
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') { out(usage()); return name === undefined ? EXIT.usage : EXIT.ok }
+  if (name === '--version' || name === '-V' || name === 'version') { out(argv.includes('--json') ? JSON.stringify({ version: WEFT_VERSION }) : WEFT_VERSION); return EXIT.ok }
   const cmd = COMMANDS[name]
   const debug = argv.includes('--debug')
   const json = argv.includes('--json')

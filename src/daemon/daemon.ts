@@ -332,7 +332,7 @@ export class Daemon {
     return await this.#router.handle(req)
   }
 
-  /** Every endpoint of the control API; the README's "Control API" table lists the same. */
+  /** Every endpoint of the control API; docs/control-api.md lists the same. */
   #routes (): Route[] {
     const network = (): Network => {
       if (this.#network === undefined) throw new HttpError(503, 'NO_NETWORK', 'the network is not running in this daemon')

@@ -6,11 +6,13 @@
  * `weft status` and `weft doctor` name that peer. Announcements that arrive
  * ahead of what a node holds are pulled, not refused as gaps.
  */
-import { writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { encodeAdmission } from '../../src/auth/certificate.js'
 import { decodeInviteCode } from '../../src/auth/invite.js'
+import { openReplica, type Replica } from '../../src/index.js'
 import { parseDeviceId } from '../../src/oplog/keys.js'
 import { OP_FORMAT_VERSION } from '../../src/oplog/op.js'
 import { pairWithInviter } from '../../src/net/pairing.js'
@@ -32,21 +34,36 @@ afterEach(async () => {
 
 const json = (r: { stdout: string }): any => JSON.parse(r.stdout)
 
-/** An in-process node that joined `inviter`'s group with an invite and runs as a member (gossip of its own off). */
-async function member (inviter: DaemonProcess): Promise<TestNode> {
+/**
+ * An in-process node that joined `inviter`'s group with an invite and runs as
+ * a member (gossip of its own off), and `twin`: a copy of its store taken
+ * when it joined, the same device with the same key.
+ *
+ * The test decides when ops travel, so no sync session may run after the
+ * first one: the member restarts on the address it paired from, the daemon
+ * redials it there and syncs once as the dialer, and the member, the dialed
+ * side, never starts a session of its own (its connect grace is a day).
+ * Ops written on the twin exist nowhere the member could serve them from,
+ * so they reach the daemon only in the announcements the test publishes.
+ */
+async function member (inviter: DaemonProcess): Promise<{ m: TestNode, twin: Replica }> {
   const code = json(await inviter.cli(['invite', '--json'])).code as string
   const first = await startNode()
+  const listen = first.node.getMultiaddrs().map(a => a.decapsulateCode(421).toString())
   const joined = await pairWithInviter(first.node, { invite: decodeInviteCode(code), device: first.replica.deviceKey.publicKey, name: 'other-build' })
   first.replica.joinGroup(joined.groupPub, joined.chain.map(encodeAdmission))
   await first.stop()
-  const address = (json(await inviter.cli(['status', '--json'])).network.addresses as string[])[0]!
-  return await startNode({ dir: first.dir, trust: true, gossip: false, peers: [address] })
+  const twinDir = mkdtempSync(join(tmpdir(), 'weft-twin-'))
+  cpSync(first.dir, twinDir, { recursive: true })
+  const twin = openReplica({ dir: twinDir })
+  cleanup.push(() => { twin.close(); rmSync(twinDir, { recursive: true, force: true }) })
+  return { m: await startNode({ dir: first.dir, trust: true, gossip: false, listen, connectGraceMs: 24 * 3600_000 }), twin }
 }
 
-/** An announcement of `m`'s ops beyond `before`, as a build with these versions would publish it. */
-async function announcement (m: TestNode, before: Map<string, number>, versions: { protocolVersion: number, dataFormatVersion: number }): Promise<Uint8Array> {
-  const { ops } = m.replica.opsSince(before, { limit: 100, maxBytes: 1 << 20 })
-  return Announce.encode({ deviceId: parseDeviceId(m.id), vector: vectorToWire(m.replica.versionVector()), ...await packOps(ops), ...versions })
+/** An announcement of `m`'s ops beyond `before` (held in `source`), as a build with these versions would publish it. */
+async function announcement (m: TestNode, before: Map<string, number>, versions: { protocolVersion: number, dataFormatVersion: number }, source: Replica = m.replica): Promise<Uint8Array> {
+  const { ops } = source.opsSince(before, { limit: 100, maxBytes: 1 << 20 })
+  return Announce.encode({ deviceId: parseDeviceId(m.id), vector: vectorToWire(source.versionVector()), ...await packOps(ops), ...versions })
 }
 
 describe('versions on every path', () => {
@@ -56,7 +73,7 @@ describe('versions on every path', () => {
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ syncIntervalMs: 24 * 3600_000 }))
     const a = await startDaemon(dir, ['--device-name', 'alpha'])
     cleanup.push(async () => { await a.stop('SIGKILL'); removeDir(dir) })
-    const m = await member(a)
+    const { m, twin } = await member(a)
     const group = json(await a.cli(['status', '--json'])).group as string
     const vector = json(await a.cli(['status', '--json'])).vector as Record<string, number>
     await waitFor(() => m.replica.versionVector().get(a.deviceId) === vector[a.deviceId], 'the member syncs with alpha')
@@ -65,8 +82,8 @@ describe('versions on every path', () => {
 
     // Another op format: the op is not applied, and the writer is named.
     let before = m.replica.versionVector()
-    m.replica.put('notes', 'from-v2', { by: 'a newer build' })
-    await m.node.services.pubsub.publish(topic, await announcement(m, before, { protocolVersion: SYNC_WIRE_VERSION, dataFormatVersion: OP_FORMAT_VERSION + 1 }))
+    twin.put('notes', 'from-v2', { by: 'a newer build' })
+    await m.node.services.pubsub.publish(topic, await announcement(m, before, { protocolVersion: SYNC_WIRE_VERSION, dataFormatVersion: OP_FORMAT_VERSION + 1 }, twin))
     const mismatch = await eventually('alpha reports the mismatch', async () => json(await a.cli(['status', '--json'])).peers as any[],
       peers => peers.some(p => p.peerId === m.id && String(p.status).startsWith('version mismatch')))
     expect(mismatch.find(p => p.peerId === m.id).status).toContain(`op format ${OP_FORMAT_VERSION + 1}`)
@@ -79,7 +96,7 @@ describe('versions on every path', () => {
     expect(json(doctor).find((c: any) => c.check === 'versions').detail).toContain('other-build')
 
     // The same ops in a matching announcement are applied, and the mismatch clears.
-    await m.node.services.pubsub.publish(topic, await announcement(m, before, { protocolVersion: SYNC_WIRE_VERSION, dataFormatVersion: OP_FORMAT_VERSION }))
+    await m.node.services.pubsub.publish(topic, await announcement(m, before, { protocolVersion: SYNC_WIRE_VERSION, dataFormatVersion: OP_FORMAT_VERSION }, twin))
     await eventually('alpha applies the matching announcement', async () => await a.cli(['get', 'notes', 'from-v2']), r => r.code === 0)
     expect(json(await a.cli(['doctor', '--json'])).find((c: any) => c.check === 'versions')).toMatchObject({ ok: true })
 

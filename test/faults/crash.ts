@@ -145,7 +145,7 @@ export async function killWhileGrowing (kills = 20): Promise<RowResult> {
   }
   return {
     ok: refused === 0 && lost === 0 && restarts.length === kills,
-    figures: `${kills} kills, ${acked.size} acknowledged 250 KB writes, database grew to ${(bytes / 1024 / 1024).toFixed(0)} MiB, ${headerAhead} kills left the header's page count ahead of the file (an interrupted checkpoint: the state once refused as truncated), ${refused} refused restarts, ${lost} lost, restart median ${median(restarts)} ms (max ${restarts.length === 0 ? '-' : Math.max(...restarts)} ms)`,
+    figures: `${kills} kills, ${acked.size} acknowledged 250 KB writes, database grew to ${(bytes / 1024 / 1024).toFixed(0)} MiB, ${headerAhead} kills left the header's page count ahead of the file (an interrupted checkpoint, which must start, not be refused as truncated), ${refused} refused restarts, ${lost} lost, restart median ${median(restarts)} ms (max ${restarts.length === 0 ? '-' : Math.max(...restarts)} ms)`,
     notes
   }
 }
