@@ -1,7 +1,8 @@
 /**
- * Small named error classes, checked by `name` (as js-libp2p does), so that
- * callers across module and process boundaries can tell failures apart
- * without `instanceof`.
+ * Small named error classes. In one process callers tell them apart with
+ * `instanceof`; across a process boundary (the control API, the query
+ * process) the stable `code` travels, and `daemon/error-codes.ts` maps it to
+ * an HTTP status and an exit code.
  */
 export class WeftError extends Error {
   static override name = 'WeftError'

@@ -4,7 +4,6 @@
  * (`node.services.sync`) runs sessions and exposes per-peer state.
  */
 export { createNode, type WeftNode, type WeftServices } from './node.js'
-export { startNetwork, summarize, type Network, type NetworkMetrics, type SessionSummary } from './network.js'
 export { checkNodeConfig, type NodeConfig } from './config.js'
 export { weftSync, DefaultSyncService, type SyncService, type SyncServiceComponents, type SyncServiceEvents, type SyncSessionEvent, type AnnounceAppliedEvent } from './sync-service.js'
 export type { SyncServiceInit, ChangeFeed, Authorize } from './sync-options.js'
