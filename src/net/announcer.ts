@@ -38,7 +38,7 @@ import type { Logger, PeerId, TypedEventTarget } from '@libp2p/interface'
 import { OP_FORMAT_VERSION, type EncodedOp } from '../oplog/op.js'
 import { parseDeviceId } from '../oplog/keys.js'
 import { SYNC_WIRE_VERSION } from '../protocol/constants.js'
-import { vectorAfter } from '../protocol/op-header.js'
+import { readOpHeader } from '../protocol/op-header.js'
 import { encodedOpsBytes, packOps, unpackOps, type PackedOps } from '../protocol/ops-codec.js'
 import { Announce, Compression } from '../protocol/pb/sync.js'
 import type { SyncStore, VersionVector } from '../protocol/port.js'
@@ -234,7 +234,7 @@ export class Announcer {
       })
       const { recipients } = await pubsub.publish(this.topic, data)
       // Our pending ops are our own writes, in order and contiguous.
-      const last = ops.length > 0 ? vectorAfter(new Map(), ops)?.get(store.deviceId) : undefined
+      const last = ops.length > 0 ? readOpHeader(ops[ops.length - 1]!.body)?.seq : undefined
       this.#init.onPublished?.(recipients, ops.length, data.byteLength, last === undefined ? undefined : { first: last - ops.length + 1, last })
       log.trace('announced %d ops in %d bytes to %d peers', ops.length, data.byteLength, recipients.length)
     } catch (err) {

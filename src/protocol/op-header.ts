@@ -23,12 +23,9 @@ function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)
 }
 
-interface Header { readonly key: Uint8Array, readonly seq: number }
-
-/** The origin key and seq at the start of an op body, or undefined when they cannot be read. */
-function readHeader (body: Uint8Array): Header | undefined {
+/** Origin key and seq of one op body, read from its first fields; undefined when the body cannot be read that far. */
+export function readOpHeader (body: Uint8Array): { originKey: Uint8Array, seq: number } | undefined {
   if (body.byteLength < HEADER_MIN_BYTES || body[0] !== OP_FORMAT_VERSION) return undefined
-  const key = body.subarray(1, 1 + PUBLIC_KEY_BYTES)
   let seq = 0
   let scale = 1
   let at = 1 + PUBLIC_KEY_BYTES
@@ -39,7 +36,7 @@ function readHeader (body: Uint8Array): Header | undefined {
     if ((b & 0x80) === 0) break
     scale *= 128
   }
-  return { key, seq }
+  return { originKey: body.subarray(1, 1 + PUBLIC_KEY_BYTES), seq }
 }
 
 /**
@@ -52,11 +49,11 @@ export function vectorAfter (vector: VersionVector, ops: readonly EncodedOp[]): 
   let lastKey: Uint8Array | undefined
   let lastId = ''
   for (const { body } of ops) {
-    const h = readHeader(body)
+    const h = readOpHeader(body)
     if (h === undefined) return undefined
-    if (lastKey === undefined || !sameBytes(h.key, lastKey)) {
-      lastKey = h.key
-      lastId = deviceIdToString(h.key)
+    if (lastKey === undefined || !sameBytes(h.originKey, lastKey)) {
+      lastKey = h.originKey
+      lastId = deviceIdToString(h.originKey)
     }
     if (h.seq > (out.get(lastId) ?? 0)) out.set(lastId, h.seq)
   }
@@ -72,24 +69,8 @@ export function vectorAfter (vector: VersionVector, ops: readonly EncodedOp[]): 
  * `ready`, so the store refuses it with the real reason.
  */
 export function splitAhead (vector: VersionVector, ops: readonly EncodedOp[]): { ready: EncodedOp[], ahead: number } {
-  const ready: EncodedOp[] = []
-  const next = new Map<string, number>()
-  const blocked = new Set<string>()
-  let ahead = 0
-  for (const op of ops) {
-    const h = readHeader(op.body)
-    if (h === undefined) { ready.push(op); continue }
-    const id = deviceIdToString(h.key)
-    const held = next.get(id) ?? vector.get(id) ?? 0
-    if (blocked.has(id) || h.seq > held + 1) {
-      blocked.add(id)
-      ahead++
-      continue
-    }
-    if (h.seq > held) next.set(id, h.seq)
-    ready.push(op)
-  }
-  return { ready, ahead }
+  const { ready, ahead } = splitAheadWithPositions(vector, ops)
+  return { ready, ahead: ahead.length }
 }
 
 /** Where an op stands in its origin's log. */
@@ -111,11 +92,11 @@ export function splitAheadWithPositions (vector: VersionVector, ops: readonly En
   let lastKey: Uint8Array | undefined
   let lastId = ''
   for (const op of ops) {
-    const h = readHeader(op.body)
+    const h = readOpHeader(op.body)
     if (h === undefined) { ready.push(op); continue }
-    if (lastKey === undefined || !sameBytes(h.key, lastKey)) {
-      lastKey = h.key
-      lastId = deviceIdToString(h.key)
+    if (lastKey === undefined || !sameBytes(h.originKey, lastKey)) {
+      lastKey = h.originKey
+      lastId = deviceIdToString(h.originKey)
     }
     const held = next.get(lastId) ?? vector.get(lastId) ?? 0
     if (blocked.has(lastId) || h.seq > held + 1) {
@@ -127,20 +108,4 @@ export function splitAheadWithPositions (vector: VersionVector, ops: readonly En
     ready.push(op)
   }
   return { ready, ahead }
-}
-
-/** Origin key and seq of one op body, read from its first fields; undefined when the body cannot be read that far. */
-export function readOpHeader (body: Uint8Array): { originKey: Uint8Array, seq: number } | undefined {
-  if (body.byteLength < HEADER_MIN_BYTES || body[0] !== OP_FORMAT_VERSION) return undefined
-  let seq = 0
-  let scale = 1
-  let at = 1 + PUBLIC_KEY_BYTES
-  for (let i = 0; ; i++) {
-    if (i >= 8 || at >= body.byteLength) return undefined
-    const b = body[at++]!
-    seq += (b & 0x7f) * scale
-    if ((b & 0x80) === 0) break
-    scale *= 128
-  }
-  return { originKey: body.subarray(1, 1 + PUBLIC_KEY_BYTES), seq }
 }
