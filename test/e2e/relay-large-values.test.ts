@@ -30,6 +30,8 @@ describe('large values through a stock relay', () => {
     b.node.services.sync.addEventListener('session:end', e => { sessions.push(e.detail) })
     await b.node.dial(multiaddr(`${relayAddr}/p2p-circuit/p2p/${a.id}`))
     await waitFor(() => converged([a, b]), 'both values and the writes after them on B', 150_000, 200)
+    // The session that applied the last slices may still be finishing (Done, stats): count its fragments too.
+    await waitFor(() => b.node.services.sync.getPeerState(a.id)?.sessionActive !== true, 'B\'s last session with A ended', 30_000, 50)
 
     expect(b.replica.get('files', 'large')).toEqual(a.replica.get('files', 'large'))
     expect(b.replica.get('notes', 'after-4')).toEqual({ i: 4 })
