@@ -16,9 +16,10 @@
  *
  * Writes are gathered for a few milliseconds and sent as one message, so a
  * burst of small transactions costs one publish; while writes keep coming,
- * announcements leave at most every DEFAULT_ANNOUNCE_MIN_INTERVAL_MS, since
- * each message costs every receiver a signature check, a transaction and the
- * libp2p stack's work per message whatever it carries. The pending list is
+ * announcements leave at most every DEFAULT_ANNOUNCE_MIN_INTERVAL_MS, and less
+ * often the more members they reach (`announceInterval`), since each message
+ * costs every receiver a signature check, a transaction and the libp2p
+ * stack's work per message whatever it carries. The pending list is
  * bounded: a write that would take it past the inline limit sends it at once,
  * and a write larger than the limit goes out as our vector alone (receivers
  * then pull), so a bulk import never piles up here. A node that pulled ops
@@ -45,7 +46,8 @@ import type { SyncStore, VersionVector } from '../protocol/port.js'
 import { vectorFromWire, vectorToWire } from '../protocol/vector.js'
 import {
   ANNOUNCE_TOPIC_DOMAIN, ANNOUNCE_TOPIC_PREFIX, ANNOUNCE_TOPIC_TAG_BYTES, DEFAULT_ANNOUNCE_DELAY_MS, DEFAULT_ANNOUNCE_MAX_INFLATED_BYTES,
-  DEFAULT_ANNOUNCE_MIN_INTERVAL_MS, DEFAULT_ANNOUNCE_MAX_OPS_BYTES, DEFAULT_ANNOUNCE_MIN_COMPRESS_BYTES, DEFAULT_VECTOR_ANNOUNCE_DELAY_MS
+  DEFAULT_ANNOUNCE_INTERVAL_PER_RECIPIENT_MS, DEFAULT_ANNOUNCE_MAX_INTERVAL_MS, DEFAULT_ANNOUNCE_MIN_INTERVAL_MS, DEFAULT_ANNOUNCE_MAX_OPS_BYTES,
+  DEFAULT_ANNOUNCE_MIN_COMPRESS_BYTES, DEFAULT_VECTOR_ANNOUNCE_DELAY_MS
 } from './constants.js'
 
 /** The parts of gossipsub the announcer uses. */
@@ -84,6 +86,10 @@ export interface AnnouncerInit {
   delayMs?: number
   /** Least time between two announcements while writes keep coming. @default DEFAULT_ANNOUNCE_MIN_INTERVAL_MS (100 ms) */
   minIntervalMs?: number
+  /** The interval grows by this per recipient of the last announcement (see `announceInterval`). @default DEFAULT_ANNOUNCE_INTERVAL_PER_RECIPIENT_MS (25 ms) */
+  intervalPerRecipientMs?: number
+  /** ... up to this. @default DEFAULT_ANNOUNCE_MAX_INTERVAL_MS (200 ms), or minIntervalMs when that is longer */
+  maxIntervalMs?: number
   /** @default DEFAULT_VECTOR_ANNOUNCE_DELAY_MS (500 ms) */
   vectorDelayMs?: number
   /** @default DEFAULT_ANNOUNCE_MAX_OPS_BYTES (16 KiB) */
@@ -117,11 +123,31 @@ export function versionMismatch (a: Pick<Announce, 'protocolVersion' | 'dataForm
   return `announces with sync protocol ${a.protocolVersion} and op format ${a.dataFormatVersion}; this node speaks ${SYNC_WIRE_VERSION} and ${OP_FORMAT_VERSION}`
 }
 
+/** Pacing of announcements while writes keep coming. */
+export interface AnnounceInterval {
+  readonly minMs: number
+  readonly perRecipientMs: number
+  readonly maxMs: number
+}
+
+/**
+ * How long after the last announcement the next may leave while writes keep
+ * coming, given how many peers the last one reached: each announcement costs
+ * every recipient its per-message work, so the interval grows with them
+ * (within `minMs`..`maxMs`) and a writer's cost to the group stays about the
+ * same whatever its size.
+ */
+export function announceInterval (recipients: number, p: AnnounceInterval): number {
+  return Math.min(Math.max(p.minMs, recipients * p.perRecipientMs), Math.max(p.maxMs, p.minMs))
+}
+
 export class Announcer {
   readonly topic: string
   readonly #init: AnnouncerInit
   readonly #delayMs: number
-  readonly #minIntervalMs: number
+  readonly #interval: AnnounceInterval
+  /** Peers the last announcement reached (sets the interval). */
+  #lastRecipients = 0
   readonly #vectorDelayMs: number
   readonly #maxOpsBytes: number
   #pending: EncodedOp[] = []
@@ -138,7 +164,11 @@ export class Announcer {
     this.#init = init
     this.topic = announceTopic(init.groupId)
     this.#delayMs = init.delayMs ?? DEFAULT_ANNOUNCE_DELAY_MS
-    this.#minIntervalMs = init.minIntervalMs ?? DEFAULT_ANNOUNCE_MIN_INTERVAL_MS
+    this.#interval = {
+      minMs: init.minIntervalMs ?? DEFAULT_ANNOUNCE_MIN_INTERVAL_MS,
+      perRecipientMs: init.intervalPerRecipientMs ?? DEFAULT_ANNOUNCE_INTERVAL_PER_RECIPIENT_MS,
+      maxMs: init.maxIntervalMs ?? DEFAULT_ANNOUNCE_MAX_INTERVAL_MS
+    }
     this.#vectorDelayMs = init.vectorDelayMs ?? DEFAULT_VECTOR_ANNOUNCE_DELAY_MS
     this.#maxOpsBytes = init.maxOpsBytes ?? DEFAULT_ANNOUNCE_MAX_OPS_BYTES
   }
@@ -165,7 +195,8 @@ export class Announcer {
 
   /**
    * Queues local ops for the next announcement: a few ms from now, or, while
-   * writes keep coming, once `minIntervalMs` has passed since the last one.
+   * writes keep coming, once the interval has passed since the last one
+   * (`announceInterval`: 100 ms, up to 200 ms in larger groups).
    * Ops that would take the pending list past the inline limit send what is
    * pending at once and start a new list; a single write larger than the
    * limit is announced by our vector alone (receivers pull it).
@@ -185,7 +216,7 @@ export class Announcer {
     }
     if (this.#timer === undefined) {
       const now = performance.now()
-      const at = Math.max(now + this.#delayMs, this.#lastFlushAt + this.#minIntervalMs)
+      const at = Math.max(now + this.#delayMs, this.#lastFlushAt + announceInterval(this.#lastRecipients, this.#interval))
       this.#timer = setTimeout(() => {
         this.#timer = undefined
         this.#flushNow()
@@ -233,6 +264,7 @@ export class Announcer {
         dataFormatVersion: OP_FORMAT_VERSION
       })
       const { recipients } = await pubsub.publish(this.topic, data)
+      this.#lastRecipients = recipients.length
       // Our pending ops are our own writes, in order and contiguous.
       const last = ops.length > 0 ? readOpHeader(ops[ops.length - 1]!.body)?.seq : undefined
       this.#init.onPublished?.(recipients, ops.length, data.byteLength, last === undefined ? undefined : { first: last - ops.length + 1, last })

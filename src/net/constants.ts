@@ -101,6 +101,19 @@ export const DEFAULT_ANNOUNCE_DELAY_MS = 5
  */
 export const DEFAULT_ANNOUNCE_MIN_INTERVAL_MS = 100
 /**
+ * The interval grows with the members an announcement reaches: each one
+ * costs every recipient its per-message work, so a writer's cost to the
+ * group stays about the same whatever the group's size. This much per
+ * recipient of the last announcement, from DEFAULT_ANNOUNCE_MIN_INTERVAL_MS
+ * (up to four recipients) to DEFAULT_ANNOUNCE_MAX_INTERVAL_MS (eight and
+ * more). Measured with ten devices all writing (`npm run bench:group`): 200 ms
+ * instead of 100 cut the group's CPU by about a third and the write p95 with
+ * it (docs/performance.md).
+ */
+export const DEFAULT_ANNOUNCE_INTERVAL_PER_RECIPIENT_MS = 25
+/** The longest a write waits for the next announcement while writes keep coming. */
+export const DEFAULT_ANNOUNCE_MAX_INTERVAL_MS = 200
+/**
  * After a session brought it ops, a node announces its vector (no ops) once
  * this long after, unless an announcement of its own writes carried it
  * meanwhile: a neighbour that lacks those ops (a line A - B - C) pulls them.

@@ -7,6 +7,8 @@
  * - Under a burst of writes, announcements leave at most every
  *   `minIntervalMs`: far fewer announcements than writes, and every op
  *   arrives, in order.
+ * - The interval grows with the peers the last announcement reached
+ *   (`intervalPerRecipientMs`).
  * - A write after a quiet spell leaves after `delayMs`, not after
  *   `minIntervalMs` (with an interval of a minute, it still arrives at once);
  *   writes right after it wait for the interval.
@@ -121,6 +123,28 @@ describe('announcer pacing over real gossipsub', () => {
       seq += a.ops.length
       expect(a.vector.get(writer.replica.deviceId)).toBeGreaterThanOrEqual(seq)
     }
+    expect(reader.replica.digest()).toBe(writer.replica.digest())
+  })
+
+  it('the interval grows with the peers the last announcement reached', async () => {
+    // One reader: an interval of 1 x 150 ms, far above the 10 ms minimum.
+    const perRecipientMs = 150
+    const writer = await side({ minIntervalMs: 10, intervalPerRecipientMs: perRecipientMs, maxIntervalMs: 1_000 })
+    const reader = await side()
+    await pair(writer, reader)
+
+    const writes = 200
+    const started = performance.now()
+    for (let i = 0; i < writes; i++) {
+      writer.replica.put('notes', `n${i}`, { v: i })
+      if (i % 2 === 1) await tick(5)
+    }
+    const burstMs = performance.now() - started
+    await waitFor(() => reader.replica.versionVector().get(writer.replica.deviceId) === writes, 'every write on the reader')
+    expect(opsIn(reader.received)).toBe(writes)
+    // At most one per 150 ms (the first after delayMs, the last after the burst, one for timer rounding);
+    // at the 10 ms minimum there would have been up to ten times as many.
+    expect(reader.received.length).toBeLessThanOrEqual(burstMs / perRecipientMs + 3)
     expect(reader.replica.digest()).toBe(writer.replica.digest())
   })
 
