@@ -27,7 +27,7 @@ import type { MembershipRecord, Admission, Revocation } from '../auth/certificat
 import type { AddResult, Membership } from '../auth/membership.js'
 import type { InviteStore } from '../auth/invite-store.js'
 import { planApply, resultOf, writePlan, type ApplyPlan, type ApplyTarget, type ApplyView, type OriginAuthorizer } from './apply-remote.js'
-import { loadDeviceKey, writeDeviceKey } from './device-key-file.js'
+import { DEVICE_KEY_FILE, loadStoreDeviceKey, type StoreDeviceKey } from './device-key-file.js'
 import { countBeyond, integrityCheck, stats, type StoreStats } from './diagnostics.js'
 import { GroupRecords } from './group-records.js'
 import { checkName, loadClock, LocalWrites, persistClock, type Writer } from './local-writes.js'
@@ -35,7 +35,6 @@ import { loadMigrations, migrate } from './migrate.js'
 import { TrustTables } from './trust-tables.js'
 import { DEFAULT_MAX_HELD_BYTES, Quarantine, type HeldRun } from './quarantine.js'
 import { OplogTables } from './oplog-store.js'
-import { databaseState } from './store-files.js'
 import { openDatabase, openError, quickCheck, RECOVER_HINT, storeError, type Db } from './sqlite.js'
 import { PeerBookTables } from './peer-book.js'
 import { fieldToValue, StateTables } from './state.js'
@@ -56,8 +55,14 @@ export interface ReplicaOptions {
   maxDriftMs?: number
   /** Max encoded size of one value. @default 1048576 (1 MiB) */
   maxValueBytes?: number
-  /** Use this key instead of the directory's `device.key`. */
-  deviceKey?: DeviceKey
+  /**
+   * The device key, loaded once by the composition root: what
+   * `loadStoreDeviceKey(dir)` returned (a new one is written to
+   * `dir/device.key` once the database records it), or a `DeviceKey` the
+   * caller keeps itself (never written here).
+   * @default loadStoreDeviceKey(dir): the directory's `device.key`, made on a first start
+   */
+  deviceKey?: StoreDeviceKey | DeviceKey
   /** Called for every remote op's origin before it is applied (group membership). */
   authorize?: OriginAuthorizer
   /** Run SQLite's quick_check at open and refuse a damaged file. @default true */
@@ -118,19 +123,15 @@ export class Replica implements SyncStore {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 })
     const file = join(this.dir, 'replica.db')
     this.#file = file
-    const keyFile = join(this.dir, 'device.key')
-    let key = options.deviceKey
-    if (key === undefined) {
-      key = loadDeviceKey(keyFile)
-      // The key file is written only once a database has recorded it, so a
-      // key without a database means the database is gone: a fresh one would
-      // sign new ops with seq 1, 2, … again, which the group already holds.
-      if (key !== undefined && databaseState(file) !== 'present') {
-        throw new StoreOpenError(`${file} is ${databaseState(file) === 'empty' ? 'empty (0 bytes)' : 'missing'}, but ${keyFile} exists: this device's store is lost. Starting a fresh store with the old key would reuse its sequence numbers, and its group would refuse it as equivocating. ${RECOVER_HINT}`, { reason: 'lost' })
-      }
+    // A bare DeviceKey is the caller's own (never written here); otherwise the directory's key file, new or loaded.
+    const given = options.deviceKey
+    const stored = given instanceof DeviceKey ? undefined : given ?? loadStoreDeviceKey(this.dir)
+    if (stored !== undefined && stored.file !== join(this.dir, DEVICE_KEY_FILE)) {
+      throw new InvalidArgumentError(`openReplica: the device key was loaded from ${stored.file}, not from this replica's directory ${this.dir}`)
     }
+    const newKey = stored === undefined || stored.onDisk ? undefined : stored.key
+    const key = given instanceof DeviceKey ? given : stored!.key
     this.#db = openDatabase(file, loadMigrations().length)
-    let newKey: DeviceKey | undefined
     try {
       const migrated = migrate(this.#db, file)
       if (migrated.length === 0 && options.integrityCheck !== false) {
@@ -142,13 +143,11 @@ export class Replica implements SyncStore {
       const trust = new TrustTables(this.#db)
       this.#quarantine = new Quarantine(this.#db, options.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES)
       const recorded = this.#oplog.getMeta('device')
-      if (key === undefined) {
+      if (newKey !== undefined) {
         if (this.#oplog.origins().some(o => o.seq > 0) || trust.group() !== undefined) {
-          throw new StoreOpenError(`${keyFile} is missing, but ${file} holds this device's data${recorded === undefined ? '' : ` (device ${deviceIdToString(recorded)})`}: weft will not make a new identity over it. Put the key file back (mode 0600), or: ${RECOVER_HINT}`, { reason: 'key_missing' })
+          throw new StoreOpenError(`${stored!.file} is missing, but ${file} holds this device's data${recorded === undefined ? '' : ` (device ${deviceIdToString(recorded)})`}: weft will not make a new identity over it. Put the key file back (mode 0600), or: ${RECOVER_HINT}`, { reason: 'key_missing' })
         }
         // A first start (or one interrupted before it wrote the key): nothing was signed yet.
-        newKey = DeviceKey.generate()
-        key = newKey
       } else if (recorded !== undefined && !bytesEqual(recorded, key.publicKey)) {
         throw new StoreOpenError(`the device key (${key.id}) is not the key ${file} was written with (${deviceIdToString(recorded)}): the key file was replaced. Put the original back, or: ${RECOVER_HINT}`, { reason: 'key_mismatch' })
       }
@@ -160,7 +159,7 @@ export class Replica implements SyncStore {
         this.#oplog.ensureOrigin(own.publicKey)
       })()
       // Only now, with the database holding the key's public half, is the key written.
-      if (newKey !== undefined) writeDeviceKey(keyFile, newKey)
+      stored?.persist()
       this.#tables = new DeclaredTables(this.#db, join(this.dir, TABLES_FILE))
       this.#clock = loadClock(this.#oplog, options)
       this.#peerBook = new PeerBookTables(this.#db)
