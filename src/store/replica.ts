@@ -143,20 +143,18 @@ export class Replica implements SyncStore {
       const trust = new TrustTables(this.#db)
       this.#quarantine = new Quarantine(this.#db, options.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES)
       const recorded = this.#oplog.getMeta('device')
-      if (newKey !== undefined) {
-        if (this.#oplog.origins().some(o => o.seq > 0) || trust.group() !== undefined) {
-          throw new StoreOpenError(`${stored!.file} is missing, but ${file} holds this device's data${recorded === undefined ? '' : ` (device ${deviceIdToString(recorded)})`}: weft will not make a new identity over it. Put the key file back (mode 0600), or: ${RECOVER_HINT}`, { reason: 'key_missing' })
-        }
-        // A first start (or one interrupted before it wrote the key): nothing was signed yet.
-      } else if (recorded !== undefined && !bytesEqual(recorded, key.publicKey)) {
+      // A new key is fine only where nothing was signed yet: a first start, or one interrupted before it wrote the key.
+      if (newKey !== undefined && (this.#oplog.origins().some(o => o.seq > 0) || trust.group() !== undefined)) {
+        throw new StoreOpenError(`${stored!.file} is missing, but ${file} holds this device's data${recorded === undefined ? '' : ` (device ${deviceIdToString(recorded)})`}: weft will not make a new identity over it. Put the key file back (mode 0600), or: ${RECOVER_HINT}`, { reason: 'key_missing' })
+      }
+      if (newKey === undefined && recorded !== undefined && !bytesEqual(recorded, key.publicKey)) {
         throw new StoreOpenError(`the device key (${key.id}) is not the key ${file} was written with (${deviceIdToString(recorded)}): the key file was replaced. Put the original back, or: ${RECOVER_HINT}`, { reason: 'key_mismatch' })
       }
-      const own = key
-      this.deviceKey = own
-      this.deviceId = own.id
+      this.deviceKey = key
+      this.deviceId = key.id
       this.#db.transaction(() => {
-        if (recorded === undefined || newKey !== undefined) this.#oplog.setMeta('device', own.publicKey)
-        this.#oplog.ensureOrigin(own.publicKey)
+        if (recorded === undefined || newKey !== undefined) this.#oplog.setMeta('device', key.publicKey)
+        this.#oplog.ensureOrigin(key.publicKey)
       })()
       // Only now, with the database holding the key's public half, is the key written.
       stored?.persist()
@@ -168,7 +166,7 @@ export class Replica implements SyncStore {
         oplog: this.#oplog,
         state: this.#state,
         clock: this.#clock,
-        key: own,
+        key,
         maxValueBytes: options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES,
         checkOpen: () => this.#open(),
         transact: fn => { this.#synchronous('FULL'); return transact(fn) },
@@ -180,11 +178,12 @@ export class Replica implements SyncStore {
         state: this.#state,
         oplog: this.#oplog,
         clock: this.#clock,
-        key: own,
+        key,
         transact,
         commit: intents => { this.#writes.commit(intents) }
       })
       const external = options.authorize
+      const quarantine = options.maxHeldBytes === 0 ? undefined : this.#quarantine
       this.#view = {
         oplog: this.#oplog,
         clock: this.#clock,
@@ -193,9 +192,9 @@ export class Replica implements SyncStore {
         // In a group, only members write, and a revoked device only before its revocation.
         membership: () => this.#groups.membership === undefined ? undefined : this.#groups,
         authorize: external === undefined ? undefined : (origin, hlc) => external(deviceIdToString(origin), hlc),
-        quarantine: options.maxHeldBytes === 0 ? undefined : this.#quarantine
+        quarantine
       }
-      this.#target = { oplog: this.#oplog, state: this.#state, quarantine: this.#view.quarantine === undefined ? undefined : this.#quarantine }
+      this.#target = { oplog: this.#oplog, state: this.#state, quarantine }
     } catch (err) {
       this.#db.close()
       throw openError(err, file)
@@ -236,7 +235,8 @@ export class Replica implements SyncStore {
    */
   #applyBatch (batch: readonly EncodedOp[], now: number): { plan: ApplyPlan, applied: Op[] } {
     const plan = planApply(this.#view, batch)
-    if (plan.records.length > 0 && this.#groups.membership !== undefined) this.#groups.add(plan.records)
+    // Saved in the transaction that applies the plan, before its ops, as authorization counted them.
+    if (plan.records.length > 0) this.#groups.add(plan.records)
     const applied = writePlan(this.#target, plan, now)
     if (plan.maxHlc !== undefined) {
       this.#clock.receive(plan.maxHlc)
