@@ -17,9 +17,8 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { maxHlc, ZERO_HLC, type Hlc, type HybridClock, type WallClock } from '../hlc/index.js'
-import { ClosedError, InvalidArgumentError, StoreOpenError } from '../errors.js'
-import { bytesEqual } from '../oplog/bytes.js'
-import { DeviceKey, deviceIdToString, SignatureVerifier } from '../oplog/keys.js'
+import { ClosedError, InvalidArgumentError } from '../errors.js'
+import { deviceIdToString, SignatureVerifier, type DeviceKey } from '../oplog/keys.js'
 import { DEFAULT_MAX_VALUE_BYTES, MAX_COLLECTION_BYTES, MAX_KEY_BYTES, type EncodedOp, type Op } from '../oplog/op.js'
 import type { Value } from '../oplog/value.js'
 import type { ApplyResult, OpsPage, OpsSinceOptions, Rejection, SyncStore, VersionVector } from '../protocol/port.js'
@@ -27,17 +26,16 @@ import type { MembershipRecord, Admission, Revocation } from '../auth/certificat
 import type { AddResult, Membership } from '../auth/membership.js'
 import type { InviteStore } from '../auth/invite-store.js'
 import { planApply, resultOf, writePlan, type ApplyPlan, type ApplyTarget, type ApplyView, type OriginAuthorizer } from './apply-remote.js'
-import { DEVICE_KEY_FILE, loadStoreDeviceKey, type StoreDeviceKey } from './device-key-file.js'
+import type { StoreDeviceKey } from './device-key-file.js'
 import { countBeyond, integrityCheck, stats, type StoreStats } from './diagnostics.js'
 import { GroupRecords } from './group-records.js'
 import { checkName, loadClock, LocalWrites, persistClock, type Writer } from './local-writes.js'
-import { loadMigrations, migrate } from './migrate.js'
-import { TrustTables } from './trust-tables.js'
-import { DEFAULT_MAX_HELD_BYTES, Quarantine, type HeldRun } from './quarantine.js'
-import { OplogTables } from './oplog-store.js'
-import { openDatabase, openError, quickCheck, RECOVER_HINT, storeError, type Db } from './sqlite.js'
+import { openStore } from './open-store.js'
+import type { HeldRun, Quarantine } from './quarantine.js'
+import type { OplogTables } from './oplog-store.js'
+import { openError, storeError, type Db } from './sqlite.js'
 import { PeerBookTables } from './peer-book.js'
-import { fieldToValue, StateTables } from './state.js'
+import { fieldToValue, type StateTables } from './state.js'
 import { DeclaredTables, TABLES_FILE, type CollectionSchema, type DeclareResult, type LiveQuery, type LiveQueryListener, type LiveQueryOptions, type QueryOptions, type QueryParams, type QueryResult, type SchemaInfo } from './tables/index.js'
 
 export { MAX_BATCH_OPS, RESERVED_PREFIX, type Writer } from './local-writes.js'
@@ -121,43 +119,16 @@ export class Replica implements SyncStore {
     if (typeof options?.dir !== 'string' || options.dir === '') throw new InvalidArgumentError('openReplica needs { dir }: the directory for the replica files')
     this.dir = options.dir
     mkdirSync(this.dir, { recursive: true, mode: 0o700 })
-    const file = join(this.dir, 'replica.db')
+    const store = openStore(this.dir, options)
+    const { db, file, key } = store
+    this.#db = db
     this.#file = file
-    // A bare DeviceKey is the caller's own (never written here); otherwise the directory's key file, new or loaded.
-    const given = options.deviceKey
-    const stored = given instanceof DeviceKey ? undefined : given ?? loadStoreDeviceKey(this.dir)
-    if (stored !== undefined && stored.file !== join(this.dir, DEVICE_KEY_FILE)) {
-      throw new InvalidArgumentError(`openReplica: the device key was loaded from ${stored.file}, not from this replica's directory ${this.dir}`)
-    }
-    const newKey = stored === undefined || stored.onDisk ? undefined : stored.key
-    const key = given instanceof DeviceKey ? given : stored!.key
-    this.#db = openDatabase(file, loadMigrations().length)
+    this.#oplog = store.oplog
+    this.#state = store.state
+    this.#quarantine = store.quarantine
+    this.deviceKey = key
+    this.deviceId = key.id
     try {
-      const migrated = migrate(this.#db, file)
-      if (migrated.length === 0 && options.integrityCheck !== false) {
-        const problems = quickCheck(this.#db)
-        if (problems.length > 0) throw new StoreOpenError(`database ${file} is damaged (quick_check: ${problems.slice(0, 3).join('; ')}). ${RECOVER_HINT}`, { reason: 'corrupt' })
-      }
-      this.#oplog = new OplogTables(this.#db)
-      this.#state = new StateTables(this.#db)
-      const trust = new TrustTables(this.#db)
-      this.#quarantine = new Quarantine(this.#db, options.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES)
-      const recorded = this.#oplog.getMeta('device')
-      // A new key is fine only where nothing was signed yet: a first start, or one interrupted before it wrote the key.
-      if (newKey !== undefined && (this.#oplog.origins().some(o => o.seq > 0) || trust.group() !== undefined)) {
-        throw new StoreOpenError(`${stored!.file} is missing, but ${file} holds this device's data${recorded === undefined ? '' : ` (device ${deviceIdToString(recorded)})`}: weft will not make a new identity over it. Put the key file back (mode 0600), or: ${RECOVER_HINT}`, { reason: 'key_missing' })
-      }
-      if (newKey === undefined && recorded !== undefined && !bytesEqual(recorded, key.publicKey)) {
-        throw new StoreOpenError(`the device key (${key.id}) is not the key ${file} was written with (${deviceIdToString(recorded)}): the key file was replaced. Put the original back, or: ${RECOVER_HINT}`, { reason: 'key_mismatch' })
-      }
-      this.deviceKey = key
-      this.deviceId = key.id
-      this.#db.transaction(() => {
-        if (recorded === undefined || newKey !== undefined) this.#oplog.setMeta('device', key.publicKey)
-        this.#oplog.ensureOrigin(key.publicKey)
-      })()
-      // Only now, with the database holding the key's public half, is the key written.
-      stored?.persist()
       this.#tables = new DeclaredTables(this.#db, join(this.dir, TABLES_FILE))
       this.#clock = loadClock(this.#oplog, options)
       this.#peerBook = new PeerBookTables(this.#db)
@@ -174,7 +145,7 @@ export class Replica implements SyncStore {
         committed: ops => this.#emit({ source: 'local', ops })
       })
       this.#groups = new GroupRecords({
-        trust,
+        trust: store.trust,
         state: this.#state,
         oplog: this.#oplog,
         clock: this.#clock,
