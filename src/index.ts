@@ -5,6 +5,7 @@
 import './polyfill.js'
 
 export { openReplica, Replica, MAX_BATCH_OPS } from './store/replica.js'
+export { loadStoreDeviceKey, StoreDeviceKey } from './store/device-key-file.js'
 export type { ReplicaOptions, ChangeEvent, ChangeListener, ListOptions, Row, Writer } from './store/replica.js'
 export type { ApplyResult, OpsPage, OpsSinceOptions, Rejection, SyncStore, VersionVector } from './protocol/port.js'
 export type { EncodedOp, Op, OpKind, RejectReason } from './oplog/op.js'

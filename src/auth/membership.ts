@@ -230,6 +230,13 @@ export class Membership {
 
   has (id: string): boolean { return this.#records.has(id) }
 
+  /** A copy to add records to without changing this one (what a plan that must write nothing needs). */
+  fork (): Membership {
+    const copy = new Membership(this.groupPub, { verifier: this.#verifier, maxRecords: this.#maxRecords })
+    for (const [id, record] of this.#records) copy.#records.set(id, record)
+    return copy
+  }
+
   get size (): number { return this.#records.size }
 
   /** Every record held (valid on its own, whatever its status), by id: what to persist and to offer peers. */

@@ -10,10 +10,11 @@ import { encodeAdmission } from '../auth/certificate.js'
 import { createInvite, decodeInviteCode, type Invite } from '../auth/invite.js'
 import type { Joined } from '../auth/pairing.js'
 import { renderInviteQr } from '../auth/qr.js'
-import { deviceIdToString, parseDeviceId } from '../oplog/keys.js'
+import { deviceIdToString, parseDeviceId, type DeviceKey } from '../oplog/keys.js'
 import { InvalidArgumentError, WeftError } from '../errors.js'
 import { decodeOp, OP_KINDS, type Op } from '../oplog/op.js'
 import { decodeValue, type Value } from '../oplog/value.js'
+import { loadStoreDeviceKey } from '../store/device-key-file.js'
 import { openReplica, type Replica } from '../store/replica.js'
 import { RECOVER_HINT } from '../store/sqlite.js'
 import { securePermissions } from '../store/store-files.js'
@@ -71,7 +72,7 @@ export interface NetworkMetrics {
   opsHeld: number
 }
 
-export type NetworkFactory = (replica: Replica, config: DaemonConfig, log: Logger, extraPeers?: string[]) => Promise<Network>
+export type NetworkFactory = (replica: Replica, config: DaemonConfig, log: Logger, deviceKey: DeviceKey, extraPeers?: string[]) => Promise<Network>
 
 export interface OpView {
   origin: string
@@ -128,6 +129,7 @@ export class Daemon {
   #queries: QueryRoutes | undefined
   #stopping: Promise<void> | undefined
   readonly #networkFactory: NetworkFactory | undefined
+  #deviceKey: DeviceKey | undefined
   /** Built on the first request: the query routes exist once the replica is open. */
   #router: Router | undefined
   readonly #options: DaemonOptions
@@ -159,14 +161,17 @@ export class Daemon {
         this.log('warn', 'narrowed the permissions of the data dir (it was readable by other local users)', { path: fix.path, from: fix.from.toString(8), to: fix.to.toString(8) })
       }
       checkNoPendingRecovery(this.paths.dataDir)
-      this.#replica = openReplica({ dir: this.paths.dataDir, maxDriftMs: this.config.maxDriftMs, maxValueBytes: this.config.maxValueBytes })
+      // The device key is loaded once, here, and handed to the store and the node.
+      const deviceKey = loadStoreDeviceKey(this.paths.dataDir)
+      this.#replica = openReplica({ dir: this.paths.dataDir, deviceKey, maxDriftMs: this.config.maxDriftMs, maxValueBytes: this.config.maxValueBytes })
+      this.#deviceKey = deviceKey.key
       if (this.#replica.group === undefined && this.#options.createGroup !== false) {
         // A first start makes a group of one device, so `weft invite` works at once.
         const { groupId } = this.#replica.createGroup(this.config.deviceName)
         this.log('info', 'created a new sync group with this device as its first member', { group: groupId })
       }
       this.#queries = new QueryRoutes(this.#replica, this.log)
-      if (this.#networkFactory !== undefined) this.#network = await this.#networkFactory(this.#replica, this.config, this.log)
+      if (this.#networkFactory !== undefined) this.#network = await this.#networkFactory(this.#replica, this.config, this.log, deviceKey.key)
       this.#api = new ControlApi({
         socket: this.paths.socket,
         runtimeDir: this.paths.runtimeDir,
@@ -537,7 +542,7 @@ export class Daemon {
     if (this.#networkFactory === undefined) return
     await this.#network?.stop().catch(err => this.log('warn', `stopping the network: ${String(err)}`))
     this.#network = undefined
-    this.#network = await this.#networkFactory(this.replica, this.config, this.log, extraPeers)
+    this.#network = await this.#networkFactory(this.replica, this.config, this.log, this.#deviceKey!, extraPeers)
   }
 
   #list (collection: string, q: URLSearchParams): unknown {

@@ -10,7 +10,7 @@ import { InvalidArgumentError, WeftError } from '../errors.js'
 import type { Invite } from '../auth/invite.js'
 import type { Joined, MembershipView } from '../auth/pairing.js'
 import { MAX_INVITE_ADDRESSES } from '../auth/constants.js'
-import { deviceIdToString, parseDeviceId } from '../oplog/keys.js'
+import { deviceIdToString, parseDeviceId, type DeviceKey } from '../oplog/keys.js'
 import { handlePairing, pairingDialRank, pairWithInviter } from '../net/pairing.js'
 // The daemon is the composition root: the relay-auth client and credential
 // encoding live with the relay's protocol, which the daemon speaks to.
@@ -96,9 +96,11 @@ class NodeNetwork implements Network {
   readonly #log: Logger
 
   readonly #config: DaemonConfig
+  readonly #deviceKey: DeviceKey
 
-  constructor (node: WeftNode, replica: Replica, log: Logger, config: DaemonConfig) {
+  constructor (node: WeftNode, replica: Replica, log: Logger, config: DaemonConfig, deviceKey: DeviceKey) {
     this.#config = config
+    this.#deviceKey = deviceKey
     this.#node = node
     this.#replica = replica
     this.#log = log
@@ -119,7 +121,7 @@ class NodeNetwork implements Network {
     node.addEventListener('connection:open', e => {
       const conn = e.detail
       if (!relayIds.has(conn.remotePeer.toString()) || conn.limits !== undefined) return
-      const chain = replica.membership?.chainFor(replica.deviceKey.publicKey)
+      const chain = replica.membership?.chainFor(deviceKey.publicKey)
       if (chain === undefined) return
       authenticateToRelay(conn, ADMISSION_CHAIN_SCHEME, encodeAdmissionChain(chain))
         .then(res => {
@@ -330,7 +332,7 @@ class NodeNetwork implements Network {
   }
 
   async join (invite: Invite, name: string, signal?: AbortSignal): Promise<Joined> {
-    return await pairWithInviter(this.#node, { invite, device: this.#replica.deviceKey.publicKey, name, ...(signal === undefined ? {} : { signal }) })
+    return await pairWithInviter(this.#node, { invite, device: this.#deviceKey.publicKey, name, ...(signal === undefined ? {} : { signal }) })
   }
 
   readonly #unsubscribe: () => void
@@ -346,7 +348,7 @@ class NodeNetwork implements Network {
   async startPairing (): Promise<void> {
     const replica = this.#replica
     this.#unhandlePairing = await handlePairing(this.#node, {
-      deviceKey: replica.deviceKey,
+      deviceKey: this.#deviceKey,
       invites: replica.invites,
       membership: () => pairingMembership(replica),
       onAccepted: accepted => {
@@ -401,10 +403,10 @@ function neverSynced (peerId: string): PeerSyncState {
   return { peerId, connected: false, limited: false, sessionActive: false, sessions: 0, opsSent: 0, opsReceived: 0, opsApplied: 0, bytesSent: 0, bytesReceived: 0, theirVector: {}, theirSchemas: {}, theyAreAheadBy: 0, opsDeferred: 0 }
 }
 
-export const networkFactory: NetworkFactory = async (replica: Replica, config: DaemonConfig, log: Logger, extraPeers: string[] = []) => {
+export const networkFactory: NetworkFactory = async (replica: Replica, config: DaemonConfig, log: Logger, deviceKey: DeviceKey, extraPeers: string[] = []) => {
   const group = replica.group
   const node = await createNode({
-    privateKey: replica.deviceKey.raw,
+    privateKey: deviceKey.raw,
     store: replica,
     listen: config.listen,
     relays: config.relays,
@@ -425,7 +427,7 @@ export const networkFactory: NetworkFactory = async (replica: Replica, config: D
     },
     syncIntervalMs: config.syncIntervalMs
   })
-  const network = new NodeNetwork(node, replica, log, config)
+  const network = new NodeNetwork(node, replica, log, config, deviceKey)
   await network.startPairing()
   return network
 }

@@ -15,6 +15,12 @@
  * (quarantine.ts), with the unsigned ops just before them and every later op
  * of their origin: `planHold` verifies them the same way, and `writePlan`
  * puts them in the quarantine instead of the oplog.
+ *
+ * `planApply` is pure over a read-only view of the store: it reads heads and
+ * writes nothing, not even the membership records the batch carries (it
+ * counts them when authorizing, and returns them in the plan). The caller
+ * runs it inside its transaction, saves the records and `writePlan`s the
+ * rest in the same transaction.
  */
 import { compareHlc, type Hlc, type HybridClock } from '../hlc/index.js'
 import { bytesEqual, toHex } from '../oplog/bytes.js'
@@ -32,20 +38,32 @@ export type OriginAuthorizer = (origin: string, hlc: Hlc) => boolean
 /** The same, by public key: what the store checks per op. */
 export type OriginKeyAuthorizer = (origin: Uint8Array, hlc: Hlc) => boolean
 
-export interface ApplyContext {
-  readonly oplog: OplogTables
-  readonly state: StateTables
-  readonly clock: HybridClock
+/** The group as a plan sees it (group-records.ts implements it). Read-only. */
+export interface MembershipView {
+  /** The membership records `ops` carry: self-certifying, so taken from any origin. */
+  recordsIn(ops: readonly Op[]): Uint8Array[]
+  /** Who may write when, counting `records` as if already saved (without saving them). */
+  authorizer(records: readonly Uint8Array[]): OriginKeyAuthorizer
+}
+
+/** What `planApply` reads: heads, the clock, the quarantine's runs, the group. It writes through none of them. */
+export interface ApplyView {
+  readonly oplog: Pick<OplogTables, 'origin' | 'hashAt'>
+  readonly clock: Pick<HybridClock, 'wall' | 'maxDriftMs'>
   readonly verifier: SignatureVerifier
   readonly limits: DecodeLimits
+  /** Checked after the group's own rule (e.g. an app's hook). */
   readonly authorize?: OriginKeyAuthorizer | undefined
-  /**
-   * Sees every decoded op of a batch before any is authorized: membership
-   * records are self-certifying, so they are taken from the batch first and
-   * a new device's ops in the same batch as its admission are accepted.
-   */
-  readonly harvest?: ((ops: readonly Op[]) => void) | undefined
+  /** The group this replica is in now, if any: looked up per batch, as pairing can change it. */
+  readonly membership?: (() => MembershipView | undefined) | undefined
   /** Where ops from the future wait (quarantine.ts); without it they are refused as `drift`. */
+  readonly quarantine?: Pick<Quarantine, 'run' | 'hashAt' | 'fits' | 'maxBytes'> | undefined
+}
+
+/** What `writePlan` writes to. */
+export interface ApplyTarget {
+  readonly oplog: OplogTables
+  readonly state: StateTables
   readonly quarantine?: Quarantine | undefined
 }
 
@@ -66,12 +84,18 @@ export interface ApplyPlan {
   readonly maxHlc: Hlc | undefined
   /** Verified ops from the future, one list per origin, to put in quarantine. */
   readonly holds: Op[][]
+  /**
+   * Membership records the batch carries (from any of its ops, applied or
+   * not: each record proves itself), for the caller to save with the plan.
+   * Authorization already counted them.
+   */
+  readonly records: readonly Uint8Array[]
 }
 
 interface Indexed { op: Op, index: number }
 
-/** Pure-ish planning step: reads heads, writes nothing. */
-export function planApply (ctx: ApplyContext, batch: readonly EncodedOp[]): ApplyPlan {
+/** The planning step: reads through `ctx`, writes nothing; the plan says what to write. */
+export function planApply (ctx: ApplyView, batch: readonly EncodedOp[]): ApplyPlan {
   const rejected: Rejection[] = []
   const byOrigin = new Map<string, Indexed[]>()
   // Pages come in runs of one origin: compare with the last op's origin
@@ -95,7 +119,15 @@ export function planApply (ctx: ApplyContext, batch: readonly EncodedOp[]): Appl
     }
   })
 
-  if (ctx.harvest !== undefined) ctx.harvest([...byOrigin.values()].flatMap(list => list.map(it => it.op)))
+  // Records first: a new device's ops in the same batch as its admission are accepted.
+  const group = ctx.membership?.()
+  const records = group === undefined ? [] : group.recordsIn([...byOrigin.values()].flatMap(list => list.map(it => it.op)))
+  const groupAuthorize = group?.authorizer(records)
+  const external = ctx.authorize
+  const authorize: OriginKeyAuthorizer | undefined = groupAuthorize === undefined
+    ? external
+    : external === undefined ? groupAuthorize : (origin, hlc) => groupAuthorize(origin, hlc) && external(origin, hlc)
+  const holdCtx = { verifier: ctx.verifier, authorize }
 
   const runs: PlannedRun[] = []
   const holds: Op[][] = []
@@ -170,7 +202,7 @@ export function planApply (ctx: ApplyContext, batch: readonly EncodedOp[]): Appl
       // Ops after the origin's held run wait behind it, in chain order.
       const behind = fresh.filter(it => it.op.seq > held.last)
       fresh = fresh.filter(it => it.op.seq < held.first)
-      const ops = planHold(ctx, ctx.quarantine!, key, { seq: held.last, hash: held.lastHash, hlc: held.lastHlc }, behind, reject)
+      const ops = planHold(holdCtx, ctx.quarantine!, key, { seq: held.last, hash: held.lastHash, hlc: held.lastHlc }, behind, reject)
       if (ops.length > 0) holds.push(ops)
     }
     if (fresh.length === 0) continue
@@ -186,7 +218,7 @@ export function planApply (ctx: ApplyContext, batch: readonly EncodedOp[]): Appl
         reject(fresh[i]!, 'drift', `op ${op.seq}: HLC is ${op.hlc.ms - wall} ms ahead of the local clock (max drift ${ctx.clock.maxDriftMs} ms)`)
         break
       }
-      if (ctx.authorize !== undefined && !ctx.authorize(key, op.hlc)) {
+      if (authorize !== undefined && !authorize(key, op.hlc)) {
         reject(fresh[i]!, 'not_member', `op ${op.seq}: origin is not a member of this group at the op's time`)
         cut = i
         break
@@ -205,7 +237,7 @@ export function planApply (ctx: ApplyContext, batch: readonly EncodedOp[]): Appl
     if (holdTail) {
       const last = candidates[verdict.accepted - 1]?.op
       const base = last === undefined ? head : { seq: last.seq, hash: last.hash, hlc: last.hlc }
-      const ops = planHold(ctx, ctx.quarantine!, key, base, [...candidates.slice(verdict.accepted), ...fresh.slice(cut)], reject)
+      const ops = planHold(holdCtx, ctx.quarantine!, key, base, [...candidates.slice(verdict.accepted), ...fresh.slice(cut)], reject)
       if (ops.length > 0) holds.push(ops)
     } else {
       const from = future ? cut : cut + 1
@@ -217,7 +249,7 @@ export function planApply (ctx: ApplyContext, batch: readonly EncodedOp[]): Appl
       for (const op of ops) if (maxHlc === undefined || compareHlc(op.hlc, maxHlc) > 0) maxHlc = op.hlc
     }
   }
-  return { runs, duplicates, rejected, equivocating, maxHlc, holds }
+  return { runs, duplicates, rejected, equivocating, maxHlc, holds, records }
 }
 
 const deviceIdCache = new Map<string, string>()
@@ -239,7 +271,7 @@ function deviceIdOf (key: Uint8Array): string {
  * interval), so a forwarder cannot plant a bad signature that would later
  * end a page we serve.
  */
-function signaturesToKeep (ctx: ApplyContext, ops: readonly Op[], signedIndex: number): Set<number> {
+function signaturesToKeep (ctx: ApplyView, ops: readonly Op[], signedIndex: number): Set<number> {
   const keep = new Set<number>([signedIndex])
   let opsSince = 0
   let bytesSince = 0
@@ -262,8 +294,8 @@ function originKeyOf (id: string | undefined): Uint8Array | undefined {
   try { return parseDeviceId(id) } catch { return undefined }
 }
 
-/** Writes a plan; must run inside a transaction. Returns the applied ops. */
-export function writePlan (ctx: ApplyContext, plan: ApplyPlan, now: number): Op[] {
+/** Writes a plan (all but its `records`, which the group's owner saves); must run inside a transaction. Returns the applied ops. */
+export function writePlan (ctx: ApplyTarget, plan: ApplyPlan, now: number): Op[] {
   const applied: Op[] = []
   for (const run of plan.runs) {
     const origin = run.origin ?? ctx.oplog.ensureOrigin(run.key)

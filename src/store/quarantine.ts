@@ -190,7 +190,7 @@ export interface HoldContext {
  * op's time and that the chain and a signature authenticate, if the table
  * has room. The rest is refused through `reject`, as `applyRemote` would.
  */
-export function planHold (ctx: HoldContext, q: Quarantine, key: Uint8Array, base: ChainHead | null, list: readonly BatchOp[], reject: (it: BatchOp, reason: RejectReason, message: string) => void): Op[] {
+export function planHold (ctx: HoldContext, q: Pick<Quarantine, 'fits' | 'maxBytes'>, key: Uint8Array, base: ChainHead | null, list: readonly BatchOp[], reject: (it: BatchOp, reason: RejectReason, message: string) => void): Op[] {
   if (list.length === 0) return []
   let cut = list.length
   for (let i = 0; i < list.length; i++) {

@@ -1,9 +1,11 @@
 /**
  * A replica: one device's copy of the data, in one SQLite file.
  *
- * Local writes become ops stamped with the device's HLC, chained to the
- * device's previous op and signed once per call (or per `batch`). Remote ops
- * go through `applyRemote`. Both update the materialized state tables in the
+ * `Replica` is the facade: opening and closing, reads, the `SyncStore` port
+ * (remote ops through `applyRemote`) and change events. The rest has modules
+ * of its own, each handed the tables, clock and key it needs: local writes
+ * (local-writes.ts), the group lifecycle (group-records.ts) and diagnostics
+ * (diagnostics.ts). Every write updates the materialized state tables in the
  * same transaction as the oplog and the persisted clock, so the store is
  * never half-applied and the HLC stays monotonic across restarts.
  *
@@ -14,35 +16,33 @@
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { compareHlc, decodeHlc, encodeHlc, HybridClock, MAX_COUNTER, maxHlc, ZERO_HLC, type Hlc, type WallClock } from '../hlc/index.js'
-import { ClosedError, InvalidArgumentError, StoreOpenError } from '../errors.js'
-import { bytesEqual } from '../oplog/bytes.js'
-import { DeviceKey, deviceIdToString, SignatureVerifier } from '../oplog/keys.js'
-import { createOp, decodeOp, DEFAULT_MAX_VALUE_BYTES, MAX_COLLECTION_BYTES, MAX_FIELD_BYTES, MAX_INCREMENT, MAX_KEY_BYTES, signingMessage, withSignature, ZERO_HASH, type EncodedOp, type Op, type OpKind } from '../oplog/op.js'
-import { decodeValue, encodeValue, type Value } from '../oplog/value.js'
+import { maxHlc, ZERO_HLC, type Hlc, type HybridClock, type WallClock } from '../hlc/index.js'
+import { ClosedError, InvalidArgumentError } from '../errors.js'
+import { deviceIdToString, SignatureVerifier, type DeviceKey } from '../oplog/keys.js'
+import { DEFAULT_MAX_VALUE_BYTES, MAX_COLLECTION_BYTES, MAX_KEY_BYTES, type EncodedOp, type Op } from '../oplog/op.js'
+import type { Value } from '../oplog/value.js'
 import type { ApplyResult, OpsPage, OpsSinceOptions, Rejection, SyncStore, VersionVector } from '../protocol/port.js'
-import { planApply, resultOf, writePlan, type ApplyContext, type OriginAuthorizer } from './apply-remote.js'
-import { loadDeviceKey, writeDeviceKey } from './device-key-file.js'
-import { loadMigrations, migrate } from './migrate.js'
-import { TrustTables } from './trust-tables.js'
-import { DEFAULT_MAX_HELD_BYTES, Quarantine, type HeldRun } from './quarantine.js'
-import { createGroup, groupIdToString } from '../auth/group.js'
-import { decodeRecord, encodeRecord, recordId, signAdmission, signRevocation, type Admission, type MembershipRecord, type Revocation } from '../auth/certificate.js'
-import { Membership, type AddResult } from '../auth/membership.js'
-import { decodeSuccession, encodeSuccession, signSuccession, verifySuccession } from '../auth/succession.js'
+import type { MembershipRecord, Admission, Revocation } from '../auth/certificate.js'
+import type { AddResult, Membership } from '../auth/membership.js'
 import type { InviteStore } from '../auth/invite-store.js'
-import { OplogTables, SIGNATURE_EVERY_BYTES, SIGNATURE_EVERY_OPS, type OriginHead } from './oplog-store.js'
-import { databaseState } from './store-files.js'
-import { isCorruption, openDatabase, openError, quickCheck, RECOVER_HINT, storeError, type Db } from './sqlite.js'
+import { planApply, resultOf, writePlan, type ApplyPlan, type ApplyTarget, type ApplyView, type OriginAuthorizer } from './apply-remote.js'
+import type { StoreDeviceKey } from './device-key-file.js'
+import { countBeyond, integrityCheck, stats, type StoreStats } from './diagnostics.js'
+import { GroupRecords } from './group-records.js'
+import { checkName, loadClock, LocalWrites, persistClock, type Writer } from './local-writes.js'
+import { openStore } from './open-store.js'
+import type { HeldRun, Quarantine } from './quarantine.js'
+import type { OplogTables } from './oplog-store.js'
+import { openError, storeError, type Db } from './sqlite.js'
 import { PeerBookTables } from './peer-book.js'
-import { fieldToValue, StateTables } from './state.js'
+import { fieldToValue, type StateTables } from './state.js'
 import { DeclaredTables, TABLES_FILE, type CollectionSchema, type DeclareResult, type LiveQuery, type LiveQueryListener, type LiveQueryOptions, type QueryOptions, type QueryParams, type QueryResult, type SchemaInfo } from './tables/index.js'
+
+export { MAX_BATCH_OPS, RESERVED_PREFIX, type Writer } from './local-writes.js'
+export { MEMBERS_COLLECTION, SUCCESSION_KEY_PREFIX } from './group-records.js'
 
 /** Chunks of held ops `releaseHeld` applies per call (each one transaction): bounds one call's work. */
 const MAX_RELEASE_CHUNKS_PER_CALL = 8
-
-/** Most ops one local call (or batch) may write: a batch is signed once and must fit one sync page. */
-export const MAX_BATCH_OPS = 10_000
 
 export interface ReplicaOptions {
   /** Directory holding `replica.db` and `device.key` (created 0700 if missing). */
@@ -53,8 +53,14 @@ export interface ReplicaOptions {
   maxDriftMs?: number
   /** Max encoded size of one value. @default 1048576 (1 MiB) */
   maxValueBytes?: number
-  /** Use this key instead of the directory's `device.key`. */
-  deviceKey?: DeviceKey
+  /**
+   * The device key, loaded once by the composition root: what
+   * `loadStoreDeviceKey(dir)` returned (a new one is written to
+   * `dir/device.key` once the database records it), or a `DeviceKey` the
+   * caller keeps itself (never written here).
+   * @default loadStoreDeviceKey(dir): the directory's `device.key`, made on a first start
+   */
+  deviceKey?: StoreDeviceKey | DeviceKey
   /** Called for every remote op's origin before it is applied (group membership). */
   authorize?: OriginAuthorizer
   /** Run SQLite's quick_check at open and refuse a damaged file. @default true */
@@ -89,41 +95,6 @@ export interface ListOptions {
 
 export interface Row { readonly key: string, readonly fields: Record<string, unknown> }
 
-interface Intent { kind: OpKind, collection: string, key: string, field: string, value: Uint8Array, element?: Uint8Array }
-
-/** Writes available inside `batch`. */
-export interface Writer {
-  put(collection: string, key: string, fields: Record<string, Value>): void
-  delete(collection: string, key: string): void
-  increment(collection: string, key: string, field: string, by?: number): void
-  add(collection: string, key: string, field: string, element: Value): void
-  remove(collection: string, key: string, field: string, element: Value): void
-}
-
-const textBytes = (s: string): number => Buffer.byteLength(s, 'utf8')
-
-/** Collections weft keeps for itself (membership records); apps cannot write them. */
-export const RESERVED_PREFIX = '_weft.'
-export const MEMBERS_COLLECTION = '_weft.members'
-/** Keys of succession statements in MEMBERS_COLLECTION: this prefix and the old device's id. */
-export const SUCCESSION_KEY_PREFIX = 'succession-'
-
-function checkNotReserved (collection: string): void {
-  if (collection.startsWith(RESERVED_PREFIX)) throw new InvalidArgumentError(`collection names starting with ${RESERVED_PREFIX} are reserved for weft`)
-}
-
-function checkName (what: string, v: unknown, max: number): string {
-  if (typeof v !== 'string' || v.length === 0) throw new InvalidArgumentError(`${what} must be a non-empty string, got ${v === '' ? 'an empty string' : typeof v}`)
-  if (textBytes(v) > max) throw new InvalidArgumentError(`${what} is ${textBytes(v)} bytes, over the ${max}-byte limit`)
-  // SQLite TEXT cuts at U+0000, and a lone surrogate would be stored as other
-  // bytes than the op's UTF-8 body carries to peers: both break convergence.
-  if (v.includes('\u0000')) throw new InvalidArgumentError(`${what} may not contain U+0000`)
-  if (LONE_SURROGATE.test(v)) throw new InvalidArgumentError(`${what} is not well-formed Unicode (it holds a lone surrogate)`)
-  return v
-}
-
-const LONE_SURROGATE = /\p{Cs}/u
-
 export class Replica implements SyncStore {
   readonly dir: string
   readonly deviceKey: DeviceKey
@@ -135,12 +106,12 @@ export class Replica implements SyncStore {
   readonly #quarantine: Quarantine
   readonly #tables: DeclaredTables
   readonly #clock: HybridClock
-  readonly #ctx: ApplyContext
-  readonly #maxValueBytes: number
+  readonly #view: ApplyView
+  readonly #target: ApplyTarget
+  readonly #writes: LocalWrites
+  readonly #groups: GroupRecords
   readonly #listeners = new Set<ChangeListener>()
-  #trust!: TrustTables
   #peerBook!: PeerBookTables
-  #membership: Membership | undefined
   #closed = false
   #sync: 'FULL' | 'NORMAL' = 'FULL'
 
@@ -148,71 +119,53 @@ export class Replica implements SyncStore {
     if (typeof options?.dir !== 'string' || options.dir === '') throw new InvalidArgumentError('openReplica needs { dir }: the directory for the replica files')
     this.dir = options.dir
     mkdirSync(this.dir, { recursive: true, mode: 0o700 })
-    this.#maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES
-    const file = join(this.dir, 'replica.db')
+    const store = openStore(this.dir, options)
+    const { db, file, key } = store
+    this.#db = db
     this.#file = file
-    const keyFile = join(this.dir, 'device.key')
-    let key = options.deviceKey
-    if (key === undefined) {
-      key = loadDeviceKey(keyFile)
-      // The key file is written only once a database has recorded it, so a
-      // key without a database means the database is gone: a fresh one would
-      // sign new ops with seq 1, 2, … again, which the group already holds.
-      if (key !== undefined && databaseState(file) !== 'present') {
-        throw new StoreOpenError(`${file} is ${databaseState(file) === 'empty' ? 'empty (0 bytes)' : 'missing'}, but ${keyFile} exists: this device's store is lost. Starting a fresh store with the old key would reuse its sequence numbers, and its group would refuse it as equivocating. ${RECOVER_HINT}`, { reason: 'lost' })
-      }
-    }
-    this.#db = openDatabase(file, loadMigrations().length)
-    let newKey: DeviceKey | undefined
+    this.#oplog = store.oplog
+    this.#state = store.state
+    this.#quarantine = store.quarantine
+    this.deviceKey = key
+    this.deviceId = key.id
     try {
-      const migrated = migrate(this.#db, file)
-      if (migrated.length === 0 && options.integrityCheck !== false) {
-        const problems = quickCheck(this.#db)
-        if (problems.length > 0) throw new StoreOpenError(`database ${file} is damaged (quick_check: ${problems.slice(0, 3).join('; ')}). ${RECOVER_HINT}`, { reason: 'corrupt' })
-      }
-      this.#oplog = new OplogTables(this.#db)
-      this.#state = new StateTables(this.#db)
-      this.#trust = new TrustTables(this.#db)
-      this.#quarantine = new Quarantine(this.#db, options.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES)
-      const recorded = this.#oplog.getMeta('device')
-      if (key === undefined) {
-        if (this.#oplog.origins().some(o => o.seq > 0) || this.#trust.group() !== undefined) {
-          throw new StoreOpenError(`${keyFile} is missing, but ${file} holds this device's data${recorded === undefined ? '' : ` (device ${deviceIdToString(recorded)})`}: weft will not make a new identity over it. Put the key file back (mode 0600), or: ${RECOVER_HINT}`, { reason: 'key_missing' })
-        }
-        // A first start (or one interrupted before it wrote the key): nothing was signed yet.
-        newKey = DeviceKey.generate()
-        key = newKey
-      } else if (recorded !== undefined && !bytesEqual(recorded, key.publicKey)) {
-        throw new StoreOpenError(`the device key (${key.id}) is not the key ${file} was written with (${deviceIdToString(recorded)}): the key file was replaced. Put the original back, or: ${RECOVER_HINT}`, { reason: 'key_mismatch' })
-      }
-      const own = key
-      this.deviceKey = own
-      this.deviceId = own.id
-      this.#db.transaction(() => {
-        if (recorded === undefined || newKey !== undefined) this.#oplog.setMeta('device', own.publicKey)
-        this.#oplog.ensureOrigin(own.publicKey)
-      })()
-      // Only now, with the database holding the key's public half, is the key written.
-      if (newKey !== undefined) writeDeviceKey(keyFile, newKey)
       this.#tables = new DeclaredTables(this.#db, join(this.dir, TABLES_FILE))
-      const persisted = this.#oplog.getMeta('hlc')
-      const last = persisted === undefined ? ZERO_HLC : decodeHlc(Buffer.from(persisted).toString('latin1'))
-      this.#clock = new HybridClock({ ...(options.wallClock === undefined ? {} : { wallClock: options.wallClock }), ...(options.maxDriftMs === undefined ? {} : { maxDriftMs: options.maxDriftMs }), last })
+      this.#clock = loadClock(this.#oplog, options)
       this.#peerBook = new PeerBookTables(this.#db)
-      this.#loadMembership()
-      const external = options.authorize
-      this.#ctx = {
+      const transact = <T>(fn: () => T): T => this.#transact(fn)
+      this.#writes = new LocalWrites({
         oplog: this.#oplog,
         state: this.#state,
         clock: this.#clock,
+        key,
+        maxValueBytes: options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES,
+        checkOpen: () => this.#open(),
+        transact: fn => { this.#synchronous('FULL'); return transact(fn) },
+        afterApply: ops => this.#tables.afterApply(ops),
+        committed: ops => this.#emit({ source: 'local', ops })
+      })
+      this.#groups = new GroupRecords({
+        trust: store.trust,
+        state: this.#state,
+        oplog: this.#oplog,
+        clock: this.#clock,
+        key,
+        transact,
+        commit: intents => { this.#writes.commit(intents) }
+      })
+      const external = options.authorize
+      const quarantine = options.maxHeldBytes === 0 ? undefined : this.#quarantine
+      this.#view = {
+        oplog: this.#oplog,
+        clock: this.#clock,
         verifier: new SignatureVerifier(),
-        limits: { maxValueBytes: this.#maxValueBytes },
+        limits: { maxValueBytes: options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES },
         // In a group, only members write, and a revoked device only before its revocation.
-        authorize: (origin, hlc) => (this.#membership === undefined || this.#membership.isMember(origin, hlc)) &&
-          (external === undefined || external(deviceIdToString(origin), hlc)),
-        harvest: ops => { this.#harvest(ops) },
-        quarantine: options.maxHeldBytes === 0 ? undefined : this.#quarantine
+        membership: () => this.#groups.membership === undefined ? undefined : this.#groups,
+        authorize: external === undefined ? undefined : (origin, hlc) => external(deviceIdToString(origin), hlc),
+        quarantine
       }
+      this.#target = { oplog: this.#oplog, state: this.#state, quarantine }
     } catch (err) {
       this.#db.close()
       throw openError(err, file)
@@ -226,9 +179,6 @@ export class Replica implements SyncStore {
   }
 
   #open (): void { if (this.#closed) throw new ClosedError() }
-
-  /** Our own head. Looked up, not kept: a rolled-back transaction reloads the heads as new objects. */
-  get #self (): OriginHead { return this.#oplog.origin(this.deviceKey.publicKey)! }
 
   #synchronous (mode: 'FULL' | 'NORMAL'): void {
     if (this.#sync !== mode) { this.#db.pragma(`synchronous = ${mode}`); this.#sync = mode }
@@ -248,8 +198,22 @@ export class Replica implements SyncStore {
     }
   }
 
-  #persistClock (): void {
-    this.#oplog.setMeta('hlc', Buffer.from(encodeHlc(this.#clock.last), 'latin1'))
+  /**
+   * Plans `batch`, saves the membership records it carries, writes the plan
+   * and advances the clock; runs inside a transaction (the heads the plan
+   * reads are the ones it extends). Returns the plan and the applied ops.
+   * The declared tables are the caller's to update.
+   */
+  #applyBatch (batch: readonly EncodedOp[], now: number): { plan: ApplyPlan, applied: Op[] } {
+    const plan = planApply(this.#view, batch)
+    // Saved in the transaction that applies the plan, before its ops, as authorization counted them.
+    if (plan.records.length > 0) this.#groups.add(plan.records)
+    const applied = writePlan(this.#target, plan, now)
+    if (plan.maxHlc !== undefined) {
+      this.#clock.receive(plan.maxHlc)
+      persistClock(this.#oplog, this.#clock)
+    }
+    return { plan, applied }
   }
 
   #emit (event: ChangeEvent): void {
@@ -259,144 +223,18 @@ export class Replica implements SyncStore {
     }
   }
 
-  #value (v: Value, what: string): Uint8Array {
-    const bytes = encodeValue(v, what)
-    if (bytes.length > this.#maxValueBytes) throw new InvalidArgumentError(`${what} encodes to ${bytes.length} bytes, over the ${this.#maxValueBytes}-byte limit`)
-    return bytes
-  }
+  put (collection: string, key: string, fields: Record<string, Value>): void { this.#writes.one(w => w.put(collection, key, fields)) }
 
-  #writer (intents: Intent[]): Writer {
-    const push = (i: Intent): void => {
-      if (intents.length >= MAX_BATCH_OPS) throw new InvalidArgumentError(`a batch may hold at most ${MAX_BATCH_OPS} ops`)
-      intents.push(i)
-    }
-    return {
-      put: (collection, key, fields) => {
-        checkName('collection', collection, MAX_COLLECTION_BYTES); checkName('key', key, MAX_KEY_BYTES)
-        checkNotReserved(collection)
-        if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) throw new InvalidArgumentError('put needs an object of fields, e.g. { title: "hello" }')
-        const names = Object.keys(fields)
-        if (names.length === 0) throw new InvalidArgumentError('put needs at least one field')
-        for (const field of names) {
-          checkName('field name', field, MAX_FIELD_BYTES)
-          push({ kind: 'set', collection, key, field, value: this.#value(fields[field] as Value, `field ${JSON.stringify(field)}`) })
-        }
-      },
-      delete: (collection, key) => {
-        checkName('collection', collection, MAX_COLLECTION_BYTES); checkName('key', key, MAX_KEY_BYTES)
-        checkNotReserved(collection)
-        push({ kind: 'delete', collection, key, field: '', value: new Uint8Array(0) })
-      },
-      increment: (collection, key, field, by = 1) => {
-        checkName('collection', collection, MAX_COLLECTION_BYTES); checkName('key', key, MAX_KEY_BYTES); checkName('field', field, MAX_FIELD_BYTES)
-        checkNotReserved(collection)
-        if (typeof by !== 'number' || !Number.isSafeInteger(by) || Math.abs(by) > MAX_INCREMENT) throw new InvalidArgumentError(`increment amount must be an integer within ±${MAX_INCREMENT}, got ${String(by)}`)
-        push({ kind: 'increment', collection, key, field, value: encodeValue(by) })
-      },
-      add: (collection, key, field, element) => {
-        checkName('collection', collection, MAX_COLLECTION_BYTES); checkName('key', key, MAX_KEY_BYTES); checkName('field', field, MAX_FIELD_BYTES)
-        checkNotReserved(collection)
-        push({ kind: 'add', collection, key, field, value: this.#value(element, 'set element') })
-      },
-      remove: (collection, key, field, element) => {
-        checkName('collection', collection, MAX_COLLECTION_BYTES); checkName('key', key, MAX_KEY_BYTES); checkName('field', field, MAX_FIELD_BYTES)
-        checkNotReserved(collection)
-        push({ kind: 'remove', collection, key, field, value: this.#value(element, 'set element') })
-      }
-    }
-  }
+  delete (collection: string, key: string): void { this.#writes.one(w => w.delete(collection, key)) }
 
-  /** Stamps, chains, applies and signs (once) a list of local intents. */
-  #commitLocal (intents: Intent[]): Op[] {
-    this.#open()
-    if (intents.length === 0) return []
-    this.#synchronous('FULL')
-    const ops = this.#transact(() => {
-      const self = this.#self
-      const out: Op[] = []
-      for (const intent of intents) {
-        const tags = intent.kind === 'remove' ? this.#state.observedAdds(intent.collection, intent.key, intent.field, intent.value) : []
-        const op = createOp({
-          origin: self.key,
-          seq: self.seq + 1 + out.length,
-          hlc: this.#clock.now(),
-          kind: intent.kind,
-          collection: intent.collection,
-          key: intent.key,
-          field: intent.field,
-          value: intent.value,
-          tags,
-          prev: out.length > 0 ? out[out.length - 1]!.hash : self.hash ?? ZERO_HASH
-        })
-        // Adds and deletes are applied at once, so that a remove later in the
-        // batch sees an add earlier in it; sets are reduced to one upsert per field.
-        if (op.kind !== 'set') this.#state.apply(op)
-        out.push(op)
-      }
-      this.#state.applyMany(out.filter(op => op.kind === 'set'))
-      this.#tables.afterApply(out)
-      // Signed at its end, and every SIGNATURE_EVERY_OPS / _BYTES along the
-      // way, so a big batch can still travel in small pages (a stock relay
-      // allows 128 KiB per relayed connection).
-      const keep = new Set<number>()
-      let opsSince = 0
-      let bytesSince = 0
-      for (let i = 0; i < out.length; i++) {
-        opsSince++
-        bytesSince += out[i]!.body.length
-        if (i === out.length - 1 || opsSince >= SIGNATURE_EVERY_OPS || bytesSince >= SIGNATURE_EVERY_BYTES) {
-          out[i] = withSignature(out[i]!, this.deviceKey.sign(signingMessage(out[i]!.hash)))
-          keep.add(i)
-          opsSince = 0
-          bytesSince = 0
-        }
-      }
-      this.#oplog.append(self, out, keep)
-      this.#persistClock()
-      return out
-    })
-    this.#emit({ source: 'local', ops })
-    return ops
-  }
+  increment (collection: string, key: string, field: string, by = 1): void { this.#writes.one(w => w.increment(collection, key, field, by)) }
 
-  put (collection: string, key: string, fields: Record<string, Value>): void {
-    const intents: Intent[] = []
-    this.#writer(intents).put(collection, key, fields)
-    this.#commitLocal(intents)
-  }
+  add (collection: string, key: string, field: string, element: Value): void { this.#writes.one(w => w.add(collection, key, field, element)) }
 
-  delete (collection: string, key: string): void {
-    const intents: Intent[] = []
-    this.#writer(intents).delete(collection, key)
-    this.#commitLocal(intents)
-  }
+  remove (collection: string, key: string, field: string, element: Value): void { this.#writes.one(w => w.remove(collection, key, field, element)) }
 
-  increment (collection: string, key: string, field: string, by = 1): void {
-    const intents: Intent[] = []
-    this.#writer(intents).increment(collection, key, field, by)
-    this.#commitLocal(intents)
-  }
-
-  add (collection: string, key: string, field: string, element: Value): void {
-    const intents: Intent[] = []
-    this.#writer(intents).add(collection, key, field, element)
-    this.#commitLocal(intents)
-  }
-
-  remove (collection: string, key: string, field: string, element: Value): void {
-    const intents: Intent[] = []
-    this.#writer(intents).remove(collection, key, field, element)
-    this.#commitLocal(intents)
-  }
-
-  /** Several writes in one transaction and one signature. `fn` must be synchronous. */
-  batch (fn: (w: Writer) => void): number {
-    if (typeof fn !== 'function') throw new InvalidArgumentError('batch needs a function that receives a writer')
-    const intents: Intent[] = []
-    const result = fn(this.#writer(intents)) as unknown
-    if (result instanceof Promise) throw new InvalidArgumentError('batch callbacks must be synchronous (the batch is one SQLite transaction)')
-    return this.#commitLocal(intents).length
-  }
+  /** Several writes in one transaction and one signature. `fn` must be synchronous. Returns the ops written. */
+  batch (fn: (w: Writer) => void): number { return this.#writes.batch(fn) }
 
   get (collection: string, key: string): Record<string, unknown> | undefined {
     this.#open()
@@ -438,17 +276,10 @@ export class Replica implements SyncStore {
     this.releaseHeld()
     const now = this.#clock.wall()
     this.#synchronous('NORMAL')
-    let applied: Op[] = []
-    const plan = this.#transact(() => {
-      // Planned inside the transaction so the heads it reads are the ones it extends.
-      const p = planApply(this.#ctx, ops)
-      applied = writePlan(this.#ctx, p, now)
-      this.#tables.afterApply(applied)
-      if (p.maxHlc !== undefined) {
-        this.#clock.receive(p.maxHlc)
-        this.#persistClock()
-      }
-      return p
+    const { plan, applied } = this.#transact(() => {
+      const out = this.#applyBatch(ops, now)
+      this.#tables.afterApply(out.applied)
+      return out
     })
     if (applied.length > 0) this.#emit({ source: 'remote', ops: applied })
     return resultOf(plan, applied.length)
@@ -470,22 +301,16 @@ export class Replica implements SyncStore {
       const earliest = q.earliestMs()
       if (earliest === undefined || earliest - this.#clock.wall() > this.#clock.maxDriftMs) break
       this.#synchronous('NORMAL')
-      let ops: Op[] = []
-      const plan = this.#transact(() => {
+      const done = this.#transact(() => {
         // A run that no longer starts right after its origin's head (a refused op cut the chain) can never apply: its senders offer it again.
         for (const run of q.runs()) if (run.first !== (this.#oplog.origin(run.origin)?.seq ?? 0) + 1) q.drop(run.origin)
         const now = this.#clock.wall()
         const batch = q.takeDue(now + this.#clock.maxDriftMs)
         if (batch === undefined) return undefined
-        const p = planApply(this.#ctx, batch)
-        ops = writePlan(this.#ctx, p, now)
-        if (p.maxHlc !== undefined) {
-          this.#clock.receive(p.maxHlc)
-          this.#persistClock()
-        }
-        return p
+        return this.#applyBatch(batch, now)
       })
-      if (plan === undefined) continue
+      if (done === undefined) continue
+      const { plan, applied: ops } = done
       applied += ops.length
       duplicates += plan.duplicates
       rejected.push(...plan.rejected)
@@ -506,92 +331,32 @@ export class Replica implements SyncStore {
   /** The clock's last issued or received timestamp. */
   get hlc (): Hlc { return maxHlc(this.#clock.last, ZERO_HLC) }
 
-  stats (): { ops: number, origins: number, rejected: Record<string, number>, equivocating: string[] } {
-    this.#open()
-    const origins = this.#oplog.origins()
-    return {
-      ops: this.#oplog.opCount(),
-      origins: origins.filter(o => o.seq > 0).length,
-      rejected: this.#oplog.rejectionCounts(),
-      equivocating: origins.filter(o => o.equivocating).map(o => o.deviceId)
-    }
-  }
-
-  #loadMembership (): void {
-    const group = this.#trust.group()
-    if (group === undefined) { this.#membership = undefined; return }
-    this.#membership = new Membership(group)
-    this.#membership.addEncoded(this.#trust.records())
-  }
-
-  /** Takes membership records out of ops (from any origin: each record proves itself). */
-  #harvest (ops: readonly Op[]): void {
-    const m = this.#membership
-    if (m === undefined) return
-    for (const op of ops) {
-      if (op.collection !== MEMBERS_COLLECTION || op.kind !== 'set' || op.field !== 'record') continue
-      let bytes: unknown
-      try { bytes = decodeValue(op.value) } catch { continue }
-      if (bytes instanceof Uint8Array) this.addMembershipRecords([bytes])
-    }
-  }
+  /** Counts for `weft status` (diagnostics.ts). */
+  stats (): StoreStats { this.#open(); return stats(this.#oplog) }
 
   /** The group this replica belongs to, if any. */
-  get group (): { pub: Uint8Array, id: string } | undefined {
-    const pub = this.#membership === undefined ? undefined : this.#trust.group()
-    return pub === undefined ? undefined : { pub, id: groupIdToString(pub) }
-  }
+  get group (): { pub: Uint8Array, id: string } | undefined { return this.#groups.group }
 
-  get membership (): Membership | undefined { return this.#membership }
+  get membership (): Membership | undefined { return this.#groups.membership }
 
   /** Invites this device issued (an InviteStore for pairing). */
-  get invites (): InviteStore { this.#open(); return this.#trust }
+  get invites (): InviteStore { this.#open(); return this.#groups.invites }
 
   /**
-   * Adds signed membership records (from a peer's chain, or harvested from
-   * ops); the new ones are kept. Never throws for bad records.
+   * Adds signed membership records (from a peer's chain, or carried by ops);
+   * the new ones are kept. Never throws for bad records.
    */
-  addMembershipRecords (encoded: readonly Uint8Array[]): AddResult {
-    this.#open()
-    const m = this.#membership
-    if (m === undefined) return { added: 0, duplicates: 0, rejected: encoded.map((_, index) => ({ index, reason: 'wrong_group' as never, message: 'this replica is in no group' })) }
-    const result = m.addEncoded(encoded)
-    if (result.added > 0) {
-      const fresh = new Set(m.records().map(r => recordId(r)))
-      for (const bytes of encoded) {
-        try {
-          const id = recordId(decodeRecord(bytes))
-          if (fresh.has(id)) this.#trust.saveRecord(id, bytes)
-        } catch {}
-      }
-    }
-    return result
-  }
+  addMembershipRecords (encoded: readonly Uint8Array[]): AddResult { this.#open(); return this.#groups.add(encoded) }
 
   /** Writes a membership record (one we created, or a joiner's admission from pairing) as an op, so it replicates like any data. */
-  publishRecord (record: MembershipRecord): void {
-    this.#open()
-    if (this.#membership === undefined) throw new InvalidArgumentError('this device is in no group')
-    const bytes = encodeRecord(record)
-    this.#transact(() => this.#trust.saveRecord(recordId(record), bytes))
-    this.#membership!.add(record)
-    this.#commitLocal([{ kind: 'set', collection: MEMBERS_COLLECTION, key: recordId(record), field: 'record', value: encodeValue(bytes) }])
-  }
+  publishRecord (record: MembershipRecord): void { this.#open(); this.#groups.publish(record) }
 
   /**
    * Creates a group with this device as its first member (`weft init`).
    * The group key signs the genesis admission and is returned, not stored:
    * keep it offline to recover a group whose devices are all lost.
    */
-  createGroup (deviceName: string): { groupId: string, groupKey: DeviceKey } {
-    this.#open()
-    if (this.#membership !== undefined) throw new InvalidArgumentError(`this device is already in group ${this.group!.id}`)
-    const g = createGroup({ device: this.deviceKey.publicKey, name: deviceName, now: this.#clock.wall() })
-    this.#transact(() => this.#trust.setGroup(g.groupPub))
-    this.#loadMembership()
-    this.publishRecord(g.genesis)
-    return { groupId: g.groupId, groupKey: g.groupKey }
-  }
+  createGroup (deviceName: string): { groupId: string, groupKey: DeviceKey } { this.#open(); return this.#groups.create(deviceName) }
 
   /**
    * Switches this replica to another group (after pairing): the chain proves
@@ -599,38 +364,13 @@ export class Replica implements SyncStore {
    * ops from devices of the old group stay here but other members refuse
    * them (those devices are not members of the new group).
    */
-  joinGroup (groupPub: Uint8Array, chain: readonly Uint8Array[]): void {
-    this.#open()
-    const m = new Membership(groupPub)
-    m.addEncoded(chain)
-    if (!m.isMember(this.deviceKey.publicKey)) throw new InvalidArgumentError('the admission chain does not make this device a member of the group')
-    this.#transact(() => {
-      this.#trust.setGroup(groupPub)
-      for (const r of m.records()) this.#trust.saveRecord(recordId(r), encodeRecord(r))
-    })
-    this.#loadMembership()
-  }
+  joinGroup (groupPub: Uint8Array, chain: readonly Uint8Array[]): void { this.#open(); this.#groups.join(groupPub, chain) }
 
   /** Admits another device (the inviter's side of pairing). */
-  admit (device: Uint8Array, name: string): Admission {
-    this.#open()
-    const g = this.group
-    if (g === undefined) throw new InvalidArgumentError('this device is in no group; run weft init first')
-    const a = signAdmission({ group: g.pub, device, name, addedAt: this.#clock.wall() }, this.deviceKey)
-    this.publishRecord(a)
-    return a
-  }
+  admit (device: Uint8Array, name: string): Admission { this.#open(); return this.#groups.admit(device, name) }
 
   /** Revokes a device: its ops stamped from now on are refused by every member once this syncs. */
-  revoke (device: Uint8Array): Revocation {
-    this.#open()
-    const g = this.group
-    if (g === undefined) throw new InvalidArgumentError('this device is in no group')
-    if (this.#membership!.member(device) === undefined) throw new InvalidArgumentError(`${deviceIdToString(device)} is not a member of this group`)
-    const r = signRevocation({ group: g.pub, device, at: this.#clock.now() }, this.deviceKey)
-    this.publishRecord(r)
-    return r
-  }
+  revoke (device: Uint8Array): Revocation { this.#open(); return this.#groups.revoke(device) }
 
   /**
    * Retires `old`, this device's predecessor whose store was lost but whose
@@ -640,71 +380,21 @@ export class Replica implements SyncStore {
    * of now and just after `old`'s newest op we hold, so every op of `old`
    * that exists is still accepted everywhere and none can follow it.
    */
-  retirePredecessor (old: DeviceKey): { at: Hlc } {
-    this.#open()
-    const g = this.group
-    if (g === undefined) throw new InvalidArgumentError('this device is in no group')
-    if (bytesEqual(old.publicKey, this.deviceKey.publicKey)) throw new InvalidArgumentError('a device cannot retire itself as its own predecessor')
-    if (this.#membership!.member(old.publicKey) === undefined) throw new InvalidArgumentError(`${old.id} was never a member of group ${g.id}: nothing to retire`)
-    let at = this.#clock.now()
-    const head = this.#oplog.origin(old.publicKey)?.hlc
-    if (head !== undefined && compareHlc(head, at) >= 0) at = head.counter < MAX_COUNTER ? { ms: head.ms, counter: head.counter + 1 } : { ms: head.ms + 1, counter: 0 }
-    this.publishRecord(signRevocation({ group: g.pub, device: old.publicKey, at }, old))
-    const statement = encodeSuccession(signSuccession({ group: g.pub, successor: this.deviceKey.publicKey, at }, old))
-    this.#commitLocal([{ kind: 'set', collection: MEMBERS_COLLECTION, key: `${SUCCESSION_KEY_PREFIX}${old.id}`, field: 'statement', value: encodeValue(statement) }])
-    return { at }
-  }
+  retirePredecessor (old: DeviceKey): { at: Hlc } { this.#open(); return this.#groups.retirePredecessor(old) }
 
   /** Verified succession statements of this group: old device id to its successor's. */
-  successors (): Map<string, string> {
-    this.#open()
-    const out = new Map<string, string>()
-    const g = this.group
-    if (g === undefined) return out
-    for (const key of this.#state.keys(MEMBERS_COLLECTION, SUCCESSION_KEY_PREFIX, 10_000)) {
-      if (!key.startsWith(SUCCESSION_KEY_PREFIX)) break
-      const field = this.#state.row(MEMBERS_COLLECTION, key).find(f => f.name === 'statement')
-      const bytes = field === undefined ? undefined : fieldToValue(field)
-      if (!(bytes instanceof Uint8Array)) continue
-      try {
-        const s = decodeSuccession(bytes)
-        verifySuccession(s, g.pub)
-        out.set(deviceIdToString(s.old), deviceIdToString(s.successor))
-      } catch {}
-    }
-    return out
-  }
+  successors (): Map<string, string> { this.#open(); return this.#groups.successors() }
 
   /** SQLite's quick_check: the problems found, empty when the file is sound. */
-  integrityCheck (): string[] {
-    this.#open()
-    try {
-      return quickCheck(this.#db)
-    } catch (err) {
-      // A file damaged badly enough makes quick_check itself fail: that is its answer too.
-      if (isCorruption(err)) return [(err as Error).message]
-      throw storeError(err, this.#file)
-    }
-  }
+  integrityCheck (): string[] { this.#open(); return integrityCheck(this.#db, this.#file) }
 
   /**
    * Ops we hold beyond `vector`, counted per origin and per collection
    * (for `weft diff`). Reads the ops, so it costs what they cost.
    */
-  countBeyond (vector: VersionVector): { perOrigin: Record<string, number>, perCollection: Record<string, number> } {
+  countBeyond (vector: VersionVector): ReturnType<typeof countBeyond> {
     this.#open()
-    const perOrigin: Record<string, number> = {}
-    const perCollection: Record<string, number> = {}
-    for (const o of this.#oplog.origins()) {
-      const have = vector.get(o.deviceId) ?? 0
-      if (o.seq <= have) continue
-      perOrigin[o.deviceId] = o.seq - have
-      for (const s of this.#oplog.range(o, have, o.seq)) {
-        const c = decodeOp({ body: s.body }).collection
-        perCollection[c] = (perCollection[c] ?? 0) + 1
-      }
-    }
-    return { perOrigin, perCollection }
+    return countBeyond(this.#oplog, vector)
   }
 
   /** Where the group's devices were reached (src/net dials members from it). */
