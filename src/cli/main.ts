@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * `weft`: the command-line interface. Each command declares its options,
  * checks them up front, calls one function (usually one control API request)
@@ -6,10 +5,11 @@
  * Errors map to exit codes in one place (`exitCodeFor`).
  *
  * Only the control API client is imported up front. The commands that host
- * the daemon or open the store (start, init, recover) and `service` import
- * their module when they run: loading libp2p and better-sqlite3 costs about
- * a second, too much for a `weft get` that a hook runs per event
- * (`npm run bench:cli`).
+ * the daemon or open the store (start, init with no daemon, recover) run in
+ * the daemon's entry point, which the binary (src/bin/weft.ts) passes in and
+ * loads only when one of them runs, and `service` imports its module when it
+ * runs: loading libp2p and better-sqlite3 costs about a second, too much for
+ * a `weft get` that a hook runs per event (`npm run bench:cli`).
  */
 import '../polyfill.js'
 import { InvalidArgumentError, WeftError } from '../errors.js'
@@ -17,6 +17,7 @@ import { EXIT, outcomeFor } from '../daemon/error-codes.js'
 import { resolvePaths, type Paths } from '../daemon/paths.js'
 import { parseCommandLine, type Options, type Values } from './args.js'
 import { call, DaemonUnavailableError } from './client.js'
+import type { LoadDaemonEntry } from './daemon-entry.js'
 import { printTable, parseFieldArgs, parseValueArg } from './format.js'
 import { waitForInitialSync, withProgress } from './progress.js'
 import { queryCommands } from './query.js'
@@ -24,7 +25,7 @@ import { WEFT_VERSION } from '../version.js'
 
 export { EXIT }
 
-interface Ctx { paths: Paths, json: boolean, values: Values, args: string[] }
+interface Ctx { paths: Paths, json: boolean, values: Values, args: string[], daemonEntry: LoadDaemonEntry }
 interface Command {
   usage: string
   summary: string
@@ -65,7 +66,7 @@ const COMMANDS: Record<string, Command> = {
     summary: 'run the node in the foreground (what a service manager runs)',
     options: { 'log-level': { type: 'string' }, listen: { type: 'string', multiple: true }, relay: { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'no-mdns': { type: 'boolean' }, 'no-upnp': { type: 'boolean' }, 'api-port': { type: 'string' }, 'device-name': { type: 'string' } },
     max: 0,
-    run: async ctx => { const { runStart } = await import('./start.js'); await runStart(ctx.paths, ctx.values) }
+    run: async ctx => { await (await ctx.daemonEntry()).start(ctx.paths, ctx.values) }
   },
   status: {
     usage: 'weft status', summary: 'device, group, store, and the sync state with each known peer', max: 0,
@@ -237,7 +238,7 @@ const COMMANDS: Record<string, Command> = {
     usage: 'weft init [--name NAME]', summary: 'create a sync group with this device as its first member (weft start does it on first run)', options: { name: { type: 'string' } }, max: 0,
     run: async ctx => {
       const { initGroup } = await import('./init.js')
-      const res = await initGroup(ctx.paths, typeof ctx.values.name === 'string' ? ctx.values.name : undefined)
+      const res = await initGroup(ctx.paths, typeof ctx.values.name === 'string' ? ctx.values.name : undefined, ctx.daemonEntry)
       printJsonOr(ctx, res, () => out(res.created ? `created group ${res.group}; this device (${res.device}) is its first member` : `this device is already in group ${res.group}`))
     }
   },
@@ -274,8 +275,7 @@ const COMMANDS: Record<string, Command> = {
     options: { fresh: { type: 'boolean' }, force: { type: 'boolean' }, name: { type: 'string' }, replaces: { type: 'string' }, listen: { type: 'string', multiple: true }, relay: { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'no-mdns': { type: 'boolean' }, 'no-upnp': { type: 'boolean' }, 'log-level': { type: 'string' } },
     max: 1,
     run: async ctx => {
-      const { runRecover } = await import('./recover.js')
-      const res = await runRecover(ctx.paths, ctx.values, ctx.args[0], line => { if (!ctx.json) process.stderr.write(`weft: ${line}\n`) })
+      const res = await (await ctx.daemonEntry()).recover(ctx.paths, ctx.values, ctx.args[0], line => { if (!ctx.json) process.stderr.write(`weft: ${line}\n`) })
       printJsonOr(ctx, res, () => {
         if (res.mode === 'fresh') out(`started over as ${res.device} in a new group ${res.group}; the old files are in ${res.kept}`)
         else if (res.mode === 'finished') out(`finished an interrupted recovery: this device is ${res.device} in group ${res.group}`)
@@ -342,7 +342,8 @@ function syncResult (r: Record<string, any>): string {
   return typeof r.rejected === 'number' && r.rejected > 0 ? `ok, ${r.rejected} ops refused (see weft peers --verbose)` : 'ok'
 }
 
-export async function main (argv: string[]): Promise<number> {
+/** Runs one command line and returns its exit code; `daemonEntry` loads the daemon's entry point for start, init and recover. */
+export async function main (argv: string[], daemonEntry: LoadDaemonEntry): Promise<number> {
   const name = argv[0]
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') { out(usage()); return name === undefined ? EXIT.usage : EXIT.ok }
   if (name === '--version' || name === '-V' || name === 'version') { out(argv.includes('--json') ? JSON.stringify({ version: WEFT_VERSION }) : WEFT_VERSION); return EXIT.ok }
@@ -360,7 +361,7 @@ export async function main (argv: string[]): Promise<number> {
       if (parsed.positionals[i] === '') throw new InvalidArgumentError(`the ${what} is empty (${what} names must be non-empty)\nusage: ${cmd.usage}`)
     })
     const paths = resolvePaths({ dataDir: parsed.values['data-dir'] as string | undefined, configFile: parsed.values.config as string | undefined })
-    const code = await cmd.run({ paths, json: parsed.values.json === true, values: parsed.values as Ctx['values'], args: parsed.positionals })
+    const code = await cmd.run({ paths, json: parsed.values.json === true, values: parsed.values as Ctx['values'], args: parsed.positionals, daemonEntry })
     return typeof code === 'number' ? code : EXIT.ok
   } catch (err) {
     const code = exitCodeFor(err)
@@ -370,6 +371,3 @@ export async function main (argv: string[]): Promise<number> {
     return code
   }
 }
-
-const code = await main(process.argv.slice(2))
-if (code !== EXIT.ok || process.argv[2] !== 'start') process.exitCode = code

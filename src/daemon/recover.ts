@@ -38,6 +38,7 @@ import { parseDeviceId, type DeviceKey } from '../oplog/keys.js'
 import { loadDeviceKey } from '../store/device-key-file.js'
 import { openReplica } from '../store/replica.js'
 import { databaseState } from '../store/store-files.js'
+import type { RecoverResult } from './api-types.js'
 import type { DaemonConfig } from './config.js'
 import { Daemon, type NetworkFactory } from './daemon.js'
 import { acquireLock } from './lock.js'
@@ -66,20 +67,7 @@ export interface RecoverOptions {
   progress?: (line: string) => void
 }
 
-export interface RecoverResult {
-  readonly mode: 'joined' | 'fresh' | 'finished'
-  /** The old device id, when known. */
-  readonly previous: string | null
-  readonly device: string
-  readonly group: string | null
-  /** Where the old files were moved. */
-  readonly kept: string | null
-  /** Ops in the new store, and how many of them are the old identity's. */
-  readonly ops: number
-  readonly previousOps: number
-  /** The old identity was revoked: by its own key (with a succession statement), or by this device (--replaces). */
-  readonly retired: 'self' | 'revoked' | 'no'
-}
+export type { RecoverResult }
 
 export class RecoverError extends WeftError {
   static override name = 'RecoverError'
