@@ -7,8 +7,7 @@ import { statfsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { formatHlc } from '../hlc/index.js'
 import { encodeAdmission } from '../auth/certificate.js'
-import { createInvite, decodeInviteCode, type Invite } from '../auth/invite.js'
-import type { Joined } from '../auth/pairing.js'
+import { createInvite, decodeInviteCode } from '../auth/invite.js'
 import { renderInviteQr } from '../auth/qr.js'
 import { deviceIdToString, parseDeviceId } from '../oplog/keys.js'
 import { InvalidArgumentError, WeftError } from '../errors.js'
@@ -25,53 +24,8 @@ import { acquireLock } from './lock.js'
 import type { Logger } from './log.js'
 import type { Paths } from './paths.js'
 import { renderMetrics } from './metrics.js'
+import type { Check, Network, NetworkFactory } from './ports.js'
 import { QueryRoutes } from './query-routes.js'
-
-/** What the daemon needs from the network layer; absent until it is started. */
-export interface Network {
-  readonly peerId: string
-  addresses(): string[]
-  peers(): Promise<unknown[]>
-  syncNow(peer?: string, signal?: AbortSignal): Promise<unknown>
-  metrics(): NetworkMetrics
-  /** Where a joiner can reach us, for invite codes. */
-  inviteAddresses(): string[]
-  /** Relay connection and reservation state. */
-  relays?(): unknown
-  /** The peer book and the member dialer's last attempts, for `weft peers --verbose`. */
-  peerBook?(): unknown
-  /** Runs partly received in fragments, for `weft status`. */
-  incoming?(): unknown
-  /** Network checks for `weft doctor`. */
-  doctor?(): Promise<Array<{ check: string, ok: boolean | null, detail: string }>>
-  /** The joiner's side of pairing. */
-  join(invite: Invite, name: string, signal?: AbortSignal): Promise<Joined>
-  stop(): Promise<void>
-}
-
-export interface NetworkMetrics {
-  peers: { direct: number, relayed: number }
-  opsSent: number
-  opsReceived: number
-  /** Announced ops that arrived ahead of what this node held and were pulled by a session instead. */
-  opsDeferred: number
-  sessions: number
-  sessionErrors: number
-  lastSyncAt: number | undefined
-  /** Sessions by who opened them, and streams that crossed a session the peer opened at the same time (no error). */
-  sessionsOutbound: number
-  sessionsInbound: number
-  sessionsCrossed: number
-  /** Ops sent and applied, by path: in sync sessions or in announcements. */
-  opsSentInSessions: number
-  opsSentInAnnouncements: number
-  opsAppliedFromSessions: number
-  opsAppliedFromAnnouncements: number
-  /** Announced ops that arrived out of order and were held until the ops before them came. */
-  opsHeld: number
-}
-
-export type NetworkFactory = (replica: Replica, config: DaemonConfig, log: Logger, extraPeers?: string[]) => Promise<Network>
 
 export interface OpView {
   origin: string
@@ -99,8 +53,6 @@ export const HOUSEKEEPING_INTERVAL_MS = 1000
 const PEER_HOLD_CHECK_TICKS = 15
 /** `weft doctor` fails the disk check below this much free space. */
 export const LOW_DISK_BYTES = 64 * 1024 * 1024
-
-export interface Check { check: string, ok: boolean | null, detail: string }
 
 export interface DaemonOptions {
   /** On a first start, make a group with this device as its only member (`weft recover` joins one instead). @default true */

@@ -1,5 +1,5 @@
 /** Prometheus text exposition (version 0.0.4) of the daemon's state. */
-import type { NetworkMetrics } from './daemon.js'
+import type { NetworkMetrics } from './ports.js'
 
 export function renderMetrics (status: Record<string, unknown>, net: NetworkMetrics | undefined, stats: { ops: number, rejected: Record<string, number> }): string {
   const lines: string[] = []
