@@ -8,25 +8,25 @@ import type { Joined } from '../auth/pairing.js'
 import type { Replica } from '../store/replica.js'
 import type { DaemonConfig } from './config.js'
 import type { Logger } from './log.js'
+import type { Check, IncomingRun, PeerBookResponse, PeerView, RelayView, SyncResult } from './api-types.js'
 
-/** One line of `weft doctor`: ok, failed, or null when there is nothing to judge. */
-export interface Check { check: string, ok: boolean | null, detail: string }
+export type { Check }
 
 /** What the daemon needs from the network layer; absent until it is started. */
 export interface Network {
   readonly peerId: string
   addresses(): string[]
-  peers(): Promise<unknown[]>
-  syncNow(peer?: string, signal?: AbortSignal): Promise<unknown>
+  peers(): Promise<PeerView[]>
+  syncNow(peer?: string, signal?: AbortSignal): Promise<SyncResult | SyncResult[]>
   metrics(): NetworkMetrics
   /** Where a joiner can reach us, for invite codes. */
   inviteAddresses(): string[]
   /** Relay connection and reservation state. */
-  relays?(): unknown
+  relays?(): RelayView[]
   /** The peer book and the member dialer's last attempts, for `weft peers --verbose`. */
-  peerBook?(): unknown
+  peerBook?(): PeerBookResponse
   /** Runs partly received in fragments, for `weft status`. */
-  incoming?(): unknown
+  incoming?(): IncomingRun[]
   /** Network checks for `weft doctor`. */
   doctor?(): Promise<Check[]>
   /** The joiner's side of pairing. */

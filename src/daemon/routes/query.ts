@@ -13,14 +13,14 @@
  * coalesced) when the replica reports a commit to a table they read.
  */
 import type { ServerResponse } from 'node:http'
-import { InvalidArgumentError } from '../errors.js'
-import type { Replica } from '../store/replica.js'
-import { MAX_LIVE_QUERIES } from '../store/tables/constants.js'
-import { QueryProcess } from '../store/tables/query-process.js'
-import type { CollectionSchema, QueryOptions, QueryResult } from '../store/tables/index.js'
-import { HttpError, REQUEST_TIMEOUT_MS, type ApiRequest, type Route } from './control-api.js'
-import { fromJson, toJson } from './json-values.js'
-import type { Logger } from './log.js'
+import { InvalidArgumentError } from '../../errors.js'
+import type { Replica } from '../../store/replica.js'
+import { MAX_LIVE_QUERIES } from '../../store/tables/constants.js'
+import { QueryProcess } from '../../store/tables/query-process.js'
+import type { CollectionSchema, QueryOptions, QueryResult } from '../../store/tables/index.js'
+import { HttpError, REQUEST_TIMEOUT_MS, type ApiRequest, type Route } from '../control-api.js'
+import { fromJson, toJson } from '../json-values.js'
+import type { Logger } from '../log.js'
 
 /** An API query may run at most this long: it must answer within the control API's request timeout. */
 export const MAX_API_QUERY_TIMEOUT_MS = REQUEST_TIMEOUT_MS - 5_000
