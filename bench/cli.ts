@@ -11,7 +11,7 @@
  * with the bare start measured in the same run.
  *
  * Run: `npm run bench:cli [-- --runs 20] [--cli PATH]`; `--cli` times another
- * build of the CLI (another checkout's dist/src/cli/main.js) against this
+ * build of the CLI (another checkout's dist/src/bin/weft.js) against this
  * build's daemon, to compare two versions in the same minutes. Target: `get`
  * and `put` median under 150 ms on an idle machine.
  */
@@ -21,7 +21,7 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { median, percentile, row, tempDir } from './util.js'
 
-const DAEMON_CLI = resolve(import.meta.dirname, '../src/cli/main.js')
+const DAEMON_CLI = resolve(import.meta.dirname, '../src/bin/weft.js')
 const DAEMON_START_TIMEOUT_MS = 60_000
 const CALL_TIMEOUT_MS = 30_000
 

@@ -27,7 +27,7 @@ const STAMP = 'dist/.build-stamp'
 /** What tsc reads (tsconfig.json's `include`, the config, the installed dependencies). */
 const INPUTS = ['src', 'relay', 'bench', 'test', 'tsconfig.json', 'package.json', 'node_modules/.package-lock.json']
 /** What must exist after a build: the two binaries. */
-const OUTPUTS = ['dist/src/cli/main.js', 'dist/relay/main.js']
+const OUTPUTS = ['dist/src/bin/weft.js', 'dist/relay/main.js']
 
 /** The newest modification under `path` (the path itself included), or null when it does not exist. */
 function newest (path) {

@@ -1,5 +1,6 @@
 /** The CLI's side of the control API: one HTTP request over the daemon's Unix socket. */
 import { request } from 'node:http'
+import type { ErrorResponse } from '../daemon/api-types.js'
 import { WeftError } from '../errors.js'
 
 export const CLIENT_TIMEOUT_MS = 120_000
@@ -25,7 +26,17 @@ export interface CallOptions {
   signal?: AbortSignal
 }
 
-export async function call (socket: string, method: string, path: string, o: CallOptions = {}): Promise<unknown> {
+/**
+ * One request; resolves with the answer, typed by the caller with the
+ * response type of that endpoint from daemon/api-types.ts (the daemon's
+ * handlers build their answers with the same types). A streaming call
+ * (`onLine`) resolves with undefined when the stream ends.
+ */
+export async function call<T = unknown> (socket: string, method: string, path: string, o: CallOptions = {}): Promise<T> {
+  return await request1(socket, method, path, o) as T
+}
+
+async function request1 (socket: string, method: string, path: string, o: CallOptions): Promise<unknown> {
   return await new Promise((resolve, reject) => {
     const payload = o.body === undefined ? undefined : Buffer.from(JSON.stringify(o.body))
     const req = request({ socketPath: socket, method, path, headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': payload.length } }, res => {
@@ -48,7 +59,7 @@ export async function call (socket: string, method: string, path: string, o: Cal
         const type = String(res.headers['content-type'] ?? '')
         if (res.statusCode !== 200) {
           try {
-            const e = (JSON.parse(text) as { error: { code: string, message: string } }).error
+            const e = (JSON.parse(text) as ErrorResponse).error
             reject(new ApiError(res.statusCode ?? 500, e.code, e.message))
           } catch {
             reject(new ApiError(res.statusCode ?? 500, 'INTERNAL', `daemon answered ${res.statusCode}`))

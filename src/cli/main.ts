@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * `weft`: the command-line interface. Each command declares its options,
  * checks them up front, calls one function (usually one control API request)
@@ -6,17 +5,20 @@
  * Errors map to exit codes in one place (`exitCodeFor`).
  *
  * Only the control API client is imported up front. The commands that host
- * the daemon or open the store (start, init, recover) and `service` import
- * their module when they run: loading libp2p and better-sqlite3 costs about
- * a second, too much for a `weft get` that a hook runs per event
- * (`npm run bench:cli`).
+ * the daemon or open the store (start, init with no daemon, recover) run in
+ * the daemon's entry point, which the binary (src/bin/weft.ts) passes in and
+ * loads only when one of them runs, and `service` imports its module when it
+ * runs: loading libp2p and better-sqlite3 costs about a second, too much for
+ * a `weft get` that a hook runs per event (`npm run bench:cli`).
  */
 import '../polyfill.js'
 import { InvalidArgumentError, WeftError } from '../errors.js'
+import type { Check, DiffResponse, DeviceView, InviteResponse, JoinResponse, OpView, PeerBookResponse, PeerView, RelayView, RevokeResponse, RowListItem, StatusResponse, SyncResult } from '../daemon/api-types.js'
 import { EXIT, outcomeFor } from '../daemon/error-codes.js'
 import { resolvePaths, type Paths } from '../daemon/paths.js'
 import { parseCommandLine, type Options, type Values } from './args.js'
 import { call, DaemonUnavailableError } from './client.js'
+import type { LoadDaemonEntry } from './daemon-entry.js'
 import { printTable, parseFieldArgs, parseValueArg } from './format.js'
 import { waitForInitialSync, withProgress } from './progress.js'
 import { queryCommands } from './query.js'
@@ -24,7 +26,7 @@ import { WEFT_VERSION } from '../version.js'
 
 export { EXIT }
 
-interface Ctx { paths: Paths, json: boolean, values: Values, args: string[] }
+interface Ctx { paths: Paths, json: boolean, values: Values, args: string[], daemonEntry: LoadDaemonEntry }
 interface Command {
   usage: string
   summary: string
@@ -55,7 +57,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   stdoutGone.abort()
 })
 const out = (s: string): void => { if (!stdoutGone.signal.aborted && !process.stdout.destroyed) process.stdout.write(s + '\n') }
-const api = async (ctx: Ctx, method: string, path: string, body?: unknown): Promise<unknown> => await call(ctx.paths.socket, method, path, body === undefined ? {} : { body })
+const api = async <T = unknown>(ctx: Ctx, method: string, path: string, body?: unknown): Promise<T> => await call<T>(ctx.paths.socket, method, path, body === undefined ? {} : { body })
 const enc = encodeURIComponent
 const printJsonOr = (ctx: Ctx, value: unknown, human: () => void): void => { if (ctx.json) out(JSON.stringify(value, null, 2)); else human() }
 
@@ -65,31 +67,31 @@ const COMMANDS: Record<string, Command> = {
     summary: 'run the node in the foreground (what a service manager runs)',
     options: { 'log-level': { type: 'string' }, listen: { type: 'string', multiple: true }, relay: { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'no-mdns': { type: 'boolean' }, 'no-upnp': { type: 'boolean' }, 'api-port': { type: 'string' }, 'device-name': { type: 'string' } },
     max: 0,
-    run: async ctx => { const { runStart } = await import('./start.js'); await runStart(ctx.paths, ctx.values) }
+    run: async ctx => { await (await ctx.daemonEntry()).start(ctx.paths, ctx.values) }
   },
   status: {
     usage: 'weft status', summary: 'device, group, store, and the sync state with each known peer', max: 0,
     run: async ctx => {
-      const s = await api(ctx, 'GET', '/v1/status') as Record<string, any>
+      const s = await api<StatusResponse>(ctx, 'GET', '/v1/status')
       printJsonOr(ctx, s, () => {
         out(`device   ${s.device}${s.deviceName === undefined ? '' : ` (${s.deviceName})`}`)
         out(`group    ${s.group}`)
         out(`store    ${s.store.ops} ops from ${s.store.origins} devices, ${(s.store.bytes / 1024 / 1024).toFixed(1)} MiB, ${s.dataDir}`)
         out(`clock    ${s.hlc}`)
-        if (s.network !== null) out(`listen   ${(s.network.addresses as string[]).join(' ') || '(none)'}`)
+        if (s.network !== null) out(`listen   ${s.network.addresses.join(' ') || '(none)'}`)
         else out('network  not running')
-        for (const r of (s.network?.incoming ?? []) as Array<Record<string, any>>) out(`incoming ops ${r.seqs} of ${String(r.origin)}: ${Math.floor(r.heldBytes / 1024)} of ${Math.ceil(r.totalBytes / 1024)} KiB received (a large value, in fragments)`)
-        const rejected = Object.entries(s.rejected as Record<string, number>)
+        for (const r of s.network?.incoming ?? []) out(`incoming ops ${r.seqs} of ${String(r.origin)}: ${Math.floor(r.heldBytes / 1024)} of ${Math.ceil(r.totalBytes / 1024)} KiB received (a large value, in fragments)`)
+        const rejected = Object.entries(s.rejected)
         if (rejected.length > 0) out(`rejected ${rejected.map(([r, n]) => `${r}=${n}`).join(' ')}`)
         if (s.clock?.ok === false) out(`WARNING  ${s.clock.detail}`)
         for (const p of s.clock?.peersHolding ?? []) out(`WARNING  ${p.name ?? p.peer} holds this device's ops from seq ${p.fromSeq}: stamped ${Math.round(p.aheadMs / 1000)} s ahead, beyond the drift bound`)
         for (const h of s.held ?? []) out(`held     ${h.ops} ops from ${h.name ?? h.device} stamped ${Math.round(h.aheadMs / 1000)} s ahead of this clock; they apply in about ${Math.round(h.appliesInMs / 1000)} s`)
         for (const e of s.equivocating ?? []) out(`WARNING  ${e.name === null ? e.device : `${e.name} (${e.device})`} is equivocating (signed two different ops with one seq): see weft doctor`)
-        const peers = s.peers as Array<Record<string, any>>
+        const peers = s.peers
         out(`peers    ${peers.filter(p => p.connected === true).length} connected, ${peers.length} known`)
-        if (peers.length > 0) printTable(['PEER', 'LOCAL', 'PEER VERSION', 'STATUS'], peers.map(p => [String(p.peer ?? p.peerId), String(p.localOps ?? ''), String(p.peerOps ?? ''), String(p.status ?? '')]), out)
+        if (peers.length > 0) printTable(['PEER', 'LOCAL', 'PEER VERSION', 'STATUS'], peers.map(p => [p.peerId, String(p.localOps), String(p.peerOps), p.status]), out)
         for (const p of peers) {
-          const differs = (p.schemaDiffers ?? []) as Array<{ collection: string, local: number | null, peer: number | null }>
+          const differs = p.schemaDiffers ?? []
           if (differs.length > 0) out(`schemas  ${String(p.peerId)} is on other schema versions: ${differs.map(d => `${d.collection} ${d.peer === null ? 'not declared' : `v${d.peer}`} there, ${d.local === null ? 'not declared' : `v${d.local}`} here`).join('; ')}`)
         }
       })
@@ -98,10 +100,10 @@ const COMMANDS: Record<string, Command> = {
   peers: {
     usage: 'weft peers [--verbose]', summary: 'connected and known peers, their path, RTT, last sync', options: { verbose: { type: 'boolean', short: 'v' } }, max: 0,
     run: async ctx => {
-      const peers = await api(ctx, 'GET', '/v1/peers') as Array<Record<string, any>>
+      const peers = await api<PeerView[]>(ctx, 'GET', '/v1/peers')
       const verbose = ctx.values.verbose === true
-      const relays = verbose ? await api(ctx, 'GET', '/v1/relays') as Array<Record<string, any>> : []
-      const book = verbose ? await api(ctx, 'GET', '/v1/peer-book') as { entries: Array<Record<string, any>>, dialer: Array<Record<string, any>> } : { entries: [], dialer: [] }
+      const relays = verbose ? await api<RelayView[]>(ctx, 'GET', '/v1/relays') : []
+      const book: PeerBookResponse = verbose ? await api<PeerBookResponse>(ctx, 'GET', '/v1/peer-book') : { entries: [], dialer: [] }
       printJsonOr(ctx, verbose ? { peers, relays, book } : peers, () => {
         if (peers.length === 0) out('no peers known yet')
         else {
@@ -140,15 +142,15 @@ const COMMANDS: Record<string, Command> = {
     run: async ctx => {
       const q = new URLSearchParams()
       for (const k of ['origin', 'collection', 'key', 'since', 'limit']) if (typeof ctx.values[k] === 'string') q.set(k, ctx.values[k] as string)
-      const show = (op: Record<string, any>): void => {
+      const show = (op: OpView): void => {
         if (ctx.json) { out(JSON.stringify(op)); return }
         out(`${op.hlc}  ${String(op.origin).slice(0, 16)}…#${op.seq}  ${op.kind.padEnd(9)} ${op.collection}/${op.key}${op.field === undefined ? '' : '.' + op.field}${op.value === undefined ? '' : ' = ' + JSON.stringify(op.value)}`)
       }
-      const ops = await api(ctx, 'GET', `/v1/oplog?${q.toString()}`) as Array<Record<string, any>>
+      const ops = await api<OpView[]>(ctx, 'GET', `/v1/oplog?${q.toString()}`)
       if (ctx.json && ctx.values.follow !== true) out(JSON.stringify(ops, null, 2))
       else for (const op of ops) show(op)
       if (ctx.values.follow === true) {
-        await call(ctx.paths.socket, 'GET', '/v1/oplog/follow', { onLine: line => show(JSON.parse(line) as Record<string, any>), signal: stdoutGone.signal })
+        await call(ctx.paths.socket, 'GET', '/v1/oplog/follow', { onLine: line => show(JSON.parse(line) as OpView), signal: stdoutGone.signal })
       }
     }
   },
@@ -183,31 +185,31 @@ const COMMANDS: Record<string, Command> = {
   ls: {
     usage: 'weft ls [collection] [--after KEY] [--limit N]', summary: 'list collections, or the rows of one', options: { after: { type: 'string' }, limit: { type: 'string' } }, max: 1, names: ['collection'],
     run: async ctx => {
-      if (ctx.args[0] === undefined) { const cs = await api(ctx, 'GET', '/v1/collections') as string[]; printJsonOr(ctx, cs, () => cs.forEach(c => out(c))); return }
+      if (ctx.args[0] === undefined) { const cs = await api<string[]>(ctx, 'GET', '/v1/collections'); printJsonOr(ctx, cs, () => cs.forEach(c => out(c))); return }
       const q = new URLSearchParams()
       if (typeof ctx.values.after === 'string') q.set('after', ctx.values.after)
       if (typeof ctx.values.limit === 'string') q.set('limit', ctx.values.limit)
-      const rows = await api(ctx, 'GET', `/v1/data/${enc(ctx.args[0])}?${q.toString()}`) as Array<{ key: string, fields: unknown }>
+      const rows = await api<RowListItem[]>(ctx, 'GET', `/v1/data/${enc(ctx.args[0])}?${q.toString()}`)
       printJsonOr(ctx, rows, () => rows.forEach(r => out(`${r.key}\t${JSON.stringify(r.fields)}`)))
     }
   },
   sync: {
     usage: 'weft sync [peer]', summary: 'sync now (with one peer, or every connected peer) and report what moved; exits 1 unless every sync succeeded', max: 1, names: ['peer'],
     run: async ctx => {
-      const res = await withProgress(ctx.paths.socket, api(ctx, 'POST', '/v1/sync', ctx.args[0] === undefined ? {} : { peer: ctx.args[0] }))
-      const list = Array.isArray(res) ? res as Array<Record<string, any>> : [res as Record<string, any>]
+      const res = await withProgress(ctx.paths.socket, api<SyncResult | SyncResult[]>(ctx, 'POST', '/v1/sync', ctx.args[0] === undefined ? {} : { peer: ctx.args[0] }))
+      const list = Array.isArray(res) ? res : [res]
       printJsonOr(ctx, res, () => {
         if (list.length === 0) { out('no connected peers to sync with'); return }
-        printTable(['PEER', 'SENT', 'RECEIVED', 'RESULT'], list.map(r => [String(r.peer ?? r.peerId ?? ''), String(r.opsSent ?? 0), String(r.opsReceived ?? 0), syncResult(r)]), out)
+        printTable(['PEER', 'SENT', 'RECEIVED', 'RESULT'], list.map(r => [r.peer, String(r.opsSent), String(r.opsReceived), syncResult(r)]), out)
       })
       // Nothing synced is a failure too: a script that runs `weft sync && …` relies on the data having moved.
-      return list.length > 0 && list.every(r => r.ok === true) ? EXIT.ok : EXIT.error
+      return list.length > 0 && list.every(r => r.ok) ? EXIT.ok : EXIT.error
     }
   },
   diff: {
     usage: 'weft diff <peer>', summary: 'what this device and a peer each hold that the other lacks, per origin and per collection', min: 1, max: 1, names: ['peer'],
     run: async ctx => {
-      const d = await api(ctx, 'GET', `/v1/diff/${enc(ctx.args[0]!)}`) as { peer: string, asOf: string | null, localOnly: { perOrigin: Record<string, number>, perCollection: Record<string, number> }, peerOnly: { perOrigin: Record<string, number> } }
+      const d = await api<DiffResponse>(ctx, 'GET', `/v1/diff/${enc(ctx.args[0]!)}`)
       printJsonOr(ctx, d, () => {
         out(`peer ${d.peer} (its version as of ${d.asOf ?? 'never synced'})`)
         const lo = Object.entries(d.localOnly.perOrigin)
@@ -228,7 +230,7 @@ const COMMANDS: Record<string, Command> = {
   doctor: {
     usage: 'weft doctor', summary: 'check the database, network, mDNS, relays, UPnP and clocks, and say what is wrong', max: 0,
     run: async ctx => {
-      const checks = await api(ctx, 'GET', '/v1/doctor') as Array<{ check: string, ok: boolean | null, detail: string }>
+      const checks = await api<Check[]>(ctx, 'GET', '/v1/doctor')
       printJsonOr(ctx, checks, () => { for (const c of checks) out(`${c.ok === true ? 'ok  ' : c.ok === false ? 'FAIL' : '--  '}  ${c.check.padEnd(16)} ${c.detail}`) })
       return checks.some(c => c.ok === false) ? EXIT.error : EXIT.ok
     }
@@ -237,7 +239,7 @@ const COMMANDS: Record<string, Command> = {
     usage: 'weft init [--name NAME]', summary: 'create a sync group with this device as its first member (weft start does it on first run)', options: { name: { type: 'string' } }, max: 0,
     run: async ctx => {
       const { initGroup } = await import('./init.js')
-      const res = await initGroup(ctx.paths, typeof ctx.values.name === 'string' ? ctx.values.name : undefined)
+      const res = await initGroup(ctx.paths, typeof ctx.values.name === 'string' ? ctx.values.name : undefined, ctx.daemonEntry)
       printJsonOr(ctx, res, () => out(res.created ? `created group ${res.group}; this device (${res.device}) is its first member` : `this device is already in group ${res.group}`))
     }
   },
@@ -250,7 +252,7 @@ const COMMANDS: Record<string, Command> = {
         if (!Number.isFinite(minutes) || minutes <= 0) throw new InvalidArgumentError(`--ttl must be a positive number of minutes, got ${JSON.stringify(ctx.values.ttl)}`)
         ttlMs = Math.round(minutes * 60_000)
       }
-      const res = await api(ctx, 'POST', '/v1/invite', ttlMs === undefined ? {} : { ttlMs }) as { code: string, expiresAt: string, qr: string | null, addresses: string[] }
+      const res = await api<InviteResponse>(ctx, 'POST', '/v1/invite', ttlMs === undefined ? {} : { ttlMs })
       printJsonOr(ctx, res, () => {
         if (res.qr !== null) out(res.qr)
         out(res.code)
@@ -263,7 +265,7 @@ const COMMANDS: Record<string, Command> = {
     run: async ctx => {
       const body: Record<string, string> = { code: ctx.args[0]! }
       if (typeof ctx.values.name === 'string') body.name = ctx.values.name
-      const res = await api(ctx, 'POST', '/v1/join', body) as { group: string, inviter: string, previousGroup: string | null }
+      const res = await api<JoinResponse>(ctx, 'POST', '/v1/join', body)
       if (!ctx.json && process.stderr.isTTY === true) await waitForInitialSync(ctx.paths.socket)
       printJsonOr(ctx, res, () => out(`joined group ${res.group} (invited by ${res.inviter}); syncing now${res.previousGroup === null ? '' : `\nthis device's own data is kept and syncs into the new group; data from group ${res.previousGroup}'s other devices stays on this device only`}`))
     }
@@ -274,8 +276,7 @@ const COMMANDS: Record<string, Command> = {
     options: { fresh: { type: 'boolean' }, force: { type: 'boolean' }, name: { type: 'string' }, replaces: { type: 'string' }, listen: { type: 'string', multiple: true }, relay: { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'no-mdns': { type: 'boolean' }, 'no-upnp': { type: 'boolean' }, 'log-level': { type: 'string' } },
     max: 1,
     run: async ctx => {
-      const { runRecover } = await import('./recover.js')
-      const res = await runRecover(ctx.paths, ctx.values, ctx.args[0], line => { if (!ctx.json) process.stderr.write(`weft: ${line}\n`) })
+      const res = await (await ctx.daemonEntry()).recover(ctx.paths, ctx.values, ctx.args[0], line => { if (!ctx.json) process.stderr.write(`weft: ${line}\n`) })
       printJsonOr(ctx, res, () => {
         if (res.mode === 'fresh') out(`started over as ${res.device} in a new group ${res.group}; the old files are in ${res.kept}`)
         else if (res.mode === 'finished') out(`finished an interrupted recovery: this device is ${res.device} in group ${res.group}`)
@@ -288,13 +289,13 @@ const COMMANDS: Record<string, Command> = {
     run: async ctx => {
       if (ctx.args[0] === 'revoke') {
         if (ctx.args[1] === undefined) throw new InvalidArgumentError('usage: weft devices revoke <device id>')
-        const res = await api(ctx, 'POST', '/v1/devices/revoke', { device: ctx.args[1] }) as { device: string, at: string }
+        const res = await api<RevokeResponse>(ctx, 'POST', '/v1/devices/revoke', { device: ctx.args[1] })
         printJsonOr(ctx, res, () => out(`revoked ${res.device} as of ${res.at}; every member refuses it once this syncs`))
         return
       }
       if (ctx.args[0] !== undefined) throw new InvalidArgumentError(`unknown devices subcommand ${JSON.stringify(ctx.args[0])}; use: weft devices [revoke <id>]`)
-      const list = await api(ctx, 'GET', '/v1/devices') as Array<Record<string, any>>
-      printJsonOr(ctx, list, () => printTable(['DEVICE', 'NAME', 'ADDED BY', 'ADDED', 'STATE'], list.map(d => [String(d.device) + (d.self === true ? ' (this device)' : ''), String(d.name), String(d.addedBy), String(d.addedAt), d.revoked === null ? 'member' : `revoked ${d.revoked.at}${d.replacedBy == null ? '' : `, replaced by ${d.replacedBy}`}`]), out))
+      const list = await api<DeviceView[]>(ctx, 'GET', '/v1/devices')
+      printJsonOr(ctx, list, () => printTable(['DEVICE', 'NAME', 'ADDED BY', 'ADDED', 'STATE'], list.map(d => [d.device + (d.self ? ' (this device)' : ''), d.name, d.addedBy, d.addedAt, d.revoked === null ? 'member' : `revoked ${d.revoked.at}${d.replacedBy == null ? '' : `, replaced by ${d.replacedBy}`}`]), out))
     }
   },
   ...queryCommands(out),
@@ -337,12 +338,13 @@ export function exitCodeFor (err: unknown): number {
   return EXIT.error
 }
 
-function syncResult (r: Record<string, any>): string {
-  if (r.ok !== true) return `FAILED: ${String(r.error?.message ?? r.error ?? 'unknown error')}`
-  return typeof r.rejected === 'number' && r.rejected > 0 ? `ok, ${r.rejected} ops refused (see weft peers --verbose)` : 'ok'
+function syncResult (r: SyncResult): string {
+  if (!r.ok) return `FAILED: ${r.error?.message ?? 'unknown error'}`
+  return r.rejected > 0 ? `ok, ${r.rejected} ops refused (see weft peers --verbose)` : 'ok'
 }
 
-export async function main (argv: string[]): Promise<number> {
+/** Runs one command line and returns its exit code; `daemonEntry` loads the daemon's entry point for start, init and recover. */
+export async function main (argv: string[], daemonEntry: LoadDaemonEntry): Promise<number> {
   const name = argv[0]
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') { out(usage()); return name === undefined ? EXIT.usage : EXIT.ok }
   if (name === '--version' || name === '-V' || name === 'version') { out(argv.includes('--json') ? JSON.stringify({ version: WEFT_VERSION }) : WEFT_VERSION); return EXIT.ok }
@@ -360,7 +362,7 @@ export async function main (argv: string[]): Promise<number> {
       if (parsed.positionals[i] === '') throw new InvalidArgumentError(`the ${what} is empty (${what} names must be non-empty)\nusage: ${cmd.usage}`)
     })
     const paths = resolvePaths({ dataDir: parsed.values['data-dir'] as string | undefined, configFile: parsed.values.config as string | undefined })
-    const code = await cmd.run({ paths, json: parsed.values.json === true, values: parsed.values as Ctx['values'], args: parsed.positionals })
+    const code = await cmd.run({ paths, json: parsed.values.json === true, values: parsed.values as Ctx['values'], args: parsed.positionals, daemonEntry })
     return typeof code === 'number' ? code : EXIT.ok
   } catch (err) {
     const code = exitCodeFor(err)
@@ -370,6 +372,3 @@ export async function main (argv: string[]): Promise<number> {
     return code
   }
 }
-
-const code = await main(process.argv.slice(2))
-if (code !== EXIT.ok || process.argv[2] !== 'start') process.exitCode = code

@@ -3,18 +3,17 @@
  * the peers' version vectors say exists (their vectors merged with ours).
  * Shown only once a sync has taken more than a couple of seconds.
  */
+import type { PeerView, StatusResponse } from '../daemon/api-types.js'
 import { call } from './client.js'
 
 const SHOW_AFTER_MS = 2_000
 const POLL_MS = 300
 const WIDTH = 30
 
-interface PeerLike { theirVector?: Record<string, number>, connected?: boolean }
-
 async function counts (socket: string): Promise<{ have: number, expected: number }> {
-  const s = await call(socket, 'GET', '/v1/status', { timeoutMs: 5_000 }) as { vector: Record<string, number>, peers: PeerLike[] }
+  const s = await call<StatusResponse>(socket, 'GET', '/v1/status', { timeoutMs: 5_000 })
   const merged = new Map(Object.entries(s.vector))
-  for (const p of s.peers) for (const [o, n] of Object.entries(p.theirVector ?? {})) merged.set(o, Math.max(n, merged.get(o) ?? 0))
+  for (const p of s.peers) for (const [o, n] of Object.entries(p.theirVector)) merged.set(o, Math.max(n, merged.get(o) ?? 0))
   let have = 0
   let expected = 0
   for (const [o, n] of merged) { expected += n; have += s.vector[o] ?? 0 }
@@ -56,7 +55,7 @@ export async function waitForInitialSync (socket: string, timeoutMs = 10 * 60_00
     let seenPeer = false
     while (Date.now() < until) {
       const { have, expected } = await counts(socket)
-      const s = await call(socket, 'GET', '/v1/peers', { timeoutMs: 5_000 }) as Array<{ lastSync?: string }>
+      const s = await call<PeerView[]>(socket, 'GET', '/v1/peers', { timeoutMs: 5_000 })
       if (s.some(p => p.lastSync !== undefined && p.lastSync !== null)) seenPeer = true
       if (seenPeer && have >= expected) return
       await new Promise(resolve => setTimeout(resolve, POLL_MS))

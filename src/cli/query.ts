@@ -6,6 +6,7 @@
 import { readFileSync, statSync } from 'node:fs'
 import type { ParseArgsConfig } from 'node:util'
 import { InvalidArgumentError } from '../errors.js'
+import type { DeclareSchemaResponse, ErrorResponse, QueryResponse, RebuildResponse, SchemaView } from '../daemon/api-types.js'
 import type { Paths } from '../daemon/paths.js'
 import { call } from './client.js'
 import { parseValueArg, printTable } from './format.js'
@@ -19,7 +20,7 @@ const MAX_SCHEMA_FILE_BYTES = 1024 * 1024
 /** The longest query (the daemon refuses longer ones too). */
 const MAX_SQL_FILE_BYTES = 64 * 1024
 
-interface Result { columns: string[], rows: unknown[][], ms?: number }
+type Result = QueryResponse
 
 const enc = encodeURIComponent
 
@@ -45,7 +46,7 @@ function positiveInt (v: unknown, flag: string): number | undefined {
 }
 
 export function queryCommands (out: (s: string) => void): Record<string, Command> {
-  const api = async (ctx: Ctx, method: string, path: string, body?: unknown): Promise<unknown> => await call(ctx.paths.socket, method, path, body === undefined ? {} : { body })
+  const api = async <T = unknown>(ctx: Ctx, method: string, path: string, body?: unknown): Promise<T> => await call<T>(ctx.paths.socket, method, path, body === undefined ? {} : { body })
   const print = (ctx: Ctx, r: Result): void => {
     if (ctx.json) { out(JSON.stringify(asObjects(r))); return }
     printTable(r.columns, r.rows.map(row => row.map(cell)), out)
@@ -66,12 +67,12 @@ export function queryCommands (out: (s: string) => void): Record<string, Command
         const timeoutMs = positiveInt(ctx.values.timeout, '--timeout')
         if (maxRows !== undefined) body.maxRows = maxRows
         if (timeoutMs !== undefined) body.timeoutMs = timeoutMs
-        if (ctx.values.watch !== true) { print(ctx, await api(ctx, 'POST', '/v1/query', body) as Result); return }
+        if (ctx.values.watch !== true) { print(ctx, await api<QueryResponse>(ctx, 'POST', '/v1/query', body)); return }
         let first = true
         await call(ctx.paths.socket, 'POST', '/v1/query/watch', {
           body,
           onLine: line => {
-            const msg = JSON.parse(line) as Result | { error: { code: string, message: string } }
+            const msg = JSON.parse(line) as QueryResponse | ErrorResponse
             if ('error' in msg) {
               if (ctx.json) out(line)
               else process.stderr.write(`weft: the live query failed this time (${msg.error.code}): ${msg.error.message}\n`)
@@ -93,7 +94,7 @@ export function queryCommands (out: (s: string) => void): Record<string, Command
         const [sub, arg] = ctx.args
         if (sub === 'ls' || sub === 'list') {
           if (arg !== undefined) throw new InvalidArgumentError('usage: weft schema ls')
-          const list = await api(ctx, 'GET', '/v1/schemas') as Array<{ collection: string, table: string, version: number, rows: number, schema: { fields: Record<string, unknown>, indexes: string[][] } }>
+          const list = await api<SchemaView[]>(ctx, 'GET', '/v1/schemas')
           if (ctx.json) { out(JSON.stringify(list, null, 2)); return }
           if (list.length === 0) { out('no collection schema is declared (weft schema apply <file.json>)'); return }
           printTable(['COLLECTION', 'TABLE', 'VERSION', 'ROWS', 'FIELDS', 'INDEXES'], list.map(s => [
@@ -108,7 +109,7 @@ export function queryCommands (out: (s: string) => void): Record<string, Command
           const schemas = readSchemaFile(arg)
           const results: unknown[] = []
           for (const [collection, schema] of Object.entries(schemas)) {
-            const r = await api(ctx, 'PUT', `/v1/schemas/${enc(collection)}`, schema) as { collection: string, table: string, version: number, change: string, rows: number }
+            const r = await api<DeclareSchemaResponse>(ctx, 'PUT', `/v1/schemas/${enc(collection)}`, schema)
             results.push(r)
             if (!ctx.json) out(`${r.collection}: ${r.change} (table ${r.table}, version ${r.version}${r.rows > 0 ? `, ${r.rows} rows written` : ''})`)
           }
@@ -121,7 +122,7 @@ export function queryCommands (out: (s: string) => void): Record<string, Command
           return
         }
         if (sub === 'rebuild') {
-          const r = await api(ctx, 'POST', `/v1/schemas/${enc(arg)}/rebuild`) as { rows: number }
+          const r = await api<RebuildResponse>(ctx, 'POST', `/v1/schemas/${enc(arg)}/rebuild`)
           out(ctx.json ? JSON.stringify(r) : `rebuilt the table of ${arg} from the merged state: ${r.rows} rows`)
           return
         }

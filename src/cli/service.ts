@@ -53,8 +53,9 @@ export interface ServiceUnit {
   next: string
 }
 
+/** The `weft` binary of this installation (src/bin/weft.ts, built next to this file's folder). */
 function cliPath (): string {
-  return resolve(dirname(fileURLToPath(import.meta.url)), 'main.js')
+  return resolve(dirname(fileURLToPath(import.meta.url)), '../bin/weft.js')
 }
 
 function userUnitPath (env: NodeJS.ProcessEnv): string {

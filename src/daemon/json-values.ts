@@ -7,7 +7,9 @@
  * otherwise be stored as other bytes than the ones the app meant.
  */
 import { InvalidArgumentError } from '../errors.js'
+import type { Value } from '../oplog/value.js'
 
+/** A value or row as JSON: bytes as `{ "$bytes": "<base64>" }`. */
 export function toJson (v: unknown): unknown {
   if (v instanceof Uint8Array) return { $bytes: Buffer.from(v).toString('base64') }
   if (Array.isArray(v)) return v.map(toJson)
@@ -46,4 +48,21 @@ export function fromJson (v: unknown, path = 'value'): unknown {
   }
   if (Array.isArray(v)) return v.map((x, i) => fromJson(x, `${path}[${i}]`))
   return v
+}
+
+/**
+ * JSON from a request as the value the store takes, `$bytes` decoded. The
+ * store checks every value it writes, nested ones included (finite numbers,
+ * well-formed strings, plain objects, depth: oplog/value.ts) and names the
+ * path in its errors, so the type is given here rather than checked twice.
+ */
+export function valueFromJson (v: unknown, path = 'value'): Value {
+  return fromJson(v, path) as Value
+}
+
+/** The fields of a put, `$bytes` decoded: an object of values (checked by the store as above), or undefined when it is not an object. */
+export function fieldsFromJson (v: unknown, path = 'fields'): Record<string, Value> | undefined {
+  const fields = fromJson(v, path)
+  if (typeof fields !== 'object' || fields === null || Array.isArray(fields) || fields instanceof Uint8Array) return undefined
+  return fields as Record<string, Value>
 }

@@ -1,7 +1,8 @@
 /** Prometheus text exposition (version 0.0.4) of the daemon's state. */
-import type { NetworkMetrics } from './daemon.js'
+import type { DaemonStatus } from './api-types.js'
+import type { NetworkMetrics } from './ports.js'
 
-export function renderMetrics (status: Record<string, unknown>, net: NetworkMetrics | undefined, stats: { ops: number, rejected: Record<string, number> }): string {
+export function renderMetrics (status: DaemonStatus, net: NetworkMetrics | undefined, stats: { ops: number, rejected: Record<string, number> }): string {
   const lines: string[] = []
   const metric = (name: string, type: 'gauge' | 'counter', help: string, samples: Array<[string, number]>): void => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
@@ -24,12 +25,9 @@ export function renderMetrics (status: Record<string, unknown>, net: NetworkMetr
   metric('weft_oplog_ops', 'gauge', 'Ops in the local oplog.', [['', stats.ops]])
   const last = net?.lastSyncAt
   metric('weft_last_sync_age_seconds', 'gauge', 'Seconds since the last completed sync session (-1: never).', [['', last === undefined ? -1 : Math.round((Date.now() - last) / 1000)]])
-  const held = status.held as Array<{ ops: number }> | undefined
-  metric('weft_held_ops', 'gauge', 'Ops from the future held until this clock reaches them.', [['', (held ?? []).reduce((n, h) => n + h.ops, 0)]])
-  metric('weft_equivocating_devices', 'gauge', 'Devices that signed two different ops with one sequence number.', [['', (status.equivocating as unknown[] | undefined)?.length ?? 0]])
-  const clock = status.clock as { aheadMs: number } | undefined
-  metric('weft_hlc_ahead_seconds', 'gauge', 'How far this device\'s HLC is ahead of its wall clock.', [['', Math.max(0, Math.round((clock?.aheadMs ?? 0) / 1000))]])
-  const store = status.store as { bytes: number } | undefined
-  metric('weft_store_bytes', 'gauge', 'Size of the SQLite files.', [['', store?.bytes ?? 0]])
+  metric('weft_held_ops', 'gauge', 'Ops from the future held until this clock reaches them.', [['', status.held.reduce((n, h) => n + h.ops, 0)]])
+  metric('weft_equivocating_devices', 'gauge', 'Devices that signed two different ops with one sequence number.', [['', status.equivocating.length]])
+  metric('weft_hlc_ahead_seconds', 'gauge', 'How far this device\'s HLC is ahead of its wall clock.', [['', Math.max(0, Math.round(status.clock.aheadMs / 1000))]])
+  metric('weft_store_bytes', 'gauge', 'Size of the SQLite files.', [['', status.store.bytes]])
   return lines.join('\n') + '\n'
 }

@@ -20,7 +20,8 @@ import { createNode, whyUnreachable, type PeerMembership, type WeftNode } from '
 import type { PeerSyncState } from '../net/index.js'
 import { MEMBERS_COLLECTION, type Replica } from '../store/replica.js'
 import type { DaemonConfig } from './config.js'
-import type { Network, NetworkFactory, NetworkMetrics } from './daemon.js'
+import type { IncomingRun, PeerBookResponse, RelayView, SyncResult } from './api-types.js'
+import type { Network, NetworkFactory, NetworkMetrics } from './ports.js'
 import type { Logger } from './log.js'
 import { SYNC_WIRE_VERSION } from '../protocol/constants.js'
 import { OP_FORMAT_VERSION } from '../oplog/op.js'
@@ -210,16 +211,16 @@ class NodeNetwork implements Network {
     return views.sort((a, b) => Number(b.member) - Number(a.member) || Number(b.connected) - Number(a.connected) || a.peerId.localeCompare(b.peerId))
   }
 
-  relays (): unknown { return this.#node.services.relays.getRelays() }
+  relays (): RelayView[] { return this.#node.services.relays.getRelays() }
 
   /** The peer book (every address, what worked, what failed) and how the last attempt to reach each member went. */
-  peerBook (): unknown {
+  peerBook (): PeerBookResponse {
     const dialer = this.#node.services.memberDialer
     return { entries: dialer.book.entries(), dialer: dialer.status() }
   }
 
   /** Runs partly received in fragments (large values crossing a limited relay). */
-  incoming (): unknown {
+  incoming (): IncomingRun[] {
     return this.#node.services.sync.getHeldRuns().map(r => ({ origin: r.origin, seqs: `${r.firstSeq}..${r.lastSeq}`, heldBytes: r.heldBytes, totalBytes: r.totalBytes, updatedAt: new Date(r.updatedAt).toISOString() }))
   }
 
@@ -233,7 +234,7 @@ class NodeNetwork implements Network {
     })
   }
 
-  async syncNow (peer?: string, signal?: AbortSignal): Promise<unknown> {
+  async syncNow (peer?: string, signal?: AbortSignal): Promise<SyncResult | SyncResult[]> {
     let targets: string[]
     if (peer !== undefined) {
       try { peerIdFromString(peer) } catch { throw new InvalidArgumentError(`not a peer id: ${JSON.stringify(peer)}`) }
@@ -252,7 +253,7 @@ class NodeNetwork implements Network {
         return { peer: p, ok: false, complete: false, opsSent: 0, opsReceived: 0, applied: 0, rejected: 0, ms: Date.now() - started, error: { code: (err as WeftError).code ?? 'UNREACHABLE', message: (err as Error).message } }
       }
     }))
-    return peer === undefined ? results : results[0]
+    return peer === undefined ? results : results[0]! // one target: one result
   }
 
   /** Totals since start (every session and announcement, whichever peer), and the group peers connected now. */

@@ -38,11 +38,15 @@ import { parseDeviceId, type DeviceKey } from '../oplog/keys.js'
 import { loadDeviceKey } from '../store/device-key-file.js'
 import { openReplica } from '../store/replica.js'
 import { databaseState } from '../store/store-files.js'
+import type { RecoverResult } from './api-types.js'
 import type { DaemonConfig } from './config.js'
-import { Daemon, type NetworkFactory } from './daemon.js'
+import { Daemon } from './daemon.js'
+import type { NetworkFactory } from './ports.js'
 import { acquireLock } from './lock.js'
 import type { Logger } from './log.js'
 import { resolvePaths, type Paths } from './paths.js'
+import { syncWith } from './routes/peers.js'
+import { join as joinGroup } from './routes/trust.js'
 import { markReady, moveAside, promoteStaging, READY_FILE, stagingDir } from './recover-files.js'
 
 /** Longest `weft recover` waits to pull the group's data. @default 10 minutes */
@@ -66,20 +70,7 @@ export interface RecoverOptions {
   progress?: (line: string) => void
 }
 
-export interface RecoverResult {
-  readonly mode: 'joined' | 'fresh' | 'finished'
-  /** The old device id, when known. */
-  readonly previous: string | null
-  readonly device: string
-  readonly group: string | null
-  /** Where the old files were moved. */
-  readonly kept: string | null
-  /** Ops in the new store, and how many of them are the old identity's. */
-  readonly ops: number
-  readonly previousOps: number
-  /** The old identity was revoked: by its own key (with a succession statement), or by this device (--replaces). */
-  readonly retired: 'self' | 'revoked' | 'no'
-}
+export type { RecoverResult }
 
 export class RecoverError extends WeftError {
   static override name = 'RecoverError'
@@ -182,11 +173,11 @@ export async function recoverDevice (paths: Paths, config: DaemonConfig, log: Lo
       await daemon.start()
       device = daemon.replica.deviceId
       say(`new identity ${device}; joining through the invite`)
-      const joined = await daemon.join({ code: o.code, name: o.name ?? config.deviceName }, AbortSignal.timeout(60_000)) as { group: string, inviter: string }
+      const joined = await joinGroup(daemon, { code: o.code, name: o.name ?? config.deviceName }, AbortSignal.timeout(60_000))
       group = joined.group
       say(`joined group ${group}; pulling the group's data from ${joined.inviter}`)
       await until(deadline, 'pulling the group\'s data', async () => {
-        const res = await daemon.syncWith(joined.inviter)
+        const res = await syncWith(daemon, joined.inviter)
         if (res.ok && res.complete) return res
         if (res.error !== null) say(`sync: ${res.error.message}; trying again`)
         return undefined
@@ -202,7 +193,7 @@ export async function recoverDevice (paths: Paths, config: DaemonConfig, log: Lo
       if (retired !== 'no') {
         // The inviter must hold the revocation before we call this done.
         await until(deadline, 'handing the revocation to the inviter', async () => {
-          const res = await daemon.syncWith(joined.inviter)
+          const res = await syncWith(daemon, joined.inviter)
           return res.ok ? res : undefined
         })
         say(retired === 'self' ? `the old identity ${previous} signed its own revocation, naming ${device} as its successor` : `revoked the old identity ${previous}`)

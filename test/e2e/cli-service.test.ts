@@ -135,7 +135,7 @@ describe('weft service install', () => {
   it('--system refuses to write without root and says how', async () => {
     if (process.getuid?.() === 0) {
       // As root this would write /etc/systemd/system: check the message with a user that cannot.
-      const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, join(import.meta.dirname, '../../dist/src/cli/main.js'), 'service', 'install', '--system'], { encoding: 'utf8', cwd: '/' })
+      const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, join(import.meta.dirname, '../../dist/src/bin/weft.js'), 'service', 'install', '--system'], { encoding: 'utf8', cwd: '/' })
       if (r.error !== undefined || /cannot (open|access)|Permission denied.*main\.js|Cannot find module/.test(r.stderr)) {
         console.log('service install --system as nobody: skipped (runuser unavailable, or nobody cannot read this checkout)')
         return

@@ -1,6 +1,6 @@
 /**
  * Real daemon and CLI processes for end-to-end tests: the built CLI
- * (`dist/src/cli/main.js`, which `npm test` builds first) started in temp
+ * (`dist/src/bin/weft.js`, which `npm test` builds first) started in temp
  * data dirs. mDNS and UPnP are off and libp2p listens on 127.0.0.1 only.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { call } from '../../src/cli/client.js'
 
-export const CLI = resolve(import.meta.dirname, '../../dist/src/cli/main.js')
+export const CLI = resolve(import.meta.dirname, '../../dist/src/bin/weft.js')
 
 export interface CliResult { code: number, stdout: string, stderr: string }
 

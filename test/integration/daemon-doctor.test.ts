@@ -12,6 +12,7 @@ import { CONFIG_DEFAULTS } from '../../src/daemon/config.js'
 import { Daemon } from '../../src/daemon/daemon.js'
 import type { Logger } from '../../src/daemon/log.js'
 import { resolvePaths } from '../../src/daemon/paths.js'
+import { doctor } from '../../src/daemon/routes/inspect.js'
 import { openReplica } from '../../src/store/replica.js'
 import { scribbleMiddlePage } from '../helpers/damage.js'
 import { tempDir } from '../helpers/fixtures.js'
@@ -34,20 +35,20 @@ describe('weft doctor', () => {
     r.batch(w => { for (let i = 0; i < 400; i++) w.put('notes', `n${i}`, { body: 'x'.repeat(200) }) })
     r.close()
     const d = await daemonOn(dir)
-    expect((await d.doctor()).find(c => c.check === 'database integrity')).toMatchObject({ ok: true })
+    expect((await doctor(d)).find(c => c.check === 'database integrity')).toMatchObject({ ok: true })
     scribbleMiddlePage(join(dir, 'replica.db'))
     // Another connection's write makes the daemon's connection drop its page cache and read the file again.
     const other = new Database(join(dir, 'replica.db'))
     other.prepare("INSERT INTO meta (name, value) VALUES ('touch', x'00')").run()
     other.close()
-    const checks = await d.doctor()
+    const checks = await doctor(d)
     expect(checks.find(c => c.check === 'database integrity')).toMatchObject({ ok: false, detail: expect.stringMatching(/quick_check: .*weft recover/) })
   })
 
   it('reports a check that cannot run as failed instead of failing as a whole', async () => {
     const d = await daemonOn(tempDir())
     d.replica.close()
-    const checks = await d.doctor()
+    const checks = await doctor(d)
     expect(checks.find(c => c.check === 'database integrity')).toMatchObject({ ok: false, detail: expect.stringMatching(/could not check: the replica is closed/) })
     expect(checks.length).toBeGreaterThan(2)
   })

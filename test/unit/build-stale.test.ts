@@ -26,7 +26,7 @@ beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), 'weft-build-stale-'))
   for (const f of ['src/cli/main.ts', 'relay/main.ts', 'test/unit/a.test.ts', 'bench/main.ts', 'tsconfig.json', 'package.json', 'node_modules/.package-lock.json']) file(f, BEFORE)
   for (const d of ['src/cli', 'src', 'relay', 'test/unit', 'test', 'bench', 'node_modules']) age(d, BEFORE)
-  file('dist/src/cli/main.js', T0)
+  file('dist/src/bin/weft.js', T0)
   file('dist/relay/main.js', T0)
   file('dist/.build-stamp', T0)
 })

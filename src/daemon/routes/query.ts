@@ -13,14 +13,15 @@
  * coalesced) when the replica reports a commit to a table they read.
  */
 import type { ServerResponse } from 'node:http'
-import { InvalidArgumentError } from '../errors.js'
-import type { Replica } from '../store/replica.js'
-import { MAX_LIVE_QUERIES } from '../store/tables/constants.js'
-import { QueryProcess } from '../store/tables/query-process.js'
-import type { CollectionSchema, QueryOptions, QueryResult } from '../store/tables/index.js'
-import { HttpError, REQUEST_TIMEOUT_MS, type ApiRequest, type Route } from './control-api.js'
-import { fromJson, toJson } from './json-values.js'
-import type { Logger } from './log.js'
+import { InvalidArgumentError } from '../../errors.js'
+import type { Replica } from '../../store/replica.js'
+import { MAX_LIVE_QUERIES } from '../../store/tables/constants.js'
+import { QueryProcess } from '../../store/tables/query-process.js'
+import type { CollectionSchema, QueryOptions, QueryResult } from '../../store/tables/index.js'
+import { HttpError, REQUEST_TIMEOUT_MS, type ApiRequest, type Route } from '../control-api.js'
+import { fromJson, toJson } from '../json-values.js'
+import { isJsonObject } from './context.js'
+import type { Logger } from '../log.js'
 
 /** An API query may run at most this long: it must answer within the control API's request timeout. */
 export const MAX_API_QUERY_TIMEOUT_MS = REQUEST_TIMEOUT_MS - 5_000
@@ -38,8 +39,8 @@ interface Watch {
 }
 
 function parseBody (body: unknown): QueryBody {
-  const b = body as Record<string, unknown> | undefined
-  if (typeof b !== 'object' || b === null || Array.isArray(b)) throw new InvalidArgumentError('body must be a JSON object: { "sql": "SELECT …", "params"?: [...] or {...} }')
+  const b = body
+  if (!isJsonObject(b)) throw new InvalidArgumentError('body must be a JSON object: { "sql": "SELECT …", "params"?: [...] or {...} }')
   for (const k of Object.keys(b)) if (!['sql', 'params', 'maxRows', 'timeoutMs', 'maxBytes'].includes(k)) throw new InvalidArgumentError(`unknown key ${JSON.stringify(k)} (known: sql, params, maxRows, timeoutMs, maxBytes)`)
   if (typeof b.sql !== 'string') throw new InvalidArgumentError('body needs "sql": the SELECT statement to run')
   const options: QueryOptions = {}
@@ -84,6 +85,7 @@ export class QueryRoutes {
         methods: {
           PUT: (req, p) => {
             const c = p.collection!
+            // The store checks the schema in full (resolveSchema takes it as unknown) and names what is wrong.
             const res = this.#replica.declareSchema(c, req.body as CollectionSchema)
             if (res.change !== 'unchanged') this.#log('info', 'declared a collection schema', { collection: c, version: res.version, change: res.change, rows: res.rows })
             return res
