@@ -9,6 +9,7 @@ export { weftSync, DefaultSyncService, type SyncService, type SyncServiceCompone
 export type { SyncServiceInit, ChangeFeed, Authorize } from './sync-options.js'
 export type { PeerSyncState, PeerSyncError, SyncTotals } from './peer-state.js'
 export { relayKeeper, type RelayKeeper, type RelayKeeperInit, type RelayStatus } from './relay-keeper.js'
+export { relayAuthClient, authenticateToRelay, ADMISSION_CHAIN_SCHEME, encodeAdmissionChain, type RelayAuthClient, type RelayAuthClientInit, type RelayAuthOutcome, type RelayAuthResult, type RelayCredential } from './relay-auth/index.js'
 export { discoveryDialer, type DiscoveryDialerInit } from './discovery-dialer.js'
 export { Announcer, announceTopic, versionMismatch } from './announcer.js'
 export { MemberGate, EVERYONE, NotMemberStreamError, type PeerMembership } from './member-gate.js'

@@ -56,6 +56,7 @@ import { fastMessageId, GOSSIP_IDONTWANT_MIN_BYTES, GOSSIP_MESH, withCachedSigni
 import { MemberGate } from './member-gate.js'
 import { memberDialer, type MemberDialer } from './member-dialer.js'
 import { parseRelayAddress, relayKeeper, type RelayKeeper } from './relay-keeper.js'
+import { relayAuthClient, type RelayAuthClient } from './relay-auth/client.js'
 import { strangerGuard, type StrangerGuard } from './stranger-guard.js'
 import { weftSync, type SyncService } from './sync-service.js'
 import { udxBirthday, type UdxBirthday } from './udx-birthday.js'
@@ -75,6 +76,8 @@ export interface WeftServices {
   pubsub: GossipSub
   sync: SyncService
   relays: RelayKeeper
+  /** Proves the group to the configured relays on each connection to them (relay-auth/). */
+  relayAuth: RelayAuthClient
   memberDialer: MemberDialer
   udx: UdxTools
   udxAddrs: UdxAddrs
@@ -92,7 +95,8 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
   const topic = announceTopic(groupId)
   const {
     privateKey: _key, store, listen, announce, relays, peers, mdns: useMdns, mdnsServiceTag, mdnsIntervalMs, upnp, dcutr: useDcutr,
-    maxConnections, connectionGater, relayCheckIntervalMs, start, logger, membership, strangerGraceMs, peerBook, members: memberList, ...syncInit
+    maxConnections, connectionGater, relayCheckIntervalMs, start, logger, membership, strangerGraceMs, peerBook, members: memberList, relayCredential,
+    ...syncInit
   } = config
   const members = new MemberGate(membership)
 
@@ -128,6 +132,8 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
     // A service for its lifecycle only (it follows membership changes while started); the gated services hold it directly.
     members: () => members,
     relays: relayKeeper({ relays: relays ?? [], ...(relayCheckIntervalMs === undefined ? {} : { checkIntervalMs: relayCheckIntervalMs }) }),
+    // A relay grants the group's long limits once the device proves membership (relay-auth/client.ts).
+    relayAuth: relayAuthClient({ relays: relayIds, ...(relayCredential === undefined ? {} : { credential: relayCredential }) }),
     memberDialer: memberDialer({
       peers: peers ?? [],
       relays: relays ?? [],
