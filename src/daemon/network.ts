@@ -11,7 +11,7 @@ import type { Invite } from '../auth/invite.js'
 import type { Joined, MembershipView } from '../auth/pairing.js'
 import { MAX_INVITE_ADDRESSES } from '../auth/constants.js'
 import { deviceIdToString, parseDeviceId } from '../oplog/keys.js'
-import { handlePairing, pairingDialRank, pairWithInviter } from '../net/pairing.js'
+import { handlePairing, pairingDialRank, pairWithInviter } from '../net/members/pairing.js'
 // The node runs the relay-auth client (services.relayAuth); the daemon hands it this device's credential.
 import { ADMISSION_CHAIN_SCHEME, encodeAdmissionChain, type RelayCredential } from '../net/relay-auth/index.js'
 import { createNode, whyUnreachable, type PeerMembership, type WeftNode } from '../net/index.js'

@@ -8,10 +8,10 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { InvalidArgumentError } from '../errors.js'
 import { PRIVATE_KEY_BYTES } from '../oplog/keys.js'
 import type { SyncStore } from '../protocol/port.js'
-import type { PeerBook } from './peer-book.js'
+import type { PeerBook } from './members/peer-book.js'
 import type { RelayCredential } from './relay-auth/client.js'
-import type { ChangeFeed, SyncServiceInit } from './sync-options.js'
-import { parseRelayAddress } from './relay-keeper.js'
+import type { ChangeFeed, SyncServiceInit } from './sync/sync-options.js'
+import { parseRelayAddress } from './nat/relay-keeper.js'
 import { registerUdxProtocol } from '../udx/index.js'
 
 // `/udx` listen, announce and peer addresses must parse before any node exists.
