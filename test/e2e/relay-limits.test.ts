@@ -16,7 +16,7 @@ import { authenticateToRelay, type RelayAuthResult } from '../../src/net/relay-a
 import { generateGroupKey, GROUP_STATEMENT_SCHEME, signGroupStatement } from '../../relay/auth/verifier.js'
 import { loadRelayConfig } from '../../relay/config.js'
 import { startRelay, type Relay } from '../../relay/relay-node.js'
-import { circuitAddress, createPeer, hasReservation, sendBytes, waitUntil, type Peer } from '../lab/peers.js'
+import { circuitAddress, createPeer, hasReservation, sendBytes, waitUntil, type Peer } from '../../lab/peers.js'
 import { startNode, stopAll } from '../helpers/net-nodes.js'
 import type { RelayAuthOutcome } from '../../src/net/relay-auth/index.js'
 
