@@ -12,8 +12,9 @@ import neostandard from 'neostandard'
 
 // ---------------------------------------------------------------------------
 // Import boundaries. Specifiers are matched as written (relative, with the
-// .js extension NodeNext needs); folder names are unique in the repo, so
-// `(../)+store/` means src/store from any depth. Static imports and
+// .js extension NodeNext needs); the folders a rule names are unique in the
+// repo, so `(../)+store/` means src/store from any depth (`lab/` and
+// `test/lab/` share a name, so no rule names `lab`). Static imports and
 // `export ... from` go through no-restricted-imports, dynamic `import()` with
 // a literal path through no-restricted-syntax, so lazy loading cannot slip
 // past a boundary.
