@@ -21,9 +21,9 @@
  */
 import '../src/polyfill.js'
 import { parseArgs } from 'node:util'
-import { Lab } from '../test/lab/lab.js'
-import { stopAllProcesses } from '../test/lab/procs.js'
-import { netnsUnavailable, removeStale, type NatOptions } from '../test/lab/topology.js'
+import { Lab } from '../lab/lab.js'
+import { stopAllProcesses } from '../lab/procs.js'
+import { netnsUnavailable, removeStale, type NatOptions } from '../lab/topology.js'
 
 interface Case {
   nat1: NatOptions

@@ -63,14 +63,8 @@ export const DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS = 64
 export const DEFAULT_METRICS_HOST = '127.0.0.1'
 export const DEFAULT_METRICS_PORT = 9464
 
-/** The relay-auth protocol: `/weft/relay-auth/1.0.0`. */
-export const RELAY_AUTH_PROTOCOL_NAME = 'relay-auth'
-export const RELAY_AUTH_PROTOCOL_VERSION = '1.0.0'
-export const RELAY_AUTH_PROTOCOL = `/weft/${RELAY_AUTH_PROTOCOL_NAME}/${RELAY_AUTH_PROTOCOL_VERSION}`
-/** One request and one response per stream; a credential is a few hundred bytes. */
-export const RELAY_AUTH_MAX_MESSAGE_BYTES = 4 * KiB
-/** The exchange must finish within this, or the stream is aborted. */
-export const RELAY_AUTH_TIMEOUT_MS = 10 * second
+// The relay-auth wire constants are shared with the client side (src/net/relay-auth).
+export { RELAY_AUTH_PROTOCOL_NAME, RELAY_AUTH_PROTOCOL_VERSION, RELAY_AUTH_PROTOCOL, RELAY_AUTH_MAX_MESSAGE_BYTES, RELAY_AUTH_TIMEOUT_MS } from '../src/net/relay-auth/constants.js'
 /** Auth streams at once per connection. */
 export const RELAY_AUTH_MAX_STREAMS = 2
 /** A statement whose validity starts later than this from now is refused (clock skew allowance). */

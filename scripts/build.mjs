@@ -25,7 +25,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 export const ROOT = dirname(dirname(fileURLToPath(import.meta.url)))
 const STAMP = 'dist/.build-stamp'
 /** What tsc reads (tsconfig.json's `include`, the config, the installed dependencies). */
-const INPUTS = ['src', 'relay', 'bench', 'test', 'tsconfig.json', 'package.json', 'node_modules/.package-lock.json']
+const INPUTS = ['src', 'relay', 'bench', 'test', 'lab', 'tsconfig.json', 'package.json', 'node_modules/.package-lock.json']
 /** What must exist after a build: the two binaries. */
 const OUTPUTS = ['dist/src/bin/weft.js', 'dist/relay/main.js']
 

@@ -1,10 +1,9 @@
 /**
- * Scheme `admission-chain/1`: a weft device proves group membership with the
- * same signed admissions it syncs with (src/auth), so the relay's allow-list
- * needs only the group's public key and a device needs nothing it does not
- * already hold. Credential: a varint count, then each admission (root first,
- * the device's own last) as varint length + encoding, at most
- * MAX_CHAIN_CREDENTIAL_BYTES in all.
+ * Verifier of scheme `admission-chain/1`: a weft device proves group
+ * membership with the same signed admissions it syncs with (src/auth), so the
+ * relay's allow-list needs only the group's public key and a device needs
+ * nothing it does not already hold. The credential's codec is shared with the
+ * client (src/net/relay-auth/admission-chain.ts).
  *
  * The relay checks that the chain leads from a configured group key to the
  * peer on this Noise-authenticated connection (a copied chain is useless to
@@ -15,33 +14,12 @@
  * it again).
  */
 import type { PeerId } from '@libp2p/interface'
-import { decodeAdmission, encodeAdmission, type Admission } from '../../src/auth/certificate.js'
+import type { Admission } from '../../src/auth/certificate.js'
 import { verifyChain } from '../../src/auth/chain.js'
-import { ByteReader, ByteWriter } from '../../src/oplog/bytes.js'
+import { ADMISSION_CHAIN_SCHEME, decodeAdmissionChain } from '../../src/net/relay-auth/admission-chain.js'
 import type { AdmissionVerifier, AllowedGroup, VerifyResult } from './verifier.js'
 
-export const ADMISSION_CHAIN_SCHEME = 'admission-chain/1'
-export const MAX_CHAIN_CREDENTIAL_BYTES = 3 * 1024
 export const ADMISSION_CHAIN_VALIDITY_MS = 24 * 3600 * 1000
-const MAX_CHAIN = 16
-
-export function encodeAdmissionChain (chain: readonly Admission[]): Uint8Array {
-  const w = new ByteWriter(512)
-  w.varint(chain.length)
-  for (const a of chain) w.bytes(encodeAdmission(a))
-  return w.finish()
-}
-
-export function decodeAdmissionChain (bytes: Uint8Array): Admission[] {
-  if (bytes.length > MAX_CHAIN_CREDENTIAL_BYTES) throw new RangeError(`chain credential is over ${MAX_CHAIN_CREDENTIAL_BYTES} bytes`)
-  const r = new ByteReader(bytes, 'admission chain')
-  const n = r.varint('count')
-  if (n < 1 || n > MAX_CHAIN) throw new RangeError(`a chain holds 1 to ${MAX_CHAIN} admissions, not ${n}`)
-  const out: Admission[] = []
-  for (let i = 0; i < n; i++) out.push(decodeAdmission(r.bytes('admission', 1024)))
-  r.end()
-  return out
-}
 
 export function admissionChainVerifier (groups: readonly AllowedGroup[]): AdmissionVerifier {
   return {

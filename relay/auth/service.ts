@@ -21,7 +21,7 @@ import { PeerMap } from '@libp2p/peer-collections'
 import { pbStream } from '@libp2p/utils'
 import { TypedEventEmitter } from 'main-event'
 import * as C from '../constants.js'
-import { AuthRequest, AuthResponse } from './pb/relay-auth.js'
+import { AuthRequest, AuthResponse } from '../../src/net/relay-auth/pb/relay-auth.js'
 import type { Admission, AdmissionFailure, AdmissionVerifier } from './verifier.js'
 
 export interface GrantedLimits {

@@ -30,7 +30,7 @@ import type { PeerId } from '@libp2p/interface'
 import { peerIdFromMultihash } from '@libp2p/peer-id'
 import * as Digest from 'multiformats/hashes/digest'
 import { MAX_CLOCK_SKEW_MS, MAX_STATEMENT_VALIDITY_MS } from '../constants.js'
-import { GroupStatement } from './pb/relay-auth.js'
+import { GroupStatement } from '../../src/net/relay-auth/pb/relay-auth.js'
 
 export const GROUP_STATEMENT_SCHEME = 'group-statement/1'
 export const GROUP_KEY_BYTES = 32

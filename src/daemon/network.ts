@@ -11,11 +11,9 @@ import type { Invite } from '../auth/invite.js'
 import type { Joined, MembershipView } from '../auth/pairing.js'
 import { MAX_INVITE_ADDRESSES } from '../auth/constants.js'
 import { deviceIdToString, parseDeviceId, type DeviceKey } from '../oplog/keys.js'
-import { handlePairing, pairingDialRank, pairWithInviter } from '../net/pairing.js'
-// The daemon is the composition root: the relay-auth client and credential
-// encoding live with the relay's protocol, which the daemon speaks to.
-import { authenticateToRelay } from '../../relay/auth/client.js'
-import { ADMISSION_CHAIN_SCHEME, encodeAdmissionChain } from '../../relay/auth/admission-chain.js'
+import { handlePairing, pairingDialRank, pairWithInviter } from '../net/members/pairing.js'
+// The node runs the relay-auth client (services.relayAuth); the daemon hands it this device's credential.
+import { ADMISSION_CHAIN_SCHEME, encodeAdmissionChain, type RelayCredential } from '../net/relay-auth/index.js'
 import { createNode, whyUnreachable, type PeerMembership, type WeftNode } from '../net/index.js'
 import type { PeerSyncState } from '../net/index.js'
 import { MEMBERS_COLLECTION, type Replica } from '../store/replica.js'
@@ -116,20 +114,13 @@ class NodeNetwork implements Network {
         }
       }
     })
-    // Prove membership to each configured relay on every new connection to it,
-    // so the relay grants the group's long limits instead of 2 min / 128 KiB.
-    const relayIds = new Set(config.relays.map(r => /\/p2p\/([^/]+)$/.exec(r)?.[1]).filter((x): x is string => x !== undefined))
-    node.addEventListener('connection:open', e => {
-      const conn = e.detail
-      if (!relayIds.has(conn.remotePeer.toString()) || conn.limits !== undefined) return
-      const chain = replica.membership?.chainFor(deviceKey.publicKey)
-      if (chain === undefined) return
-      authenticateToRelay(conn, ADMISSION_CHAIN_SCHEME, encodeAdmissionChain(chain))
-        .then(res => {
-          if (res.ok) this.#log('info', 'relay admitted this device with the group\'s limits', { relay: conn.remotePeer.toString(), group: res.group, dataLimitBytes: res.dataLimitBytes })
-          else this.#log('debug', 'relay did not admit this device (stock limits apply)', { relay: conn.remotePeer.toString(), status: res.status })
-        })
-        .catch(err => { this.#log('debug', 'relay auth not available', { relay: conn.remotePeer.toString(), error: String(err) }) })
+    // The node proves membership to each configured relay on every new connection to it
+    // (services.relayAuth), so the relay grants the group's long limits instead of 2 min / 128 KiB.
+    node.services.relayAuth.addEventListener('relay:auth', e => {
+      const { relay } = e.detail
+      if ('error' in e.detail) this.#log('debug', 'relay auth not available', { relay, error: String(e.detail.error) })
+      else if (e.detail.result.ok) this.#log('info', 'relay admitted this device with the group\'s limits', { relay, group: e.detail.result.group, dataLimitBytes: e.detail.result.dataLimitBytes })
+      else this.#log('debug', 'relay did not admit this device (stock limits apply)', { relay, status: e.detail.result.status })
     })
     // Both peers log typed sync errors; the per-peer state carries them to the CLI.
     node.services.sync.addEventListener('session:end', e => {
@@ -394,6 +385,12 @@ export function replicaMembership (replica: Replica): PeerMembership {
   }
 }
 
+/** This device's admission chain, which the relays of the group verify (admission-chain/1). */
+function relayCredential (replica: Replica, deviceKey: DeviceKey): RelayCredential | undefined {
+  const chain = replica.membership?.chainFor(deviceKey.publicKey)
+  return chain === undefined ? undefined : { scheme: ADMISSION_CHAIN_SCHEME, credential: encodeAdmissionChain(chain) }
+}
+
 /** The group's devices that are not revoked: the member dialer keeps them connected. */
 export function memberIds (replica: Replica): string[] {
   return replica.membership?.members().filter(m => m.revoked === undefined).map(m => m.id) ?? []
@@ -420,6 +417,7 @@ export const networkFactory: NetworkFactory = async (replica: Replica, config: D
     // Members are kept connected from the replica's peer book (it survives restarts).
     peerBook: replica.peerBook,
     members: () => memberIds(replica),
+    relayCredential: () => relayCredential(replica, deviceKey),
     // A revoked device is refused at the connection, not only per session.
     connectionGater: {
       denyDialPeer: async peerId => revoked(replica, peerId.toString()),

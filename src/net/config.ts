@@ -8,9 +8,10 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { InvalidArgumentError } from '../errors.js'
 import { PRIVATE_KEY_BYTES } from '../oplog/keys.js'
 import type { SyncStore } from '../protocol/port.js'
-import type { PeerBook } from './peer-book.js'
-import type { ChangeFeed, SyncServiceInit } from './sync-options.js'
-import { parseRelayAddress } from './relay-keeper.js'
+import type { PeerBook } from './members/peer-book.js'
+import type { RelayCredential } from './relay-auth/client.js'
+import type { ChangeFeed, SyncServiceInit } from './sync/sync-options.js'
+import { parseRelayAddress } from './nat/relay-keeper.js'
 import { registerUdxProtocol } from '../udx/index.js'
 
 // `/udx` listen, announce and peer addresses must parse before any node exists.
@@ -47,6 +48,8 @@ export interface NodeConfig extends Omit<SyncServiceInit, 'store' | 'changes'> {
   maxConnections?: number
   /** @default allow all */
   connectionGater?: ConnectionGater
+  /** What to present to the relays (`relays`) on each connection to them, read then; undefined: nothing yet. @default none: stock relay limits */
+  relayCredential?: () => RelayCredential | undefined
   /** Relay reservation check period. @default DEFAULT_RELAY_CHECK_INTERVAL_MS (5 s) */
   relayCheckIntervalMs?: number
   /** A non-member's connection that does not pair is closed this long after it opened (with `membership` only). @default DEFAULT_STRANGER_GRACE_MS (10 s) */
@@ -59,7 +62,7 @@ export interface NodeConfig extends Omit<SyncServiceInit, 'store' | 'changes'> {
 
 const KEYS: ReadonlySet<string> = new Set([
   'privateKey', 'store', 'listen', 'announce', 'relays', 'peers', 'mdns', 'mdnsServiceTag', 'mdnsIntervalMs', 'upnp', 'dcutr',
-  'maxConnections', 'connectionGater', 'relayCheckIntervalMs', 'strangerGraceMs', 'start', 'logger', 'peerBook', 'members',
+  'maxConnections', 'connectionGater', 'relayCheckIntervalMs', 'strangerGraceMs', 'start', 'logger', 'peerBook', 'members', 'relayCredential',
   // SyncServiceInit
   'groupId', 'membership', 'authorize', 'syncIntervalMs', 'connectGraceMs', 'retryMinMs', 'retryMaxMs', 'dialTimeoutMs', 'pageMaxOps',
   'pageMaxBytes', 'limitedPageMaxOps', 'limitedPageMaxBytes', 'maxFrameBytes', 'helloTimeoutMs', 'readTimeoutMs',
@@ -110,6 +113,7 @@ export function checkNodeConfig (config: NodeConfig): void {
     if (!Array.isArray(config.relays)) problems.push('relays must be a list of multiaddrs')
     else for (const a of config.relays) { try { parseRelayAddress(a) } catch (err) { problems.push((err as Error).message) } }
   }
+  if (config.relayCredential !== undefined && typeof config.relayCredential !== 'function') problems.push('relayCredential must be a function returning { scheme, credential } or undefined')
   if (config.members !== undefined && typeof config.members !== 'function') problems.push('members must be a function returning device ids')
   if (config.peerBook !== undefined && (config.peerBook === null || typeof config.peerBook.entries !== 'function')) problems.push('peerBook must implement PeerBook (peers, entries, seen, succeeded, failed, forget)')
   if (problems.length > 0) throw new InvalidArgumentError(`invalid node configuration:\n  - ${problems.join('\n  - ')}`)

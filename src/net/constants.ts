@@ -126,7 +126,7 @@ export const DEFAULT_VECTOR_ANNOUNCE_DELAY_MS = 500
 export const MAX_QUEUED_ANNOUNCEMENT_BYTES = 16 * MiB
 
 /**
- * Gaps (see gap-tracker.ts): a vector seen ahead of ours is left to gossip
+ * Gaps (see sync/gap-tracker.ts): a vector seen ahead of ours is left to gossip
  * this long before a session pulls the difference; a pull that applied
  * nothing for DEFAULT_PULL_STALL_MS lets another peer serve its gaps, and a
  * pull that left its gap open is followed by another after
@@ -137,7 +137,7 @@ export const DEFAULT_GAP_PULL_DELAY_MS = 1 * second
 /**
  * Announced ops that arrive ahead of what we hold are held this long, at most
  * this many and this many bytes, to be applied once the ops before them
- * arrive (see holdback.ts). As long as the gap delay: the pull for the
+ * arrive (see sync/holdback.ts). As long as the gap delay: the pull for the
  * missing ops starts when the hold expires.
  */
 export const DEFAULT_HOLD_MS = DEFAULT_GAP_PULL_DELAY_MS
@@ -180,7 +180,7 @@ export const ANNOUNCE_TOPIC_TAG_BYTES = 16
  * Gossipsub's application score of a non-member (times the default weight of
  * 10): far below the graylist threshold (-80), so even if one reached the
  * router it would get no message, no gossip and no mesh slot. The registrar
- * gate (member-gate.ts) is what keeps them out; this is the second layer.
+ * gate (members/member-gate.ts) is what keeps them out; this is the second layer.
  */
 export const NON_MEMBER_GOSSIP_SCORE = -1_000
 
@@ -212,7 +212,7 @@ export const DEFAULT_RELAY_BACKOFF_MIN_MS = 500
 export const DEFAULT_RELAY_BACKOFF_MAX_MS = 30 * second
 
 /**
- * Members whose connection dropped are redialled (member-dialer.ts): after a
+ * Members whose connection dropped are redialled (members/member-dialer.ts): after a
  * failed attempt, from the minimum doubling to the maximum, with jitter. The
  * maximum bounds how long a healed partition goes unnoticed when nothing else
  * (mDNS, a dial from the other side) says so; an attempt costs a few dials,
@@ -265,7 +265,7 @@ export const DEFAULT_UDX_RELAYED_PUNCH_TTL = 2
  */
 export const DEFAULT_UDX_RELAYED_DIAL_HOLD_MS = 300
 
-/** Birthday punching over a relayed connection (udx-birthday.ts): `/weft/udx-birthday/1.0.0`. */
+/** Birthday punching over a relayed connection (nat/udx-birthday.ts): `/weft/udx-birthday/1.0.0`. */
 export const UDX_BIRTHDAY_PROTOCOL = '/weft/udx-birthday/1.0.0'
 /** Sockets of the side behind the randomizing NAT, probes of the other side, and how long the sockets wait. */
 export const DEFAULT_UDX_BIRTHDAY_SOCKETS = DEFAULT_BIRTHDAY_SOCKETS

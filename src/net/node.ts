@@ -4,12 +4,12 @@
  *
  * Stack: TCP and UDX (UDP, one socket: see src/udx), Noise, yamux; identify (+push, so peers learn a new relayed
  * address), ping; gossipsub for announcements; circuit relay v2 transport
- * (reservations kept by the relay keeper, see `relay-keeper.ts`); DCUtR to
+ * (reservations kept by the relay keeper, see `nat/relay-keeper.ts`); DCUtR to
  * upgrade relayed connections, fed with the public UDX mapping the relays
- * reflect (`udx-observer.ts`) so that it can punch through NATs, and birthday
- * punching when one NAT randomizes ports (`udx-birthday.ts`); UPnP on desktops; mDNS with a weft-only
+ * reflect (`nat/udx-observer.ts`) so that it can punch through NATs, and birthday
+ * punching when one NAT randomizes ports (`nat/udx-birthday.ts`); UPnP on desktops; mDNS with a weft-only
  * service tag plus a dialer for what it finds (libp2p 3 does not auto-dial); the member dialer keeps
- * members and configured peers connected, redialling them from the peer book (`member-dialer.ts`).
+ * members and configured peers connected, redialling them from the peer book (`members/member-dialer.ts`).
  *
  * What a stock libp2p peer sees: identify, identify-push, the signed peer
  * record and mDNS answers list no `/udx` address (its private multiaddr code
@@ -24,7 +24,7 @@
  *
  * Membership (`membership`, by peer id) decides who gets group data: sync
  * runs only with members, gossipsub, DCUtR and birthday punching see only
- * members through a gated registrar (member-gate.ts), mDNS finds are dialed
+ * members through a gated registrar (members/member-gate.ts), mDNS finds are dialed
  * only when they are members, and the stranger guard closes non-member
  * connections that do not pair. A non-member may connect, identify, ping and
  * pair. The connection gater (the daemon's refuses revoked devices) is the
@@ -48,18 +48,19 @@ import { uPnPNAT } from '@libp2p/upnp-nat'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import '../polyfill.js'
 import { PAIRING_PROTOCOL_ID } from '../auth/constants.js'
-import { announceTopic } from './announcer.js'
+import { announceTopic } from './sync/announcer.js'
 import { checkNodeConfig, type NodeConfig } from './config.js'
 import * as C from './constants.js'
-import { discoveryDialer } from './discovery-dialer.js'
-import { fastMessageId, GOSSIP_IDONTWANT_MIN_BYTES, GOSSIP_MESH, withCachedSigning } from './gossip-tuning.js'
-import { MemberGate } from './member-gate.js'
-import { memberDialer, type MemberDialer } from './member-dialer.js'
-import { parseRelayAddress, relayKeeper, type RelayKeeper } from './relay-keeper.js'
-import { strangerGuard, type StrangerGuard } from './stranger-guard.js'
-import { weftSync, type SyncService } from './sync-service.js'
-import { udxBirthday, type UdxBirthday } from './udx-birthday.js'
-import { udxObserver, type UdxObserver } from './udx-observer.js'
+import { discoveryDialer } from './members/discovery-dialer.js'
+import { fastMessageId, GOSSIP_IDONTWANT_MIN_BYTES, GOSSIP_MESH, withCachedSigning } from './sync/gossip-tuning.js'
+import { MemberGate } from './members/member-gate.js'
+import { memberDialer, type MemberDialer } from './members/member-dialer.js'
+import { parseRelayAddress, relayKeeper, type RelayKeeper } from './nat/relay-keeper.js'
+import { relayAuthClient, type RelayAuthClient } from './relay-auth/client.js'
+import { strangerGuard, type StrangerGuard } from './members/stranger-guard.js'
+import { weftSync, type SyncService } from './sync/sync-service.js'
+import { udxBirthday, type UdxBirthday } from './nat/udx-birthday.js'
+import { udxObserver, type UdxObserver } from './nat/udx-observer.js'
 import { hideUdxAddresses, udx, udxAddrs, udxTools, type PeerPredicate, type UdxAddrs, type UdxTools } from '../udx/index.js'
 import { WEFT_USER_AGENT, WEFT_VERSION } from '../version.js'
 
@@ -75,6 +76,8 @@ export interface WeftServices {
   pubsub: GossipSub
   sync: SyncService
   relays: RelayKeeper
+  /** Proves the group to the configured relays on each connection to them (relay-auth/). */
+  relayAuth: RelayAuthClient
   memberDialer: MemberDialer
   udx: UdxTools
   udxAddrs: UdxAddrs
@@ -92,7 +95,8 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
   const topic = announceTopic(groupId)
   const {
     privateKey: _key, store, listen, announce, relays, peers, mdns: useMdns, mdnsServiceTag, mdnsIntervalMs, upnp, dcutr: useDcutr,
-    maxConnections, connectionGater, relayCheckIntervalMs, start, logger, membership, strangerGraceMs, peerBook, members: memberList, ...syncInit
+    maxConnections, connectionGater, relayCheckIntervalMs, start, logger, membership, strangerGraceMs, peerBook, members: memberList, relayCredential,
+    ...syncInit
   } = config
   const members = new MemberGate(membership)
 
@@ -111,7 +115,7 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
       emitSelf: false,
       runOnLimitedConnection: true,
       allowedTopics: [topic],
-      // Duplicates are dropped before their signature is checked again (see gossip-tuning.ts).
+      // Duplicates are dropped before their signature is checked again (see sync/gossip-tuning.ts).
       fastMsgIdFn: fastMessageId,
       ...GOSSIP_MESH,
       idontwantMinDataSize: GOSSIP_IDONTWANT_MIN_BYTES,
@@ -128,6 +132,8 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
     // A service for its lifecycle only (it follows membership changes while started); the gated services hold it directly.
     members: () => members,
     relays: relayKeeper({ relays: relays ?? [], ...(relayCheckIntervalMs === undefined ? {} : { checkIntervalMs: relayCheckIntervalMs }) }),
+    // A relay grants the group's long limits once the device proves membership (relay-auth/client.ts).
+    relayAuth: relayAuthClient({ relays: relayIds, ...(relayCredential === undefined ? {} : { credential: relayCredential }) }),
     memberDialer: memberDialer({
       peers: peers ?? [],
       relays: relays ?? [],
@@ -137,7 +143,7 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
     }),
     udx: udxTools(),
     udxAddrs: udxAddrs({ share: shareUdx, learnFrom: async (peer) => relayIds.has(peer.toString()) || await shareUdx(peer) }),
-    // The relays reflect our UDX mapping; DCUtR then offers it (see udx-observer.ts).
+    // The relays reflect our UDX mapping; DCUtR then offers it (see nat/udx-observer.ts).
     udxObserver: udxObserver({ reflectors: [...relayIds] })
   }
   if (useDcutr !== false) {

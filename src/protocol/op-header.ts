@@ -4,39 +4,21 @@
  * To keep a server busy while the requester applies a page, the requester
  * asks for the next page before applying this one. It needs the vector "after
  * this page" for that, so it reads each body's origin and seq: the first
- * fields of the canonical encoding (format version byte, 32-byte origin key,
- * varint seq; see `oplog/op.ts`). Nothing else of the body is touched, and
+ * fields of the canonical encoding, read by the op format's owner
+ * (`oplog/op-header.ts`). Nothing else of the body is touched, and
  * nothing here is trusted: the store still verifies every op, and a page the
  * store refuses any of turns pipelining off for the rest of the session.
  * Announcements use the same reading to hold back ops that arrive ahead of
  * what the store holds (`splitAhead`).
  */
-import { deviceIdToString, PUBLIC_KEY_BYTES } from '../oplog/keys.js'
-import { OP_FORMAT_VERSION, type EncodedOp } from '../oplog/op.js'
+import { deviceIdToString } from '../oplog/keys.js'
+import type { EncodedOp } from '../oplog/op.js'
+import { readOpHeader } from '../oplog/op-header.js'
 import type { VersionVector } from './port.js'
-
-/** Version byte, origin key, and at least one varint byte. */
-const HEADER_MIN_BYTES = 1 + PUBLIC_KEY_BYTES + 1
 
 /** memcmp through a Buffer view (no copy): ops of one origin come in runs, so this is mostly equal keys. */
 function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)
-}
-
-/** Origin key and seq of one op body, read from its first fields; undefined when the body cannot be read that far. */
-export function readOpHeader (body: Uint8Array): { originKey: Uint8Array, seq: number } | undefined {
-  if (body.byteLength < HEADER_MIN_BYTES || body[0] !== OP_FORMAT_VERSION) return undefined
-  let seq = 0
-  let scale = 1
-  let at = 1 + PUBLIC_KEY_BYTES
-  for (let i = 0; ; i++) {
-    if (i >= 8 || at >= body.byteLength) return undefined
-    const b = body[at++]!
-    seq += (b & 0x7f) * scale
-    if ((b & 0x80) === 0) break
-    scale *= 128
-  }
-  return { originKey: body.subarray(1, 1 + PUBLIC_KEY_BYTES), seq }
 }
 
 /**
@@ -82,7 +64,7 @@ export interface OpPosition {
 /**
  * Splits announced ops like `splitAhead`, and names the origin and seq of
  * each op that arrived ahead, so that it can be held until the ops before
- * it arrive (see `net/holdback.ts`).
+ * it arrive (see `net/sync/holdback.ts`).
  */
 export function splitAheadWithPositions (vector: VersionVector, ops: readonly EncodedOp[]): { ready: EncodedOp[], ahead: Array<OpPosition & { op: EncodedOp }> } {
   const ready: EncodedOp[] = []

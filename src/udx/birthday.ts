@@ -21,7 +21,7 @@
  *
  * This module only moves datagrams; who is hard and who is easy, and when to
  * start, is decided by the caller over some other channel (weft does it over
- * the relayed connection, see src/net/udx-birthday.ts).
+ * the relayed connection, see src/net/nat/udx-birthday.ts).
  */
 import { randomInt } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'

@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createInvite } from '../../src/auth/invite.js'
 import { pairingMembership } from '../../src/daemon/network.js'
-import { handlePairing, pairWithInviter } from '../../src/net/pairing.js'
+import { handlePairing, pairWithInviter } from '../../src/net/members/pairing.js'
 import { startNode, stopAll, waitFor, type TestNode } from '../helpers/net-nodes.js'
 
 const servers: Server[] = []

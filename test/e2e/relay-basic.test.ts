@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { loadRelayConfig } from '../../relay/config.js'
 import { startRelay, type Relay } from '../../relay/relay-node.js'
 import { startUdxNode, stopUdxNodes } from '../helpers/udx-nodes.js'
-import { circuitAddress, createPeer, hasReservation, sendBytes, waitUntil, type Peer } from '../lab/peers.js'
+import { circuitAddress, createPeer, hasReservation, sendBytes, waitUntil, type Peer } from '../../lab/peers.js'
 
 const RELAY_BIN = resolve(import.meta.dirname, '../../dist/relay/main.js')
 const cleanup: Array<() => Promise<void> | void> = []

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { afterEach, describe, expect, it } from 'vitest'
-import { GroupStatement } from '../../relay/auth/pb/relay-auth.js'
+import { GroupStatement } from '../../src/net/relay-auth/pb/relay-auth.js'
 import { loadRelayConfig, overridesFromFlags, RELAY_CONFIG_DEFAULTS, RelayConfigError } from '../../relay/config.js'
 
 const RELAY_BIN = resolve(import.meta.dirname, '../../dist/relay/main.js')

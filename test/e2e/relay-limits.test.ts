@@ -12,11 +12,13 @@ import type { Connection } from '@libp2p/interface'
 import type { TransportManager } from '@libp2p/interface-internal'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterEach, describe, expect, it } from 'vitest'
-import { authenticateToRelay, type RelayAuthResult } from '../../relay/auth/client.js'
+import { authenticateToRelay, type RelayAuthResult } from '../../src/net/relay-auth/client.js'
 import { generateGroupKey, GROUP_STATEMENT_SCHEME, signGroupStatement } from '../../relay/auth/verifier.js'
 import { loadRelayConfig } from '../../relay/config.js'
 import { startRelay, type Relay } from '../../relay/relay-node.js'
-import { circuitAddress, createPeer, hasReservation, sendBytes, waitUntil, type Peer } from '../lab/peers.js'
+import { circuitAddress, createPeer, hasReservation, sendBytes, waitUntil, type Peer } from '../../lab/peers.js'
+import { startNode, stopAll } from '../helpers/net-nodes.js'
+import type { RelayAuthOutcome } from '../../src/net/relay-auth/index.js'
 
 const KiB = 1024
 const DATA_LIMIT = 64 * KiB
@@ -24,7 +26,10 @@ const PAYLOAD = 512 * KiB
 const hour = 3600_000
 
 const cleanup: Array<() => Promise<void> | void> = []
-afterEach(async () => { for (const f of cleanup.splice(0).reverse()) await f() })
+afterEach(async () => {
+  await stopAll()
+  for (const f of cleanup.splice(0).reverse()) await f()
+})
 
 interface Setup { relay: Relay, addr: string, group: { privateKey: Uint8Array, publicKey: Uint8Array } }
 
@@ -201,5 +206,21 @@ describe('relay limits and relay-auth', () => {
     expect(held.has(first.peerId)).toBe(false)
     expect(held.has(second.peerId)).toBe(true)
     expect(s.relay.stats.reservationsEnded.stranger.evicted).toBe(1)
+  })
+
+  it('a weft node presents its credential to its configured relay when it connects (services.relayAuth) and is admitted', async () => {
+    const s = await setup()
+    // The statement names the node's peer id, known once the node exists: it is read at each connection.
+    const held: { credential?: Uint8Array } = {}
+    const relayCredential = () => held.credential === undefined ? undefined : { scheme: GROUP_STATEMENT_SCHEME, credential: held.credential }
+    const t = await startNode({ relays: [s.addr], relayCredential, start: false })
+    const now = Date.now()
+    held.credential = await signGroupStatement(s.group.privateKey, t.node.peerId, now - 1000, now + hour)
+    const outcomes: RelayAuthOutcome[] = []
+    t.node.services.relayAuth.addEventListener('relay:auth', e => { outcomes.push(e.detail) })
+    await t.node.start()
+    await waitUntil(() => outcomes.length > 0, 'the node authenticates to its relay')
+    expect(outcomes).toEqual([{ relay: s.relay.peerId.toString(), result: expect.objectContaining({ ok: true, group: 'home', dataLimitBytes: 8 * 1024 * KiB }) }])
+    expect(s.relay.metricsText()).toContain('weft_relay_auth_requests_total{result="ok"} 1')
   })
 })

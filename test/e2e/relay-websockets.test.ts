@@ -10,7 +10,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { afterEach, describe, expect, it } from 'vitest'
 import { loadRelayConfig, RelayConfigError } from '../../relay/config.js'
 import { startRelay, type Relay } from '../../relay/relay-node.js'
-import { hasReservation, waitUntil } from '../lab/peers.js'
+import { hasReservation, waitUntil } from '../../lab/peers.js'
 
 const WS_PACKAGE = '@libp2p/websockets'
 let webSockets: (() => any) | undefined

@@ -10,7 +10,7 @@
  * - a new connection gets one connect session, not one from each side.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { announceTopic } from '../../src/net/announcer.js'
+import { announceTopic } from '../../src/net/sync/announcer.js'
 import { DEFAULT_ANNOUNCE_MAX_OPS_BYTES, DEFAULT_GROUP_ID } from '../../src/net/constants.js'
 import type { SyncSessionEvent, SyncTotals } from '../../src/net/index.js'
 import { connect, converged, startNode, stopAll, waitFor, type TestNode } from '../helpers/net-nodes.js'

@@ -17,9 +17,9 @@ import { createLibp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
 import { UDX_BIRTHDAY_PROTOCOL } from '../../src/net/constants.js'
 import { pbCodec } from '../../src/net/pb-codec.js'
-import { BirthdayMessage } from '../../src/net/pb/udx-birthday.js'
-import { udxBirthday } from '../../src/net/udx-birthday.js'
-import type { NatMapping, UdxObserver } from '../../src/net/udx-observer.js'
+import { BirthdayMessage } from '../../src/net/nat/pb/udx-birthday.js'
+import { udxBirthday } from '../../src/net/nat/udx-birthday.js'
+import type { NatMapping, UdxObserver } from '../../src/net/nat/udx-observer.js'
 import { udx, udxAddrs } from '../../src/udx/index.js'
 
 const Type = BirthdayMessage.Type

@@ -10,7 +10,7 @@
  */
 import { defaultLogger } from '@libp2p/logger'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { GossipInbox, type GossipInboxInit } from '../../src/net/gossip-inbox.js'
+import { GossipInbox, type GossipInboxInit } from '../../src/net/sync/gossip-inbox.js'
 import type { EncodedOp } from '../../src/oplog/op.js'
 import type { Replica } from '../../src/store/replica.js'
 import { allOps, FakeClock, newReplica } from '../helpers/fixtures.js'

@@ -17,10 +17,10 @@
 import { randomBytes } from 'node:crypto'
 import { call } from '../../src/cli/client.js'
 import { resolvePaths } from '../../src/daemon/paths.js'
-import { addressesOf, peersOf, requireNetwork } from './convergence.js'
-import type { Daemon, Lab } from './lab.js'
+import { addressesOf, peersOf, requireNetwork } from '../../lab/convergence.js'
+import type { Daemon, Lab } from '../../lab/lab.js'
 import { LanLab, type LanDaemon } from './lan.js'
-import { poll, sleep } from './procs.js'
+import { poll, sleep } from '../../lab/procs.js'
 import type { Check, Scenario } from './scenarios.js'
 
 /** A scenario that builds its own namespaces (not the NAT topology). */

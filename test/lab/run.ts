@@ -11,12 +11,12 @@
  */
 import '../../src/polyfill.js'
 import { existsSync } from 'node:fs'
-import { SkipError } from './convergence.js'
-import { BIN, Lab } from './lab.js'
-import { killAllProcessesNow, run, stopAllProcesses } from './procs.js'
+import { SkipError } from '../../lab/convergence.js'
+import { BIN, Lab } from '../../lab/lab.js'
+import { killAllProcessesNow, run, stopAllProcesses } from '../../lab/procs.js'
 import { RECONNECT_SCENARIOS } from './reconnect.js'
 import { SCENARIOS, type Check } from './scenarios.js'
-import { netnsUnavailable, removeStale } from './topology.js'
+import { netnsUnavailable, removeStale } from '../../lab/topology.js'
 
 const out = (s: string): void => { process.stdout.write(s + '\n') }
 

@@ -20,10 +20,10 @@
  * 7. udx-both-random: --random-fully on both NATs, UDX on: both learn their
  *    NAT randomizes and advertise no UDX address; stays relayed, converges.
  */
-import { assertConverged, peersOf, SkipError, startPairedDaemons, writeBoth } from './convergence.js'
-import type { Daemon, Lab, Probe } from './lab.js'
-import { poll, sleep } from './procs.js'
-import { ADDR, type NatOptions } from './topology.js'
+import { assertConverged, peersOf, SkipError, startPairedDaemons, writeBoth } from '../../lab/convergence.js'
+import { DAEMON_UDX, type Daemon, type Lab, type Probe } from '../../lab/lab.js'
+import { poll, sleep } from '../../lab/procs.js'
+import { ADDR, type NatOptions } from '../../lab/topology.js'
 
 export type Check = (name: string, fn: () => Promise<string | undefined | void>) => Promise<boolean>
 
@@ -43,9 +43,6 @@ const BIG = 1024 * 1024
 function expect (cond: boolean, message: string): void {
   if (!cond) throw new Error(message)
 }
-
-/** Daemon flags that add the UDX listener (the lab's daemons are started with a TCP --listen only). */
-export const DAEMON_UDX = ['--listen', '/ip4/0.0.0.0/udp/4001/udx']
 
 async function reservedPair (lab: Lab, aArgs: string[] = [], bArgs: string[] = []): Promise<[Probe, Probe]> {
   const [a, b] = await Promise.all([lab.probe('a', aArgs), lab.probe('b', bArgs)])

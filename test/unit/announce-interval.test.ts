@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { announceInterval } from '../../src/net/announcer.js'
+import { announceInterval } from '../../src/net/sync/announcer.js'
 import { DEFAULT_ANNOUNCE_INTERVAL_PER_RECIPIENT_MS, DEFAULT_ANNOUNCE_MAX_INTERVAL_MS, DEFAULT_ANNOUNCE_MIN_INTERVAL_MS } from '../../src/net/constants.js'
 
 const defaults = {

@@ -1,6 +1,6 @@
 /** The gossip topic names the wire version, never the group; announcements carry and check both versions. */
 import { describe, expect, it } from 'vitest'
-import { announceTopic, versionMismatch } from '../../src/net/announcer.js'
+import { announceTopic, versionMismatch } from '../../src/net/sync/announcer.js'
 import { OP_FORMAT_VERSION } from '../../src/oplog/op.js'
 import { SYNC_WIRE_VERSION } from '../../src/protocol/constants.js'
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { checkNodeConfig, type NodeConfig } from '../../src/net/config.js'
-import { parseRelayAddress } from '../../src/net/relay-keeper.js'
+import { parseRelayAddress } from '../../src/net/nat/relay-keeper.js'
 import { MemoryStore } from '../helpers/memory-store.js'
 
 const store = new MemoryStore()

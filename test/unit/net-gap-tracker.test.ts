@@ -7,7 +7,7 @@
  * tracker's timer and the clock it is given.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { GapTracker, type GapPeer } from '../../src/net/gap-tracker.js'
+import { GapTracker, type GapPeer } from '../../src/net/sync/gap-tracker.js'
 import { GAP_COALESCE_MS, MAX_CONCURRENT_PULLS, MAX_GAP_ENTRIES_PER_ORIGIN } from '../../src/net/constants.js'
 
 const DELAY = 1_000

@@ -8,7 +8,7 @@ import { generateKeyPair, privateKeyFromRaw } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { describe, expect, it } from 'vitest'
-import { fastMessageId, GOSSIP_MESH, withCachedSigning } from '../../src/net/gossip-tuning.js'
+import { fastMessageId, GOSSIP_MESH, withCachedSigning } from '../../src/net/sync/gossip-tuning.js'
 
 const messages = [new Uint8Array(0), Uint8Array.of(1, 2, 3), new Uint8Array(4096).fill(7), new TextEncoder().encode('a gossipsub message to sign')]
 

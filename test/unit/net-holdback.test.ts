@@ -5,7 +5,7 @@
  * (the hold reads only the positions it is given) and the clock is a number.
  */
 import { describe, expect, it } from 'vitest'
-import { Holdback } from '../../src/net/holdback.js'
+import { Holdback } from '../../src/net/sync/holdback.js'
 import type { EncodedOp } from '../../src/oplog/op.js'
 
 /** An op body of `bytes` bytes, marked so a test can tell which op came back. */

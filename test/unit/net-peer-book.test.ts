@@ -4,7 +4,7 @@
  * doctor` words why a member is not connected.
  */
 import { describe, expect, it } from 'vitest'
-import { classifyAddress, dialFailure, MemoryPeerBook, rankAddresses, whyUnreachable, type BookEntry } from '../../src/net/peer-book.js'
+import { classifyAddress, dialFailure, MemoryPeerBook, rankAddresses, whyUnreachable, type BookEntry } from '../../src/net/members/peer-book.js'
 
 const PEER = '12D3KooWPeerPeerPeerPeerPeerPeerPeerPeerPeerPeerPeerP'
 const R1 = '12D3KooWRelayOneRelayOneRelayOneRelayOneRelayOneRelay'

@@ -3,7 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { SessionClosedError, NotMemberError } from '../../src/protocol/errors.js'
 import type { SessionResult } from '../../src/protocol/session.js'
-import { SyncScheduler } from '../../src/net/scheduler.js'
+import { SyncScheduler } from '../../src/net/sync/scheduler.js'
 import { MemoryStore } from '../helpers/memory-store.js'
 
 const peerStore = new MemoryStore()

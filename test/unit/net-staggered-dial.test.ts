@@ -5,7 +5,7 @@
  * handed back to be dropped; failures are reported, aborted dials are not.
  */
 import { describe, expect, it } from 'vitest'
-import { AllDialsFailedError, staggeredDial } from '../../src/net/staggered-dial.js'
+import { AllDialsFailedError, staggeredDial } from '../../src/net/nat/staggered-dial.js'
 
 type Plan = { after: number, ok: boolean } | 'hang'
 

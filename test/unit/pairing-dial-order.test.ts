@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { dialFirst, pairingDialRank } from '../../src/net/pairing.js'
+import { dialFirst, pairingDialRank } from '../../src/net/members/pairing.js'
 
 describe('the order in which a joiner tries an invite\'s addresses', () => {
   const relay = '/ip4/11.23.0.10/tcp/4001/p2p/12D3KooWPUSPE8aLnNzGo72TGxVBbSnNaUbSEuZBCdUrTrK8itm5/p2p-circuit'

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { decodeOp } from '../../src/oplog/op.js'
 import { deviceIdToString } from '../../src/oplog/keys.js'
+import { readOpHeader } from '../../src/oplog/op-header.js'
 import { splitAhead, vectorAfter } from '../../src/protocol/op-header.js'
 import { MemoryStore } from '../helpers/memory-store.js'
 
@@ -50,5 +51,20 @@ describe('splitAhead', () => {
   it('passes a body it cannot read on to the store, which says why it refuses it', () => {
     const bad = { body: Uint8Array.from([9, 1, 2]) }
     expect(splitAhead(new Map(), [bad])).toEqual({ ready: [bad], ahead: 0 })
+  })
+})
+
+describe('readOpHeader (oplog)', () => {
+  it('reads the origin and seq the oplog decodes, and nothing from a body it cannot read', () => {
+    const a = new MemoryStore()
+    a.write(200)
+    for (const op of a.opsSince(new Map()).ops) {
+      const d = decodeOp(op)
+      const h = readOpHeader(op.body)
+      expect(h?.seq).toBe(d.seq)
+      expect(deviceIdToString(h!.originKey)).toBe(deviceIdToString(d.origin))
+    }
+    expect(readOpHeader(Uint8Array.from([9, 1, 2]))).toBeUndefined()
+    expect(readOpHeader(new Uint8Array(33).fill(1))).toBeUndefined()
   })
 })

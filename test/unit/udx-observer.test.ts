@@ -13,7 +13,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
 import { afterEach, describe, expect, it } from 'vitest'
-import { udxObserver, type UdxObserver } from '../../src/net/udx-observer.js'
+import { udxObserver, type UdxObserver } from '../../src/net/nat/udx-observer.js'
 import { registerUdxProtocol, type PeerUdxAddrs, type PunchOptions, type UdxAddrsEvents } from '../../src/udx/index.js'
 
 registerUdxProtocol()

@@ -13,7 +13,7 @@
  * when, and what failed), from libp2p's address book (identify, mDNS), from
  * the configuration, and from the configured relays (a member is tried as
  * `<relay>/p2p-circuit/p2p/<member>` through each). They are ranked (see
- * `rankAddresses`) and dialled staggered (`staggered-dial.ts`): the best one
+ * `rankAddresses`) and dialled staggered (`../nat/staggered-dial.ts`): the best one
  * first, the next after `staggerMs` or as soon as one fails, a few at once,
  * and the first connection wins. Each address is dialled on its own, through
  * the transport manager, because libp2p's dial queue folds every dial to one
@@ -31,14 +31,14 @@ import type { ComponentLogger, Connection, ConnectionGater, IdentifyResult, Libp
 import type { ConnectionManager, TransportManager } from '@libp2p/interface-internal'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { WeftError } from '../errors.js'
-import * as C from './constants.js'
+import { WeftError } from '../../errors.js'
+import * as C from '../constants.js'
 import { classifyAddress, dialFailure, MemoryPeerBook, rankAddresses, type AttemptOutcome, type BookAddress, type BookEntry, type PeerBook } from './peer-book.js'
 
 export type { AttemptOutcome } from './peer-book.js'
-import { parseRelayAddress } from './relay-keeper.js'
-import { deadline } from './signals.js'
-import { AllDialsFailedError, staggeredDial } from './staggered-dial.js'
+import { parseRelayAddress } from '../nat/relay-keeper.js'
+import { deadline } from '../signals.js'
+import { AllDialsFailedError, staggeredDial } from '../nat/staggered-dial.js'
 
 export interface MemberDialerInit {
   /** Configured peers (`--peer`, `peers`), each a multiaddr ending in /p2p/<id>: kept connected like members. @default [] */

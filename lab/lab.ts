@@ -9,18 +9,20 @@ import { join, resolve } from 'node:path'
 import { run, spawnIn, tryRun, type LabProcess } from './procs.js'
 import { ADDR, createTopology, PUBLIC_PREFIX, type NatOptions, type Role, type Topology } from './topology.js'
 
-const ROOT = resolve(import.meta.dirname, '../../..')
+const ROOT = resolve(import.meta.dirname, '../..')
 export const BIN = {
   relay: join(ROOT, 'dist/relay/main.js'),
   weft: join(ROOT, 'dist/src/bin/weft.js'),
-  probe: join(ROOT, 'dist/test/lab/probe.js'),
-  stockRelay: join(ROOT, 'dist/test/lab/stock-relay.js')
+  probe: join(ROOT, 'dist/lab/probe.js'),
+  stockRelay: join(ROOT, 'dist/lab/stock-relay.js')
 }
 /** A second relay address in the relay's namespace, for the scenarios with two relays. */
 export const RELAY2_ADDR = '11.23.0.11'
 export const RELAY_PORT = 4001
 export const RELAY_METRICS_PORT = 9464
 export const DAEMON_PORT = 4001
+/** Daemon flags that add the UDX listener (the lab's daemons are started with a TCP --listen only). */
+export const DAEMON_UDX = ['--listen', '/ip4/0.0.0.0/udp/4001/udx']
 
 export interface ProbeEvent { event: string, [k: string]: unknown }
 

@@ -32,9 +32,9 @@ import type {
   ComponentLogger, Connection, Logger, PeerId, Startable, Stream, Transport, TypedEventTarget
 } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
-import { isUdxTransport, parseUdxMultiaddr, type PeerUdxAddrs, type UdxAddrsEvents, type UdxTransport } from '../udx/index.js'
-import * as C from './constants.js'
-import { pbCodec } from './pb-codec.js'
+import { isUdxTransport, parseUdxMultiaddr, type PeerUdxAddrs, type UdxAddrsEvents, type UdxTransport } from '../../udx/index.js'
+import * as C from '../constants.js'
+import { pbCodec } from '../pb-codec.js'
 import { BirthdayMessage } from './pb/udx-birthday.js'
 import type { UdxObserver } from './udx-observer.js'
 

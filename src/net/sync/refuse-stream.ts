@@ -5,11 +5,11 @@
  * names neither our group nor anything we hold.
  */
 import type { Stream } from '@libp2p/interface'
-import { NotMemberError, toWireError } from '../protocol/errors.js'
-import { FramedChannel } from '../protocol/framing.js'
-import { SyncMessage } from '../protocol/pb/sync.js'
-import { deadline } from './signals.js'
-import { streamChannel } from './stream-channel.js'
+import { NotMemberError, toWireError } from '../../protocol/errors.js'
+import { FramedChannel } from '../../protocol/framing.js'
+import { SyncMessage } from '../../protocol/pb/sync.js'
+import { deadline } from '../signals.js'
+import { streamChannel } from '../stream-channel.js'
 
 /** Sends the error and ends `stream`, within `timeoutMs` (then resets it). Never throws. */
 export async function refuseNotMember (stream: Stream, message: string, timeoutMs: number, shutdown?: AbortSignal): Promise<void> {

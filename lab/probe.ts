@@ -2,7 +2,7 @@
  * A connectivity probe for the NAT lab: a plain libp2p peer (see peers.ts)
  * run inside a namespace, reporting what happens as JSON lines on stdout.
  *
- *   node dist/test/lab/probe.js --relay ADDR [--listen ADDR]... [--dcutr] [--upnp] [--udx] [--weft-muxer]
+ *   node dist/lab/probe.js --relay ADDR [--listen ADDR]... [--dcutr] [--upnp] [--udx] [--weft-muxer]
  *        [--dial PEER_ID [--bytes N] [--wait-public MS] [--watch-direct MS] [--direct-bytes N]]
  *
  * It keeps a reservation on the relay, redialing and re-reserving after the
@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util'
 import type { Connection } from '@libp2p/interface'
 import type { TransportManager } from '@libp2p/interface-internal'
 import { multiaddr } from '@multiformats/multiaddr'
-import { registerUdxProtocol } from '../../src/udx/index.js'
+import { registerUdxProtocol } from '../src/udx/index.js'
 import { createPeer, hasReservation, sendBytes, type Peer } from './peers.js'
 
 const { values: v } = parseArgs({

@@ -40,8 +40,8 @@ import type {
 } from '@libp2p/interface'
 import type { AddressManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { isUdxTransport, parseUdxMultiaddr, type PeerUdxAddrs, type UdxAddrsEvents, type UdxTransport } from '../udx/index.js'
-import * as C from './constants.js'
+import { isUdxTransport, parseUdxMultiaddr, type PeerUdxAddrs, type UdxAddrsEvents, type UdxTransport } from '../../udx/index.js'
+import * as C from '../constants.js'
 
 export interface UdxObserverComponents {
   addressManager: Pick<AddressManager, 'confirmObservedAddr' | 'removeObservedAddr'>

@@ -17,10 +17,10 @@
  * checked here (the store verifies them when they are applied); only their
  * origin and seq are read, from the body's header.
  */
-import type { EncodedOp } from '../oplog/op.js'
-import type { OpPosition } from '../protocol/op-header.js'
-import type { VersionVector } from '../protocol/port.js'
-import { DEFAULT_HOLD_MAX_BYTES, DEFAULT_HOLD_MAX_OPS, DEFAULT_HOLD_MS } from './constants.js'
+import type { EncodedOp } from '../../oplog/op.js'
+import type { OpPosition } from '../../protocol/op-header.js'
+import type { VersionVector } from '../../protocol/port.js'
+import { DEFAULT_HOLD_MAX_BYTES, DEFAULT_HOLD_MAX_OPS, DEFAULT_HOLD_MS } from '../constants.js'
 
 export interface HoldbackOptions {
   /** @default DEFAULT_HOLD_MAX_OPS (20,000) */

@@ -5,7 +5,7 @@
  * and yamux, with identify. No weft code: it imports only stock packages, so
  * what crosses it is what crosses any js-libp2p relay a user might find.
  *
- *   node dist/test/lab/stock-relay.js --key-file FILE --listen MA [--announce MA]
+ *   node dist/lab/stock-relay.js --key-file FILE --listen MA [--announce MA]
  *
  * The key file keeps its peer id across restarts (created on first run).
  * Prints `stock-relay: peer id <id>` then `stock-relay: listening <addrs>`;

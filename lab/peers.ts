@@ -5,7 +5,7 @@
  * connections too: the dialer streams N bytes, the listener counts them and
  * answers with the count, so a test sees exactly where a relay cut it off.
  */
-import '../../src/polyfill.js'
+import '../src/polyfill.js'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
@@ -17,11 +17,11 @@ import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { uPnPNAT } from '@libp2p/upnp-nat'
 import { createLibp2p } from 'libp2p'
-import { DEFAULT_MAX_STREAM_READ_BUFFER_BYTES, DEFAULT_MAX_STREAM_WINDOW_BYTES } from '../../src/net/constants.js'
-import { streamChannel } from '../../src/net/stream-channel.js'
-import { udxBirthday } from '../../src/net/udx-birthday.js'
-import { udxObserver } from '../../src/net/udx-observer.js'
-import { hideUdxAddresses, udx, udxAddrs, udxTools } from '../../src/udx/index.js'
+import { DEFAULT_MAX_STREAM_READ_BUFFER_BYTES, DEFAULT_MAX_STREAM_WINDOW_BYTES } from '../src/net/constants.js'
+import { streamChannel } from '../src/net/stream-channel.js'
+import { udxBirthday } from '../src/net/nat/udx-birthday.js'
+import { udxObserver } from '../src/net/nat/udx-observer.js'
+import { hideUdxAddresses, udx, udxAddrs, udxTools } from '../src/udx/index.js'
 
 export const SINK_PROTOCOL = '/weft-test/sink/1.0.0'
 /** What the sender hands the stream at a time; weft's sync channel waits on its write high-water mark after each write. */

@@ -4,7 +4,7 @@
  *
  * What a non-member may do on a weft node: connect, identify, ping, and pair
  * with an invite code. Everything that carries group data (sync, gossip, hole
- * punching) is refused to it (see member-gate.ts and sync-service.ts). So a
+ * punching) is refused to it (see member-gate.ts and ../sync/sync-service.ts). So a
  * non-member's connection is worth keeping only while it pairs, or when we
  * need it ourselves: a configured relay or peer, or a relay that carries one
  * of our relayed connections (its peer is not a member, the connection
@@ -20,7 +20,7 @@
  */
 import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
-import * as C from './constants.js'
+import * as C from '../constants.js'
 import type { PeerMembership } from './member-gate.js'
 
 export interface StrangerGuardInit {

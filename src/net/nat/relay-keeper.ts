@@ -20,9 +20,9 @@ import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, Startab
 import type { ConnectionManager, TransportManager } from '@libp2p/interface-internal'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { InvalidArgumentError } from '../errors.js'
-import * as C from './constants.js'
-import { deadline } from './signals.js'
+import { InvalidArgumentError } from '../../errors.js'
+import * as C from '../constants.js'
+import { deadline } from '../signals.js'
 
 export interface RelayKeeperInit {
   /** Relay multiaddrs, each ending in `/p2p/<relay peer id>`. */

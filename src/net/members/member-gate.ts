@@ -40,7 +40,7 @@
  */
 import type { AbortOptions, Connection, PeerId, PeerStore, Startable, Stream, StreamHandler, StreamHandlerOptions, StreamHandlerRecord, StreamMiddleware, Topology } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
-import { MAX_PARKED_STREAMS, MAX_WITHHELD_PEERS, PARKED_STREAM_READ_BUFFER_BYTES } from './constants.js'
+import { MAX_PARKED_STREAMS, MAX_WITHHELD_PEERS, PARKED_STREAM_READ_BUFFER_BYTES } from '../constants.js'
 
 /** Group membership by peer id, as the node sees it. */
 export interface PeerMembership {

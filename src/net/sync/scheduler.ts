@@ -16,10 +16,10 @@
  * case an announcement was lost.
  */
 import type { Connection, Logger, PeerId } from '@libp2p/interface'
-import type { SessionResult } from '../protocol/session.js'
-import type { VersionVector } from '../protocol/port.js'
-import { isAhead } from '../protocol/vector.js'
-import * as C from './constants.js'
+import type { SessionResult } from '../../protocol/session.js'
+import type { VersionVector } from '../../protocol/port.js'
+import { isAhead } from '../../protocol/vector.js'
+import * as C from '../constants.js'
 
 export interface SchedulerHooks {
   requestSync(peer: PeerId | string): void

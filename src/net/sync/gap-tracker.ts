@@ -30,10 +30,10 @@
  * one, which only makes the pull later).
  */
 import type { Logger } from '@libp2p/interface'
-import type { VersionVector } from '../protocol/port.js'
+import type { VersionVector } from '../../protocol/port.js'
 import {
   DEFAULT_GAP_PULL_DELAY_MS, DEFAULT_GAP_RETRY_MS, DEFAULT_PULL_STALL_MS, GAP_COALESCE_MS, MAX_CONCURRENT_PULLS, MAX_GAP_ENTRIES_PER_ORIGIN
-} from './constants.js'
+} from '../constants.js'
 
 /** A connected member we may pull from. */
 export interface GapPeer {

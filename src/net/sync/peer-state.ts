@@ -4,10 +4,10 @@
  * vector, last error) without reaching into libp2p. Kept in memory; a node
  * restart starts from empty state and the vectors make that harmless.
  */
-import type { SyncErrorCode } from '../protocol/errors.js'
-import type { SessionResult } from '../protocol/session.js'
-import type { VersionVector } from '../protocol/port.js'
-import { opsBeyond, vectorToObject } from '../protocol/vector.js'
+import type { SyncErrorCode } from '../../protocol/errors.js'
+import type { SessionResult } from '../../protocol/session.js'
+import type { VersionVector } from '../../protocol/port.js'
+import { opsBeyond, vectorToObject } from '../../protocol/vector.js'
 
 export interface PeerSyncError {
   readonly code: SyncErrorCode

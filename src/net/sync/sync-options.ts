@@ -2,9 +2,9 @@
  * Options of the sync service, each optional with its default named (the
  * defaults live in `constants.ts` and `../protocol/constants.ts`).
  */
-import type { EncodedOp } from '../oplog/op.js'
-import type { SyncStore } from '../protocol/port.js'
-import type { PeerMembership } from './member-gate.js'
+import type { EncodedOp } from '../../oplog/op.js'
+import type { SyncStore } from '../../protocol/port.js'
+import type { PeerMembership } from '../members/member-gate.js'
 
 /** The part of the replica's change feed the service needs: local writes to announce. */
 export interface ChangeFeed {

@@ -2,7 +2,7 @@
  * Live propagation: local writes announced on a gossipsub topic per group.
  *
  * Only members see an announcement: gossipsub runs behind the member gate
- * (member-gate.ts), so its mesh, fanout, flood-publish set and gossip hold
+ * (../members/member-gate.ts), so its mesh, fanout, flood-publish set and gossip hold
  * members only, and the topic name is a hash of the group id (a stranger
  * that sees it learns nothing of the group).
  *
@@ -36,19 +36,19 @@
 import { createHash } from 'node:crypto'
 import type { Message } from '@libp2p/gossipsub'
 import type { Logger, PeerId, TypedEventTarget } from '@libp2p/interface'
-import { OP_FORMAT_VERSION, type EncodedOp } from '../oplog/op.js'
-import { parseDeviceId } from '../oplog/keys.js'
-import { SYNC_WIRE_VERSION } from '../protocol/constants.js'
-import { readOpHeader } from '../protocol/op-header.js'
-import { encodedOpsBytes, packOps, unpackOps, type PackedOps } from '../protocol/ops-codec.js'
-import { Announce, Compression } from '../protocol/pb/sync.js'
-import type { SyncStore, VersionVector } from '../protocol/port.js'
-import { vectorFromWire, vectorToWire } from '../protocol/vector.js'
+import { OP_FORMAT_VERSION, type EncodedOp } from '../../oplog/op.js'
+import { parseDeviceId } from '../../oplog/keys.js'
+import { SYNC_WIRE_VERSION } from '../../protocol/constants.js'
+import { readOpHeader } from '../../oplog/op-header.js'
+import { encodedOpsBytes, packOps, unpackOps, type PackedOps } from '../../protocol/ops-codec.js'
+import { Announce, Compression } from '../../protocol/pb/sync.js'
+import type { SyncStore, VersionVector } from '../../protocol/port.js'
+import { vectorFromWire, vectorToWire } from '../../protocol/vector.js'
 import {
   ANNOUNCE_TOPIC_DOMAIN, ANNOUNCE_TOPIC_PREFIX, ANNOUNCE_TOPIC_TAG_BYTES, DEFAULT_ANNOUNCE_DELAY_MS, DEFAULT_ANNOUNCE_MAX_INFLATED_BYTES,
   DEFAULT_ANNOUNCE_INTERVAL_PER_RECIPIENT_MS, DEFAULT_ANNOUNCE_MAX_INTERVAL_MS, DEFAULT_ANNOUNCE_MIN_INTERVAL_MS, DEFAULT_ANNOUNCE_MAX_OPS_BYTES,
   DEFAULT_ANNOUNCE_MIN_COMPRESS_BYTES, DEFAULT_VECTOR_ANNOUNCE_DELAY_MS
-} from './constants.js'
+} from '../constants.js'
 
 /** The parts of gossipsub the announcer uses. */
 export interface AnnouncePubSub extends TypedEventTarget<{ 'gossipsub:message': CustomEvent<{ propagationSource: PeerId, msgId: string, msg: Message }> }> {

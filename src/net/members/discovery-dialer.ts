@@ -14,9 +14,9 @@
  */
 import type { ComponentLogger, Libp2pEvents, Logger, PeerId, PeerInfo, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
-import * as C from './constants.js'
+import * as C from '../constants.js'
 import { EVERYONE, type PeerMembership } from './member-gate.js'
-import { deadline } from './signals.js'
+import { deadline } from '../signals.js'
 
 export interface DiscoveryDialerInit {
   /** Only members are dialed. @default everyone */

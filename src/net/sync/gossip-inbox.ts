@@ -15,12 +15,12 @@
  * Held ops that expire are reported per forwarding peer, for the same count.
  */
 import type { Logger } from '@libp2p/interface'
-import type { EncodedOp } from '../oplog/op.js'
-import { applyInChunks } from '../protocol/apply-chunks.js'
-import { DEFAULT_APPLY_CHUNK_BYTES } from '../protocol/constants.js'
-import { splitAheadWithPositions } from '../protocol/op-header.js'
-import type { ApplyResult, SyncStore } from '../protocol/port.js'
-import { MAX_QUEUED_ANNOUNCEMENT_BYTES } from './constants.js'
+import type { EncodedOp } from '../../oplog/op.js'
+import { applyInChunks } from '../../protocol/apply-chunks.js'
+import { DEFAULT_APPLY_CHUNK_BYTES } from '../../protocol/constants.js'
+import { splitAheadWithPositions } from '../../protocol/op-header.js'
+import type { ApplyResult, SyncStore } from '../../protocol/port.js'
+import { MAX_QUEUED_ANNOUNCEMENT_BYTES } from '../constants.js'
 import { Holdback, type HoldbackOptions } from './holdback.js'
 
 export interface GossipInboxInit extends HoldbackOptions {
