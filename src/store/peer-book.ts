@@ -2,7 +2,7 @@
  * The peer book in SQL: per device of the group, the addresses it is known
  * by, when each last worked, and when and why each last failed. The network
  * layer writes it as it dials and connects, and reads it to dial members at
- * start and to order redials (see src/net/member-dialer.ts). It is bounded:
+ * start and to order redials (see src/net/members/member-dialer.ts). It is bounded:
  * at most MAX_ADDRESSES_PER_PEER addresses per device (those that never
  * worked and were learnt longest ago go first) and MAX_PEERS devices.
  *
