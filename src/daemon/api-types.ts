@@ -112,6 +112,7 @@ export interface PeerView {
   rttMs?: number | undefined
   lastSync?: string | undefined
   lastSyncOk?: boolean | undefined
+  /** Ops we hold that the peer did not, and ops it held that we do not, as of its last hello. */
   localAhead: number
   behind: number
   localOps: number
@@ -121,7 +122,9 @@ export interface PeerView {
   opsReceived: number
   rejected?: { reason: string, message: string, at: string } | undefined
   lastError?: { code: string, message: string, remote: boolean, at: string } | undefined
+  /** The peer speaks another sync protocol or op format version (seen in a session or in its announcements). */
   versionMismatch?: { via: 'sync' | 'gossip', message: string, at: string } | undefined
+  /** Announced ops that arrived ahead of what we held and were pulled instead. */
   opsDeferred: number
   theirVector: VersionVector
   schemas: Record<string, number>

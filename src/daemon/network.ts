@@ -24,43 +24,10 @@ import type { Logger } from './log.js'
 import { SYNC_WIRE_VERSION } from '../protocol/constants.js'
 import { OP_FORMAT_VERSION } from '../oplog/op.js'
 
+import type { PeerView } from './api-types.js'
+
 const PING_TIMEOUT_MS = 2_000
 const PRIVATE_V4 = /^\/ip4\/(10\.|127\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|169\.254\.)/
-
-export interface PeerView {
-  peerId: string
-  /** The name in the device's admission, for members. */
-  deviceName: string | undefined
-  /** An admitted, unrevoked member of our group (others are shown only when they tried to sync). */
-  member: boolean
-  connected: boolean
-  /** direct, direct (LAN), relayed via <relay id>, or none */
-  path: string
-  address: string | undefined
-  rttMs: number | undefined
-  lastSync: string | undefined
-  lastSyncOk: boolean | undefined
-  /** Ops we hold that the peer did not, and ops it held that we do not, as of its last hello. */
-  localAhead: number
-  behind: number
-  localOps: number
-  peerOps: number
-  status: string
-  opsSent: number
-  opsReceived: number
-  rejected: { reason: string, message: string, at: string } | undefined
-  lastError: { code: string, message: string, remote: boolean, at: string } | undefined
-  /** The peer speaks another sync protocol or op format version (seen in a session or in its announcements). */
-  versionMismatch: { via: 'sync' | 'gossip', message: string, at: string } | undefined
-  /** Announced ops that arrived ahead of what we held and were pulled instead. */
-  opsDeferred: number
-  relays?: unknown
-  theirVector: Record<string, number>
-  /** Collection -> version of the schemas the peer's app declared (as of its last hello). */
-  schemas: Record<string, number>
-  /** Collections whose declared schema version differs here and there (null: not declared on that side). */
-  schemaDiffers: Array<{ collection: string, local: number | null, peer: number | null }>
-}
 
 function pathOf (conn: Connection | undefined): { path: string, address: string | undefined } {
   if (conn === undefined) return { path: 'none', address: undefined }
