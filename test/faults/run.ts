@@ -42,7 +42,9 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => { out(`faults: ${sig}, cleaning up`); void cleanupAll().finally(() => process.exit(130)) })
 }
 
-interface Row { name: string, label: string, run: () => Promise<RowResult>, skip?: string | undefined }
+interface Row { name: string, label: string, run: () => Promise<RowResult>, skip?: string | undefined, deadlineS?: number }
+/** How long a row may run unless it names its own deadline. */
+const DEFAULT_ROW_DEADLINE_S = 300
 const ROWS: Row[] = [
   { name: 'kill-local', label: 'kill -9 ×30 during local writes', run: async () => await killDuringLocalWrites(30) },
   { name: 'kill-growing', label: 'kill -9 ×20 while the database grows (250 KB values)', run: async () => await killWhileGrowing(20) },
@@ -81,14 +83,23 @@ for (const row of ROWS.filter(r => selected(r.name))) {
   if (row.skip !== undefined) { out(`faults: ${row.label}: skipped (${row.skip})`); printed.push({ name: row.label, result: { ok: true, figures: `skipped: ${row.skip}`, notes: [] }, seconds: 0 }); continue }
   out(`faults: ${row.label} ...`)
   const t0 = Date.now()
+  // A row that hangs must not hold the suite: past its deadline it fails and
+  // its processes, mounts and directories are cleaned up.
+  const deadlineS = row.deadlineS ?? DEFAULT_ROW_DEADLINE_S
+  let timer: NodeJS.Timeout | undefined
   try {
-    const result = await row.run()
+    const result = await Promise.race([
+      row.run(),
+      new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`did not finish within its deadline of ${deadlineS} s`)), deadlineS * 1000) })
+    ])
     printed.push({ name: row.label, result, seconds: t(t0) })
     out(`  ${result.ok ? 'pass' : 'FAIL'} (${t(t0).toFixed(0)} s): ${result.figures}`)
     for (const n of result.notes) out(`    ${n}`)
   } catch (err) {
     printed.push({ name: row.label, result: undefined, error: (err as Error).message.slice(0, 300), seconds: t(t0) })
     out(`  ERROR (${t(t0).toFixed(0)} s): ${(err as Error).stack ?? String(err)}`)
+  } finally {
+    clearTimeout(timer)
   }
   await cleanupAll('row')
 }

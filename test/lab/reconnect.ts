@@ -28,6 +28,8 @@ export interface OwnTopologyScenario {
   name: string
   summary: string
   ownTopology: true
+  /** Seconds before the runner gives up on it (default 300). */
+  deadlineS?: number
   run(check: Check): Promise<void>
 }
 
@@ -207,7 +209,7 @@ async function stockRelayFailover (lab: Lab, check: Check): Promise<void> {
 }
 
 export const RECONNECT_SCENARIOS: Array<Scenario | OwnTopologyScenario> = [
-  { name: 'partition-heal', summary: 'three daemons on one LAN, mDNS on; one cut off for 60 s, 5 rounds; converge within 15 s of each heal', ownTopology: true, run: partitionHeal },
+  { name: 'partition-heal', summary: 'three daemons on one LAN, mDNS on; one cut off for 60 s, 5 rounds; converge within 15 s of each heal', ownTopology: true, deadlineS: 720, run: partitionHeal },
   { name: 'stock-relay-restarts', summary: 'relay-only daemons through a stock relay (default limits); restart A, B, both: converge within 30 s', nat1: PLAIN, nat2: PLAIN, run: stockRelayRestarts },
   { name: 'stock-relay-failover', summary: 'two stock relays; the one carrying a sync is killed mid-sync; sync completes through the other', nat1: PLAIN, nat2: PLAIN, run: stockRelayFailover }
 ]

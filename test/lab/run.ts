@@ -11,6 +11,7 @@
  */
 import '../../src/polyfill.js'
 import { existsSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { SkipError } from '../../lab/convergence.js'
 import { BIN, Lab } from '../../lab/lab.js'
 import { killAllProcessesNow, run, stopAllProcesses } from '../../lab/procs.js'
@@ -66,6 +67,9 @@ const ALL = [...SCENARIOS, ...RECONNECT_SCENARIOS]
 const scenarios = wanted.length === 0 ? ALL : ALL.filter(s => wanted.includes(s.name))
 if (scenarios.length === 0) { out(`lab: no scenario named ${wanted.join(', ')} (have: ${ALL.map(s => s.name).join(', ')})`); process.exit(2) }
 
+/** How long a scenario may run unless it names its own deadline (normal runs take 0.5 to 3 min). */
+const DEFAULT_DEADLINE_S = 300
+
 const totals = { passed: 0, failed: 0, skipped: 0 }
 const started = Date.now()
 for (const [i, s] of scenarios.entries()) {
@@ -85,16 +89,26 @@ for (const [i, s] of scenarios.entries()) {
       return false
     }
   }
+  // A scenario that hangs must not hold the whole lab: past its deadline it
+  // fails, its processes are stopped, and it gets a short while to unwind.
+  const deadlineMs = (s.deadlineS ?? DEFAULT_DEADLINE_S) * 1000
+  let timer: NodeJS.Timeout | undefined
+  const overdue = new Promise<'overdue'>(resolve => { timer = setTimeout(() => resolve('overdue'), deadlineMs) })
   try {
-    if ('ownTopology' in s) await s.run(check)
-    else {
-      current = new Lab(s.nat1, s.nat2)
-      await s.run(current, check)
+    const running = 'ownTopology' in s
+      ? s.run(check)
+      : s.run(current = new Lab(s.nat1, s.nat2), check)
+    if (await Promise.race([running, overdue]) === 'overdue') {
+      totals.failed++
+      out(`  FAIL ${s.name} did not finish within its deadline of ${deadlineMs / 1000} s; stopping its processes`)
+      await stopAllProcesses()
+      await Promise.race([running.catch(() => {}), sleep(30_000)])
     }
   } catch (err) {
     totals.failed++
     out(`  FAIL ${s.name} aborted - ${(err as Error).stack ?? String(err)}`)
   } finally {
+    clearTimeout(timer)
     await current?.close().catch(err => { out(`  cleanup error: ${String(err)}`) })
     current = undefined
   }

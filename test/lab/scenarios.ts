@@ -32,6 +32,8 @@ export interface Scenario {
   summary: string
   nat1: NatOptions
   nat2: NatOptions
+  /** Seconds before the runner gives up on it (default 300). */
+  deadlineS?: number
   run(lab: Lab, check: Check): Promise<void>
 }
 
