@@ -16,7 +16,9 @@ import { ApiError, call, DaemonUnavailableError } from '../../src/cli/client.js'
 const dirs: string[] = []
 const servers: Server[] = []
 afterEach(async () => {
-  for (const s of servers.splice(0)) await new Promise(resolve => { s.close(resolve); (s as unknown as { closeAllConnections?: () => void }).closeAllConnections?.() })
+  for (const s of servers.splice(0)) {
+    await new Promise(resolve => { s.close(resolve); (s as unknown as { closeAllConnections?: () => void }).closeAllConnections?.() })
+  }
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
 })
 
