@@ -56,7 +56,7 @@ async function rawServer (onData: (socket: Socket, request: string) => void): Pr
 
 describe('control API client', () => {
   it('reads JSON with a Content-Length, close-delimited text, and sends a JSON body', async () => {
-    const seen: Array<{ method?: string, url?: string, type?: string, body: string }> = []
+    const seen: Array<{ method: string | undefined, url: string | undefined, type: string | undefined, body: string }> = []
     const path = await httpServer((req, res, body) => {
       seen.push({ method: req.method, url: req.url, type: req.headers['content-type'], body })
       if (req.url === '/json') { const text = JSON.stringify({ a: 1, big: 'x'.repeat(200_000) }); res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text); return }
