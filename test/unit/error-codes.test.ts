@@ -5,6 +5,7 @@
  * Each is fed a code this build does not know, and falls back to INTERNAL
  * without losing what was said.
  */
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { decodePairingMessage, encodePairingMessage, PairingError } from '../../src/auth/index.js'
 import { apiError } from '../../src/cli/client.js'
@@ -19,6 +20,15 @@ describe('the error-code union', () => {
   it('has one row per code in the HTTP/exit table, and no other', () => {
     expect(Object.keys(ERROR_CODES).sort()).toEqual(Object.keys(ERROR_CODE_MEANINGS).sort())
     for (const meaning of Object.values(ERROR_CODE_MEANINGS)) expect(meaning).not.toBe('')
+  })
+
+  it('is documented as it is: docs/control-api.md has one row per code with its status, exit code and meaning', () => {
+    const doc = readFileSync(new URL('../../docs/control-api.md', import.meta.url), 'utf8')
+    const rows = [...doc.matchAll(/^\| `([A-Z_]+)` \| (\d+) \| (\d+) \| (.+) \|$/gm)].map(m => [m[1], Number(m[2]), Number(m[3]), m[4]])
+    expect(rows).toEqual(Object.entries(ERROR_CODE_MEANINGS).map(([code, meaning]) => {
+      const { http, exit } = ERROR_CODES[code as keyof typeof ERROR_CODES]
+      return [code, http, exit, meaning]
+    }))
   })
 
   it('parses only its own codes, never inherited names', () => {
