@@ -45,7 +45,7 @@ export const ERROR_CODE_MEANINGS = {
   QUERY_TIMEOUT: 'a query ran past its time limit',
   // Not available right now: try again.
   NO_NETWORK: 'the network is not running in this daemon',
-  NOT_READY: 'the daemon has not finished starting',
+  NOT_READY: 'the daemon\'s store is not open (it is starting or stopping)',
   CLOSED: 'the store, stream or channel was closed while in use',
   TOO_MANY_WATCHES: 'the daemon runs as many live queries as it keeps',
   // The disk is full: reads still work, writes resume once space is freed.
