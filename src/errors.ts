@@ -1,15 +1,17 @@
 /**
- * Every error weft raises, and the one list of error codes.
+ * weft's error classes and the one list of error codes.
  *
  * Errors are small named classes (`static name`, set on each instance). In
- * one process the code tells them apart with `instanceof` (a class per
- * failure, or a family class such as `PairingError` with a `code`). Across a
- * process boundary the class is lost and the `code` travels: the control API
- * sends `{ "error": { "code", "message" } }`, the sync and pairing protocols
- * send their own numbered codes, and the receiver turns the code back into
- * one of its own (`parseErrorCode` here, `fromWireError` in protocol/,
- * `pairingCodeFromWire` in auth/). Callers branch on the code only where it
- * is all they have (a peer's report, a sync result, the CLI's exit status).
+ * one process the code tells them apart with `instanceof`, and compares the
+ * `code` (typed, so a misspelt code does not compile) where one class
+ * carries several (`PairingError`, `SyncProtocolError`, a plain `WeftError`)
+ * or where the code picks a row of a table (HTTP status, exit code). Across
+ * a process boundary the class is lost and only the `code` travels: the
+ * control API sends `{ "error": { "code", "message" } }`, the sync and
+ * pairing protocols send their own numbered codes, and the receiver parses
+ * the code into one of its own with a fallback for codes it does not know
+ * (`parseErrorCode` here, `fromWireError` in protocol/, `pairingCodeFromWire`
+ * in auth/).
  *
  * `ERROR_CODE_MEANINGS` is the list: `ErrorCode` is its keys, so a throw with
  * a code not listed here does not compile, and daemon/error-codes.ts maps
