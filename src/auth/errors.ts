@@ -1,7 +1,7 @@
 /**
- * Trust-core failures as small named classes (checked by `name` and `code`,
- * as in the rest of weft), and the one place where pairing failures are
- * mapped to and from the wire.
+ * Trust-core failures as small named classes (told apart with `instanceof`
+ * in one process, by `code` across one; see ../errors.ts), and the one place
+ * where pairing failures are mapped to and from the wire.
  *
  * Three families: a certificate that does not verify (`CertificateError`,
  * with a `reason`), an invite code that does not parse (`InviteCodeError`,
@@ -56,7 +56,7 @@ export type PairingWireCode =
   | 'BAD_MESSAGE' // a message out of order or out of form
   | 'INTERNAL' // anything else; details stay in the reporter's log
 
-/** Wire codes plus what only the local side can observe. */
+/** Wire codes plus what only the local side can observe (all of them `ErrorCode`s: `PairingError.code` is checked against the union). */
 export type PairingErrorCode =
   | PairingWireCode
   | 'WRONG_PEER' // the peer we reached is not the device the invite names
@@ -92,6 +92,7 @@ export function isPairingWireCode (code: string): code is PairingWireCode {
 
 export function pairingCodeToWire (code: PairingWireCode): number { return CODE_NUMBERS[code] }
 
+/** A peer's code number as a code: one this build does not know (a newer peer) reads as INTERNAL; the peer's message is kept. */
 export function pairingCodeFromWire (n: number): PairingWireCode {
   return WIRE_CODES.find(c => CODE_NUMBERS[c] === n) ?? 'INTERNAL'
 }

@@ -1,7 +1,7 @@
 /** The CLI's side of the control API: one HTTP request over the daemon's Unix socket. */
 import { connect } from 'node:net'
 import type { ErrorResponse } from '../daemon/api-types.js'
-import { WeftError } from '../errors.js'
+import { parseErrorCode, WeftError } from '../errors.js'
 
 export const CLIENT_TIMEOUT_MS = 120_000
 const MAX_RESPONSE_BYTES = 64 * 1024 * 1024
@@ -11,10 +11,29 @@ export class DaemonUnavailableError extends WeftError {
   constructor (message: string) { super(message, 'DAEMON_NOT_RUNNING') }
 }
 
+/**
+ * An error the daemon answered with. The daemon is another program (maybe
+ * another version), so its code is not trusted to be one of ours: `code` is
+ * it parsed (an unknown one reads as INTERNAL, so exit 1), and `remoteCode`
+ * is the string the daemon sent, which `--json` passes on as it came.
+ */
 export class ApiError extends WeftError {
   static override name = 'ApiError'
   readonly status: number
-  constructor (status: number, code: string, message: string) { super(message, code); this.status = status }
+  readonly remoteCode: string
+  constructor (status: number, remoteCode: string, message: string) {
+    super(message, parseErrorCode(remoteCode))
+    this.status = status
+    this.remoteCode = remoteCode
+  }
+}
+
+/** An error answer as an ApiError; a body that is not `{ "error": { "code", "message" } }` reads as INTERNAL with the status. */
+export function apiError (status: number, body: string): ApiError {
+  let e: Partial<Record<keyof ErrorResponse['error'], unknown>> | undefined
+  try { e = (JSON.parse(body) as { error?: typeof e }).error } catch {}
+  if (typeof e?.code !== 'string' || typeof e.message !== 'string') return new ApiError(status, 'INTERNAL', `daemon answered ${status}`)
+  return new ApiError(status, e.code, e.message)
 }
 
 export interface CallOptions {
@@ -86,12 +105,7 @@ async function request1 (socket: string, method: string, path: string, o: CallOp
       if (streaming()) { done(undefined); return }
       const text = Buffer.concat(chunks).toString('utf8')
       if (status !== 200) {
-        try {
-          const e = (JSON.parse(text) as ErrorResponse).error
-          fail(new ApiError(status, e.code, e.message))
-        } catch {
-          fail(new ApiError(status, 'INTERNAL', `daemon answered ${status}`))
-        }
+        fail(apiError(status, text))
         return
       }
       if (!type.includes('json')) { done(text); return }

@@ -17,7 +17,7 @@ import type { Check, DiffResponse, DeviceView, InviteResponse, JoinResponse, OpV
 import { EXIT, outcomeFor } from '../daemon/error-codes.js'
 import { resolvePaths, type Paths } from '../daemon/paths.js'
 import { parseCommandLine, type Options, type Values } from './args.js'
-import { call, DaemonUnavailableError } from './client.js'
+import { ApiError, call, DaemonUnavailableError } from './client.js'
 import type { LoadDaemonEntry } from './daemon-entry.js'
 import { printTable, parseFieldArgs, parseValueArg } from './format.js'
 import { waitForInitialSync, withProgress } from './progress.js'
@@ -366,7 +366,7 @@ export async function main (argv: string[], daemonEntry: LoadDaemonEntry): Promi
     return typeof code === 'number' ? code : EXIT.ok
   } catch (err) {
     const code = exitCodeFor(err)
-    if (json) process.stderr.write(JSON.stringify({ error: { code: (err as WeftError).code ?? 'INTERNAL', message: (err as Error).message } }) + '\n')
+    if (json) process.stderr.write(JSON.stringify({ error: { code: err instanceof ApiError ? err.remoteCode : err instanceof WeftError ? err.code : 'INTERNAL', message: (err as Error).message } }) + '\n')
     else process.stderr.write(`weft: ${(err as Error).message}\n`)
     if (debug && err instanceof Error) process.stderr.write(`${err.stack ?? ''}\n`)
     return code

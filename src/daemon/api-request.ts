@@ -8,7 +8,8 @@
  */
 import { isUtf8 } from 'node:buffer'
 import type { IncomingMessage } from 'node:http'
-import { WeftError } from '../errors.js'
+import { type ErrorCode, WeftError } from '../errors.js'
+import { outcomeFor } from './error-codes.js'
 
 /** Largest request body: a 1 MiB value as base64 JSON plus framing. */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -21,19 +22,23 @@ export const MAX_BODY_BYTES = 4 * 1024 * 1024
  */
 export const MAX_BODY_DEPTH = 100
 
-/** An error the control API answers with a given HTTP status (and optional headers, e.g. `Allow`). */
+/**
+ * An error found by the control API itself (a path, a method, a body, the
+ * token), with optional headers for the answer (e.g. `Allow`). Its HTTP
+ * status is its code's, from the one table in error-codes.ts.
+ */
 export class HttpError extends WeftError {
   static override name = 'HttpError'
   readonly status: number
   readonly headers: Readonly<Record<string, string>>
-  constructor (status: number, code: string, message: string, headers: Record<string, string> = {}) {
+  constructor (code: ErrorCode, message: string, headers: Record<string, string> = {}) {
     super(message, code)
-    this.status = status
+    this.status = outcomeFor(code).http
     this.headers = headers
   }
 }
 
-const badRequest = (message: string): HttpError => new HttpError(400, 'BAD_REQUEST', message)
+const badRequest = (message: string): HttpError => new HttpError('BAD_REQUEST', message)
 
 const shown = (s: string): string => JSON.stringify(s.length > 200 ? s.slice(0, 200) + '…' : s)
 
@@ -112,12 +117,12 @@ export function jsonDepth (bytes: Uint8Array, limit = Infinity): number {
 /** Reads and parses a JSON body within the size and depth limits; undefined when there is none. */
 export async function readJsonBody (req: IncomingMessage): Promise<unknown> {
   const declared = Number(req.headers['content-length'] ?? 0)
-  if (declared > MAX_BODY_BYTES) throw new HttpError(413, 'TOO_LARGE', `request body of ${declared} bytes is over the ${MAX_BODY_BYTES}-byte limit`)
+  if (declared > MAX_BODY_BYTES) throw new HttpError('TOO_LARGE', `request body of ${declared} bytes is over the ${MAX_BODY_BYTES}-byte limit`)
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of req) {
     size += (chunk as Buffer).length
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, 'TOO_LARGE', `request body is over the ${MAX_BODY_BYTES}-byte limit`)
+    if (size > MAX_BODY_BYTES) throw new HttpError('TOO_LARGE', `request body is over the ${MAX_BODY_BYTES}-byte limit`)
     chunks.push(chunk as Buffer)
   }
   if (size === 0) return undefined

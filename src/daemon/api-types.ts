@@ -202,5 +202,9 @@ export interface DeclareSchemaResponse { collection: string, table: string, vers
 /** `POST /v1/schemas/:collection/rebuild`. */
 export interface RebuildResponse { rows: number }
 
-/** The body of every error answer. */
+/**
+ * The body of every error answer. The daemon sends an `ErrorCode`
+ * (src/errors.ts, docs/control-api.md); a client reads `code` as a string it
+ * parses (`parseErrorCode`), since a newer daemon may send one it does not know.
+ */
 export interface ErrorResponse { error: { code: string, message: string } }

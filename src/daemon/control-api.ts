@@ -16,7 +16,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net'
 import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { randomBytes, timingSafeEqual } from 'node:crypto'
-import { InvalidArgumentError, WeftError } from '../errors.js'
+import { type ErrorCode, InvalidArgumentError, WeftError } from '../errors.js'
 import { HttpError, parseTarget, readJsonBody } from './api-request.js'
 import { outcomeFor } from './error-codes.js'
 
@@ -78,11 +78,11 @@ export class Router {
 
   async handle (req: ApiRequest): Promise<unknown> {
     const route = this.#routes.find(r => r.segments.length === req.path.length && r.segments.every((s, i) => s.startsWith(':') || s === req.path[i]))
-    if (route === undefined) throw new HttpError(404, 'NOT_FOUND', `no such endpoint: ${req.method} ${req.rawPath}`)
+    if (route === undefined) throw new HttpError('NOT_FOUND', `no such endpoint: ${req.method} ${req.rawPath}`)
     const handler = Object.hasOwn(route.methods, req.method) ? route.methods[req.method] : undefined
     if (handler === undefined) {
       const allow = Object.keys(route.methods).join(', ')
-      throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.rawPath} (allowed: ${allow})`, { allow })
+      throw new HttpError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.rawPath} (allowed: ${allow})`, { allow })
     }
     const params: Record<string, string> = {}
     route.segments.forEach((s, i) => {
@@ -95,9 +95,11 @@ export class Router {
   }
 }
 
-function statusFor (err: unknown): { status: number, code: string, message: string, headers: Readonly<Record<string, string>> } {
-  if (err instanceof HttpError) return { status: err.status, code: err.code, message: err.message, headers: err.headers }
-  if (err instanceof WeftError) return { status: outcomeFor(err.code).http, code: err.code, message: err.message, headers: {} }
+/** The answer to a failed request: any WeftError by its code's row in error-codes.ts, anything else a 500 (a bug). */
+function statusFor (err: unknown): { status: number, code: ErrorCode, message: string, headers: Readonly<Record<string, string>> } {
+  if (err instanceof WeftError) {
+    return { status: outcomeFor(err.code).http, code: err.code, message: err.message, headers: err instanceof HttpError ? err.headers : {} }
+  }
   return { status: 500, code: 'INTERNAL', message: 'internal error (see the daemon log)', headers: {} }
 }
 
@@ -171,7 +173,7 @@ export class ControlApi {
       if (tcp) {
         if (!this.#authorized(req)) {
           res.setHeader('connection', 'close')
-          throw new HttpError(401, 'UNAUTHORIZED', 'missing or wrong token (send Authorization: Bearer <token from the api.token file>)')
+          throw new HttpError('UNAUTHORIZED', 'missing or wrong token (send Authorization: Bearer <token from the api.token file>)')
         }
         clearTimeout(this.#unauthenticated.get(req.socket))
         this.#unauthenticated.delete(req.socket)

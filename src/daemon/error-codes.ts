@@ -2,12 +2,15 @@
  * Where an error code meets the outside world: the HTTP status the control
  * API answers with and the exit code the CLI ends with, in one table.
  *
- * Errors carry a stable `code` (see `WeftError`); the daemon sends it in
- * `{ "error": { "code", "message" } }` and the CLI reads it back, so the same
- * code gives the same exit status whether the CLI itself or the daemon found
- * the problem. To add a code, add a row; a code without a row is a 500 and
- * exit 1 (and the daemon logs it with its stack).
+ * Errors carry a stable `code` (`ErrorCode`, listed with its meaning in
+ * src/errors.ts); the daemon sends it in `{ "error": { "code", "message" } }`
+ * and the CLI reads it back (through `parseErrorCode`), so the same code gives
+ * the same exit status whether the CLI itself or the daemon found the
+ * problem. The table has a row for every code (the compiler checks it): to
+ * add a code, list it in src/errors.ts and add its row here. A code the CLI
+ * does not know (from a newer daemon) is read as INTERNAL: a 500 and exit 1.
  */
+import type { ErrorCode } from '../errors.js'
 
 /** CLI exit codes. */
 export const EXIT = {
@@ -32,7 +35,7 @@ export interface ErrorOutcome {
 const usage = (http = 400): ErrorOutcome => ({ http, exit: EXIT.usage })
 const failed = (http: number): ErrorOutcome => ({ http, exit: EXIT.error })
 
-export const ERROR_CODES: Readonly<Record<string, ErrorOutcome>> = Object.freeze({
+export const ERROR_CODES: Readonly<Record<ErrorCode, ErrorOutcome>> = Object.freeze({
   // The caller's input is wrong.
   INVALID_ARGUMENT: usage(),
   BAD_REQUEST: usage(),
@@ -61,14 +64,37 @@ export const ERROR_CODES: Readonly<Record<string, ErrorOutcome>> = Object.freeze
   NO_NETWORK: failed(503),
   NOT_READY: failed(503),
   CLOSED: failed(503),
+  TOO_MANY_WATCHES: failed(503),
   // The disk is full: reads still work, writes resume once space is freed.
   DISK_FULL: failed(507),
   DAEMON_NOT_RUNNING: { http: 503, exit: EXIT.daemonDown },
-  INTERNAL: failed(500)
-})
+  // Everything else: the command failed, and the message says why.
+  INTERNAL: failed(500),
+  CLOCK_DRIFT: failed(500),
+  MALFORMED: failed(500),
+  OP_REJECTED: failed(500),
+  INVALID_CERTIFICATE: failed(500),
+  VERSION_MISMATCH: failed(500),
+  ABORTED: failed(500),
+  CANCELLED: failed(500),
+  QR_UNAVAILABLE: failed(500),
+  NO_ADDRESS: failed(500),
+  UNREACHABLE: failed(500),
+  DENIED: failed(500),
+  STORE_OPEN: failed(500),
+  STORE_CORRUPT: failed(500),
+  LOCK_HELD: failed(500),
+  BAD_PERMISSIONS: failed(500),
+  PERMISSION_DENIED: failed(500),
+  ALREADY_RUNNING: failed(500),
+  RECOVER: failed(500),
+  RECOVERY_PENDING: failed(500),
+  QUERY_PROCESS: failed(500),
+  RESPONSE_TOO_LARGE: failed(500),
+  UNSUPPORTED: failed(500),
+  BAD_RELAY_KEY: failed(500)
+} satisfies Record<ErrorCode, ErrorOutcome>)
 
-const UNKNOWN: ErrorOutcome = failed(500)
-
-export function outcomeFor (code: string | undefined): ErrorOutcome {
-  return code !== undefined && Object.hasOwn(ERROR_CODES, code) ? ERROR_CODES[code]! : UNKNOWN
+export function outcomeFor (code: ErrorCode): ErrorOutcome {
+  return ERROR_CODES[code]
 }

@@ -208,7 +208,7 @@ class NodeNetwork implements Network {
         const r = await this.#node.services.sync.syncWith(p)
         return { peer: p, ok: r.ok, complete: r.complete, opsSent: r.opsSent, opsReceived: r.opsReceived, applied: r.applied, rejected: r.rejected, ms: Date.now() - started, error: r.error === undefined ? null : { code: r.error.code, message: r.error.message } }
       } catch (err) {
-        return { peer: p, ok: false, complete: false, opsSent: 0, opsReceived: 0, applied: 0, rejected: 0, ms: Date.now() - started, error: { code: (err as WeftError).code ?? 'UNREACHABLE', message: (err as Error).message } }
+        return { peer: p, ok: false, complete: false, opsSent: 0, opsReceived: 0, applied: 0, rejected: 0, ms: Date.now() - started, error: { code: err instanceof WeftError ? err.code : 'UNREACHABLE', message: (err as Error).message } }
       }
     }))
     return peer === undefined ? results : results[0]! // one target: one result

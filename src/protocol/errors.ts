@@ -99,7 +99,13 @@ export function toWireError (err: unknown): { code: ErrorCode, message: string }
   return { code: ErrorCode.INTERNAL, message: 'internal error' }
 }
 
-/** The error a peer reported, as one of our classes, marked remote. */
+/**
+ * The error a peer reported, as one of our classes, marked remote. UNKNOWN
+ * (a zeroed field) and any code this build does not know read as INTERNAL,
+ * with the peer's message. (protons refuses an enum number outside the
+ * .proto while decoding, so today a Failure with a newer code number fails
+ * in `decodeFrame` as BAD_REQUEST before it gets here.)
+ */
 export function fromWireError (code: ErrorCode | undefined, message: string | undefined): SyncProtocolError {
   const text = `peer reported: ${(message ?? '').slice(0, MAX_ERROR_MESSAGE_CHARS)}`
   const options = { remote: true }

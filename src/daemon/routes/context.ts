@@ -27,7 +27,7 @@ export interface DaemonContext {
 
 /** The network, or a 503 that says it is not running. */
 export function requireNetwork (d: DaemonContext, why = ''): Network {
-  if (d.network === undefined) throw new HttpError(503, 'NO_NETWORK', `the network is not running in this daemon${why}`)
+  if (d.network === undefined) throw new HttpError('NO_NETWORK', `the network is not running in this daemon${why}`)
   return d.network
 }
 

@@ -48,7 +48,7 @@ export function dataRoutes (d: DaemonContext): Route[] {
         GET: (_req, p): RowResponse => {
           const [collection, key] = at(p)
           const row = d.replica.get(collection, key)
-          if (row === undefined) throw new HttpError(404, 'NOT_FOUND', `no row ${JSON.stringify(key)} in ${JSON.stringify(collection)}`)
+          if (row === undefined) throw new HttpError('NOT_FOUND', `no row ${JSON.stringify(key)} in ${JSON.stringify(collection)}`)
           return toJson(row)
         },
         PUT: (req, p): OkResponse => {

@@ -94,7 +94,7 @@ function follow (d: DaemonContext, req: ApiRequest): undefined {
 export async function diff (d: DaemonContext, peer: string): Promise<DiffResponse> {
   const views = await requireNetwork(d).peers()
   const v = views.find(p => p.peerId === peer || p.peerId.startsWith(peer))
-  if (v === undefined) throw new HttpError(404, 'NOT_FOUND', `no known peer ${JSON.stringify(peer)}; see weft peers`)
+  if (v === undefined) throw new HttpError('NOT_FOUND', `no known peer ${JSON.stringify(peer)}; see weft peers`)
   const theirs = new Map(Object.entries(v.theirVector))
   const ours = d.replica.versionVector()
   const weHave = d.replica.countBeyond(theirs)

@@ -13,7 +13,7 @@
  * coalesced) when the replica reports a commit to a table they read.
  */
 import type { ServerResponse } from 'node:http'
-import { InvalidArgumentError } from '../../errors.js'
+import { InvalidArgumentError, WeftError } from '../../errors.js'
 import type { Replica } from '../../store/replica.js'
 import { MAX_LIVE_QUERIES } from '../../store/tables/constants.js'
 import { QueryProcess } from '../../store/tables/query-process.js'
@@ -92,7 +92,7 @@ export class QueryRoutes {
           },
           DELETE: (_req, p) => {
             const c = p.collection!
-            if (!this.#replica.dropSchema(c)) throw new HttpError(404, 'NOT_FOUND', `no schema is declared for collection ${JSON.stringify(c)}`)
+            if (!this.#replica.dropSchema(c)) throw new HttpError('NOT_FOUND', `no schema is declared for collection ${JSON.stringify(c)}`)
             this.#log('info', 'dropped a collection schema (the data stays)', { collection: c })
             return { ok: true }
           }
@@ -111,7 +111,7 @@ export class QueryRoutes {
   /** NDJSON: the result now, then each result that differs, until the client goes away. */
   async #watch (req: ApiRequest): Promise<undefined> {
     const body = parseBody(req.body)
-    if (this.#watches.size >= MAX_LIVE_QUERIES) throw new HttpError(503, 'TOO_MANY_WATCHES', `${MAX_LIVE_QUERIES} live queries run already, the most this daemon keeps`)
+    if (this.#watches.size >= MAX_LIVE_QUERIES) throw new HttpError('TOO_MANY_WATCHES', `${MAX_LIVE_QUERIES} live queries run already, the most this daemon keeps`)
     const first = await this.#process.query(body.sql, body.params, body.options, req.signal)
     const tables = await this.#process.tablesRead(body.sql, body.params, req.signal)
     if (req.signal.aborted) return undefined // the client left while the first result was computed
@@ -144,8 +144,7 @@ export class QueryRoutes {
           w.tables = new Set(await this.#process.tablesRead(w.body.sql, w.body.params))
           line = JSON.stringify(resultJson(r))
         } catch (err) {
-          const e = err as { code?: string, message?: string }
-          line = JSON.stringify({ error: { code: e.code ?? 'INTERNAL', message: e.message ?? String(err) } })
+          line = JSON.stringify({ error: { code: err instanceof WeftError ? err.code : 'INTERNAL', message: err instanceof Error ? err.message : String(err) } })
         }
         if (line === w.last || w.closed) continue
         w.last = line

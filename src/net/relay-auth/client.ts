@@ -30,7 +30,12 @@ export type RelayAuthResult =
   | { ok: true, group: string, validUntilMs: number, durationLimitMs: number, dataLimitBytes: number }
   | { ok: false, status: Exclude<AuthResponse.Status, AuthResponse.Status.OK> }
 
-/** Sends one credential; resolves with the relay's answer. Network failures reject. */
+/**
+ * Sends one credential; resolves with the relay's answer. Network failures
+ * reject, and so does an answer whose status this build does not know (the
+ * codec refuses an enum number outside the .proto): it is never read as an
+ * admission, and the node keeps the relay's stock limits.
+ */
 export async function authenticateToRelay (
   connection: Connection, scheme: string, credential: Uint8Array, options: AbortOptions = {}
 ): Promise<RelayAuthResult> {
