@@ -76,3 +76,10 @@ export const MAX_STATEMENT_VALIDITY_MS = 366 * 24 * hour
 export const MAX_CONFIG_BYTES = 64 * KiB
 /** Allowed groups in one config. */
 export const MAX_GROUPS = 1024
+
+/**
+ * A graceful stop (SIGINT/SIGTERM) still running after this is cut short
+ * with exit code 1: below weft-relay.service's TimeoutStopSec (20 s), so the
+ * relay says why it stopped before systemd kills it silently.
+ */
+export const STOP_DEADLINE_MS = 15 * second
