@@ -69,6 +69,8 @@ export { RELAY_AUTH_PROTOCOL_NAME, RELAY_AUTH_PROTOCOL_VERSION, RELAY_AUTH_PROTO
 export const RELAY_AUTH_MAX_STREAMS = 2
 /** A statement whose validity starts later than this from now is refused (clock skew allowance). */
 export const MAX_CLOCK_SKEW_MS = 5 * minute
+/** Validity of a statement `weft-relay sign-statement` makes when `--days` is not given. */
+export const DEFAULT_STATEMENT_DAYS = 30
 /** A statement valid for longer than this is refused: keys leak, and there is no revocation yet. */
 export const MAX_STATEMENT_VALIDITY_MS = 366 * 24 * hour
 

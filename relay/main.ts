@@ -29,7 +29,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { InvalidArgumentError, WeftError } from '../src/errors.js'
 import { FLAG_KEYS, loadRelayConfig, overridesFromFlags, RelayConfigError } from './config.js'
 import { loadOrCreateRelayKey } from './identity.js'
-import { STOP_DEADLINE_MS } from './constants.js'
+import { DEFAULT_STATEMENT_DAYS, STOP_DEADLINE_MS } from './constants.js'
 import { startRelay } from './relay-node.js'
 import { newGroupKeyFile, signStatementFromFile } from './tools.js'
 import { registerUdxProtocol } from '../src/udx/index.js'
@@ -124,7 +124,7 @@ const COMMANDS: Record<string, Command> = {
     options: { 'group-key': { type: 'string' }, peer: { type: 'string' }, days: { type: 'string' } },
     run: async v => {
       if (typeof v['group-key'] !== 'string' || typeof v.peer !== 'string') throw new InvalidArgumentError('sign-statement needs --group-key FILE and --peer PEER_ID')
-      out(await signStatementFromFile(v['group-key'], v.peer, v.days === undefined ? 30 : Number(v.days)))
+      out(await signStatementFromFile(v['group-key'], v.peer, v.days === undefined ? DEFAULT_STATEMENT_DAYS : Number(v.days)))
     }
   }
 }
