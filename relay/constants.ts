@@ -74,8 +74,8 @@ export const DEFAULT_STATEMENT_DAYS = 30
 /** A statement valid for longer than this is refused: keys leak, and there is no revocation yet. */
 export const MAX_STATEMENT_VALIDITY_MS = 366 * 24 * hour
 
-/** Config file size bound. */
-export const MAX_CONFIG_BYTES = 64 * KiB
+/** Config file size bound: the runtime kit's, the same as the daemon's. */
+export { MAX_CONFIG_FILE_BYTES as MAX_CONFIG_BYTES } from '../src/runtime/config.js'
 /** Allowed groups in one config. */
 export const MAX_GROUPS = 1024
 

@@ -10,7 +10,7 @@ import { WeftError } from '../errors.js'
 import { DEFAULT_MAX_DRIFT_MS } from '../hlc/index.js'
 import { DEFAULT_LISTEN_ADDRESSES, DEFAULT_MAX_CONNECTIONS, DEFAULT_SYNC_INTERVAL_MS } from '../net/constants.js'
 import { DEFAULT_MAX_VALUE_BYTES } from '../oplog/op.js'
-import { checkObject, isBool, isInt, isLogLevel, isStringList, loadJsonConfig, orNull, type Check, type Checks } from '../runtime/config.js'
+import { checkObject, isBool, isInt, isLogLevel, isStringList, loadJsonConfig, MAX_CONFIG_FILE_BYTES, orNull, type Check, type Checks } from '../runtime/config.js'
 import type { Level } from '../runtime/log.js'
 
 export interface DaemonConfig {
@@ -57,7 +57,7 @@ export const CONFIG_DEFAULTS: Readonly<DaemonConfig> = Object.freeze({
 })
 
 /** A config file larger than this is not a config file. */
-export const MAX_CONFIG_BYTES = 64 * 1024
+export const MAX_CONFIG_BYTES = MAX_CONFIG_FILE_BYTES
 
 export class ConfigError extends WeftError {
   static override name = 'ConfigError'

@@ -10,6 +10,9 @@
 import { readFileSync, statSync } from 'node:fs'
 import { LEVELS } from './log.js'
 
+/** A config file larger than this is not a config file; refused before it is read. */
+export const MAX_CONFIG_FILE_BYTES = 64 * 1024
+
 /** Checks one value; returns what is wrong with it (completing "<key> …"), or undefined. */
 export type Check = (v: unknown) => string | undefined
 
@@ -83,8 +86,8 @@ export interface LoadOptions<T> {
   file: string | undefined
   /** A missing `file` is a problem rather than the defaults. @default false */
   required?: boolean
-  /** Files larger than this are refused unread. */
-  maxBytes: number
+  /** Files larger than this are refused unread. @default MAX_CONFIG_FILE_BYTES (64 KiB) */
+  maxBytes?: number
   /** The defaults, one table. */
   defaults: Readonly<T>
   checks: Checks<T>
@@ -102,7 +105,7 @@ export function loadJsonConfig<T> (opts: LoadOptions<T>): { config: T, problems:
   const problems: string[] = []
   let fromFile: unknown = {}
   if (opts.file !== undefined) {
-    const read = readJsonFile(opts.file, opts.maxBytes, opts.required)
+    const read = readJsonFile(opts.file, opts.maxBytes ?? MAX_CONFIG_FILE_BYTES, opts.required)
     problems.push(...read.problems)
     fromFile = read.value
     if (problems.length === 0) problems.push(...checkObject(fromFile, opts.file, opts.checks))
