@@ -36,6 +36,7 @@ const IO_BUILTINS = ['fs', 'net', 'http', 'https', 'http2', 'dgram', 'dns', 'tls
 const NETWORK_AND_DISK_PACKAGES = ['libp2p', '@libp2p', '@chainsafe', 'better-sqlite3', 'udx-native']
 
 const CORE = 'the pure core (hlc, oplog, merge, protocol) does no I/O and imports only inward: hlc <- oplog <- merge/protocol, and ../errors.js'
+const RUNTIME = 'the runtime kit (logger, config loading, key files, signals and exit codes, Prometheus text, deadlines) is a leaf both binaries share: it imports node built-ins and ../errors.js, nothing else of weft and no network or database package'
 const EDGE = 'dependencies point inward: only the daemon (the composition root) and the CLI know the daemon; nothing in src/ imports the CLI, the binary (src/bin), relay/, test/ or bench/'
 
 /** Each file is in exactly one layer (flat config replaces a rule's options, it does not merge them). */
@@ -43,7 +44,7 @@ const LAYERS = [
   { name: 'hlc', files: ['src/hlc/**/*.ts'], forbid: [[onlyInto('errors.js'), CORE], [packages(...IO_BUILTINS, ...NETWORK_AND_DISK_PACKAGES), CORE]] },
   { name: 'oplog', files: ['src/oplog/**/*.ts'], forbid: [[onlyInto('hlc/', 'errors.js'), CORE], [packages(...IO_BUILTINS, ...NETWORK_AND_DISK_PACKAGES), CORE]] },
   { name: 'merge', files: ['src/merge/**/*.ts'], forbid: [[onlyInto('hlc/', 'oplog/', 'errors.js'), CORE], [packages(...IO_BUILTINS, ...NETWORK_AND_DISK_PACKAGES), CORE]] },
-  { name: 'protocol', files: ['src/protocol/**/*.ts'], forbid: [[onlyInto('hlc/', 'oplog/', 'errors.js'), CORE + '; protocol declares the store it needs (port.ts) and never imports it'], [packages(...IO_BUILTINS, ...NETWORK_AND_DISK_PACKAGES), CORE]] },
+  { name: 'protocol', files: ['src/protocol/**/*.ts'], forbid: [[onlyInto('hlc/', 'oplog/', 'errors.js', 'runtime/deadline.js'), CORE + '; protocol declares the store it needs (port.ts) and never imports it; of the runtime kit it uses only the pure deadline helper (runtime/deadline.js: timers, no I/O)'], [packages(...IO_BUILTINS, ...NETWORK_AND_DISK_PACKAGES), CORE]] },
   { name: 'store', files: ['src/store/**/*.ts'], forbid: [[folders('net', 'udx', 'daemon', 'cli', 'relay', 'test', 'bench'), 'the store knows hlc, oplog, merge, auth and the port protocol declares; the network is wired to it by the daemon. ' + EDGE]] },
   { name: 'net', files: ['src/net/**/*.ts'], forbid: [[folders('store', 'daemon', 'cli', 'relay', 'test', 'bench'), 'the network receives a SyncStore (protocol/port.ts), it never imports the store. ' + EDGE]] },
   { name: 'auth', files: ['src/auth/**/*.ts'], forbid: [[folders('store', 'net', 'udx', 'daemon', 'cli', 'relay', 'test', 'bench'), 'auth is used by net and store and uses neither. ' + EDGE]] },
@@ -53,9 +54,14 @@ const LAYERS = [
     name: 'cli',
     files: ['src/cli/**/*.ts'],
     forbid: [
-      [onlyInto('errors.js', 'polyfill.js', 'version.js', 'daemon/paths.js', 'daemon/error-codes.js', 'daemon/api-types.js'), 'the CLI parses, calls the control API and prints: outside src/cli it imports only errors, polyfill, version and the daemon\'s shared contract (daemon/paths.js, daemon/error-codes.js, daemon/api-types.js)'],
+      [onlyInto('errors.js', 'polyfill.js', 'version.js', 'daemon/paths.js', 'daemon/error-codes.js', 'daemon/api-types.js', 'runtime/process.js'), 'the CLI parses, calls the control API and prints: outside src/cli it imports only errors, polyfill, version, the daemon\'s shared contract (daemon/paths.js, daemon/error-codes.js, daemon/api-types.js) and the runtime kit\'s process shell (runtime/process.js)'],
       [packages(...NETWORK_AND_DISK_PACKAGES), 'the CLI talks to the daemon over the control API; it loads no network or database code']
     ]
+  },
+  {
+    name: 'runtime',
+    files: ['src/runtime/**/*.ts'],
+    forbid: [[onlyInto('errors.js'), RUNTIME], [packages(...NETWORK_AND_DISK_PACKAGES), RUNTIME]]
   },
   { name: 'src root', files: ['src/*.ts'], forbid: [['^\\.\\.?/(?:bin|daemon|cli|relay|test|bench)/', EDGE]] },
   {

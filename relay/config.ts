@@ -3,14 +3,16 @@
  * flags. Checked once at start, the way the daemon's config is: every problem
  * is reported together, unknown keys are rejected (a misspelt limit must not
  * silently fall back to a default), and the relay does not start on a bad
- * config. Flags arrive as strings and go through the same checks.
+ * config. Flags arrive as strings and go through the same checks. The
+ * checking and loading are the runtime kit's (src/runtime/config.ts).
  */
 import { isGroupId, parseGroupId } from '../src/auth/group.js'
-import { readFileSync, statSync } from 'node:fs'
 import { multiaddr } from '@multiformats/multiaddr'
 import { WeftError } from '../src/errors.js'
 import * as C from './constants.js'
 import { GROUP_KEY_BYTES } from './auth/verifier.js'
+import { checkObject, isInt, isLogLevel, loadJsonConfig, orNull, type Check, type Checks } from '../src/runtime/config.js'
+import type { Level } from '../src/runtime/log.js'
 
 export interface GroupConfig {
   /** Name shown in logs and metrics. */
@@ -19,7 +21,7 @@ export interface GroupConfig {
   publicKey: string
 }
 
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug'
+export type LogLevel = Level
 
 export interface RelayConfig {
   /** Multiaddrs to listen on: TCP (`/ip4/0.0.0.0/tcp/4001`) and WebSockets (`.../tcp/4002/ws`). @default DEFAULT_LISTEN_ADDRESSES */
@@ -87,13 +89,10 @@ export class RelayConfigError extends WeftError {
   }
 }
 
-type Check = (v: unknown) => string | undefined
-
 const second = 1000
 const day = 24 * 3600 * second
 const GiB = 1024 ** 3
 
-const isInt = (min: number, max: number): Check => v => Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max ? undefined : `must be an integer from ${min} to ${max}`
 const isAddrList = (max: number, extra: (a: string) => string | undefined): Check => v => {
   if (!Array.isArray(v) || v.length > max || !v.every(s => typeof s === 'string' && s.length > 0 && s.length <= 512)) return `must be a list of at most ${max} multiaddrs`
   for (const a of v as string[]) {
@@ -108,7 +107,7 @@ const isTransport = (a: string): string | undefined => TRANSPORT.test(a) ? undef
 
 export const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['127.0.0.1', '::1', 'localhost'])
 
-const CHECKS: Record<keyof RelayConfig, Check> = {
+const CHECKS: Checks<RelayConfig> = {
   listen: v => {
     if (Array.isArray(v) && v.length === 0) return 'must list at least one address'
     return isAddrList(32, a => a.includes('/p2p/') ? 'a listen address has no /p2p/ part' : isTransport(a))(v)
@@ -145,8 +144,8 @@ const CHECKS: Record<keyof RelayConfig, Check> = {
   others: v => v === 'limited' || v === 'deny' ? undefined : 'must be "limited" or "deny"',
   maxConnections: isInt(8, 1_000_000),
   metricsHost: v => typeof v === 'string' && LOOPBACK_HOSTS.has(v) ? undefined : 'must be a loopback host (127.0.0.1, ::1 or localhost): /metrics is not for the public',
-  metricsPort: v => v === null ? undefined : isInt(0, 65535)(v),
-  logLevel: v => v === 'error' || v === 'warn' || v === 'info' || v === 'debug' ? undefined : 'must be one of error, warn, info, debug'
+  metricsPort: orNull(isInt(0, 65535)),
+  logLevel: isLogLevel
 }
 
 /** 32 bytes from base64url, or undefined. */
@@ -160,18 +159,7 @@ export function decodeGroupKey (v: unknown): Uint8Array | undefined {
 
 /** Checks a partial config object; returns every problem found. */
 export function checkRelayConfig (raw: unknown, where: string): string[] {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return [`${where}: must be a JSON object`]
-  const problems: string[] = []
-  for (const [k, v] of Object.entries(raw)) {
-    const check = CHECKS[k as keyof RelayConfig]
-    if (check === undefined) {
-      problems.push(`${where}: unknown key ${JSON.stringify(k)} (known: ${Object.keys(CHECKS).join(', ')})`)
-      continue
-    }
-    const p = check(v)
-    if (p !== undefined) problems.push(`${where}: ${k} ${p}`)
-  }
-  return problems
+  return checkObject(raw, where, CHECKS)
 }
 
 /** Problems that only show in the merged config. */
@@ -189,28 +177,8 @@ function checkCombined (c: RelayConfig): string[] {
  * applies `overrides` (from flags) and checks everything at once.
  */
 export function loadRelayConfig (file: string | undefined, overrides: Record<string, unknown> = {}, required = false): RelayConfig {
-  let fromFile: Record<string, unknown> = {}
-  const problems: string[] = []
-  if (file !== undefined) {
-    try {
-      const st = statSync(file)
-      if (st.size > C.MAX_CONFIG_BYTES) problems.push(`${file}: ${st.size} bytes, over the ${C.MAX_CONFIG_BYTES}-byte limit`)
-      else {
-        try {
-          fromFile = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>
-        } catch (err) {
-          problems.push(`${file}: not valid JSON (${(err as Error).message})`)
-        }
-      }
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
-      if (code !== 'ENOENT' || required) problems.push(`${file}: cannot read (${(err as Error).message})`)
-    }
-    if (problems.length === 0) problems.push(...checkRelayConfig(fromFile, file))
-  }
-  problems.push(...checkRelayConfig(overrides, 'command line'))
+  const { config, problems } = loadJsonConfig({ file, required, maxBytes: C.MAX_CONFIG_BYTES, defaults: RELAY_CONFIG_DEFAULTS, checks: CHECKS, overrides })
   if (problems.length > 0) throw new RelayConfigError(problems)
-  const config = { ...RELAY_CONFIG_DEFAULTS, ...fromFile, ...overrides } as RelayConfig
   const combined = checkCombined(config)
   if (combined.length > 0) throw new RelayConfigError(combined)
   return config

@@ -69,10 +69,20 @@ export { RELAY_AUTH_PROTOCOL_NAME, RELAY_AUTH_PROTOCOL_VERSION, RELAY_AUTH_PROTO
 export const RELAY_AUTH_MAX_STREAMS = 2
 /** A statement whose validity starts later than this from now is refused (clock skew allowance). */
 export const MAX_CLOCK_SKEW_MS = 5 * minute
+/** Validity of a statement `weft-relay sign-statement` makes when `--days` is not given. */
+export const DEFAULT_STATEMENT_DAYS = 30
 /** A statement valid for longer than this is refused: keys leak, and there is no revocation yet. */
 export const MAX_STATEMENT_VALIDITY_MS = 366 * 24 * hour
 
-/** Config file size bound. */
-export const MAX_CONFIG_BYTES = 64 * KiB
+/** Config file size bound: the runtime kit's, the same as the daemon's. */
+export { MAX_CONFIG_FILE_BYTES as MAX_CONFIG_BYTES } from '../src/runtime/config.js'
 /** Allowed groups in one config. */
 export const MAX_GROUPS = 1024
+
+/**
+ * A graceful stop (SIGINT/SIGTERM) still running after this is cut short
+ * with exit code 1: below `docker stop`'s 10 s and weft-relay.service's
+ * TimeoutStopSec (20 s), so the relay says why it stopped before it is
+ * killed silently. A relay's stop normally takes well under a second.
+ */
+export const STOP_DEADLINE_MS = 8 * second

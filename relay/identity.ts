@@ -5,11 +5,12 @@
  * replacing this file breaks every client's configuration: a restart must
  * find the same key, and a key other users can read is refused, not used.
  */
-import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { WeftError } from '../src/errors.js'
+import { readableByOthers, readSecretFile, writeSecretFile } from '../src/runtime/key-file.js'
 
 export const RELAY_KEY_FILE = 'relay.key'
 /** A protobuf-encoded Ed25519 key is 68 bytes; anything far larger is not a key. */
@@ -24,17 +25,12 @@ export class RelayKeyError extends WeftError {
 export async function loadOrCreateRelayKey (dataDir: string): Promise<{ key: PrivateKey, created: boolean, file: string }> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   const file = join(dataDir, RELAY_KEY_FILE)
-  let raw: Buffer | undefined
-  try {
-    const st = statSync(file)
-    if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
+  const raw = readSecretFile(file, st => {
+    if (readableByOthers(st)) {
       throw new RelayKeyError(`relay key ${file} is readable by other users (mode ${(st.mode & 0o777).toString(8)}); run: chmod 600 ${file}`)
     }
     if (st.size > MAX_KEY_FILE_BYTES) throw new RelayKeyError(`relay key ${file} is ${st.size} bytes: not a key file`)
-    raw = readFileSync(file)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-  }
+  })
   if (raw !== undefined) {
     try {
       return { key: privateKeyFromProtobuf(raw), created: false, file }
@@ -43,16 +39,7 @@ export async function loadOrCreateRelayKey (dataDir: string): Promise<{ key: Pri
     }
   }
   const key = await generateKeyPair('Ed25519')
-  // Written 0600 from the start under a temp name, then renamed: never on
-  // disk with wider permissions, never half written under the real name.
-  const tmp = `${file}.${process.pid}.tmp`
-  const fd = openSync(tmp, 'wx', 0o600)
-  try {
-    writeSync(fd, privateKeyToProtobuf(key))
-  } finally {
-    closeSync(fd)
-  }
-  chmodSync(tmp, 0o600)
-  renameSync(tmp, file)
+  // 0600 from the first byte, never half written under the real name (see writeSecretFile).
+  writeSecretFile(file, privateKeyToProtobuf(key))
   return { key, created: true, file }
 }

@@ -10,8 +10,9 @@
  *   weft-relay --version                                          print the version
  *
  * Each command checks its options up front and calls one function. SIGINT and
- * SIGTERM stop the relay gracefully (a second signal exits at once). Exit
- * codes: 0 ok, 1 runtime error, 2 usage or configuration error.
+ * SIGTERM stop the relay gracefully (a second signal exits at once, a stop
+ * that hangs past STOP_DEADLINE_MS too). Exit codes (src/runtime/process.ts):
+ * 0 ok, 1 runtime error, 2 usage or configuration error.
  *
  * `--max-semi-space-size=4` (in the shebang, and in the Dockerfile's
  * ENTRYPOINT): V8's young generation may otherwise grow to 16 MiB semi-spaces
@@ -28,16 +29,18 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { InvalidArgumentError, WeftError } from '../src/errors.js'
 import { FLAG_KEYS, loadRelayConfig, overridesFromFlags, RelayConfigError } from './config.js'
 import { loadOrCreateRelayKey } from './identity.js'
-import { createRelayLog } from './log.js'
+import { DEFAULT_STATEMENT_DAYS, STOP_DEADLINE_MS } from './constants.js'
 import { startRelay } from './relay-node.js'
 import { newGroupKeyFile, signStatementFromFile } from './tools.js'
 import { registerUdxProtocol } from '../src/udx/index.js'
 import { WEFT_VERSION } from '../src/version.js'
+import { createLogger } from '../src/runtime/log.js'
+import { EXIT, gracefulStop, onStopSignals, writeLine } from '../src/runtime/process.js'
 
 // `/udx` addresses (ours and clients') must parse before the config is read.
 registerUdxProtocol()
 
-export const EXIT = { ok: 0, error: 1, usage: 2 } as const
+export { EXIT }
 type Options = NonNullable<ParseArgsConfig['options']>
 type Values = Record<string, string | boolean | string[] | undefined>
 
@@ -64,7 +67,7 @@ const USAGE = `usage: weft-relay [start] [options]
   --metrics-host H  --metrics-port N | --no-metrics  --log-level error|warn|info|debug
 other commands: --version, id, check-config, group-key --out FILE, sign-statement --group-key FILE --peer ID [--days N]`
 
-const out = (s: string): void => { process.stdout.write(s + '\n') }
+const out = writeLine
 
 function dataDirOf (v: Values): string {
   const env = process.env
@@ -80,18 +83,9 @@ function configOf (v: Values): ReturnType<typeof loadRelayConfig> {
 async function runStart (v: Values): Promise<void> {
   const config = configOf(v)
   const dataDir = dataDirOf(v)
-  const log = createRelayLog(config.logLevel)
-  // Signal handlers go in before anything starts: a supervisor may stop us at
-  // any moment, and the default action would kill us mid-start.
-  let signals = 0
-  let requestStop: (sig: NodeJS.Signals) => void = () => {}
-  const stopRequested = new Promise<NodeJS.Signals>(resolve => { requestStop = resolve })
-  const onSignal = (sig: NodeJS.Signals): void => {
-    if (++signals > 1) { log('warn', `second ${sig}: exiting now`); process.exit(130) }
-    requestStop(sig)
-  }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
+  const log = createLogger(config.logLevel)
+  // Signal handlers go in before anything starts (see onStopSignals).
+  const signals = onStopSignals(log)
 
   const { key, created, file } = await loadOrCreateRelayKey(dataDir)
   if (created) log('info', 'created a new relay key', { file })
@@ -102,15 +96,8 @@ async function runStart (v: Values): Promise<void> {
   for (const a of relay.addresses()) out(`weft-relay: address ${a}`)
   if (relay.http !== undefined) out(`weft-relay: metrics ${relay.http.url}/metrics`)
 
-  const sig = await stopRequested
-  log('info', `${sig}: stopping`)
-  try {
-    await relay.stop()
-    log('info', 'stopped')
-  } catch (err) {
-    log('error', `stop failed: ${String(err)}`)
-    process.exitCode = EXIT.error
-  }
+  await signals.requested
+  await gracefulStop(log, async () => { await relay.stop() }, STOP_DEADLINE_MS)
 }
 
 interface Command { options: Options, run: (v: Values) => Promise<void> }
@@ -137,7 +124,7 @@ const COMMANDS: Record<string, Command> = {
     options: { 'group-key': { type: 'string' }, peer: { type: 'string' }, days: { type: 'string' } },
     run: async v => {
       if (typeof v['group-key'] !== 'string' || typeof v.peer !== 'string') throw new InvalidArgumentError('sign-statement needs --group-key FILE and --peer PEER_ID')
-      out(await signStatementFromFile(v['group-key'], v.peer, v.days === undefined ? 30 : Number(v.days)))
+      out(await signStatementFromFile(v['group-key'], v.peer, v.days === undefined ? DEFAULT_STATEMENT_DAYS : Number(v.days)))
     }
   }
 }

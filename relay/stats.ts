@@ -1,8 +1,10 @@
 /**
- * The relay's counters and their Prometheus text exposition (format 0.0.4).
+ * The relay's counters and their Prometheus text exposition (written by the
+ * runtime kit's src/runtime/prometheus.ts).
  * Counters only go up and are kept here; gauges are read from the live node
  * when /metrics is scraped, so they never drift from the truth.
  */
+import { PrometheusText } from '../src/runtime/prometheus.js'
 import type { BookRefusal, EndReason, ReservationClass } from './reservations.js'
 
 export type RefusalReason = BookRefusal | 'not_admitted'
@@ -37,24 +39,19 @@ export interface RelayGauges {
 }
 
 export function renderMetrics (s: RelayStats, g: RelayGauges): string {
-  const lines: string[] = []
-  const metric = (name: string, type: 'gauge' | 'counter', help: string, samples: Array<[string, number]>): void => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
-    for (const [labels, v] of samples) lines.push(`${name}${labels} ${v}`)
-  }
-  const byClass = (counts: Record<ReservationClass, number>): Array<[string, number]> => Object.entries(counts).map(([c, n]) => [`{class="${c}"}`, n])
-  metric('weft_relay_reservations_active', 'gauge', 'Reservations held now, by class (member: admitted by relay-auth, group limits; stranger: default limits).', byClass(g.reservations))
-  metric('weft_relay_reservations_accepted_total', 'counter', 'Reservation requests accepted (new and refreshed), by class.', byClass(s.reservationsAccepted))
-  metric('weft_relay_reservations_refused_total', 'counter', 'Reservation requests refused, by reason.', Object.entries(s.reservationsRefused).map(([r, n]) => [`{reason="${r}"}`, n]))
-  metric('weft_relay_reservations_ended_total', 'counter', 'Reservations ended, by class and reason (disconnected, expired, evicted for a member, failed to answer).',
-    Object.entries(s.reservationsEnded).flatMap(([c, reasons]) => Object.entries(reasons).map(([r, n]): [string, number] => [`{class="${c}",reason="${r}"}`, n])))
-  metric('weft_relay_connections_total', 'counter', 'Relayed connections opened, by the limits applied.', Object.entries(s.connectionsOpened).map(([l, n]) => [`{limits="${l}"}`, n]))
-  metric('weft_relay_connections_active', 'gauge', 'Relayed connections open now.', [['', s.connectionsActive]])
-  metric('weft_relay_connections_closed_total', 'counter', 'Relayed connections closed, by reason.', Object.entries(s.connectionsClosed).map(([r, n]) => [`{reason="${r}"}`, n]))
-  metric('weft_relay_bytes_total', 'counter', 'Bytes relayed between the ends of relayed connections (both directions).', [['', s.bytesRelayed]])
-  metric('weft_relay_auth_requests_total', 'counter', 'relay-auth requests, by result.', [...s.auth].map(([r, n]) => [`{result="${r}"}`, n]))
-  metric('weft_relay_peers_connected', 'gauge', 'Peers with a connection to the relay.', [['', g.peersConnected]])
-  metric('weft_relay_peers_admitted', 'gauge', 'Connected peers admitted by an allowed group.', [['', g.peersAdmitted]])
-  metric('weft_relay_uptime_seconds', 'gauge', 'Seconds since the relay started.', [['', g.uptimeSeconds]])
-  return lines.join('\n') + '\n'
+  const text = new PrometheusText()
+  text.byLabel('weft_relay_reservations_active', 'gauge', 'Reservations held now, by class (member: admitted by relay-auth, group limits; stranger: default limits).', 'class', g.reservations)
+  text.byLabel('weft_relay_reservations_accepted_total', 'counter', 'Reservation requests accepted (new and refreshed), by class.', 'class', s.reservationsAccepted)
+  text.byLabel('weft_relay_reservations_refused_total', 'counter', 'Reservation requests refused, by reason.', 'reason', s.reservationsRefused)
+  text.metric('weft_relay_reservations_ended_total', 'counter', 'Reservations ended, by class and reason (disconnected, expired, evicted for a member, failed to answer).',
+    Object.entries(s.reservationsEnded).flatMap(([c, reasons]) => Object.entries(reasons).map(([r, value]) => ({ labels: { class: c, reason: r }, value }))))
+  text.byLabel('weft_relay_connections_total', 'counter', 'Relayed connections opened, by the limits applied.', 'limits', s.connectionsOpened)
+  text.single('weft_relay_connections_active', 'gauge', 'Relayed connections open now.', s.connectionsActive)
+  text.byLabel('weft_relay_connections_closed_total', 'counter', 'Relayed connections closed, by reason.', 'reason', s.connectionsClosed)
+  text.single('weft_relay_bytes_total', 'counter', 'Bytes relayed between the ends of relayed connections (both directions).', s.bytesRelayed)
+  text.byLabel('weft_relay_auth_requests_total', 'counter', 'relay-auth requests, by result.', 'result', s.auth)
+  text.single('weft_relay_peers_connected', 'gauge', 'Peers with a connection to the relay.', g.peersConnected)
+  text.single('weft_relay_peers_admitted', 'gauge', 'Connected peers admitted by an allowed group.', g.peersAdmitted)
+  text.single('weft_relay_uptime_seconds', 'gauge', 'Seconds since the relay started.', g.uptimeSeconds)
+  return text.render()
 }

@@ -40,6 +40,7 @@ import { groupIdToString } from './group.js'
 import { checkInviteFresh, defaultRandomBytes, inviteIdBytes, proofKeyOf, type Invite, type RandomBytes } from './invite.js'
 import type { InviteStore } from './invite-store.js'
 import { verifyChain } from './chain.js'
+import { deadline as runtimeDeadline, type Deadline } from '../runtime/deadline.js'
 import type { PairingChannel, PairingMessage } from './pairing-messages.js'
 
 /** The proof a joiner sends: binds the invite's secret to this nonce, both peers and the group. */
@@ -113,17 +114,9 @@ export interface Joined {
   readonly chain: readonly Admission[]
 }
 
-interface Deadline { readonly signal: AbortSignal, clear(): void }
-
-// Own timers rather than AbortSignal.any, which on Node 20 keeps derived signals alive with the parent.
-function deadline (ms: number, parent?: AbortSignal): Deadline {
-  const controller = new AbortController()
-  const onAbort = (): void => { controller.abort(parent?.reason) }
-  if (parent?.aborted === true) onAbort()
-  else parent?.addEventListener('abort', onAbort, { once: true })
-  const timer = setTimeout(() => { controller.abort(new PairingError('TIMEOUT', `no progress within ${ms} ms`)) }, ms)
-  return { signal: controller.signal, clear: () => { clearTimeout(timer); parent?.removeEventListener('abort', onAbort) } }
-}
+// Its timeouts abort with a PairingError, so a wait that times out says so in pairing's own terms.
+const deadline = (ms: number, parent?: AbortSignal): Deadline =>
+  runtimeDeadline(ms, parent, { timeout: () => new PairingError('TIMEOUT', `no progress within ${ms} ms`) })
 
 /** One exchange: step deadlines inside an overall one, and the error mapping for waits. */
 class Exchange {

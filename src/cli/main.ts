@@ -16,6 +16,7 @@ import { InvalidArgumentError, WeftError } from '../errors.js'
 import type { Check, DiffResponse, DeviceView, InviteResponse, JoinResponse, OpView, PeerBookResponse, PeerView, RelayView, RevokeResponse, RowListItem, StatusResponse, SyncResult } from '../daemon/api-types.js'
 import { EXIT, outcomeFor } from '../daemon/error-codes.js'
 import { resolvePaths, type Paths } from '../daemon/paths.js'
+import { stdoutGone, writeLine } from '../runtime/process.js'
 import { parseCommandLine, type Options, type Values } from './args.js'
 import { ApiError, call, DaemonUnavailableError } from './client.js'
 import type { LoadDaemonEntry } from './daemon-entry.js'
@@ -46,17 +47,7 @@ const GLOBAL: Options = {
   help: { type: 'boolean', short: 'h', default: false }
 }
 
-/**
- * Aborted when the reader of stdout goes away (`weft ls | head -1`): output
- * stops, a --follow stream ends, and the command exits with its own status
- * instead of dying on EPIPE with a stack trace.
- */
-const stdoutGone = new AbortController()
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code !== 'EPIPE') throw err
-  stdoutGone.abort()
-})
-const out = (s: string): void => { if (!stdoutGone.signal.aborted && !process.stdout.destroyed) process.stdout.write(s + '\n') }
+const out = writeLine
 const api = async <T = unknown>(ctx: Ctx, method: string, path: string, body?: unknown): Promise<T> => await call<T>(ctx.paths.socket, method, path, body === undefined ? {} : { body })
 const enc = encodeURIComponent
 const printJsonOr = (ctx: Ctx, value: unknown, human: () => void): void => { if (ctx.json) out(JSON.stringify(value, null, 2)); else human() }
@@ -150,7 +141,7 @@ const COMMANDS: Record<string, Command> = {
       if (ctx.json && ctx.values.follow !== true) out(JSON.stringify(ops, null, 2))
       else for (const op of ops) show(op)
       if (ctx.values.follow === true) {
-        await call(ctx.paths.socket, 'GET', '/v1/oplog/follow', { onLine: line => show(JSON.parse(line) as OpView), signal: stdoutGone.signal })
+        await call(ctx.paths.socket, 'GET', '/v1/oplog/follow', { onLine: line => show(JSON.parse(line) as OpView), signal: stdoutGone() })
       }
     }
   },

@@ -11,19 +11,10 @@
  * does not know (from a newer daemon) is read as INTERNAL: a 500 and exit 1.
  */
 import type { ErrorCode } from '../errors.js'
+import { EXIT, type ExitCode } from '../runtime/process.js'
 
-/** CLI exit codes. */
-export const EXIT = {
-  ok: 0,
-  /** The command was well-formed but failed (not found, a sync that failed, a peer that refused). */
-  error: 1,
-  /** Bad arguments or configuration: fix the command line or the config file. */
-  usage: 2,
-  /** No daemon answers on the control socket. */
-  daemonDown: 3
-} as const
-
-export type ExitCode = typeof EXIT[keyof typeof EXIT]
+// The exit-code table is the runtime kit's, shared with weft-relay.
+export { EXIT, type ExitCode }
 
 export interface ErrorOutcome {
   /** HTTP status of the control API's answer. */

@@ -6,7 +6,8 @@
  * (and with it libp2p and better-sqlite3) only when one of them runs.
  *
  * `start` runs the daemon in the foreground: SIGINT/SIGTERM stop it
- * gracefully; a second signal forces the exit.
+ * gracefully; a second signal, or a stop still running after
+ * STOP_DEADLINE_MS, forces the exit.
  */
 import { hostname } from 'node:os'
 import { InvalidArgumentError } from '../errors.js'
@@ -15,10 +16,18 @@ import type { CommandValues, InitResult, RecoverResult } from './api-types.js'
 import { loadConfig, type DaemonConfig } from './config.js'
 import { Daemon } from './daemon.js'
 import { acquireLock } from './lock.js'
-import { createLogger } from './log.js'
+import { createLogger } from '../runtime/log.js'
+import { gracefulStop, onStopSignals } from '../runtime/process.js'
 import { networkFactory } from './network.js'
 import type { Paths } from './paths.js'
 import { recoverDevice } from './recover.js'
+
+/**
+ * A graceful stop still running after this is cut short with exit code 1:
+ * below the service units' TimeoutStopSec (30 s, src/cli/service.ts), so the
+ * daemon says why it stopped before the service manager kills it silently.
+ */
+export const STOP_DEADLINE_MS = 25_000
 
 /** The network overrides that `start` and `recover` share: --listen, --relay, --peer, --no-mdns, --no-upnp. */
 function networkOverrides (v: CommandValues): Partial<DaemonConfig> {
@@ -47,37 +56,18 @@ export async function start (paths: Paths, v: CommandValues): Promise<void> {
   const daemon = new Daemon(paths, config, log, networkFactory)
   // Handlers first: a signal that arrives while the node is still starting
   // must stop it cleanly too, not kill the process half-way.
-  let signals = 0
-  let stopRequested: (() => void) | undefined
-  const stopped = new Promise<void>(resolve => { stopRequested = resolve })
-  const onSignal = (sig: NodeJS.Signals): void => {
-    signals++
-    if (signals > 1) {
-      log('warn', `second ${sig}: exiting now`)
-      process.exit(130)
-    }
-    log('info', `${sig}: stopping`)
-    stopRequested?.()
-  }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
+  const signals = onStopSignals(log)
 
   const starting = daemon.start()
-  const first = await Promise.race([starting.then(() => 'started' as const), stopped.then(() => 'signal' as const)])
+  const first = await Promise.race([starting.then(() => 'started' as const), signals.requested.then(() => 'signal' as const)])
   if (first === 'started') {
     log('info', 'weft daemon running', { device: daemon.replica.deviceId, group: daemon.replica.group?.id, socket: paths.socket, dataDir: paths.dataDir })
     process.stdout.write(`weft: running as ${daemon.replica.deviceId}; control socket ${paths.socket}\n`)
-    await stopped
+    await signals.requested
   } else {
     await starting.catch(() => {})
   }
-  try {
-    await daemon.stop()
-    log('info', 'stopped')
-  } catch (err) {
-    log('error', `stop failed: ${String(err)}`)
-    process.exitCode = 1
-  }
+  await gracefulStop(log, async () => { await daemon.stop() }, STOP_DEADLINE_MS)
 }
 
 /**

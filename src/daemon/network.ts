@@ -20,7 +20,7 @@ import { MEMBERS_COLLECTION, type Replica } from '../store/replica.js'
 import type { DaemonConfig } from './config.js'
 import type { IncomingRun, PeerBookResponse, RelayView, SyncResult } from './api-types.js'
 import type { Network, NetworkFactory, NetworkMetrics } from './ports.js'
-import type { Logger } from './log.js'
+import type { Logger } from '../runtime/log.js'
 import { SYNC_WIRE_VERSION } from '../protocol/constants.js'
 import { OP_FORMAT_VERSION } from '../oplog/op.js'
 

@@ -8,7 +8,7 @@ import type { Joined } from '../auth/pairing.js'
 import type { DeviceKey } from '../oplog/keys.js'
 import type { Replica } from '../store/replica.js'
 import type { DaemonConfig } from './config.js'
-import type { Logger } from './log.js'
+import type { Logger } from '../runtime/log.js'
 import type { Check, IncomingRun, PeerBookResponse, PeerView, RelayView, SyncResult } from './api-types.js'
 
 export type { Check }

@@ -43,7 +43,7 @@ import type { DaemonConfig } from './config.js'
 import { Daemon } from './daemon.js'
 import type { NetworkFactory } from './ports.js'
 import { acquireLock } from './lock.js'
-import type { Logger } from './log.js'
+import type { Logger } from '../runtime/log.js'
 import { resolvePaths, type Paths } from './paths.js'
 import { syncWith } from './routes/peers.js'
 import { join as joinGroup } from './routes/trust.js'
@@ -51,6 +51,8 @@ import { markReady, moveAside, promoteStaging, READY_FILE, stagingDir } from './
 
 /** Longest `weft recover` waits to pull the group's data. @default 10 minutes */
 export const DEFAULT_RECOVER_SYNC_TIMEOUT_MS = 10 * 60_000
+/** Longest `weft recover` waits to join through the invite (dial the inviter, pair). @default 1 minute */
+export const DEFAULT_RECOVER_JOIN_TIMEOUT_MS = 60_000
 const RETRY_MS = 500
 
 export interface RecoverOptions {
@@ -173,7 +175,7 @@ export async function recoverDevice (paths: Paths, config: DaemonConfig, log: Lo
       await daemon.start()
       device = daemon.replica.deviceId
       say(`new identity ${device}; joining through the invite`)
-      const joined = await joinGroup(daemon, { code: o.code, name: o.name ?? config.deviceName }, AbortSignal.timeout(60_000))
+      const joined = await joinGroup(daemon, { code: o.code, name: o.name ?? config.deviceName }, AbortSignal.timeout(DEFAULT_RECOVER_JOIN_TIMEOUT_MS))
       group = joined.group
       say(`joined group ${group}; pulling the group's data from ${joined.inviter}`)
       await until(deadline, 'pulling the group\'s data', async () => {

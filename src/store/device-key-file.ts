@@ -7,12 +7,12 @@
  * never that a first start was interrupted, and weft can refuse to start a
  * fresh replica with an old key (which would reuse its sequence numbers).
  */
-import { chmodSync, closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { InvalidArgumentError, StoreOpenError } from '../errors.js'
 import { DeviceKey, PRIVATE_KEY_BYTES } from '../oplog/keys.js'
 import { RECOVER_HINT } from './sqlite.js'
 import { databaseState } from './store-files.js'
+import { readableByOthers, readSecretFile, writeSecretFile } from '../runtime/key-file.js'
 
 /** The key file's name in a store's directory. */
 export const DEVICE_KEY_FILE = 'device.key'
@@ -68,20 +68,15 @@ export function loadStoreDeviceKey (dir: string): StoreDeviceKey {
 
 /** The key in `file`, or undefined when there is no such file. Throws `StoreOpenError` for a key that is exposed or damaged. */
 export function loadDeviceKey (file: string): DeviceKey | undefined {
-  let raw: Buffer
-  try {
-    const st = statSync(file)
-    if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
+  const raw = readSecretFile(file, st => {
+    if (readableByOthers(st)) {
       throw new StoreOpenError(`device key ${file} is readable by other users (mode ${(st.mode & 0o777).toString(8)}); if no one else could have read it, run: chmod 600 ${file}`, { reason: 'key_exposed' })
     }
     if (st.size !== PRIVATE_KEY_BYTES) {
       throw new StoreOpenError(`device key ${file} is ${st.size} bytes, expected ${PRIVATE_KEY_BYTES}; it is damaged. Put the original file back, or: ${RECOVER_HINT}`, { reason: 'key_damaged' })
     }
-    raw = readFileSync(file)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw err
-  }
+  })
+  if (raw === undefined) return undefined
   try {
     return DeviceKey.fromRaw(raw)
   } catch (err) {
@@ -90,20 +85,7 @@ export function loadDeviceKey (file: string): DeviceKey | undefined {
   }
 }
 
-/** Writes `key` to `file` durably, 0600 from the first byte: a temp file, fsynced, renamed, and the directory fsynced. */
+/** Writes `key` to `file` durably, 0600 from the first byte (see writeSecretFile). */
 export function writeDeviceKey (file: string, key: DeviceKey): void {
-  const tmp = `${file}.${process.pid}.tmp`
-  const fd = openSync(tmp, 'wx', 0o600)
-  try {
-    writeSync(fd, key.raw)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-  chmodSync(tmp, 0o600)
-  renameSync(tmp, file)
-  try {
-    const dir = openSync(dirname(file), 'r')
-    try { fsyncSync(dir) } finally { closeSync(dir) }
-  } catch {}
+  writeSecretFile(file, key.raw)
 }

@@ -66,7 +66,22 @@ describe('import boundaries', () => {
     ['relay/probe.ts', '../src/store/replica.js'],
     ['relay/auth/probe.ts', '../../src/daemon/daemon.js'],
     ['relay/probe.ts', '../src/protocol/index.js'],
-    ['bench/probe.ts', '../test/lab/lab.js']
+    ['bench/probe.ts', '../test/lab/lab.js'],
+    // The runtime kit is a leaf: node built-ins and errors.ts, nothing else of weft.
+    ['src/runtime/probe.ts', '../store/replica.js'],
+    ['src/runtime/probe.ts', '../daemon/config.js'],
+    ['src/runtime/probe.ts', '../net/constants.js'],
+    ['src/runtime/probe.ts', '../hlc/index.js'],
+    ['src/runtime/probe.ts', '../../relay/config.js'],
+    ['src/runtime/probe.ts', 'libp2p'],
+    // The pure core uses only its pure deadline helper; the rest does I/O.
+    ['src/protocol/probe.ts', '../runtime/log.js'],
+    ['src/protocol/probe.ts', '../runtime/key-file.js'],
+    ['src/hlc/probe.ts', '../runtime/deadline.js'],
+    ['src/oplog/probe.ts', '../runtime/config.js'],
+    ['src/merge/probe.ts', '../runtime/process.js'],
+    // The CLI takes only the process shell, not the daemon's config or logger.
+    ['src/cli/probe.ts', '../runtime/config.js']
   ]
   it.each(refused)('refuses %s importing %s', async (file, specifier) => {
     expect(await crossings(file, importOf(specifier))).toHaveLength(1)
@@ -96,7 +111,18 @@ describe('import boundaries', () => {
     ['relay/probe.ts', '../src/udx/index.js'],
     ['src/index.ts', './store/replica.js'],
     ['test/e2e/probe.test.ts', '../../src/store/replica.js'],
-    ['test/e2e/probe.test.ts', '../../relay/config.js']
+    ['test/e2e/probe.test.ts', '../../relay/config.js'],
+    ['src/runtime/probe.ts', '../errors.js'],
+    ['src/runtime/probe.ts', './log.js'],
+    ['src/runtime/probe.ts', 'node:fs'],
+    ['src/protocol/probe.ts', '../runtime/deadline.js'],
+    ['src/cli/probe.ts', '../runtime/process.js'],
+    ['src/daemon/probe.ts', '../runtime/config.js'],
+    ['src/net/sync/probe.ts', '../../runtime/deadline.js'],
+    ['src/store/probe.ts', '../runtime/key-file.js'],
+    ['src/auth/probe.ts', '../runtime/deadline.js'],
+    ['relay/probe.ts', '../src/runtime/log.js'],
+    ['relay/auth/probe.ts', '../../src/runtime/prometheus.js']
   ]
   it.each(allowed)('allows %s importing %s', async (file, specifier) => {
     expect(await crossings(file, importOf(specifier))).toEqual([])

@@ -7,7 +7,7 @@ import { InvalidArgumentError } from '../../errors.js'
 import type { Replica } from '../../store/replica.js'
 import type { DaemonConfig } from '../config.js'
 import { HttpError } from '../control-api.js'
-import type { Logger } from '../log.js'
+import type { Logger } from '../../runtime/log.js'
 import type { Paths } from '../paths.js'
 import type { Network } from '../ports.js'
 

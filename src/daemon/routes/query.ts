@@ -21,7 +21,7 @@ import type { CollectionSchema, QueryOptions, QueryResult } from '../../store/ta
 import { HttpError, REQUEST_TIMEOUT_MS, type ApiRequest, type Route } from '../control-api.js'
 import { fromJson, toJson } from '../json-values.js'
 import { isJsonObject } from './context.js'
-import type { Logger } from '../log.js'
+import type { Logger } from '../../runtime/log.js'
 
 /** An API query may run at most this long: it must answer within the control API's request timeout. */
 export const MAX_API_QUERY_TIMEOUT_MS = REQUEST_TIMEOUT_MS - 5_000

@@ -16,7 +16,7 @@ import type { ComponentLogger, Libp2pEvents, Logger, PeerId, PeerInfo, Startable
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import * as C from '../constants.js'
 import { EVERYONE, type PeerMembership } from './member-gate.js'
-import { deadline } from '../signals.js'
+import { deadline } from '../../runtime/deadline.js'
 
 export interface DiscoveryDialerInit {
   /** Only members are dialed. @default everyone */

@@ -37,7 +37,7 @@ import { classifyAddress, dialFailure, MemoryPeerBook, rankAddresses, type Attem
 
 export type { AttemptOutcome } from './peer-book.js'
 import { parseRelayAddress } from '../nat/relay-keeper.js'
-import { deadline } from '../signals.js'
+import { deadline } from '../../runtime/deadline.js'
 import { AllDialsFailedError, staggeredDial } from '../nat/staggered-dial.js'
 
 export interface MemberDialerInit {

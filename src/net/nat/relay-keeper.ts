@@ -22,7 +22,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { InvalidArgumentError } from '../../errors.js'
 import * as C from '../constants.js'
-import { deadline } from '../signals.js'
+import { deadline } from '../../runtime/deadline.js'
 
 export interface RelayKeeperInit {
   /** Relay multiaddrs, each ending in `/p2p/<relay peer id>`. */

@@ -7,7 +7,7 @@
  * The member dialer orders its candidates best first, so a good address is
  * never kept waiting by a dead one ahead of it for more than `staggerMs`.
  */
-import { deadline, linkSignals } from '../signals.js'
+import { deadline, linkSignals } from '../../runtime/deadline.js'
 
 export interface StaggeredDialOptions<C, T> {
   readonly candidates: readonly C[]

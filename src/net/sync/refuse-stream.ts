@@ -8,7 +8,7 @@ import type { Stream } from '@libp2p/interface'
 import { NotMemberError, toWireError } from '../../protocol/errors.js'
 import { FramedChannel } from '../../protocol/framing.js'
 import { SyncMessage } from '../../protocol/pb/sync.js'
-import { deadline } from '../signals.js'
+import { deadline } from '../../runtime/deadline.js'
 import { streamChannel } from '../stream-channel.js'
 
 /** Sends the error and ends `stream`, within `timeoutMs` (then resets it). Never throws. */

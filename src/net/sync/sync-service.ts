@@ -52,7 +52,7 @@ import { EVERYONE, type PeerMembership } from '../members/member-gate.js'
 import { PeerStates, type PeerSyncState, type SyncTotals } from './peer-state.js'
 import { refuseNotMember } from './refuse-stream.js'
 import { SyncScheduler } from './scheduler.js'
-import { deadline, linkSignals } from '../signals.js'
+import { deadline, linkSignals } from '../../runtime/deadline.js'
 import { streamChannel } from '../stream-channel.js'
 import type { SyncServiceInit } from './sync-options.js'
 
