@@ -129,7 +129,15 @@ async function measure (relay: RelayKind, workload: Workload, attempt: number): 
       syncMs,
       sessions: sessions.length,
       cut: sessions.filter(s => s.cut).length,
-      resumeGapMs: gaps.length === 0 ? null : { median: Math.round(median(gaps)), p90: Math.round(percentile(gaps, 90)), max: Math.round(Math.max(...gaps)), n: gaps.length, all: gaps.map(g => Math.round(g)) }
+      resumeGapMs: gaps.length === 0
+        ? null
+        : {
+            median: Math.round(median(gaps)),
+            p90: Math.round(percentile(gaps, 90)),
+            max: Math.round(Math.max(...gaps)),
+            n: gaps.length,
+            all: gaps.map(g => Math.round(g))
+          }
     }
   } finally {
     await stopAllProcesses()

@@ -87,7 +87,16 @@ async function measure (path: Path, attempt: number): Promise<Record<string, unk
     const peer = peersOf(a).find(p => p.peerId === b.id)
     const mib = values * VALUE_BYTES / 1024 / 1024
     // the rate counts from the join's answer: pairing itself is the same on both paths
-    return { path, attempt, values, mib: Math.round(mib * 10) / 10, pairingMs: joined - t0, syncMs: end - joined, mibps: Math.round(mib / ((end - joined) / 1000) * 10) / 10, pathAtEnd: peer?.path }
+    return {
+      path,
+      attempt,
+      values,
+      mib: Math.round(mib * 10) / 10,
+      pairingMs: joined - t0,
+      syncMs: end - joined,
+      mibps: Math.round(mib / ((end - joined) / 1000) * 10) / 10,
+      pathAtEnd: peer?.path
+    }
   } finally {
     await stopAllProcesses()
     await lab.close()

@@ -96,7 +96,17 @@ for (const name of names) {
       try {
         const d = await a.next('direct', WAIT_UPNP_MS + WATCH_DIRECT_MS + 30_000)
         const sent = await a.next('sent', 120_000)
-        row = { case: name, attempt: i + 1, direct: d.found === true, remoteAddr: d.remoteAddr, afterMs: d.afterMs, over: sent.over, acked: sent.acked, ms: sent.ms, relayMiBps: relayed }
+        row = {
+          case: name,
+          attempt: i + 1,
+          direct: d.found === true,
+          remoteAddr: d.remoteAddr,
+          afterMs: d.afterMs,
+          over: sent.over,
+          acked: sent.acked,
+          ms: sent.ms,
+          relayMiBps: relayed
+        }
       } catch (err) {
         // counted as an attempt without a direct path
         row = { case: name, attempt: i + 1, direct: false, error: (err as Error).message.split('\n')[0], events: a.events().map(e => e.event).join(',') }

@@ -51,7 +51,10 @@ const ATTACKS: Record<string, CollectionSchema> = {
 /** 1,000,000 rows: 100,000 IPs, 10 rows each. */
 function ipOf (i: number): string { return `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` }
 
-async function indexedQuery (rows: number, listRuns: number): Promise<{ p50: number, p99: number, listMs: number[], matches: number, buildSeconds: number, rebuildSeconds: number }> {
+async function indexedQuery (
+  rows: number,
+  listRuns: number
+): Promise<{ p50: number, p99: number, listMs: number[], matches: number, buildSeconds: number, rebuildSeconds: number }> {
   const t = tempDir('query')
   const db = openReplica({ dir: t.dir, schemas: ATTACKS })
   try {
@@ -279,7 +282,10 @@ async function child (): Promise<void> {
   process.on('message', (m: { id: number, cmd: string }) => {
     Promise.resolve()
       .then(() => handlers[m.cmd]!(m))
-      .then(res => { process.send!({ id: m.id, ok: true, res }) }, err => { process.send!({ id: m.id, ok: false, error: String((err as Error).stack ?? err) }) })
+      .then(
+        res => { process.send!({ id: m.id, ok: true, res }) },
+        err => { process.send!({ id: m.id, ok: false, error: String((err as Error).stack ?? err) }) }
+      )
   })
 }
 

@@ -40,7 +40,15 @@ export interface SyncBenchOptions {
   print?: boolean
 }
 
-export interface InitialSyncFigures { ops: number, generateSeconds: number, seconds: number, opsPerSecond: number, wireBytes: number, bytesPerOp: number, sessions: number }
+export interface InitialSyncFigures {
+  ops: number
+  generateSeconds: number
+  seconds: number
+  opsPerSecond: number
+  wireBytes: number
+  bytesPerOp: number
+  sessions: number
+}
 export interface SyncBenchResult {
   initial: InitialSyncFigures[]
   propagation: { writes: number, p50Ms: number, p99Ms: number, maxMs: number, lost: number }
@@ -129,7 +137,15 @@ async function initialSync (size: number): Promise<{ figures: InitialSyncFigures
   const seconds = pulled.seconds
   return {
     ...pulled,
-    figures: { ops: size, generateSeconds: genMs / 1000, seconds, opsPerSecond: size / seconds, wireBytes, bytesPerOp: wireBytes / size, sessions: pulled.sessions.length }
+    figures: {
+      ops: size,
+      generateSeconds: genMs / 1000,
+      seconds,
+      opsPerSecond: size / seconds,
+      wireBytes,
+      bytesPerOp: wireBytes / size,
+      sessions: pulled.sessions.length
+    }
   }
 }
 
@@ -160,7 +176,13 @@ export async function benchSync (options: SyncBenchOptions = {}): Promise<SyncBe
   await b.call<number>('waitSeq', { origin: aId, seq: storeOps, timeoutMs: 30_000 }).catch(() => undefined)
   const arrived = await b.call<Record<string, number>>('arrivals')
   const latencies = Object.entries(sent).flatMap(([key, t]) => arrived[key] === undefined ? [] : [arrived[key]! - t])
-  const propagation = { writes, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: Math.max(...latencies), lost: writes - latencies.length }
+  const propagation = {
+    writes,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    maxMs: Math.max(...latencies),
+    lost: writes - latencies.length
+  }
   if (print) row(`propagation of ${fmt(writes)} single writes A to B`, `p50 ${propagation.p50Ms.toFixed(1)} ms, p99 ${propagation.p99Ms.toFixed(1)} ms`)
 
   // Incremental: B away while A writes, then B dials again. Several rounds; the median is reported.
@@ -200,7 +222,13 @@ export async function largeValueSync (count: number): Promise<NonNullable<SyncBe
   const pulled = await pullBacklog(count, `large-${count}`, async a => { await a.call('writeBlobs', { n: count, bytes: LARGE_VALUE_BYTES }) })
   try {
     const { seconds, sessions } = pulled
-    return { values: count, valueBytes: LARGE_VALUE_BYTES, seconds, mbPerSecond: count * LARGE_VALUE_BYTES / 1e6 / seconds, wireBytes: sessions.reduce((n, s) => n + s.bytes, 0) }
+    return {
+      values: count,
+      valueBytes: LARGE_VALUE_BYTES,
+      seconds,
+      mbPerSecond: count * LARGE_VALUE_BYTES / 1e6 / seconds,
+      wireBytes: sessions.reduce((n, s) => n + s.bytes, 0)
+    }
   } finally {
     await pulled.a.stop(); await pulled.b.stop(); pulled.cleanup()
   }
@@ -226,7 +254,14 @@ async function child (): Promise<void> {
       node = await createNode({ privateKey: replica.deviceKey.raw, store: replica, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, upnp: false, dcutr: false, syncIntervalMs: 0 })
       node.services.sync.addEventListener('session:end', e => {
         const r = e.detail.result
-        sessions.push({ bytes: r.bytesSent + r.bytesReceived, ops: r.opsReceived, applied: r.applied, ok: r.ok, ms: e.detail.durationMs, ...(r.error === undefined ? {} : { error: r.error.message }) })
+        sessions.push({
+          bytes: r.bytesSent + r.bytesReceived,
+          ops: r.opsReceived,
+          applied: r.applied,
+          ok: r.ok,
+          ms: e.detail.durationMs,
+          ...(r.error === undefined ? {} : { error: r.error.message })
+        })
       })
       return { peerId: node.peerId.toString(), addr: node.getMultiaddrs()[0]!.toString() }
     },
@@ -308,7 +343,10 @@ async function child (): Promise<void> {
   process.on('message', (m: { id: number, cmd: string }) => {
     Promise.resolve()
       .then(() => handlers[m.cmd]!(m))
-      .then(res => { process.send!({ id: m.id, ok: true, res }) }, err => { process.send!({ id: m.id, ok: false, error: String((err as Error).stack ?? err) }) })
+      .then(
+        res => { process.send!({ id: m.id, ok: true, res }) },
+        err => { process.send!({ id: m.id, ok: false, error: String((err as Error).stack ?? err) }) }
+      )
   })
 }
 

@@ -88,7 +88,14 @@ export async function assertConverged (lab: Lab, daemons: [Daemon, Daemon], w: W
 
 function describePeers (d: Daemon): string {
   try {
-    return JSON.stringify(peersOf(d).map(p => ({ peer: String(p.peerId).slice(-8), connected: p.connected, path: p.path, status: p.status, lastError: p.lastError })))
+    const peers = peersOf(d).map(p => ({
+      peer: String(p.peerId).slice(-8),
+      connected: p.connected,
+      path: p.path,
+      status: p.status,
+      lastError: p.lastError
+    }))
+    return JSON.stringify(peers)
   } catch (err) {
     return `(weft peers failed: ${(err as Error).message})`
   }

@@ -53,7 +53,11 @@ export type Peer = Libp2p<Record<string, unknown>>
 
 export async function createPeer (o: PeerOptions = {}): Promise<Peer> {
   // As in a weft node, identify shows no /udx address; peers learn them over udx-addrs.
-  const services: Record<string, (components: any) => unknown> = { identify: hideUdxAddresses(identify()), identifyPush: hideUdxAddresses(identifyPush()), ping: ping() }
+  const services: Record<string, (components: any) => unknown> = {
+    identify: hideUdxAddresses(identify()),
+    identifyPush: hideUdxAddresses(identifyPush()),
+    ping: ping()
+  }
   if (o.dcutr === true) services.dcutr = dcutr()
   if (o.upnp === true) services.upnp = uPnPNAT({ autoConfirmAddress: true })
   const listen = [...(o.listen ?? ['/ip4/127.0.0.1/tcp/0'])]
