@@ -32,7 +32,10 @@ export interface RelayConfig {
   maxReservations: number
   /** Reservation lifetime of a member before the client must refresh it. @default DEFAULT_RESERVATION_TTL_MS (2 h) */
   reservationTtlMs: number
-  /** Share of `maxReservations` strangers may hold at once (0 < share <= 1); members may evict strangers when every slot is taken. @default DEFAULT_STRANGER_SHARE (0.5) */
+  /**
+   * Share of `maxReservations` strangers may hold at once (0 < share <= 1); members may evict strangers when every slot is taken.
+   * @default DEFAULT_STRANGER_SHARE (0.5)
+   */
   strangerShare: number
   /** Stranger reservations from one IP (one /64 for IPv6) at once. @default DEFAULT_STRANGER_RESERVATIONS_PER_IP (4) */
   strangerReservationsPerIp: number

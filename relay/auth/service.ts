@@ -152,7 +152,13 @@ class DefaultRelayAuth extends TypedEventEmitter<RelayAuthEvents> implements Rel
     if (connection.status !== 'open') throw new Error('connection closed during auth')
     this.#admit(peer, result.admission)
     const { durationMs, dataBytes } = this.#init.groupLimits
-    return { status: AuthResponse.Status.OK, group: result.admission.group, validUntilMs: result.admission.validUntilMs, durationLimitMs: durationMs, dataLimitBytes: dataBytes }
+    return {
+      status: AuthResponse.Status.OK,
+      group: result.admission.group,
+      validUntilMs: result.admission.validUntilMs,
+      durationLimitMs: durationMs,
+      dataLimitBytes: dataBytes
+    }
   }
 
   async #onStream (stream: Stream, connection: Connection): Promise<void> {
