@@ -142,7 +142,12 @@ export function signAdmission (fields: AdmissionFields, signer: DeviceKey): Admi
 
 /** Signs a revocation of `fields.device` with `signer` (the group key or a member's device key, possibly the device's own). */
 export function signRevocation (fields: RevocationFields, signer: DeviceKey): Revocation {
-  const unsigned = { group: fields.group.slice(), device: fields.device.slice(), revokedBy: signer.publicKey.slice(), at: { ms: fields.at.ms, counter: fields.at.counter } }
+  const unsigned = {
+    group: fields.group.slice(),
+    device: fields.device.slice(),
+    revokedBy: signer.publicKey.slice(),
+    at: { ms: fields.at.ms, counter: fields.at.counter }
+  }
   const problem = revocationShapeProblem(unsigned) ?? meaningProblem({ kind: 'revocation', ...unsigned })
   if (problem !== undefined) throw new InvalidArgumentError(`cannot sign revocation: ${problem}`)
   const sig = signer.sign(writeRevocationBody(unsigned).finish())

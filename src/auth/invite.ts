@@ -202,6 +202,13 @@ export function createInvite (init: CreateInviteInit): CreatedInvite {
   if (secret.length !== INVITE_SECRET_BYTES) throw new InvalidArgumentError(`randomBytes returned ${secret.length} bytes, not ${INVITE_SECRET_BYTES}`)
   const invite: Invite = { group: init.group.slice(), inviter: init.inviter.slice(), addresses: [...init.addresses], secret, expiresAt: init.now + ttl }
   const code = encodeInviteCode(invite)
-  const issued: IssuedInvite = { id: inviteIdOf(secret), group: invite.group, proofKey: proofKeyOf(secret), createdAt: init.now, expiresAt: invite.expiresAt, failures: 0 }
+  const issued: IssuedInvite = {
+    id: inviteIdOf(secret),
+    group: invite.group,
+    proofKey: proofKeyOf(secret),
+    createdAt: init.now,
+    expiresAt: invite.expiresAt,
+    failures: 0
+  }
   return { invite: decodeInviteCode(code), code, issued }
 }

@@ -311,7 +311,15 @@ export class Membership {
     const a = state.admission
     if (a === undefined || state.admittedAt === undefined) return undefined
     const idOf = (key: Uint8Array): string => bytesEqual(key, this.groupPub) ? this.groupId : deviceIdToString(key)
-    const base = { device: a.device, id: deviceIdToString(a.device), name: a.name, addedBy: a.addedBy, addedById: idOf(a.addedBy), addedAt: a.addedAt, admittedAt: state.admittedAt }
+    const base = {
+      device: a.device,
+      id: deviceIdToString(a.device),
+      name: a.name,
+      addedBy: a.addedBy,
+      addedById: idOf(a.addedBy),
+      addedAt: a.addedAt,
+      admittedAt: state.admittedAt
+    }
     if (state.revocation === undefined || state.revokedAt === undefined) return base
     return { ...base, revoked: { at: state.revokedAt, by: state.revocation.revokedBy, byId: idOf(state.revocation.revokedBy) } }
   }

@@ -42,7 +42,12 @@ function writeBody (s: Omit<Succession, 'sig'>): ByteWriter {
 
 /** Signs "`old` is succeeded by `successor`" with the old device's key. */
 export function signSuccession (fields: { group: Uint8Array, successor: Uint8Array, at: Hlc }, old: DeviceKey): Succession {
-  const body = { group: fields.group.slice(), old: old.publicKey.slice(), successor: fields.successor.slice(), at: { ms: fields.at.ms, counter: fields.at.counter } }
+  const body = {
+    group: fields.group.slice(),
+    old: old.publicKey.slice(),
+    successor: fields.successor.slice(),
+    at: { ms: fields.at.ms, counter: fields.at.counter }
+  }
   if (body.group.length !== PUBLIC_KEY_BYTES || body.successor.length !== PUBLIC_KEY_BYTES) throw new InvalidArgumentError(`succession: keys must be ${PUBLIC_KEY_BYTES} bytes`)
   if (bytesEqual(body.old, body.successor)) throw new InvalidArgumentError('succession: a device cannot succeed itself')
   if (!isHlc(body.at)) throw new InvalidArgumentError('succession: at is not a valid HLC')

@@ -142,8 +142,26 @@ export interface RelayView { relay: string, connected: boolean, reserved: boolea
 
 /** `GET /v1/peer-book`: every known address of each member, and the member dialer's state. */
 export interface PeerBookResponse {
-  entries: Array<{ peer: string, addr: string, kind: string, relay?: string | undefined, seenAt: number, okAt?: number, failAt?: number, failures: number, error?: string }>
-  dialer: Array<{ peer: string, configured: boolean, connected: boolean, failures: number, lastAttemptAt?: number, nextAttemptAt?: number, lastAttempt?: readonly unknown[] }>
+  entries: Array<{
+    peer: string
+    addr: string
+    kind: string
+    relay?: string | undefined
+    seenAt: number
+    okAt?: number
+    failAt?: number
+    failures: number
+    error?: string
+  }>
+  dialer: Array<{
+    peer: string
+    configured: boolean
+    connected: boolean
+    failures: number
+    lastAttemptAt?: number
+    nextAttemptAt?: number
+    lastAttempt?: readonly unknown[]
+  }>
 }
 
 /** One session of `POST /v1/sync`: an array without a peer, one object with one. */
@@ -194,7 +212,13 @@ export interface JoinResponse { group: string, inviter: string, previousGroup: s
 export interface QueryResponse { columns: string[], rows: unknown[][], ms?: number }
 
 /** One schema of `GET /v1/schemas`. */
-export interface SchemaView { collection: string, table: string, version: number, rows: number, schema: { fields: Record<string, unknown>, indexes: string[][] } }
+export interface SchemaView {
+  collection: string
+  table: string
+  version: number
+  rows: number
+  schema: { fields: Record<string, unknown>, indexes: string[][] }
+}
 
 /** `PUT /v1/schemas/:collection`. */
 export interface DeclareSchemaResponse { collection: string, table: string, version: number, change: 'created' | 'extended' | 'rebuilt' | 'unchanged', rows: number }

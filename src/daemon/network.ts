@@ -160,7 +160,9 @@ class NodeNetwork implements Network {
         theirVector: { ...s.theirVector },
         schemas: { ...s.theirSchemas },
         schemaDiffers: schemaDifferences(this.#replica.schemaVersions(), s.theirSchemas),
-        lastError: s.lastError === undefined ? undefined : { code: s.lastError.code, message: s.lastError.message, remote: s.lastError.remote, at: new Date(s.lastError.at).toISOString() },
+        lastError: s.lastError === undefined
+          ? undefined
+          : { code: s.lastError.code, message: s.lastError.message, remote: s.lastError.remote, at: new Date(s.lastError.at).toISOString() },
         versionMismatch: s.versionMismatch === undefined ? undefined : { ...s.versionMismatch, at: new Date(s.versionMismatch.at).toISOString() },
         opsDeferred: s.opsDeferred
       }
@@ -206,7 +208,17 @@ class NodeNetwork implements Network {
       const started = Date.now()
       try {
         const r = await this.#node.services.sync.syncWith(p)
-        return { peer: p, ok: r.ok, complete: r.complete, opsSent: r.opsSent, opsReceived: r.opsReceived, applied: r.applied, rejected: r.rejected, ms: Date.now() - started, error: r.error === undefined ? null : { code: r.error.code, message: r.error.message } }
+        return {
+          peer: p,
+          ok: r.ok,
+          complete: r.complete,
+          opsSent: r.opsSent,
+          opsReceived: r.opsReceived,
+          applied: r.applied,
+          rejected: r.rejected,
+          ms: Date.now() - started,
+          error: r.error === undefined ? null : { code: r.error.code, message: r.error.message }
+        }
       } catch (err) {
         return { peer: p, ok: false, complete: false, opsSent: 0, opsReceived: 0, applied: 0, rejected: 0, ms: Date.now() - started, error: { code: err instanceof WeftError ? err.code : 'UNREACHABLE', message: (err as Error).message } }
       }
@@ -365,7 +377,22 @@ export function memberIds (replica: Replica): string[] {
 
 /** The state of a member never synced with in this run. */
 function neverSynced (peerId: string): PeerSyncState {
-  return { peerId, connected: false, limited: false, sessionActive: false, sessions: 0, opsSent: 0, opsReceived: 0, opsApplied: 0, bytesSent: 0, bytesReceived: 0, theirVector: {}, theirSchemas: {}, theyAreAheadBy: 0, opsDeferred: 0 }
+  return {
+    peerId,
+    connected: false,
+    limited: false,
+    sessionActive: false,
+    sessions: 0,
+    opsSent: 0,
+    opsReceived: 0,
+    opsApplied: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    theirVector: {},
+    theirSchemas: {},
+    theyAreAheadBy: 0,
+    opsDeferred: 0
+  }
 }
 
 export const networkFactory: NetworkFactory = async (replica: Replica, config: DaemonConfig, log: Logger, deviceKey: DeviceKey, extraPeers: string[] = []) => {

@@ -123,7 +123,13 @@ async function until<T> (deadline: number, what: string, attempt: () => Promise<
   throw new RecoverError(`${what} did not finish in time${last === undefined ? '' : `: ${(last as Error).message}`}; nothing was changed in the data dir, run weft recover again`)
 }
 
-export async function recoverDevice (paths: Paths, config: DaemonConfig, log: Logger, networkFactory: NetworkFactory, o: RecoverOptions): Promise<RecoverResult> {
+export async function recoverDevice (
+  paths: Paths,
+  config: DaemonConfig,
+  log: Logger,
+  networkFactory: NetworkFactory,
+  o: RecoverOptions
+): Promise<RecoverResult> {
   const say = o.progress ?? (() => {})
   if (o.code !== undefined && o.fresh === true) throw new InvalidArgumentError('give an invite code or --fresh, not both')
   const invite = o.code === undefined ? undefined : decodeInviteCode(o.code)
@@ -188,7 +194,11 @@ export async function recoverDevice (paths: Paths, config: DaemonConfig, log: Lo
       if (oldKey !== undefined && r.membership?.member(oldKey.publicKey) !== undefined) {
         r.retirePredecessor(oldKey)
         retired = 'self'
-      } else if (o.replaces !== undefined && r.membership?.member(parseDeviceId(o.replaces)) !== undefined && r.membership.isRevoked(parseDeviceId(o.replaces)) === false) {
+      } else if (
+        o.replaces !== undefined &&
+        r.membership?.member(parseDeviceId(o.replaces)) !== undefined &&
+        r.membership.isRevoked(parseDeviceId(o.replaces)) === false
+      ) {
         r.revoke(parseDeviceId(o.replaces))
         retired = 'revoked'
       }

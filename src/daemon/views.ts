@@ -39,7 +39,14 @@ export function status (d: DaemonContext): DaemonStatus {
     vector: Object.fromEntries(r.versionVector()),
     rejected: stats.rejected,
     equivocating: stats.equivocating.map(id => ({ device: id, name: nameOf(d, id) })),
-    held: r.held().map(h => ({ device: h.deviceId, name: nameOf(d, h.deviceId), ops: h.ops, fromSeq: h.first, aheadMs: h.firstMs - Date.now(), appliesInMs: Math.max(0, h.firstMs - d.config.maxDriftMs - Date.now()) })),
+    held: r.held().map(h => ({
+      device: h.deviceId,
+      name: nameOf(d, h.deviceId),
+      ops: h.ops,
+      fromSeq: h.first,
+      aheadMs: h.firstMs - Date.now(),
+      appliesInMs: Math.max(0, h.firstMs - d.config.maxDriftMs - Date.now())
+    })),
     network: network === undefined ? null : { peerId: network.peerId, addresses: network.addresses(), incoming: network.incoming?.() ?? [] }
   }
 }

@@ -42,7 +42,10 @@ export interface NodeConfig extends Omit<SyncServiceInit, 'store' | 'changes'> {
   mdnsIntervalMs?: number
   /** UPnP port mapping on the home router (desktop nodes). @default true */
   upnp?: boolean
-  /** Hole punching over relayed connections (DCUtR with the UDX addresses learned from the relays, and birthday punching behind a port-randomizing NAT). @default true */
+  /**
+   * Hole punching over relayed connections (DCUtR with the UDX addresses learned from the relays,
+   * and birthday punching behind a port-randomizing NAT). @default true
+   */
   dcutr?: boolean
   /** @default DEFAULT_MAX_CONNECTIONS (64) */
   maxConnections?: number

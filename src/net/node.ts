@@ -154,13 +154,21 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
   }
   if (!members.open) {
     const keep = [...(relays ?? []).map(r => parseRelayAddress(r).peerId.toString()), ...(peers ?? []).map(peerIdOf).filter((id): id is string => id !== null)]
-    services.strangerGuard = strangerGuard({ membership: members, keep, keepWhileStreaming: [PAIRING_PROTOCOL_ID], ...(strangerGraceMs === undefined ? {} : { graceMs: strangerGraceMs }) })
+    services.strangerGuard = strangerGuard({
+      membership: members,
+      keep,
+      keepWhileStreaming: [PAIRING_PROTOCOL_ID],
+      ...(strangerGraceMs === undefined ? {} : { graceMs: strangerGraceMs })
+    })
   }
   // Auto-confirm the mapped address: otherwise upnp-nat needs @libp2p/autonat to verify it and never advertises it.
   if (upnp !== false) services.upnp = uPnPNAT({ autoConfirmAddress: true })
   const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = []
   if (useMdns !== false) {
-    const discovery = hideUdxAddresses(mdns({ serviceTag: mdnsServiceTag ?? C.DEFAULT_MDNS_SERVICE_TAG, interval: mdnsIntervalMs ?? C.DEFAULT_MDNS_INTERVAL_MS }))
+    const discovery = hideUdxAddresses(mdns({
+      serviceTag: mdnsServiceTag ?? C.DEFAULT_MDNS_SERVICE_TAG,
+      interval: mdnsIntervalMs ?? C.DEFAULT_MDNS_INTERVAL_MS
+    }))
     peerDiscovery.push(components => {
       const found = discovery(components)
       // libp2p reports only peers new to its address book; every answer tells the member dialer a known member is back.
@@ -169,7 +177,10 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
       })
       return found
     })
-    services.discoveryDialer = discoveryDialer({ membership: members, ...(syncInit.dialTimeoutMs === undefined ? {} : { dialTimeoutMs: syncInit.dialTimeoutMs }) })
+    services.discoveryDialer = discoveryDialer({
+      membership: members,
+      ...(syncInit.dialTimeoutMs === undefined ? {} : { dialTimeoutMs: syncInit.dialTimeoutMs })
+    })
   }
 
   const node = await createLibp2p<WeftServices>({

@@ -138,7 +138,21 @@ export function encodeOpBody (f: OpFields): Uint8Array {
 /** Builds an unsigned op from its fields (local writes). */
 export function createOp (f: OpFields): Op {
   const body = encodeOpBody(f)
-  return { origin: f.origin, seq: f.seq, hlc: f.hlc, kind: f.kind, collection: f.collection, key: f.key, field: f.field, value: f.value, tags: f.tags ?? [], prev: f.prev, body, hash: sha256(body), sig: undefined }
+  return {
+    origin: f.origin,
+    seq: f.seq,
+    hlc: f.hlc,
+    kind: f.kind,
+    collection: f.collection,
+    key: f.key,
+    field: f.field,
+    value: f.value,
+    tags: f.tags ?? [],
+    prev: f.prev,
+    body,
+    hash: sha256(body),
+    sig: undefined
+  }
 }
 
 export interface DecodeLimits {

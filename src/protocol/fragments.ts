@@ -177,12 +177,25 @@ export class RunAssembler {
   /** What a Want lists: the prefixes held, most recently extended first. */
   prefixes (): RunPrefix[] {
     this.#expire()
-    return [...this.#runs.values()].reverse().map(r => ({ origin: r.id.origin, firstSeq: r.id.firstSeq, lastSeq: r.id.lastSeq, digest: r.id.digest, bytes: r.held }))
+    return [...this.#runs.values()].reverse().map(r => ({
+      origin: r.id.origin,
+      firstSeq: r.id.firstSeq,
+      lastSeq: r.id.lastSeq,
+      digest: r.id.digest,
+      bytes: r.held
+    }))
   }
 
   held (): HeldRunInfo[] {
     this.#expire()
-    return [...this.#runs.values()].map(r => ({ origin: r.deviceId, firstSeq: r.id.firstSeq, lastSeq: r.id.lastSeq, heldBytes: r.held, totalBytes: r.totalBytes, updatedAt: r.updatedAt }))
+    return [...this.#runs.values()].map(r => ({
+      origin: r.deviceId,
+      firstSeq: r.id.firstSeq,
+      lastSeq: r.id.lastSeq,
+      heldBytes: r.held,
+      totalBytes: r.totalBytes,
+      updatedAt: r.updatedAt
+    }))
   }
 
   /** Drops the runs that `vector` already covers (applied from a page, or from another peer's fragments). */

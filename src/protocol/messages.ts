@@ -18,7 +18,12 @@ export type Decoded =
   | { kind: 'done' }
   | { kind: 'error', error: NonNullable<SyncMessage['error']> }
 
-const DECODE_LIMITS = { limits: { hello: { vector: MAX_VECTOR_ENTRIES, schemas: MAX_HELLO_SCHEMAS }, want: { vector: MAX_VECTOR_ENTRIES, held: MAX_HELD_RUNS } } }
+const DECODE_LIMITS = {
+  limits: {
+    hello: { vector: MAX_VECTOR_ENTRIES, schemas: MAX_HELLO_SCHEMAS },
+    want: { vector: MAX_VECTOR_ENTRIES, held: MAX_HELD_RUNS }
+  }
+}
 
 export function decodeFrame (frame: Uint8Array): Decoded {
   let msg: SyncMessage

@@ -66,7 +66,10 @@ export interface OpPosition {
  * each op that arrived ahead, so that it can be held until the ops before
  * it arrive (see `net/sync/holdback.ts`).
  */
-export function splitAheadWithPositions (vector: VersionVector, ops: readonly EncodedOp[]): { ready: EncodedOp[], ahead: Array<OpPosition & { op: EncodedOp }> } {
+export function splitAheadWithPositions (
+  vector: VersionVector,
+  ops: readonly EncodedOp[]
+): { ready: EncodedOp[], ahead: Array<OpPosition & { op: EncodedOp }> } {
   const ready: EncodedOp[] = []
   const ahead: Array<OpPosition & { op: EncodedOp }> = []
   const next = new Map<string, number>()

@@ -21,8 +21,8 @@ import { promisify } from 'node:util'
 import { deflateRaw as deflateRawCb, deflateRawSync, inflateRaw as inflateRawCb, inflateRawSync, type ZlibOptions } from 'node:zlib'
 import type { EncodedOp } from '../oplog/op.js'
 import {
-  COMPRESS_SAMPLE_BYTES, COMPRESS_SAMPLES, DEFAULT_COMPRESSION_LEVEL, DEFAULT_MAX_INFLATED_BYTES, INLINE_ZLIB_MAX_BYTES, MAX_DEFLATED_RATIO, MAX_OPS_PER_MESSAGE,
-  MIN_COMPRESS_BYTES
+  COMPRESS_SAMPLE_BYTES, COMPRESS_SAMPLES, DEFAULT_COMPRESSION_LEVEL, DEFAULT_MAX_INFLATED_BYTES, INLINE_ZLIB_MAX_BYTES, MAX_DEFLATED_RATIO,
+  MAX_OPS_PER_MESSAGE, MIN_COMPRESS_BYTES
 } from './constants.js'
 import { BadRequestError, TooLargeError } from './errors.js'
 import { Compression, OpList } from './pb/sync.js'

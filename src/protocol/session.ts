@@ -39,8 +39,9 @@ import { OP_FORMAT_VERSION, type EncodedOp } from '../oplog/op.js'
 import { deviceIdToString, parseDeviceId } from '../oplog/keys.js'
 import { applyInChunks } from './apply-chunks.js'
 import {
-  DEFAULT_APPLY_CHUNK_BYTES, DEFAULT_FRAGMENT_ABOVE_PAGES, DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_MAX_PAGES_PER_SESSION, DEFAULT_PAGE_MAX_BYTES, DEFAULT_PAGE_MAX_OPS,
-  DEFAULT_READ_TIMEOUT_MS, DEFAULT_WRITE_TIMEOUT_MS, MAX_HELLO_SCHEMAS, MIN_FRAGMENT_ABOVE_BYTES, MIN_PAGE_MAX_BYTES, MIN_PAGE_MAX_OPS, SYNC_WIRE_VERSION
+  DEFAULT_APPLY_CHUNK_BYTES, DEFAULT_FRAGMENT_ABOVE_PAGES, DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_MAX_PAGES_PER_SESSION, DEFAULT_PAGE_MAX_BYTES,
+  DEFAULT_PAGE_MAX_OPS, DEFAULT_READ_TIMEOUT_MS, DEFAULT_WRITE_TIMEOUT_MS, MAX_HELLO_SCHEMAS, MIN_FRAGMENT_ABOVE_BYTES, MIN_PAGE_MAX_BYTES,
+  MIN_PAGE_MAX_OPS, SYNC_WIRE_VERSION
 } from './constants.js'
 import { withDeadline } from './deadline.js'
 import { asSyncError, BadRequestError, fromWireError, NotMemberError, SessionClosedError, SyncProtocolError, TooLargeError, toWireError } from './errors.js'
@@ -171,7 +172,18 @@ export class SyncSession {
   readonly #store: SyncStore
   readonly #opts: SessionOptions
   readonly #log: SessionLogger
-  readonly #stats: Required<SessionStats> = { pagesSent: 0, opsSent: 0, pagesReceived: 0, opsReceived: 0, applied: 0, duplicates: 0, rejected: 0, fragmentsSent: 0, fragmentsReceived: 0 }
+  readonly #stats: Required<SessionStats> = {
+    pagesSent: 0,
+    opsSent: 0,
+    pagesReceived: 0,
+    opsReceived: 0,
+    applied: 0,
+    duplicates: 0,
+    rejected: 0,
+    fragmentsSent: 0,
+    fragmentsReceived: 0
+  }
+
   readonly #rejections: Rejection[] = []
   #remote: CheckedHello | undefined
   #complete = false

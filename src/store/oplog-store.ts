@@ -91,7 +91,15 @@ export class OplogTables {
     this.#byDevice.clear()
     const rows = this.#db.prepare('SELECT id, key, head_seq, head_hash, head_hlc, equivocating FROM origins').raw().all() as Array<[number, Uint8Array, number, Uint8Array | null, Uint8Array | null, number]>
     for (const [id, key, seq, hash, hlc, eq] of rows) {
-      this.#remember({ id, key, deviceId: deviceIdToString(key), seq, hash: hash ?? undefined, hlc: hlc === null ? undefined : readHlc(hlc, 0), equivocating: eq === 1 })
+      this.#remember({
+        id,
+        key,
+        deviceId: deviceIdToString(key),
+        seq,
+        hash: hash ?? undefined,
+        hlc: hlc === null ? undefined : readHlc(hlc, 0),
+        equivocating: eq === 1
+      })
     }
   }
 

@@ -42,7 +42,17 @@ export interface BookEntry extends BookAddress {
   readonly error?: string
 }
 
-interface Row { peer: string, addr: string, kind: AddressKind, relay: string | null, seen_at: number, ok_at: number | null, fail_at: number | null, failures: number, error: string | null }
+interface Row {
+  peer: string
+  addr: string
+  kind: AddressKind
+  relay: string | null
+  seen_at: number
+  ok_at: number | null
+  fail_at: number | null
+  failures: number
+  error: string | null
+}
 
 function fromRow (r: Row): BookEntry {
   return {

@@ -80,7 +80,16 @@ export class Quarantine {
     const rows = this.#db.prepare('SELECT origin, min(seq) AS first, max(seq) AS last, min(hlc_ms) AS first_ms, count(*) AS ops FROM quarantine GROUP BY origin').all() as Row[]
     for (const r of rows) {
       const [hash, body] = this.#tail.get(r.origin, r.last) as [Uint8Array, Uint8Array]
-      this.#runs.set(toHex(r.origin), { origin: Uint8Array.from(r.origin), deviceId: deviceIdToString(r.origin), first: r.first, last: r.last, lastHash: hash, lastHlc: decodeOp({ body }).hlc, firstMs: r.first_ms, ops: r.ops })
+      this.#runs.set(toHex(r.origin), {
+        origin: Uint8Array.from(r.origin),
+        deviceId: deviceIdToString(r.origin),
+        first: r.first,
+        last: r.last,
+        lastHash: hash,
+        lastHlc: decodeOp({ body }).hlc,
+        firstMs: r.first_ms,
+        ops: r.ops
+      })
     }
     this.#bytes = (this.#db.prepare('SELECT coalesce(sum(length(body)), 0) FROM quarantine').pluck().get() as number)
   }

@@ -78,7 +78,16 @@ export class TrustTables implements InviteStore {
   async prune (now: number): Promise<number> { return this.#prune.run(now).changes }
 }
 
-interface InviteRow { id: string, grp: Buffer, proof_key: Buffer, created_at: number, expires_at: number, failures: number, used_by: Buffer | null, used_at: number | null }
+interface InviteRow {
+  id: string
+  grp: Buffer
+  proof_key: Buffer
+  created_at: number
+  expires_at: number
+  failures: number
+  used_by: Buffer | null
+  used_at: number | null
+}
 
 function fromRow (r: InviteRow): IssuedInvite {
   return {

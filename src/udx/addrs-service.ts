@@ -81,7 +81,8 @@ export interface UdxAddrs extends TypedEventTarget<UdxAddrsEvents> {
 // pbStream hands decode its own uint8arraylist (another major than ours); the codec reads plain bytes.
 const codec = {
   encode: (m: Partial<UdxAddrsMessage>) => UdxAddrsMessage.encode(m),
-  decode: (data: Uint8Array | { subarray: () => Uint8Array }) => UdxAddrsMessage.decode(data instanceof Uint8Array ? data : data.subarray(), { limits: { addrs: MAX_UDX_ADDRS } })
+  decode: (data: Uint8Array | { subarray: () => Uint8Array }) =>
+    UdxAddrsMessage.decode(data instanceof Uint8Array ? data : data.subarray(), { limits: { addrs: MAX_UDX_ADDRS } })
 }
 
 const nobody: PeerPredicate = () => false

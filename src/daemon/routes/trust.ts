@@ -57,7 +57,13 @@ export async function invite (d: DaemonContext, body: unknown): Promise<InviteRe
   const g = d.replica.group
   if (g === undefined) throw new WeftError('this device is in no group', 'NO_GROUP')
   const addresses = requireNetwork(d, ', so no device could reach this one').inviteAddresses()
-  const created = createInvite({ group: g.pub, inviter: d.replica.deviceKey.publicKey, addresses, now: Date.now(), ...(ttl === undefined ? {} : { ttlMs: ttl }) })
+  const created = createInvite({
+    group: g.pub,
+    inviter: d.replica.deviceKey.publicKey,
+    addresses,
+    now: Date.now(),
+    ...(ttl === undefined ? {} : { ttlMs: ttl })
+  })
   await d.replica.invites.add(created.issued)
   await d.replica.invites.prune(Date.now() - KEEP_EXPIRED_INVITES_MS)
   let qr: string | null = null

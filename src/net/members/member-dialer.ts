@@ -66,7 +66,10 @@ export interface MemberDialerInit {
   addressTimeoutMs?: number
   /** One whole attempt. @default DEFAULT_DIAL_TIMEOUT_MS (10 s) */
   dialTimeoutMs?: number
-  /** Every so often the dialer checks for members that are neither connected nor scheduled (new members, for one). @default DEFAULT_MEMBER_CHECK_INTERVAL_MS (5 s) */
+  /**
+   * Every so often the dialer checks for members that are neither connected nor scheduled (new members, for one).
+   * @default DEFAULT_MEMBER_CHECK_INTERVAL_MS (5 s)
+   */
   checkIntervalMs?: number
 }
 

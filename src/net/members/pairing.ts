@@ -62,7 +62,13 @@ export async function handlePairing (node: Libp2p, init: PairingHandlerInit): Pr
         if (recent.length > MAX_PAIRING_ATTEMPTS_PER_PEER) throw new PairingError('INTERNAL', 'too many pairing attempts: wait a minute')
         const membership = init.membership()
         if (membership === undefined) throw new PairingError('NOT_MEMBER', 'this device is in no group')
-        const accepted = await acceptPairing({ channel: framedPairingChannel(frames), deviceKey: init.deviceKey, remotePeer: remoteKey(conn), membership, invites: init.invites })
+        const accepted = await acceptPairing({
+          channel: framedPairingChannel(frames),
+          deviceKey: init.deviceKey,
+          remotePeer: remoteKey(conn),
+          membership,
+          invites: init.invites
+        })
         init.onAccepted(accepted)
         await stream.close().catch(() => {})
       } catch (err) {
@@ -112,7 +118,11 @@ export function pairingDialRank (addr: string): number {
  * Eyeballs, RFC 8305). Resolves with the first success and aborts the
  * attempts still running; rejects with every failure once all have failed.
  */
-export async function dialFirst<C, T> (candidates: readonly C[], attempt: (candidate: C, signal: AbortSignal) => Promise<T>, options: { staggerMs: number, signal: AbortSignal }): Promise<T> {
+export async function dialFirst<C, T> (
+  candidates: readonly C[],
+  attempt: (candidate: C, signal: AbortSignal) => Promise<T>,
+  options: { staggerMs: number, signal: AbortSignal }
+): Promise<T> {
   if (candidates.length === 0) throw new AggregateError([], 'nothing to dial')
   options.signal.throwIfAborted()
   const running = new Set<AbortController>()
@@ -178,7 +188,8 @@ export async function pairWithInviter (node: Libp2p, init: PairWithInviterInit):
   let conn = node.getConnections(inviterId).find(c => c.limits === undefined) ?? node.getConnections(inviterId)[0]
   if (conn === undefined) {
     try {
-      conn = await dialFirst<Multiaddr | undefined, Connection>(ordered.length > 0 ? ordered : [undefined], dialOne, { staggerMs: PAIRING_DIAL_STAGGER_MS, signal })
+      const candidates = ordered.length > 0 ? ordered : [undefined]
+      conn = await dialFirst<Multiaddr | undefined, Connection>(candidates, dialOne, { staggerMs: PAIRING_DIAL_STAGGER_MS, signal })
     } catch (err) {
       const last = err instanceof AggregateError ? err.errors.at(-1) : err
       throw new PairingError('CLOSED', `cannot reach the inviting device (${inviterId.toString()}) at any address in the invite: ${(last as Error)?.message ?? 'no address'}`)
@@ -187,7 +198,14 @@ export async function pairWithInviter (node: Libp2p, init: PairWithInviterInit):
   const stream = await conn.newStream(PAIRING_PROTOCOL_ID, { runOnLimitedConnection: true, signal })
   const frames = new FramedChannel(streamChannel(stream), { maxFrameBytes: MAX_PAIRING_MESSAGE_BYTES })
   try {
-    const joined = await joinGroup({ channel: framedPairingChannel(frames), invite: init.invite, device: init.device, name: init.name, remotePeer: remoteKey(conn), signal })
+    const joined = await joinGroup({
+      channel: framedPairingChannel(frames),
+      invite: init.invite,
+      device: init.device,
+      name: init.name,
+      remotePeer: remoteKey(conn),
+      signal
+    })
     await stream.close().catch(() => {})
     return joined
   } catch (err) {

@@ -168,7 +168,13 @@ class DefaultUdxObserver implements UdxObserver, Startable {
       if (!this.#punch) return
       for (const addr of addrs) {
         this.#log('punching towards %p at %a (told over a relayed connection)', peerId, addr)
-        transport.punch(addr, { count: C.DEFAULT_UDX_RELAYED_PUNCH_COUNT, interval: C.DEFAULT_UDX_RELAYED_PUNCH_INTERVAL_MS, ttl: this.#punchTtl, holdDials: C.DEFAULT_UDX_RELAYED_DIAL_HOLD_MS, signal: this.#stop.signal })
+        transport.punch(addr, {
+          count: C.DEFAULT_UDX_RELAYED_PUNCH_COUNT,
+          interval: C.DEFAULT_UDX_RELAYED_PUNCH_INTERVAL_MS,
+          ttl: this.#punchTtl,
+          holdDials: C.DEFAULT_UDX_RELAYED_DIAL_HOLD_MS,
+          signal: this.#stop.signal
+        })
           .catch((err: Error) => { this.#log.trace('punch to %a failed - %e', addr, err) })
       }
       return
@@ -224,7 +230,8 @@ class DefaultUdxObserver implements UdxObserver, Startable {
     const reflectors = [...this.#reflectors.values()]
     for (const r of reflectors) if (r.observed != null) seen.set(r.observed.toString(), r.observed)
     const dependent = seen.size > 1 || reflectors.some(r => r.dependent === true)
-    const independent = !dependent && (seen.size === 1 && (reflectors.some(r => r.dependent === false) || reflectors.filter(r => r.observed != null).length > 1))
+    const independent = !dependent &&
+      (seen.size === 1 && (reflectors.some(r => r.dependent === false) || reflectors.filter(r => r.observed != null).length > 1))
     const mapping: NatMapping = dependent ? 'dependent' : independent ? 'independent' : 'unknown'
     if (mapping !== this.#mapping) this.#log('NAT mapping of the UDX socket: %s', mapping)
     this.#mapping = mapping

@@ -163,7 +163,12 @@ export function resolveSchema (collection: string, schema: unknown): ResolvedSch
 
 /** The canonical JSON a resolved schema is stored and compared as. */
 export function schemaToJson (s: ResolvedSchema): string {
-  return JSON.stringify({ version: s.version, table: s.table, fields: s.fields.map(f => [f.name, f.column, f.type]), indexes: s.indexes.map(i => [i.name, i.columns]) })
+  return JSON.stringify({
+    version: s.version,
+    table: s.table,
+    fields: s.fields.map(f => [f.name, f.column, f.type]),
+    indexes: s.indexes.map(i => [i.name, i.columns])
+  })
 }
 
 export function schemaFromJson (collection: string, json: string): ResolvedSchema {

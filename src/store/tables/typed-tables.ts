@@ -54,7 +54,10 @@ export interface DeclareResult {
   readonly collection: string
   readonly table: string
   readonly version: number
-  /** created: a new table; extended: columns or indexes added (or indexes dropped); rebuilt: dropped and rebuilt; unchanged: same table (the version may have changed). */
+  /**
+   * created: a new table; extended: columns or indexes added (or indexes dropped); rebuilt: dropped and rebuilt;
+   * unchanged: same table (the version may have changed).
+   */
   readonly change: 'created' | 'extended' | 'rebuilt' | 'unchanged'
   /** Rows written from the merged state. */
   readonly rows: number
