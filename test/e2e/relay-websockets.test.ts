@@ -40,7 +40,13 @@ describe('relay over WebSockets', () => {
     const { yamux } = await import('@chainsafe/libp2p-yamux')
     const { circuitRelayTransport } = await import('@libp2p/circuit-relay-v2')
     const { identify } = await import('@libp2p/identify')
-    const wsPeer = async (listen: string[]) => await createLibp2p({ addresses: { listen }, transports: [webSockets!(), circuitRelayTransport()], connectionEncrypters: [noise()], streamMuxers: [yamux()], services: { identify: identify() } })
+    const wsPeer = async (listen: string[]) => await createLibp2p({
+      addresses: { listen },
+      transports: [webSockets!(), circuitRelayTransport()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: { identify: identify() }
+    })
     const b = await wsPeer([`${wsAddr}/p2p-circuit`])
     cleanup.push(async () => { await b.stop() })
     await waitUntil(() => hasReservation(b as any, relay.peerId), 'B reserves over WebSockets')

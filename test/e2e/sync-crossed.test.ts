@@ -87,7 +87,8 @@ describe('crossed sessions', () => {
     const b = await startNode({ gossip: false })
     await connect(b, a)
     await waitFor(() => b.node.services.sync.getPeerState(a.id)?.sessions === 1 && a.node.services.sync.getPeerState(b.id)?.sessionActive === false, 'the connect session')
-    const idle = (): boolean => a.node.services.sync.getPeerState(b.id)?.sessionActive === false && b.node.services.sync.getPeerState(a.id)?.sessionActive === false
+    const idle = (): boolean =>
+      a.node.services.sync.getPeerState(b.id)?.sessionActive === false && b.node.services.sync.getPeerState(a.id)?.sessionActive === false
     for (let i = 0; i < 10; i++) {
       a.replica.put('notes', `a-${i}`, { v: i })
       b.replica.put('notes', `b-${i}`, { v: i })

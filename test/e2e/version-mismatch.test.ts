@@ -33,6 +33,8 @@ afterEach(async () => {
 })
 
 const json = (r: { stdout: string }): any => JSON.parse(r.stdout)
+/** The versions this build speaks; a test announces another build's by overriding one. */
+const THIS_BUILD = { protocolVersion: SYNC_WIRE_VERSION, dataFormatVersion: OP_FORMAT_VERSION }
 
 /**
  * An in-process node that joined `inviter`'s group with an invite and runs as
@@ -61,7 +63,12 @@ async function member (inviter: DaemonProcess): Promise<{ m: TestNode, twin: Rep
 }
 
 /** An announcement of `m`'s ops beyond `before` (held in `source`), as a build with these versions would publish it. */
-async function announcement (m: TestNode, before: Map<string, number>, versions: { protocolVersion: number, dataFormatVersion: number }, source: Replica = m.replica): Promise<Uint8Array> {
+async function announcement (
+  m: TestNode,
+  before: Map<string, number>,
+  versions: { protocolVersion: number, dataFormatVersion: number },
+  source: Replica = m.replica
+): Promise<Uint8Array> {
   const { ops } = source.opsSince(before, { limit: 100, maxBytes: 1 << 20 })
   return Announce.encode({ deviceId: parseDeviceId(m.id), vector: vectorToWire(source.versionVector()), ...await packOps(ops), ...versions })
 }
@@ -83,7 +90,7 @@ describe('versions on every path', () => {
     // Another op format: the op is not applied, and the writer is named.
     let before = m.replica.versionVector()
     twin.put('notes', 'from-v2', { by: 'a newer build' })
-    await m.node.services.pubsub.publish(topic, await announcement(m, before, { protocolVersion: SYNC_WIRE_VERSION, dataFormatVersion: OP_FORMAT_VERSION + 1 }, twin))
+    await m.node.services.pubsub.publish(topic, await announcement(m, before, { ...THIS_BUILD, dataFormatVersion: OP_FORMAT_VERSION + 1 }, twin))
     const mismatch = await eventually('alpha reports the mismatch', async () => json(await a.cli(['status', '--json'])).peers as any[],
       peers => peers.some(p => p.peerId === m.id && String(p.status).startsWith('version mismatch')))
     expect(mismatch.find(p => p.peerId === m.id).status).toContain(`op format ${OP_FORMAT_VERSION + 1}`)
@@ -96,7 +103,7 @@ describe('versions on every path', () => {
     expect(json(doctor).find((c: any) => c.check === 'versions').detail).toContain('other-build')
 
     // The same ops in a matching announcement are applied, and the mismatch clears.
-    await m.node.services.pubsub.publish(topic, await announcement(m, before, { protocolVersion: SYNC_WIRE_VERSION, dataFormatVersion: OP_FORMAT_VERSION }, twin))
+    await m.node.services.pubsub.publish(topic, await announcement(m, before, THIS_BUILD, twin))
     await eventually('alpha applies the matching announcement', async () => await a.cli(['get', 'notes', 'from-v2']), r => r.code === 0)
     expect(json(await a.cli(['doctor', '--json'])).find((c: any) => c.check === 'versions')).toMatchObject({ ok: true })
 
@@ -106,7 +113,15 @@ describe('versions on every path', () => {
     const stream = await conn.newStream(SYNC_PROTOCOL_ID)
     const io = new FramedChannel(streamChannel(stream))
     const signal = AbortSignal.timeout(10_000)
-    await io.writeFrame(SyncMessage.encode({ hello: { protocolVersion: SYNC_WIRE_VERSION + 1, groupId: group, deviceId: parseDeviceId(m.id), dataFormatVersion: OP_FORMAT_VERSION, vector: vectorToWire(before), schemas: [] } }), signal)
+    const hello = {
+      protocolVersion: SYNC_WIRE_VERSION + 1,
+      groupId: group,
+      deviceId: parseDeviceId(m.id),
+      dataFormatVersion: OP_FORMAT_VERSION,
+      vector: vectorToWire(before),
+      schemas: []
+    }
+    await io.writeFrame(SyncMessage.encode({ hello }), signal)
     const reply = SyncMessage.decode((await io.readFrame(signal))!)
     expect(reply.hello).toBeUndefined()
     expect(reply.error?.code).toBe(ErrorCode.VERSION_MISMATCH)
@@ -131,7 +146,7 @@ describe('versions on every path', () => {
     writeRows(writer, 1, 'lost')
     const before = writer.replica.versionVector()
     writeRows(writer, 1, 'announced')
-    await writer.node.services.pubsub.publish(topic, await announcement(writer, before, { protocolVersion: SYNC_WIRE_VERSION, dataFormatVersion: OP_FORMAT_VERSION }))
+    await writer.node.services.pubsub.publish(topic, await announcement(writer, before, THIS_BUILD))
 
     await waitFor(() => reader.replica.versionVector().get(writer.id) === 5, 'the reader pulls ops 4 and 5')
     expect(reader.replica.stats().rejected).toEqual({})

@@ -49,7 +49,8 @@ export async function startClockRow (): Promise<ClockRow> {
   // While held: the peers say they hold them, the skewed device says its clock runs ahead and its peers hold its ops.
   const checks: Record<string, boolean> = {}
   // Every op of the skewed device is accounted for on its peer: applied (the ones before the skew) or held.
-  const heldRun = (s: any): { ops: number, name: string | null } | undefined => (s.held as Array<{ device: string, ops: number, name: string | null }>).find(h => h.device === a.deviceId)
+  const heldRun = (s: any): { ops: number, name: string | null } | undefined =>
+    (s.held as Array<{ device: string, ops: number, name: string | null }>).find(h => h.device === a.deviceId)
   const held = await waitFor(async () => await apiOk(bDir, 'GET', '/v1/status'), s => (s.vector[a.deviceId] ?? 0) + (heldRun(s)?.ops ?? 0) >= target, 60_000)
   const heldOps = held.value === undefined ? 0 : heldRun(held.value)?.ops ?? 0
   checks['peer status shows the held ops by name'] = held.ok && heldOps >= 35 && heldRun(held.value)?.name === 'skewed'

@@ -110,7 +110,8 @@ export async function stoppedSender (): Promise<RowResult> {
     if (!midSync) notes.push(`the sender was not stopped mid-sync (receiver had ${atStop} of ${total})`)
     if (timedOut.value !== undefined) notes.push(`receiver's log: ${String(timedOut.value.code)} ${String(timedOut.value.error).slice(0, 120)}`)
     const p50 = median(latencies)
-    const ok = midSync && timeoutMs !== undefined && timeoutMs <= 30_000 && latencies.every(l => l < 20_000) && resumed.ok && all.ok && same && rssMax < rssBefore + 512
+    const ok = midSync && timeoutMs !== undefined && timeoutMs <= 30_000 && latencies.every(l => l < 20_000) &&
+      resumed.ok && all.ok && same && rssMax < rssBefore + 512
     return {
       ok,
       figures: `sender stopped at ${atStop} of ${total} ops (250 KB values); the receiver's session with it ended after ${timeoutMs === undefined ? 'NEVER' : `${(timeoutMs / 1000).toFixed(1)} s`}; meanwhile a third device's 20 writes reached it in p50 ${p50} ms (max ${Math.max(...latencies)} ms); receiver RSS ${rssBefore.toFixed(0)} MiB before, max ${rssMax.toFixed(0)} MiB while stalled; after SIGCONT all three converged, digests ${same ? 'equal' : 'DIFFERENT'}`,

@@ -166,7 +166,12 @@ export async function apiOk (dataDir: string, method: string, path: string, body
 export const sleep = async (ms: number): Promise<void> => { await new Promise(res => setTimeout(res, ms)) }
 
 /** Polls until `check` passes or `timeoutMs` passes; returns the last value and whether it passed. */
-export async function waitFor<T> (fn: () => Promise<T>, check: (v: T) => boolean, timeoutMs: number, everyMs = 250): Promise<{ ok: boolean, value: T | undefined, ms: number }> {
+export async function waitFor<T> (
+  fn: () => Promise<T>,
+  check: (v: T) => boolean,
+  timeoutMs: number,
+  everyMs = 250
+): Promise<{ ok: boolean, value: T | undefined, ms: number }> {
   const t0 = Date.now()
   let value: T | undefined
   while (Date.now() - t0 < timeoutMs) {

@@ -72,7 +72,9 @@ export async function startNode (options: TestNodeOptions = {}): Promise<TestNod
 }
 
 /** A stock relay: `circuitRelayServer()` with its default limits (2 min, 128 KiB per relayed connection). */
-export async function startRelay (options: { privateKey?: PrivateKey, port?: number } = {}): Promise<Libp2p<{ identify: unknown, relay: CircuitRelayService }>> {
+export async function startRelay (
+  options: { privateKey?: PrivateKey, port?: number } = {}
+): Promise<Libp2p<{ identify: unknown, relay: CircuitRelayService }>> {
   const relay = await createLibp2p({
     ...(options.privateKey === undefined ? {} : { privateKey: options.privateKey }),
     addresses: { listen: [`/ip4/127.0.0.1/tcp/${options.port ?? 0}`] },
@@ -124,7 +126,13 @@ export function partitionGate (): { gater: ConnectionGater, cut: () => void, hea
   let cut = false
   const deny = async (): Promise<boolean> => cut
   return {
-    gater: { denyDialPeer: deny, denyDialMultiaddr: deny, denyInboundConnection: deny, denyInboundEncryptedConnection: deny, denyOutboundEncryptedConnection: deny },
+    gater: {
+      denyDialPeer: deny,
+      denyDialMultiaddr: deny,
+      denyInboundConnection: deny,
+      denyInboundEncryptedConnection: deny,
+      denyOutboundEncryptedConnection: deny
+    },
     cut: () => { cut = true },
     heal: () => { cut = false }
   }

@@ -74,7 +74,11 @@ export async function createStockClient (o: StockClientOptions = {}): Promise<St
  * succeed in time, identifies again by hand, so the test fails with the real
  * error (an unknown multiaddr code, say) instead of a timeout.
  */
-export async function dialAndIdentify (client: StockClient, addr: Multiaddr, timeoutMs = 10_000): Promise<{ connection: Connection, identified: IdentifyResult }> {
+export async function dialAndIdentify (
+  client: StockClient,
+  addr: Multiaddr,
+  timeoutMs = 10_000
+): Promise<{ connection: Connection, identified: IdentifyResult }> {
   const peer = addr.getComponents().findLast(c => c.name === 'p2p')?.value
   let onIdentify: (evt: CustomEvent<IdentifyResult>) => void = () => {}
   const automatic = new Promise<IdentifyResult | undefined>(resolve => {
@@ -110,7 +114,11 @@ async function countBytes (stream: Stream): Promise<number> {
  * connections included). Resolves with what was handed to the stream before
  * it failed, and the error, if any.
  */
-export async function sendCount (conn: Connection, bytes: number, signal = AbortSignal.timeout(30_000)): Promise<{ written: number, error: Error | undefined }> {
+export async function sendCount (
+  conn: Connection,
+  bytes: number,
+  signal = AbortSignal.timeout(30_000)
+): Promise<{ written: number, error: Error | undefined }> {
   let written = 0
   let stream: Stream | undefined
   try {

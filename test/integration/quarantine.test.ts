@@ -15,7 +15,12 @@ const DRIFT = 60_000
 
 function setup (opts: { maxHeldBytes?: number, authorize?: (origin: string) => boolean } = {}): { clock: FakeClock, r: ReturnType<typeof newReplica> } {
   const clock = new FakeClock(T0)
-  const r = newReplica({ wallClock: clock.now, maxDriftMs: DRIFT, ...(opts.maxHeldBytes === undefined ? {} : { maxHeldBytes: opts.maxHeldBytes }), ...(opts.authorize === undefined ? {} : { authorize: o => opts.authorize!(o) }) })
+  const r = newReplica({
+    wallClock: clock.now,
+    maxDriftMs: DRIFT,
+    ...(opts.maxHeldBytes === undefined ? {} : { maxHeldBytes: opts.maxHeldBytes }),
+    ...(opts.authorize === undefined ? {} : { authorize: o => opts.authorize!(o) })
+  })
   return { clock, r }
 }
 
@@ -152,7 +157,11 @@ describe('the quarantine for ops from the future', () => {
 
   it('property: any delivery order, duplicates and clock steps end in the state of a receiver that never held anything, and nothing applies early', () => {
     fc.assert(fc.property(
-      fc.array(fc.record({ origin: fc.integer({ min: 0, max: 1 }), size: fc.integer({ min: 1, max: 4 }), ahead: fc.integer({ min: 0, max: 4 * DRIFT }) }), { minLength: 1, maxLength: 12 }),
+      fc.array(fc.record({
+        origin: fc.integer({ min: 0, max: 1 }),
+        size: fc.integer({ min: 1, max: 4 }),
+        ahead: fc.integer({ min: 0, max: 4 * DRIFT })
+      }), { minLength: 1, maxLength: 12 }),
       fc.array(fc.record({ pick: fc.nat(), step: fc.integer({ min: 0, max: DRIFT }), release: fc.boolean() }), { maxLength: 30 }),
       (writes, deliveries) => {
         const clock = new FakeClock(T0)

@@ -46,7 +46,8 @@ describe('retiring a predecessor', () => {
     // Anything the old key signs from now on is refused by every member.
     clock.advance(1000)
     old.put('notes', 'later', { v: 2 })
-    const res = desk.applyRemote(old.opsSince(new Map([[old.deviceId, 1]])).ops.filter(op => Buffer.from(op.body.subarray(1, 33)).equals(Buffer.from(old.deviceKey.publicKey))))
+    const res = desk.applyRemote(old.opsSince(new Map([[old.deviceId, 1]])).ops
+      .filter(op => Buffer.from(op.body.subarray(1, 33)).equals(Buffer.from(old.deviceKey.publicKey))))
     expect(res.applied).toBe(0)
     expect(res.rejected[0]!.reason).toBe('not_member')
     // The new identity writes on.
@@ -64,7 +65,8 @@ describe('retiring a predecessor', () => {
     const thief = newReplica({ wallClock: clock.now })
     pair(desk, thief, 'thief')
     // The thief signs "victim is succeeded by thief" with a key of its own (not the victim's), as the victim's statement.
-    const forged = { ...signSuccession({ group: desk.group!.pub, successor: thief.deviceKey.publicKey, at: { ms: clock.ms, counter: 0 } }, DeviceKey.generate()), old: victim.deviceKey.publicKey }
+    const statement = signSuccession({ group: desk.group!.pub, successor: thief.deviceKey.publicKey, at: { ms: clock.ms, counter: 0 } }, DeviceKey.generate())
+    const forged = { ...statement, old: victim.deviceKey.publicKey }
     const op = createOp({ origin: thief.deviceKey.publicKey, seq: 1, hlc: { ms: clock.ms, counter: 1 }, kind: 'set', collection: MEMBERS_COLLECTION, key: `${SUCCESSION_KEY_PREFIX}${victim.deviceId}`, field: 'statement', value: encodeValue(encodeSuccession(forged)), tags: [], prev: new Uint8Array(32) })
     const signed = withSignature(op, thief.deviceKey.sign(signingMessage(op.hash)))
     expect(desk.applyRemote([toEncoded(signed)]).applied).toBe(1)

@@ -53,7 +53,11 @@ async function reservedPair (lab: Lab, aArgs: string[] = [], bArgs: string[] = [
 }
 
 /** The daemons' part, shared by scenarios 1, 3 and 4. */
-async function daemonsConverge (lab: Lab, check: Check, opts: { aArgs?: string[], bArgs?: string[], restartRelay?: boolean, rows?: number, staysRelayed?: boolean } = {}): Promise<void> {
+async function daemonsConverge (
+  lab: Lab,
+  check: Check,
+  opts: { aArgs?: string[], bArgs?: string[], restartRelay?: boolean, rows?: number, staysRelayed?: boolean } = {}
+): Promise<void> {
   let pair: [Daemon, Daemon] | undefined
   await check('weft daemons: A joins B\'s group through the relay (invite/join)', async () => {
     pair = await startPairedDaemons(lab, ['--no-upnp', ...(opts.aArgs ?? [])], ['--no-upnp', ...(opts.bArgs ?? [])])
@@ -81,7 +85,13 @@ async function daemonsConverge (lab: Lab, check: Check, opts: { aArgs?: string[]
       const during = writeBoth([a, b], rows, 'during')
       await lab.startRelay()
       const after = writeBoth([a, b], rows, 'after')
-      const all = { collection: before.collection, keys: { a: [...before.keys.a, ...during.keys.a, ...after.keys.a], b: [...before.keys.b, ...during.keys.b, ...after.keys.b] } }
+      const all = {
+        collection: before.collection,
+        keys: {
+          a: [...before.keys.a, ...during.keys.a, ...after.keys.a],
+          b: [...before.keys.b, ...during.keys.b, ...after.keys.b]
+        }
+      }
       return await assertConverged(lab, [a, b], all)
     })
   }

@@ -194,7 +194,10 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc.integer({ min: 1, max: keys.lengt
   parents: fc.tuple(...Array.from({ length: n }, (_, i) => fc.integer({ min: -1, max: i - 1 }))),
   times: fc.array(fc.integer({ min: 0, max: 50 }), { minLength: n, maxLength: n }),
   extra: fc.array(fc.tuple(fc.integer({ min: 0, max: n - 1 }), fc.integer({ min: -1, max: n - 1 }), fc.integer({ min: 0, max: 50 })), { maxLength: 4 }),
-  revocations: fc.array(fc.tuple(fc.integer({ min: 0, max: n - 1 }), fc.integer({ min: -1, max: n - 1 }), fc.integer({ min: 0, max: 50 }), fc.integer({ min: 0, max: 2 })), { maxLength: 4 })
+  revocations: fc.array(
+    fc.tuple(fc.integer({ min: 0, max: n - 1 }), fc.integer({ min: -1, max: n - 1 }), fc.integer({ min: 0, max: 50 }), fc.integer({ min: 0, max: 2 })),
+    { maxLength: 4 }
+  )
 }))
 
 function recordsOf (s: Scenario): MembershipRecord[] {
@@ -220,7 +223,11 @@ describe('order independence', () => {
   it('gives the same state whatever order and batching the records arrive in', () => {
     fc.assert(fc.property(scenarioArb.chain(s => {
       const records = recordsOf(s)
-      return fc.tuple(fc.constant(records), fc.shuffledSubarray(records, { minLength: records.length }), fc.shuffledSubarray(records, { minLength: records.length }))
+      return fc.tuple(
+        fc.constant(records),
+        fc.shuffledSubarray(records, { minLength: records.length }),
+        fc.shuffledSubarray(records, { minLength: records.length })
+      )
     }), ([records, order1, order2]) => {
       const all = membershipOf(...records)
       const incremental = new Membership(group)

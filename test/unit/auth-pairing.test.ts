@@ -56,12 +56,22 @@ async function world (): Promise<World> {
 }
 
 /** Runs both sides; returns both outcomes (value or error). */
-async function pair (w: World, opts: { joiner?: DeviceKey, invite?: Invite, inviterSees?: Uint8Array, joinerNow?: number, channels?: ReturnType<typeof channelPair> } = {}) {
+async function pair (
+  w: World,
+  opts: { joiner?: DeviceKey, invite?: Invite, inviterSees?: Uint8Array, joinerNow?: number, channels?: ReturnType<typeof channelPair> } = {}
+) {
   const joiner = opts.joiner ?? DeviceKey.generate()
   const ch = opts.channels ?? channelPair()
   const now = (): number => w.clock.ms
   const [accepted, joined] = await Promise.allSettled([
-    acceptPairing({ channel: ch.inviter, deviceKey: w.alice, remotePeer: opts.inviterSees ?? joiner.publicKey, membership: w.membership, invites: w.invites, now }),
+    acceptPairing({
+      channel: ch.inviter,
+      deviceKey: w.alice,
+      remotePeer: opts.inviterSees ?? joiner.publicKey,
+      membership: w.membership,
+      invites: w.invites,
+      now
+    }),
     joinGroup({ channel: ch.joiner, invite: opts.invite ?? w.invite, device: joiner.publicKey, name: 'phone', remotePeer: w.alice.publicKey, now: () => opts.joinerNow ?? w.clock.ms })
   ])
   return { accepted, joined, joiner, sentBy: ch.sentBy }
@@ -87,7 +97,11 @@ describe('pairing', () => {
   it('works over length-prefixed frames on a byte stream', async () => {
     const w = await world()
     const [x, y] = duplexPair()
-    const channels = { inviter: framedPairingChannel(new FramedChannel(x, { maxFrameBytes: MAX_PAIRING_MESSAGE_BYTES })), joiner: framedPairingChannel(new FramedChannel(y)), sentBy: { inviter: [], joiner: [] } }
+    const channels = {
+      inviter: framedPairingChannel(new FramedChannel(x, { maxFrameBytes: MAX_PAIRING_MESSAGE_BYTES })),
+      joiner: framedPairingChannel(new FramedChannel(y)),
+      sentBy: { inviter: [], joiner: [] }
+    }
     const { accepted, joined } = await pair(w, { channels })
     expect([accepted.status, joined.status]).toEqual(['fulfilled', 'fulfilled'])
   })
@@ -149,7 +163,14 @@ describe('pairing', () => {
     const joiner = DeviceKey.generate()
     for (let i = 1; i <= 5; i++) {
       const ch = channelPair()
-      const inviter = acceptPairing({ channel: ch.inviter, deviceKey: w.alice, remotePeer: joiner.publicKey, membership: w.membership, invites: w.invites, now: () => w.clock.ms })
+      const inviter = acceptPairing({
+        channel: ch.inviter,
+        deviceKey: w.alice,
+        remotePeer: joiner.publicKey,
+        membership: w.membership,
+        invites: w.invites,
+        now: () => w.clock.ms
+      })
       await ch.joiner.send({ type: 'hello', version: 1, inviteId: inviteIdBytes(w.invite.secret), name: 'guess' }, AbortSignal.timeout(1000))
       const challenge = await ch.joiner.receive(AbortSignal.timeout(1000))
       expect(challenge.type).toBe('challenge')
@@ -208,14 +229,26 @@ describe('pairing', () => {
     setTimeout(() => { controller.abort() }, 20)
     await expect(joinGroup({ ...base, signal: controller.signal })).rejects.toMatchObject({ code: 'ABORTED' })
     const quiet = channelPair()
-    await expect(acceptPairing({ channel: quiet.inviter, deviceKey: w.alice, remotePeer: base.device, membership: w.membership, invites: w.invites, timeoutMs: 50 }))
-      .rejects.toMatchObject({ code: 'TIMEOUT' })
+    await expect(acceptPairing({
+      channel: quiet.inviter,
+      deviceKey: w.alice,
+      remotePeer: base.device,
+      membership: w.membership,
+      invites: w.invites,
+      timeoutMs: 50
+    })).rejects.toMatchObject({ code: 'TIMEOUT' })
   })
 
   it('answers an out-of-order or malformed message with BAD_MESSAGE', async () => {
     const w = await world()
     const ch = channelPair()
-    const inviter = acceptPairing({ channel: ch.inviter, deviceKey: w.alice, remotePeer: DeviceKey.generate().publicKey, membership: w.membership, invites: w.invites })
+    const inviter = acceptPairing({
+      channel: ch.inviter,
+      deviceKey: w.alice,
+      remotePeer: DeviceKey.generate().publicKey,
+      membership: w.membership,
+      invites: w.invites
+    })
     await ch.joiner.send({ type: 'proof', proof: new Uint8Array(32) }, AbortSignal.timeout(1000))
     await expect(inviter).rejects.toMatchObject({ code: 'BAD_MESSAGE' })
     expect(await ch.joiner.receive(AbortSignal.timeout(1000))).toMatchObject({ type: 'error', code: 'BAD_MESSAGE', message: 'expected hello, got proof' })

@@ -11,7 +11,22 @@ const peer: PeerId = peerIdFromString(peerStore.deviceId)
 const noop = Object.assign(() => {}, { error: () => {}, trace: () => {}, enabled: false, newScope: () => noop })
 
 function result (over: Partial<SessionResult>): SessionResult {
-  return { initiator: true, ok: true, complete: true, rejections: [], bytesSent: 0, bytesReceived: 0, pagesSent: 0, opsSent: 0, pagesReceived: 0, opsReceived: 0, applied: 0, duplicates: 0, rejected: 0, ...over }
+  return {
+    initiator: true,
+    ok: true,
+    complete: true,
+    rejections: [],
+    bytesSent: 0,
+    bytesReceived: 0,
+    pagesSent: 0,
+    opsSent: 0,
+    pagesReceived: 0,
+    opsReceived: 0,
+    applied: 0,
+    duplicates: 0,
+    rejected: 0,
+    ...over
+  }
 }
 
 describe('sync scheduler', () => {

@@ -77,7 +77,21 @@ function rejection (fn: () => unknown): RejectReason {
 }
 
 /** Builds a body by hand, following the layout documented in op.ts, so the codec is checked against the spec and not against itself. */
-function handBody (parts: { version?: number, origin?: Uint8Array, seq?: number, hlc?: Hlc, kind?: number, collection?: string, key?: string, field?: string, value?: Uint8Array, tags?: Uint8Array[], prev?: Uint8Array, valueLength?: number, tagCount?: number }): Uint8Array {
+function handBody (parts: {
+  version?: number
+  origin?: Uint8Array
+  seq?: number
+  hlc?: Hlc
+  kind?: number
+  collection?: string
+  key?: string
+  field?: string
+  value?: Uint8Array
+  tags?: Uint8Array[]
+  prev?: Uint8Array
+  valueLength?: number
+  tagCount?: number
+}): Uint8Array {
   const w = new ByteWriter()
   w.u8(parts.version ?? 1).raw(parts.origin ?? KEY.publicKey).varint(parts.seq ?? 1)
   w.raw(hlcToBytes(parts.hlc ?? { ms: 1, counter: 0 }))
@@ -225,7 +239,9 @@ describe('op encoding', () => {
   it('is deterministic and round trips arbitrary ops (property)', () => {
     const kindArb = fc.constantFrom(...OP_KINDS)
     fc.assert(fc.property(kindArb, hlcArb, fc.integer({ min: 1, max: 2 ** 32 - 1 }), nameArb(64), nameArb(64), nameArb(64), valueArb,
-      fc.array(fc.uint8Array({ minLength: STAMP_BYTES, maxLength: STAMP_BYTES }), { maxLength: 3 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.integer({ min: -MAX_INCREMENT, max: MAX_INCREMENT }),
+      fc.array(fc.uint8Array({ minLength: STAMP_BYTES, maxLength: STAMP_BYTES }), { maxLength: 3 }),
+      fc.uint8Array({ minLength: 32, maxLength: 32 }),
+      fc.integer({ min: -MAX_INCREMENT, max: MAX_INCREMENT }),
       (kind, hlc, seq, collection, key, field, value, tags, prevRaw, amount) => {
         const f: OpFields = {
           origin: KEY.publicKey,

@@ -3,7 +3,21 @@ import { describe, expect, it } from 'vitest'
 import { PeerStates } from '../../src/net/sync/peer-state.js'
 import type { SessionResult } from '../../src/protocol/session.js'
 
-const ok: SessionResult = { initiator: true, ok: true, complete: true, rejections: [], bytesSent: 10, bytesReceived: 10, pagesSent: 0, opsSent: 0, pagesReceived: 0, opsReceived: 0, applied: 0, duplicates: 0, rejected: 0 }
+const ok: SessionResult = {
+  initiator: true,
+  ok: true,
+  complete: true,
+  rejections: [],
+  bytesSent: 10,
+  bytesReceived: 10,
+  pagesSent: 0,
+  opsSent: 0,
+  pagesReceived: 0,
+  opsReceived: 0,
+  applied: 0,
+  duplicates: 0,
+  rejected: 0
+}
 
 describe('PeerStates', () => {
   it('keeps a peer active until its last overlapping session ends', () => {

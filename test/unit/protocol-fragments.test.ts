@@ -29,7 +29,13 @@ function limited (b: RunAssembler, extra: Partial<PairOptions> = {}): PairOption
 }
 
 /** Sessions B <- A over cut pipes until B holds A's ops, at most `max`; returns B's results. */
-async function pullUntilSynced (b: MemoryStore, a: MemoryStore, assembler: RunAssembler, max: number, extra: Partial<PairOptions> = {}): Promise<SessionResult[]> {
+async function pullUntilSynced (
+  b: MemoryStore,
+  a: MemoryStore,
+  assembler: RunAssembler,
+  max: number,
+  extra: Partial<PairOptions> = {}
+): Promise<SessionResult[]> {
   const results: SessionResult[] = []
   for (let i = 0; i < max && (b.versionVector().get(a.deviceId) ?? 0) < a.count(); i++) {
     const [rb] = await syncPair(b, a, limited(assembler, extra))

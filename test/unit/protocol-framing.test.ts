@@ -85,7 +85,8 @@ describe('framing', () => {
 
 /** Element-wise toEqual on megabytes of typed arrays takes seconds; compare the bytes instead. */
 function sameOps (a: readonly EncodedOp[], b: readonly EncodedOp[]): boolean {
-  const same = (x: Uint8Array | undefined, y: Uint8Array | undefined): boolean => x === undefined || y === undefined ? x === y : Buffer.from(x).equals(Buffer.from(y))
+  const same = (x: Uint8Array | undefined, y: Uint8Array | undefined): boolean =>
+    x === undefined || y === undefined ? x === y : Buffer.from(x).equals(Buffer.from(y))
   return a.length === b.length && a.every((op, i) => same(op.body, b[i]!.body) && same(op.sig, b[i]!.sig))
 }
 
@@ -140,7 +141,10 @@ describe('encodeOpList', () => {
     const { encodeOpList } = await import('../../src/protocol/ops-codec.js')
     const { OpList } = await import('../../src/protocol/pb/sync.js')
     await fc.assert(fc.property(
-      fc.array(fc.record({ body: fc.uint8Array({ minLength: 1, maxLength: 400 }), sig: fc.option(fc.uint8Array({ minLength: 64, maxLength: 64 }), { nil: undefined }) }), { maxLength: 50 }),
+      fc.array(fc.record({
+        body: fc.uint8Array({ minLength: 1, maxLength: 400 }),
+        sig: fc.option(fc.uint8Array({ minLength: 64, maxLength: 64 }), { nil: undefined })
+      }), { maxLength: 50 }),
       ops => {
         const encoded = encodeOpList(ops)
         const decoded = OpList.decode(encoded).ops.map(o => o.sig === undefined ? { body: o.body } : o)

@@ -25,7 +25,9 @@ class ScriptedTransport {
   readonly [Symbol.toStringTag] = '@weft/udx'
   punches: Array<{ addr: string, options: PunchOptions | undefined }> = []
   constructor (public script: Script, public publicIp = '11.23.1.21') {}
-  async observeAddress (remote: Multiaddr | { host: string, port: number }): Promise<{ host: string, port: number, family: 4, alternatePort: number, multiaddr: Multiaddr }> {
+  async observeAddress (
+    remote: Multiaddr | { host: string, port: number }
+  ): Promise<{ host: string, port: number, family: 4, alternatePort: number, multiaddr: Multiaddr }> {
     const key = 'host' in remote ? `${remote.host}:${remote.port}` : remote.toString().replace(/^\/ip4\/([^/]+)\/udp\/(\d+)\/udx.*$/, '$1:$2')
     for (const [reflector, s] of Object.entries(this.script)) {
       const [host] = reflector.split(':')
@@ -62,7 +64,10 @@ function harness (script: Script, init: Parameters<typeof udxObserver>[0] = {}):
   const confirmed: string[] = []
   const removed: string[] = []
   const observer = udxObserver({ refreshIntervalMs: 0, ...init })({
-    addressManager: { confirmObservedAddr: (ma: Multiaddr) => { confirmed.push(ma.toString()) }, removeObservedAddr: (ma: Multiaddr) => { removed.push(ma.toString()) } },
+    addressManager: {
+      confirmObservedAddr: (ma: Multiaddr) => { confirmed.push(ma.toString()) },
+      removeObservedAddr: (ma: Multiaddr) => { removed.push(ma.toString()) }
+    },
     transportManager: { getTransports: () => [transport as never], getAddrs: () => [multiaddr('/ip4/0.0.0.0/udp/4001/udx')] },
     events,
     logger: defaultLogger(),
