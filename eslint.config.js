@@ -129,7 +129,8 @@ export default [
       'no-unmodified-loop-condition': 'off',
       // Dense option tables (the CLI's command table) keep several properties per line; rewrapping them is churn.
       '@stylistic/object-property-newline': 'off',
-      // A warning, not an error: about 100 lines of code (strings aside) are longer today; they are rewrapped as files are touched.
+      // A warning until the last ten lines over 160 characters (strings aside) are rewrapped: they are in files other work
+      // is changing now (src/net/sync/, src/cli/, bench/group.ts). Then it becomes an error, so CI holds the limit.
       '@stylistic/max-len': ['warn', { code: 160, ignoreUrls: true, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreRegExpLiterals: true }]
     }
   },
