@@ -1,7 +1,9 @@
 /**
  * `createNode` configuration: the options, and one check that reports every
  * problem at once and rejects unknown keys (a misspelt `relay` instead of
- * `relays` should fail loudly, not leave a node unreachable).
+ * `relays` should fail loudly, not leave a node unreachable). The checks are
+ * the runtime kit's (src/runtime/config.ts), one per option in a `Checks`
+ * table, the way the daemon's and the relay's config files are checked.
  */
 import type { ComponentLogger, ConnectionGater } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -13,6 +15,7 @@ import type { RelayCredential } from './relay-auth/client.js'
 import type { ChangeFeed, SyncServiceInit } from './sync/sync-options.js'
 import { parseRelayAddress } from './nat/relay-keeper.js'
 import { registerUdxProtocol } from '../udx/index.js'
+import { isBool, isNonNegativeNumber, orUndefined, type Check, type Checks } from '../runtime/config.js'
 
 // `/udx` listen, announce and peer addresses must parse before any node exists.
 registerUdxProtocol()
@@ -63,61 +66,113 @@ export interface NodeConfig extends Omit<SyncServiceInit, 'store' | 'changes'> {
   logger?: ComponentLogger
 }
 
-const KEYS: ReadonlySet<string> = new Set([
-  'privateKey', 'store', 'listen', 'announce', 'relays', 'peers', 'mdns', 'mdnsServiceTag', 'mdnsIntervalMs', 'upnp', 'dcutr',
-  'maxConnections', 'connectionGater', 'relayCheckIntervalMs', 'strangerGraceMs', 'start', 'logger', 'peerBook', 'members', 'relayCredential',
-  // SyncServiceInit
-  'groupId', 'membership', 'authorize', 'syncIntervalMs', 'connectGraceMs', 'retryMinMs', 'retryMaxMs', 'dialTimeoutMs', 'pageMaxOps',
-  'pageMaxBytes', 'limitedPageMaxOps', 'limitedPageMaxBytes', 'maxFrameBytes', 'helloTimeoutMs', 'readTimeoutMs',
-  'writeTimeoutMs', 'compressionLevel', 'maxInboundStreams', 'maxOutboundStreams', 'maxConcurrentInboundSessions', 'gossip',
-  'announceDelayMs', 'gapPullDelayMs'
-])
+/** Passed through unchecked: objects libp2p uses as given (`connectionGater`, `logger`), a predicate, or a name. */
+const unchecked: Check = () => undefined
 
-const NUMBER_KEYS = [
-  'mdnsIntervalMs', 'maxConnections', 'relayCheckIntervalMs', 'strangerGraceMs', 'syncIntervalMs', 'connectGraceMs', 'retryMinMs', 'retryMaxMs',
-  'dialTimeoutMs', 'pageMaxOps', 'pageMaxBytes', 'limitedPageMaxOps', 'limitedPageMaxBytes', 'maxFrameBytes', 'helloTimeoutMs',
-  'readTimeoutMs', 'writeTimeoutMs', 'compressionLevel', 'maxInboundStreams', 'maxOutboundStreams', 'maxConcurrentInboundSessions',
-  'announceDelayMs', 'gapPullDelayMs'
-] as const
+const duration = orUndefined(isNonNegativeNumber)
+const flag = orUndefined(isBool)
+const multiaddrList = orUndefined(v => Array.isArray(v) ? undefined : 'must be a list of multiaddrs')
+const fn = (what: string): Check => orUndefined(v => typeof v === 'function' ? undefined : `must be a function returning ${what}`)
 
-/** Throws one InvalidArgumentError listing every problem. */
+/**
+ * Every option and its check, in the order problems are reported; an option
+ * not in this table is unknown (and NodeConfig's keys must all be here, or
+ * this does not compile). Only `privateKey` and `store` must be given; every
+ * other check lets `undefined` through (the default applies).
+ */
+const CHECKS: Checks<NodeConfig> = {
+  privateKey: v => v instanceof Uint8Array && v.byteLength === PRIVATE_KEY_BYTES ? undefined : `must be ${PRIVATE_KEY_BYTES} bytes (seed then public key)`,
+  store: v => {
+    const store = v as Partial<SyncStore> | null | undefined
+    return store != null && typeof store.versionVector === 'function' && typeof store.opsSince === 'function' && typeof store.applyRemote === 'function'
+      ? undefined
+      : 'must implement SyncStore (deviceId, versionVector, opsSince, applyRemote)'
+  },
+  mdnsIntervalMs: duration,
+  maxConnections: duration,
+  relayCheckIntervalMs: duration,
+  strangerGraceMs: duration,
+  syncIntervalMs: duration,
+  connectGraceMs: duration,
+  retryMinMs: duration,
+  retryMaxMs: duration,
+  dialTimeoutMs: duration,
+  pageMaxOps: duration,
+  pageMaxBytes: duration,
+  limitedPageMaxOps: duration,
+  limitedPageMaxBytes: duration,
+  maxFrameBytes: duration,
+  helloTimeoutMs: duration,
+  readTimeoutMs: duration,
+  writeTimeoutMs: duration,
+  compressionLevel: duration,
+  maxInboundStreams: duration,
+  maxOutboundStreams: duration,
+  maxConcurrentInboundSessions: duration,
+  announceDelayMs: duration,
+  gapPullDelayMs: duration,
+  mdns: flag,
+  upnp: flag,
+  dcutr: flag,
+  gossip: flag,
+  start: flag,
+  groupId: orUndefined(v => typeof v === 'string' && v.length > 0 ? undefined : 'must be a non-empty string'),
+  membership: orUndefined(v => {
+    const m = v as Partial<NonNullable<NodeConfig['membership']>> | null
+    return m !== null && typeof m.isMember === 'function' && (m.onChange === undefined || typeof m.onChange === 'function')
+      ? undefined
+      : 'must have isMember(peerId) (and optionally onChange(listener))'
+  }),
+  listen: multiaddrList,
+  announce: multiaddrList,
+  peers: multiaddrList,
+  relays: multiaddrList,
+  relayCredential: fn('{ scheme, credential } or undefined'),
+  members: fn('device ids'),
+  peerBook: orUndefined(v => v !== null && typeof (v as Partial<PeerBook>).entries === 'function'
+    ? undefined
+    : 'must implement PeerBook (peers, entries, seen, succeeded, failed, forget)'),
+  mdnsServiceTag: unchecked,
+  connectionGater: unchecked,
+  logger: unchecked,
+  authorize: unchecked
+}
+
+/** Checks one element of a list option; returns the whole problem, naming the element and its list, or undefined. */
+type ElementCheck = (element: unknown) => string | undefined
+
+const isMultiaddr = (key: string): ElementCheck => a => {
+  try { multiaddr(a as string) } catch { return `${key}: ${JSON.stringify(a)} is not a multiaddr` }
+  return undefined
+}
+
+/** The elements of the list options, checked once the option is a list: one problem per bad element. */
+const ELEMENT_CHECKS: Partial<Record<keyof NodeConfig, ElementCheck>> = {
+  listen: isMultiaddr('listen'),
+  announce: isMultiaddr('announce'),
+  peers: isMultiaddr('peers'),
+  relays: a => {
+    try { parseRelayAddress(a as string) } catch (err) { return (err as Error).message }
+    return undefined
+  }
+}
+
+/** Throws one InvalidArgumentError listing every problem: unknown options first, then each option's, in the order of CHECKS. */
 export function checkNodeConfig (config: NodeConfig): void {
-  const problems: string[] = []
   const raw = config as unknown as Record<string, unknown>
-  for (const key of Object.keys(raw)) if (!KEYS.has(key) && raw[key] !== undefined) problems.push(`unknown option ${JSON.stringify(key)}`)
-  if (!(config.privateKey instanceof Uint8Array) || config.privateKey.byteLength !== PRIVATE_KEY_BYTES) {
-    problems.push(`privateKey must be ${PRIVATE_KEY_BYTES} bytes (seed then public key)`)
-  }
-  const store = config.store as Partial<SyncStore> | undefined
-  if (store == null || typeof store.versionVector !== 'function' || typeof store.opsSince !== 'function' || typeof store.applyRemote !== 'function') {
-    problems.push('store must implement SyncStore (deviceId, versionVector, opsSince, applyRemote)')
-  }
-  for (const key of NUMBER_KEYS) {
-    const v = raw[key]
-    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) problems.push(`${key} must be a non-negative number`)
-  }
-  for (const key of ['mdns', 'upnp', 'dcutr', 'gossip', 'start'] as const) {
-    if (raw[key] !== undefined && typeof raw[key] !== 'boolean') problems.push(`${key} must be true or false`)
-  }
-  if (config.groupId !== undefined && (typeof config.groupId !== 'string' || config.groupId.length === 0)) problems.push('groupId must be a non-empty string')
-  const membership = config.membership as Partial<NonNullable<NodeConfig['membership']>> | undefined
-  if (membership !== undefined && (membership === null || typeof membership.isMember !== 'function' || (membership.onChange !== undefined && typeof membership.onChange !== 'function'))) {
-    problems.push('membership must have isMember(peerId) (and optionally onChange(listener))')
-  }
-  for (const key of ['listen', 'announce', 'peers'] as const) {
-    const list = config[key]
-    if (list === undefined) continue
-    if (!Array.isArray(list)) { problems.push(`${key} must be a list of multiaddrs`); continue }
-    for (const a of list) {
-      try { multiaddr(a) } catch { problems.push(`${key}: ${JSON.stringify(a)} is not a multiaddr`) }
+  const problems: string[] = []
+  for (const key of Object.keys(raw)) if (!Object.hasOwn(CHECKS, key) && raw[key] !== undefined) problems.push(`unknown option ${JSON.stringify(key)}`)
+  for (const [key, check] of Object.entries(CHECKS) as Array<[keyof NodeConfig, Check]>) {
+    const value = raw[key]
+    const problem = check(value)
+    const element = ELEMENT_CHECKS[key]
+    if (problem !== undefined) problems.push(`${key} ${problem}`)
+    else if (element !== undefined && Array.isArray(value)) {
+      for (const a of value) {
+        const p = element(a)
+        if (p !== undefined) problems.push(p)
+      }
     }
   }
-  if (config.relays !== undefined) {
-    if (!Array.isArray(config.relays)) problems.push('relays must be a list of multiaddrs')
-    else for (const a of config.relays) { try { parseRelayAddress(a) } catch (err) { problems.push((err as Error).message) } }
-  }
-  if (config.relayCredential !== undefined && typeof config.relayCredential !== 'function') problems.push('relayCredential must be a function returning { scheme, credential } or undefined')
-  if (config.members !== undefined && typeof config.members !== 'function') problems.push('members must be a function returning device ids')
-  if (config.peerBook !== undefined && (config.peerBook === null || typeof config.peerBook.entries !== 'function')) problems.push('peerBook must implement PeerBook (peers, entries, seen, succeeded, failed, forget)')
   if (problems.length > 0) throw new InvalidArgumentError(`invalid node configuration:\n  - ${problems.join('\n  - ')}`)
 }

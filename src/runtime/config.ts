@@ -5,7 +5,9 @@
  * line) and the key, unknown keys rejected (a misspelt key must not silently
  * fall back to its default), and defaults from one table per binary.
  *
- * A check returns a problem (completing "<key> ...") or undefined.
+ * A check returns a problem (completing "<key> ...") or undefined. Options
+ * passed in code are checked the same way: `createNode`'s are a `Checks`
+ * table in src/net/config.ts, with that module's wording for unknown options.
  */
 import { readFileSync, statSync } from 'node:fs'
 import { LEVELS } from './log.js'
@@ -27,8 +29,16 @@ export const isInt = (min: number, max: number): Check => v =>
 export const isStringList = (max: number): Check => v =>
   Array.isArray(v) && v.every(s => typeof s === 'string' && s.length > 0 && s.length <= 512) && v.length <= max ? undefined : `must be a list of at most ${max} non-empty strings`
 
+export const isNonNegativeNumber: Check = v => typeof v === 'number' && Number.isFinite(v) && v >= 0 ? undefined : 'must be a non-negative number'
+
 /** `null`, or what `check` accepts. */
 export const orNull = (check: Check): Check => v => v === null ? undefined : check(v)
+
+/**
+ * Not given (`undefined`: the default applies), or what `check` accepts. For
+ * options passed in code, where an absent option is often an explicit `undefined`.
+ */
+export const orUndefined = (check: Check): Check => v => v === undefined ? undefined : check(v)
 
 export const isLogLevel: Check = v => typeof v === 'string' && (LEVELS as readonly string[]).includes(v) ? undefined : `must be one of ${LEVELS.join(', ')}`
 

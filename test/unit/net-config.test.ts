@@ -24,6 +24,17 @@ describe('node config', () => {
     expect(message).toContain('groupId must be a non-empty string')
   })
 
+  it('takes an option given as undefined as not given, except the two it needs', () => {
+    const unset = { mdns: undefined, listen: undefined, syncIntervalMs: undefined, membership: undefined }
+    expect(() => { checkNodeConfig({ ...base(), ...unset } as unknown as NodeConfig) }).not.toThrow()
+    expect(() => { checkNodeConfig({} as NodeConfig) }).toThrow('invalid node configuration:\n  - privateKey must be 64 bytes (seed then public key)\n  - store must implement SyncStore')
+  })
+
+  it('names each bad element of a list option', () => {
+    expect(() => { checkNodeConfig({ ...base(), announce: ['/ip4/127.0.0.1/tcp/1', 'a', 'b'] }) })
+      .toThrow('invalid node configuration:\n  - announce: "a" is not a multiaddr\n  - announce: "b" is not a multiaddr')
+  })
+
   it('checks the membership predicate and the stranger grace period', () => {
     expect(() => { checkNodeConfig({ ...base(), membership: { isMember: () => true, onChange: () => () => {} }, strangerGraceMs: 500 }) }).not.toThrow()
     expect(() => { checkNodeConfig({ ...base(), membership: {} as never }) }).toThrow(/membership must have isMember/)

@@ -9,7 +9,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { checkObject, isBool, isInt, isLogLevel, isStringList, loadJsonConfig, orNull, readJsonFile, type Checks } from '../../src/runtime/config.js'
+import {
+  checkObject, isBool, isInt, isLogLevel, isNonNegativeNumber, isStringList, loadJsonConfig, orNull, orUndefined, readJsonFile, type Checks
+} from '../../src/runtime/config.js'
 
 interface Example { port: number | null, verbose: boolean, names: string[], logLevel: string }
 const DEFAULTS: Readonly<Example> = Object.freeze({ port: null, verbose: false, names: [], logLevel: 'info' })
@@ -78,5 +80,9 @@ describe('runtime config', () => {
     expect(isStringList(3)(['a', ''])).toBe('must be a list of at most 3 non-empty strings')
     expect(isStringList(3)(['x'.repeat(513)])).toBeDefined()
     expect(['error', 'warn', 'info', 'debug'].map(isLogLevel)).toEqual([undefined, undefined, undefined, undefined])
+    expect([0, 1.5, 1e9].map(isNonNegativeNumber)).toEqual([undefined, undefined, undefined])
+    expect([-1, Number.NaN, Infinity, '5', null].map(isNonNegativeNumber).every(p => p === 'must be a non-negative number')).toBe(true)
+    expect([undefined, true].map(orUndefined(isBool))).toEqual([undefined, undefined])
+    expect([null, 'yes'].map(orUndefined(isBool))).toEqual(['must be true or false', 'must be true or false'])
   })
 })
