@@ -255,7 +255,9 @@ export class Announcer {
     if (!this.#started) return
     const { store, pubsub, log } = this.#init
     try {
-      const packed: PackedOps = ops.length > 0 ? await packOps(ops, { minCompressBytes: DEFAULT_ANNOUNCE_MIN_COMPRESS_BYTES }) : { compression: Compression.NONE, ops: new Uint8Array(0), count: 0, rawBytes: 0 }
+      const packed: PackedOps = ops.length > 0
+        ? await packOps(ops, { minCompressBytes: DEFAULT_ANNOUNCE_MIN_COMPRESS_BYTES })
+        : { compression: Compression.NONE, ops: new Uint8Array(0), count: 0, rawBytes: 0 }
       const data = Announce.encode({
         deviceId: parseDeviceId(store.deviceId),
         vector: vectorToWire(store.versionVector()),

@@ -254,7 +254,8 @@ export class GapTracker {
           const retry = this.#retry.get(origin)
           score += (holds ? 2 : 1) - (retry?.peerId === peer.peerId ? 1.5 : 0)
         }
-        if (origins.size > 0 && (best === undefined || score > best.score || (score === best.score && !peer.busy && best.peer.busy))) best = { peer, origins, score }
+        const better = best === undefined || score > best.score || (score === best.score && !peer.busy && best.peer.busy)
+        if (origins.size > 0 && better) best = { peer, origins, score }
       }
       if (best === undefined) return
       idle.splice(idle.indexOf(best.peer), 1)

@@ -51,7 +51,10 @@ export interface PeerSyncState {
    * Cleared by the next clean session or matching announcement.
    */
   readonly versionMismatch?: { readonly via: 'sync' | 'gossip', readonly message: string, readonly at: number }
-  /** Announced ops via this peer that were not applied from the announcement (they arrived ahead of what we held and the hold expired, or it was full): pulled by a session instead. */
+  /**
+   * Announced ops via this peer that were not applied from the announcement (they arrived ahead of what we
+   * held and the hold expired, or it was full): pulled by a session instead.
+   */
   readonly opsDeferred: number
 }
 
@@ -134,7 +137,10 @@ export class PeerStates {
     let s = this.#peers.get(peerId)
     if (s === undefined) {
       if (this.#peers.size >= this.#max) this.#evict()
-      s = { peerId, connected: false, limited: false, sessionActive: false, sessions: 0, opsSent: 0, opsReceived: 0, opsApplied: 0, bytesSent: 0, bytesReceived: 0, opsDeferred: 0, theirVector: {}, theirSchemas: {}, theyAreAheadBy: 0 }
+      s = {
+        peerId, connected: false, limited: false, sessionActive: false, sessions: 0, opsSent: 0, opsReceived: 0, opsApplied: 0,
+        bytesSent: 0, bytesReceived: 0, opsDeferred: 0, theirVector: {}, theirSchemas: {}, theyAreAheadBy: 0
+      }
       this.#peers.set(peerId, s)
     }
     return s

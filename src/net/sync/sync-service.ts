@@ -481,7 +481,9 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
         else this.#inbound.set(key, n)
         entry.endedAt = performance.now()
         // Kept for a crossed `syncWith` that ends after it; one per peer, and none older than a minute.
-        for (const [peer, r] of this.#inboundRuns) if (r.endedAt !== undefined && entry.endedAt - r.endedAt > INBOUND_RUN_KEEP_MS) this.#inboundRuns.delete(peer)
+        for (const [peer, r] of this.#inboundRuns) {
+          if (r.endedAt !== undefined && entry.endedAt - r.endedAt > INBOUND_RUN_KEEP_MS) this.#inboundRuns.delete(peer)
+        }
       })
   }
 
@@ -582,7 +584,10 @@ interface InboundRun { readonly result: Promise<SessionResult>, endedAt?: number
 const INBOUND_RUN_KEEP_MS = 60_000
 
 function failed (initiator: boolean, error: SyncProtocolError): SessionResult {
-  return { initiator, ok: false, complete: false, error, rejections: [], bytesSent: 0, bytesReceived: 0, pagesSent: 0, opsSent: 0, pagesReceived: 0, opsReceived: 0, applied: 0, duplicates: 0, rejected: 0, fragmentsSent: 0, fragmentsReceived: 0 }
+  return {
+    initiator, ok: false, complete: false, error, rejections: [], bytesSent: 0, bytesReceived: 0, pagesSent: 0, opsSent: 0,
+    pagesReceived: 0, opsReceived: 0, applied: 0, duplicates: 0, rejected: 0, fragmentsSent: 0, fragmentsReceived: 0
+  }
 }
 
 export function weftSync (init: SyncServiceInit): (components: SyncServiceComponents) => SyncService {
