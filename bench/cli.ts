@@ -21,7 +21,7 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { median, percentile, row, tempDir } from './util.js'
 
-const DAEMON_CLI = resolve(import.meta.dirname, '../src/bin/weft.js')
+const DAEMON_CLI = resolve(import.meta.dirname, '../src/bin/weft.cjs')
 const DAEMON_START_TIMEOUT_MS = 60_000
 const CALL_TIMEOUT_MS = 30_000
 

@@ -50,7 +50,7 @@ if (reason !== null) {
   }
 }
 
-const daemon = spawn(process.execPath, [join(ROOT, 'dist/src/bin/weft.js'), 'start', ...process.argv.slice(2)], {
+const daemon = spawn(process.execPath, [join(ROOT, 'dist/src/bin/weft.cjs'), 'start', ...process.argv.slice(2)], {
   stdio: ['ignore', 'inherit', 'inherit'],
   detached: true
 })
