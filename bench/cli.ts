@@ -11,7 +11,7 @@
  * with the bare start measured in the same run.
  *
  * Run: `npm run bench:cli [-- --runs 20] [--cli PATH]`; `--cli` times another
- * build of the CLI (another checkout's dist/src/bin/weft.js) against this
+ * build of the CLI (another checkout's dist/src/bin/weft.cjs) against this
  * build's daemon, to compare two versions in the same minutes. Target: `get`
  * and `put` median under 150 ms on an idle machine.
  */
