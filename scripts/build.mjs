@@ -90,8 +90,8 @@ export async function bundleCli (root = ROOT) {
   let rolldown
   try {
     ({ rolldown } = await import('rolldown'))
-  } catch {
-    throw new Error('cannot bundle the CLI: rolldown is not installed (run npm install first)')
+  } catch (err) {
+    throw new Error(`cannot bundle the CLI: rolldown does not load (${err.message}); run npm install first`)
   }
   const daemonEntry = /(?:^|\/)daemon\/main\.js$/
   const bundle = await rolldown({ input: join(root, CLI_ENTRY), platform: 'node', external: [daemonEntry, /^node:/] })
