@@ -10,10 +10,11 @@
  * the three under the same load, so the CLI's own share is the difference
  * with the bare start measured in the same run.
  *
- * Run: `npm run bench:cli [-- --runs 20] [--cli PATH]`; `--cli` times another
- * build of the CLI (another checkout's dist/src/bin/weft.js) against this
- * build's daemon, to compare two versions in the same minutes. Target: `get`
- * and `put` median under 150 ms on an idle machine.
+ * Run: `npm run bench:cli [-- --runs 20] [--cli PATH]`; `--cli` adds another
+ * build of the CLI (another checkout's `weft` binary) to each round, against
+ * this build's daemon, and reports the difference per round (this build
+ * minus the other, its median): two versions compared under the same load.
+ * Target: `get` and `put` median under 150 ms on an idle machine.
  */
 import '../src/polyfill.js'
 import { spawn } from 'node:child_process'
@@ -21,12 +22,12 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { median, percentile, row, tempDir } from './util.js'
 
-const DAEMON_CLI = resolve(import.meta.dirname, '../src/bin/weft.js')
+const CLI = resolve(import.meta.dirname, '../src/bin/weft.cjs')
 const DAEMON_START_TIMEOUT_MS = 60_000
 const CALL_TIMEOUT_MS = 30_000
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '20' }, cli: { type: 'string' } } })
-const CLI = values.cli === undefined ? DAEMON_CLI : resolve(values.cli)
+const OTHER_CLI = values.cli === undefined ? undefined : resolve(values.cli)
 const runs = Number(values.runs)
 if (!Number.isSafeInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got ${JSON.stringify(values.runs)}`)
 
@@ -58,7 +59,7 @@ async function timed (args: string[]): Promise<number> {
 }
 
 const { dir, cleanup } = tempDir('cli')
-const daemon = spawn(process.execPath, [DAEMON_CLI, 'start', '--data-dir', dir, '--no-mdns', '--no-upnp', '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'warn'], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] })
+const daemon = spawn(process.execPath, [CLI, 'start', '--data-dir', dir, '--no-mdns', '--no-upnp', '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'warn'], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] })
 const exited = new Promise<void>(res => daemon.on('exit', () => res()))
 try {
   await new Promise<void>((res, rej) => {
@@ -72,22 +73,35 @@ try {
     })
     void exited.then(() => { clearTimeout(timer); rej(new Error(`the daemon exited before it was ready: ${err}`)) })
   })
-  const cli = (...a: string[]): string[] => [CLI, ...a, '--data-dir', dir]
-  await timed(cli('put', 'notes', 'n1', 'title=warm-up'))
+  const builds = OTHER_CLI === undefined ? [CLI] : [CLI, OTHER_CLI]
+  for (const b of builds) await timed([b, 'put', 'notes', 'n1', 'title=warm-up', '--data-dir', dir])
   const bare: number[] = []
-  const get: number[] = []
-  const put: number[] = []
+  const get = builds.map((): number[] => [])
+  const put = builds.map((): number[] => [])
   for (let i = 0; i < runs; i++) {
     bare.push(await timed(['-e', '']))
-    get.push(await timed(cli('get', 'notes', 'n1')))
-    put.push(await timed(cli('put', 'notes', 'n1', `title=run-${i}`)))
+    // Alternate which build goes first, so neither always runs in the other's wake.
+    const order = i % 2 === 0 ? [...builds.entries()] : [...builds.entries()].reverse()
+    for (const [j, b] of order) {
+      get[j]!.push(await timed([b, 'get', 'notes', 'n1', '--data-dir', dir]))
+      put[j]!.push(await timed([b, 'put', 'notes', 'n1', `title=run-${i}`, '--data-dir', dir]))
+    }
   }
-  const show = (xs: number[]): string => `median ${median(xs).toFixed(0)} ms, p90 ${percentile(xs, 90).toFixed(0)} ms (min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)})`
-  process.stdout.write(`CLI call, process start to exit (${runs} runs each, interleaved; ${CLI})\n`)
+  const show = (xs: number[]): string => `median ${median(xs).toFixed(1)} ms, p90 ${percentile(xs, 90).toFixed(0)} ms (min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)})`
+  process.stdout.write(`CLI call, process start to exit (${runs} runs each, interleaved)\n`)
   row('node -e \'\' (bare Node start, same run)', show(bare))
-  row('weft get notes n1', show(get))
-  row('weft put notes n1 title=…', show(put))
-  row('get minus bare Node (medians)', `${(median(get) - median(bare)).toFixed(0)} ms`)
+  for (const [j, b] of builds.entries()) {
+    const name = j === 0 ? '' : ' (other build)'
+    if (builds.length > 1) process.stdout.write(`  ${b}\n`)
+    row(`weft get notes n1${name}`, show(get[j]!))
+    row(`weft put notes n1 title=…${name}`, show(put[j]!))
+    row(`get minus bare Node (medians)${name}`, `${(median(get[j]!) - median(bare)).toFixed(1)} ms`)
+  }
+  if (builds.length > 1) {
+    const paired = (xs: number[][]): string => `${median(xs[0]!.map((x, i) => x - xs[1]![i]!)).toFixed(1)} ms`
+    row('get: this build minus the other (paired, median)', paired(get))
+    row('put: this build minus the other (paired, median)', paired(put))
+  }
 } finally {
   daemon.kill('SIGTERM')
   await exited

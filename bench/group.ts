@@ -38,7 +38,7 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fmt, percentile, tempDir } from './util.js'
 
-const CLI = resolve(import.meta.dirname, '../src/bin/weft.js')
+const CLI = resolve(import.meta.dirname, '../src/bin/weft.cjs')
 const BASE_PORT = 42_100
 const CLK_TCK = 100
 

@@ -12,7 +12,7 @@ import { ADDR, createTopology, PUBLIC_PREFIX, type NatOptions, type Role, type T
 const ROOT = resolve(import.meta.dirname, '../..')
 export const BIN = {
   relay: join(ROOT, 'dist/relay/main.js'),
-  weft: join(ROOT, 'dist/src/bin/weft.js'),
+  weft: join(ROOT, 'dist/src/bin/weft.cjs'),
   probe: join(ROOT, 'dist/lab/probe.js'),
   stockRelay: join(ROOT, 'dist/lab/stock-relay.js')
 }

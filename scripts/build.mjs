@@ -14,20 +14,31 @@
  * record of node_modules (rewritten on every install, so a dependency upgrade
  * rebuilds too). A deleted file changes its folder's time, so it counts.
  *
+ * After tsc, the `weft` binary users run is bundled from tsc's output (see
+ * bundleCli); the stamp waits for the bundle too.
+ *
  *   node scripts/build.mjs [--force]
  */
 import { spawn } from 'node:child_process'
-import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 export const ROOT = dirname(dirname(fileURLToPath(import.meta.url)))
 const STAMP = 'dist/.build-stamp'
-/** What tsc reads (tsconfig.json's `include`, the config, the installed dependencies). */
-const INPUTS = ['src', 'relay', 'bench', 'test', 'lab', 'tsconfig.json', 'package.json', 'node_modules/.package-lock.json']
-/** What must exist after a build: the two binaries. */
-const OUTPUTS = ['dist/src/bin/weft.js', 'dist/relay/main.js']
+/** The `weft` binary as tsc builds it (an ES module), which the bundle starts from. */
+const CLI_ENTRY = 'dist/src/bin/weft.js'
+/** The `weft` binary users run (package.json `bin`): the CLI bundled into one CommonJS file. */
+export const CLI_BUNDLE = 'dist/src/bin/weft.cjs'
+/**
+ * What the build reads: what tsc reads (tsconfig.json's `include`, the
+ * config, the installed dependencies) and this script, which decides how the
+ * CLI is bundled.
+ */
+const INPUTS = ['src', 'relay', 'bench', 'test', 'lab', 'tsconfig.json', 'package.json', 'node_modules/.package-lock.json', 'scripts/build.mjs']
+/** What must exist after a build: the binaries, and tsc's form of weft's that the bundle is made from. */
+const OUTPUTS = [CLI_ENTRY, CLI_BUNDLE, 'dist/relay/main.js']
 
 /** The newest modification under `path` (the path itself included), or null when it does not exist. */
 function newest (path) {
@@ -59,8 +70,54 @@ export function staleReason (root = ROOT) {
 }
 
 /**
- * Starts tsc over the whole project; `done` resolves with its exit code
- * (null when a signal ended it). The stamp moves into place only on success.
+ * Bundles the `weft` binary from tsc's output into CLI_BUNDLE: the binary,
+ * the CLI and the control API client, the light path of every command, in
+ * one CommonJS file. A `weft get` is mostly Node's own start plus loading
+ * the CLI, and Node 20 loads one CommonJS file faster than a tree of a dozen
+ * ES modules, which go through its ES module loader (`npm run bench:cli`).
+ *
+ * The daemon's entry point (src/daemon/main.ts, with libp2p and
+ * better-sqlite3 behind it) stays out: the bundle loads tsc's ES module of it
+ * with `import()`, relative to its own path, only for the commands that host
+ * the daemon or open its data dir. The modules the CLI loads lazily
+ * (`weft init`, `weft service`) go in the bundle, still evaluated only when
+ * those commands run. The bundle may import nothing but Node's built-ins and
+ * that entry point, and contain nothing from node_modules: the build fails
+ * otherwise, so a package the CLI starts to import cannot slow every call
+ * unnoticed.
+ */
+export async function bundleCli (root = ROOT) {
+  let rolldown
+  try {
+    ({ rolldown } = await import('rolldown'))
+  } catch (err) {
+    throw new Error(`cannot bundle the CLI: rolldown does not load (${err.message}); run npm install first`)
+  }
+  const daemonEntry = /(?:^|\/)daemon\/main\.js$/
+  const bundle = await rolldown({ input: join(root, CLI_ENTRY), platform: 'node', external: [daemonEntry, /^node:/] })
+  try {
+    const { output } = await bundle.generate({ format: 'cjs', codeSplitting: false })
+    const [chunk, ...more] = output
+    if (chunk?.type !== 'chunk' || more.length > 0) throw new Error(`bundling the CLI gave ${output.length} files, expected one`)
+    const foreign = chunk.moduleIds.filter(id => !id.startsWith('\0') && (!id.startsWith(join(root, 'dist/src') + '/') || id.includes('/node_modules/')))
+    if (foreign.length > 0) throw new Error(`the CLI bundle would contain modules from outside dist/src: ${foreign.join(', ')}`)
+    // The modules imported lazily are in the chunk itself, which lists itself among its dynamic imports.
+    const imports = [...chunk.imports, ...chunk.dynamicImports].filter(i => i !== chunk.fileName && !i.startsWith('node:') && !daemonEntry.test(i))
+    if (imports.length > 0) throw new Error(`the CLI bundle would import ${imports.join(', ')}: it may import only node: built-ins and the daemon's entry point`)
+    // Written aside and renamed: a `weft` running meanwhile never reads half a file.
+    const file = join(root, CLI_BUNDLE)
+    writeFileSync(`${file}.next`, chunk.code)
+    chmodSync(`${file}.next`, 0o755)
+    renameSync(`${file}.next`, file)
+  } finally {
+    await bundle.close()
+  }
+}
+
+/**
+ * Starts tsc over the whole project, then bundles the CLI; `done` resolves
+ * with tsc's exit code (null when a signal ended it), or 1 when the bundle
+ * failed. The stamp moves into place only when both succeeded.
  */
 export function startBuild () {
   let tsc
@@ -76,8 +133,14 @@ export function startBuild () {
   const done = new Promise((resolve, reject) => {
     child.on('error', reject)
     child.on('exit', code => {
-      if (code === 0) renameSync(`${stamp}.next`, stamp)
-      resolve(code)
+      if (code !== 0) { resolve(code); return }
+      bundleCli().then(() => {
+        renameSync(`${stamp}.next`, stamp)
+        resolve(0)
+      }, err => {
+        process.stderr.write(`build: ${err.message}\n`)
+        resolve(1)
+      })
     })
   })
   return { child, done }

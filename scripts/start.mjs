@@ -45,12 +45,12 @@ if (reason !== null) {
   const code = await build.done
   if (stopped !== null) process.exit(128 + SIGNAL_NUMBERS[stopped])
   if (code !== 0) {
-    process.stderr.write(`weft: the build failed (tsc exited with ${code ?? 'a signal'}); not starting\n`)
+    process.stderr.write(`weft: the build failed (${code === null ? 'tsc was stopped by a signal' : `exit code ${code}`}); not starting\n`)
     process.exit(code ?? 1)
   }
 }
 
-const daemon = spawn(process.execPath, [join(ROOT, 'dist/src/bin/weft.js'), 'start', ...process.argv.slice(2)], {
+const daemon = spawn(process.execPath, [join(ROOT, 'dist/src/bin/weft.cjs'), 'start', ...process.argv.slice(2)], {
   stdio: ['ignore', 'inherit', 'inherit'],
   detached: true
 })

@@ -19,7 +19,7 @@ import { resolvePaths, type Paths } from '../daemon/paths.js'
 import { stdoutGone, writeLine } from '../runtime/process.js'
 import { parseCommandLine, type Options, type Values } from './args.js'
 import { ApiError, call, DaemonUnavailableError } from './client.js'
-import type { LoadDaemonEntry } from './daemon-entry.js'
+import { adoptErrors, type LoadDaemonEntry } from './daemon-entry.js'
 import { printTable, parseFieldArgs, parseValueArg } from './format.js'
 import { waitForInitialSync, withProgress } from './progress.js'
 import { queryCommands } from './query.js'
@@ -353,7 +353,7 @@ export async function main (argv: string[], daemonEntry: LoadDaemonEntry): Promi
       if (parsed.positionals[i] === '') throw new InvalidArgumentError(`the ${what} is empty (${what} names must be non-empty)\nusage: ${cmd.usage}`)
     })
     const paths = resolvePaths({ dataDir: parsed.values['data-dir'] as string | undefined, configFile: parsed.values.config as string | undefined })
-    const code = await cmd.run({ paths, json: parsed.values.json === true, values: parsed.values as Ctx['values'], args: parsed.positionals, daemonEntry })
+    const code = await cmd.run({ paths, json: parsed.values.json === true, values: parsed.values as Ctx['values'], args: parsed.positionals, daemonEntry: adoptErrors(daemonEntry) })
     return typeof code === 'number' ? code : EXIT.ok
   } catch (err) {
     const code = exitCodeFor(err)

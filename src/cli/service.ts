@@ -53,9 +53,15 @@ export interface ServiceUnit {
   next: string
 }
 
-/** The `weft` binary of this installation (src/bin/weft.ts, built next to this file's folder). */
+/**
+ * The `weft` binary of this installation: the bundle dist/src/bin/weft.cjs
+ * (scripts/build.mjs). This module runs inside that bundle (then
+ * `import.meta.url` is the bundle's own path) or as tsc's dist/src/cli/
+ * service.js (tests); bin/ and cli/ are siblings, so `../bin/` from either
+ * is dist/src/bin/.
+ */
 function cliPath (): string {
-  return resolve(dirname(fileURLToPath(import.meta.url)), '../bin/weft.js')
+  return resolve(dirname(fileURLToPath(import.meta.url)), '../bin/weft.cjs')
 }
 
 function userUnitPath (env: NodeJS.ProcessEnv): string {

@@ -10,7 +10,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { removeDir, runCli, tempDataDir } from '../helpers/daemon.js'
+import { CLI, removeDir, runCli, tempDataDir } from '../helpers/daemon.js'
 
 const cleanup: Array<() => Promise<void> | void> = []
 afterEach(async () => { for (const f of cleanup.splice(0).reverse()) await f() })
@@ -41,6 +41,8 @@ describe('weft service install', () => {
     const text = readFileSync(unitFile, 'utf8')
     const [execStart] = unitValues(text, 'ExecStart')
     const args = systemdArgs(execStart!)
+    // The binary users run, found from inside the bundle (its import.meta.url is the bundle's path).
+    expect(args.slice(0, 2)).toEqual([process.execPath, CLI])
     // Before: --data-dir was always passed, which moves the config file to
     // <data dir>/config.json; the user's settings were silently dropped.
     expect(args.slice(2)).toEqual(['start'])
@@ -135,7 +137,7 @@ describe('weft service install', () => {
   it('--system refuses to write without root and says how', async () => {
     if (process.getuid?.() === 0) {
       // As root this would write /etc/systemd/system: check the message with a user that cannot.
-      const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, join(import.meta.dirname, '../../dist/src/bin/weft.js'), 'service', 'install', '--system'], { encoding: 'utf8', cwd: '/' })
+      const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, CLI, 'service', 'install', '--system'], { encoding: 'utf8', cwd: '/' })
       if (r.error !== undefined || /cannot (open|access)|Permission denied.*main\.js|Cannot find module/.test(r.stderr)) {
         console.log('service install --system as nobody: skipped (runuser unavailable, or nobody cannot read this checkout)')
         return

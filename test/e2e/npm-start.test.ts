@@ -80,9 +80,9 @@ async function npmStart (dataDir: string): Promise<NpmStart> {
     npm.stdout!.on('data', () => { if (output.includes('weft: running as')) resolve() })
     void exited.then(code => reject(new Error(`npm start exited (${code}) before the daemon ran:\n${output}`)))
   })
-  // npm -> node scripts/start.mjs (the shell exec'd into it) -> node dist/src/bin/weft.js start
+  // npm -> node scripts/start.mjs (the shell exec'd into it) -> node dist/src/bin/weft.cjs start
   const daemon = descendants(npm.pid!).find(pid => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('start') &&
-    readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('dist/src/bin/weft.js'))
+    readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('dist/src/bin/weft.cjs'))
   if (daemon === undefined) throw new Error(`no daemon process under npm:\n${output}`)
   return { npm, output: () => output, exited, daemonPid: daemon }
 }

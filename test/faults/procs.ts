@@ -14,7 +14,7 @@ import { resolvePaths } from '../../src/daemon/paths.js'
 import { childEnv } from '../helpers/daemon.js'
 
 /** The built CLI: this suite runs compiled, from dist/test/faults. */
-export const CLI = resolve(import.meta.dirname, '../../src/bin/weft.js')
+export const CLI = resolve(import.meta.dirname, '../../src/bin/weft.cjs')
 
 /** Where weft's tests listen: loopback only; mDNS and UPnP off. */
 export const NET_ARGS = ['--no-mdns', '--no-upnp', '--listen', '/ip4/127.0.0.1/tcp/0']

@@ -1,7 +1,8 @@
 /**
- * Real daemon and CLI processes for end-to-end tests: the built CLI
- * (`dist/src/bin/weft.js`, which `npm test` builds first) started in temp
- * data dirs. mDNS and UPnP are off and libp2p listens on 127.0.0.1 only.
+ * Real daemon and CLI processes for end-to-end tests: the `weft` binary
+ * users run (the bundle `dist/src/bin/weft.cjs`, which `npm test` builds
+ * first) started in temp data dirs. mDNS and UPnP are off and libp2p listens
+ * on 127.0.0.1 only.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -9,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { call } from '../../src/cli/client.js'
 
-export const CLI = resolve(import.meta.dirname, '../../dist/src/bin/weft.js')
+export const CLI = resolve(import.meta.dirname, '../../dist/src/bin/weft.cjs')
 
 export interface CliResult { code: number, stdout: string, stderr: string }
 

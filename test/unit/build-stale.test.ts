@@ -24,9 +24,10 @@ function age (path: string, at: Date): void { utimesSync(join(root, path), at, a
 
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), 'weft-build-stale-'))
-  for (const f of ['src/cli/main.ts', 'relay/main.ts', 'test/unit/a.test.ts', 'bench/main.ts', 'tsconfig.json', 'package.json', 'node_modules/.package-lock.json']) file(f, BEFORE)
-  for (const d of ['src/cli', 'src', 'relay', 'test/unit', 'test', 'bench', 'node_modules']) age(d, BEFORE)
+  for (const f of ['src/cli/main.ts', 'relay/main.ts', 'test/unit/a.test.ts', 'bench/main.ts', 'tsconfig.json', 'package.json', 'node_modules/.package-lock.json', 'scripts/build.mjs']) file(f, BEFORE)
+  for (const d of ['src/cli', 'src', 'relay', 'test/unit', 'test', 'bench', 'node_modules', 'scripts']) age(d, BEFORE)
   file('dist/src/bin/weft.js', T0)
+  file('dist/src/bin/weft.cjs', T0)
   file('dist/relay/main.js', T0)
   file('dist/.build-stamp', T0)
 })
@@ -37,8 +38,8 @@ describe('staleReason', () => {
     expect(staleReason(root)).toBeNull()
   })
 
-  it('names the changed file: a source, a test, the config, a reinstall', () => {
-    for (const f of ['src/cli/main.ts', 'test/unit/a.test.ts', 'tsconfig.json', 'node_modules/.package-lock.json']) {
+  it('names the changed file: a source, a test, the config, a reinstall, the build script (it decides the CLI bundle)', () => {
+    for (const f of ['src/cli/main.ts', 'test/unit/a.test.ts', 'tsconfig.json', 'node_modules/.package-lock.json', 'scripts/build.mjs']) {
       utimesSync(join(root, f), AFTER, AFTER)
       expect(staleReason(root)).toBe(`${f} changed`)
       utimesSync(join(root, f), BEFORE, BEFORE)
@@ -61,5 +62,9 @@ describe('staleReason', () => {
     file('dist/.build-stamp', T0)
     unlinkSync(join(root, 'dist/relay/main.js'))
     expect(staleReason(root)).toBe('dist/relay/main.js is missing')
+    file('dist/relay/main.js', T0)
+    // tsc's output is there but the bundle users run is not (deleted, or the bundling failed).
+    unlinkSync(join(root, 'dist/src/bin/weft.cjs'))
+    expect(staleReason(root)).toBe('dist/src/bin/weft.cjs is missing')
   })
 })
