@@ -12,6 +12,9 @@
  * - A write after a quiet spell leaves after `delayMs`, not after
  *   `minIntervalMs` (with an interval of a minute, it still arrives at once);
  *   writes right after it wait for the interval.
+ * - Writes that come faster than the interval (several gathered in one
+ *   announcement) stretch it to the busy interval; writes that come one per
+ *   announcement keep the normal one.
  *
  * No timing is asserted: counts are bounded by the time the burst took, which
  * only loosens the bound on a slow machine.
@@ -179,5 +182,53 @@ describe('announcer pacing over real gossipsub', () => {
     }
     // One announcement per write, each with just that write.
     expect(reader.received.map(a => a.ops.length)).toEqual([1, 1, 1])
+  })
+
+  it('writes that come faster than the interval stretch it to the busy interval', async () => {
+    // Normal pacing 10 ms; busy pacing 300 ms per recipient (one reader here).
+    const busyMs = 300
+    const writer = await side({ minIntervalMs: 10, intervalPerRecipientMs: 10, maxIntervalMs: 10, busyIntervalPerRecipientMs: busyMs, busyMaxIntervalMs: 1_000 })
+    const reader = await side()
+    await pair(writer, reader)
+
+    const writes = 200
+    const started = performance.now()
+    for (let i = 0; i < writes; i++) {
+      writer.replica.put('notes', `n${i}`, { v: i })
+      if (i % 2 === 1) await tick(5)
+    }
+    const burstMs = performance.now() - started
+    await waitFor(() => reader.replica.versionVector().get(writer.replica.deviceId) === writes, 'every write on the reader')
+    expect(opsIn(reader.received)).toBe(writes)
+    // Once one announcement gathered two writes, each next one waits the busy interval: at most one per 300 ms
+    // after the first two (which leave at the 10 ms pacing), one more for the last and one for timer rounding.
+    expect(reader.received.length).toBeLessThanOrEqual(burstMs / busyMs + 4)
+    expect(reader.replica.digest()).toBe(writer.replica.digest())
+  })
+
+  it('writes one per announcement keep the normal interval; two gathered in one make the next wait for the busy one', async () => {
+    // A busy interval of a minute: anything that waits for it does not arrive during this test.
+    const minIntervalMs = 50
+    const writer = await side({ minIntervalMs, busyIntervalPerRecipientMs: 60_000, busyMaxIntervalMs: 60_000 })
+    const reader = await side()
+    await pair(writer, reader)
+    for (let round = 1; round <= 3; round++) {
+      writer.replica.put('notes', `round-${round}`, { v: round })
+      await waitFor(() => reader.received.length === round, `round ${round}`, 10_000)
+      await tick(minIntervalMs + 50)
+    }
+    expect(reader.received.map(a => a.ops.length)).toEqual([1, 1, 1])
+
+    // Two writes in one transaction's time: gathered into one announcement, which makes the writer busy ...
+    writer.replica.put('notes', 'pair-1', { v: 1 })
+    writer.replica.put('notes', 'pair-2', { v: 2 })
+    await waitFor(() => reader.received.length === 4, 'the pair', 10_000)
+    expect(reader.received[3]!.ops).toHaveLength(2)
+    // ... so the next write waits for the busy interval (a minute), not the normal 50 ms.
+    await tick(minIntervalMs + 50)
+    writer.replica.put('notes', 'after', { v: 3 })
+    await tick(1_000)
+    expect(reader.received).toHaveLength(4)
+    expect(reader.replica.get('notes', 'after')).toBeUndefined()
   })
 })

@@ -19,7 +19,9 @@
  * announcements leave at most every DEFAULT_ANNOUNCE_MIN_INTERVAL_MS, and less
  * often the more members they reach (`announceInterval`), since each message
  * costs every receiver a signature check, a transaction and the libp2p
- * stack's work per message whatever it carries. The pending list is
+ * stack's work per message whatever it carries. When writes come faster than
+ * that (an announcement gathered several), the interval stretches further
+ * (the busy interval), until they come one per announcement again. The pending list is
  * bounded: a write that would take it past the inline limit sends it at once,
  * and a write larger than the limit goes out as our vector alone (receivers
  * then pull), so a bulk import never piles up here. A node that pulled ops
@@ -45,7 +47,7 @@ import { Announce, Compression } from '../../protocol/pb/sync.js'
 import type { SyncStore, VersionVector } from '../../protocol/port.js'
 import { vectorFromWire, vectorToWire } from '../../protocol/vector.js'
 import {
-  ANNOUNCE_TOPIC_DOMAIN, ANNOUNCE_TOPIC_PREFIX, ANNOUNCE_TOPIC_TAG_BYTES, DEFAULT_ANNOUNCE_DELAY_MS, DEFAULT_ANNOUNCE_MAX_INFLATED_BYTES,
+  ANNOUNCE_BUSY_MIN_WRITES, ANNOUNCE_TOPIC_DOMAIN, DEFAULT_ANNOUNCE_BUSY_INTERVAL_PER_RECIPIENT_MS, DEFAULT_ANNOUNCE_BUSY_MAX_INTERVAL_MS, ANNOUNCE_TOPIC_PREFIX, ANNOUNCE_TOPIC_TAG_BYTES, DEFAULT_ANNOUNCE_DELAY_MS, DEFAULT_ANNOUNCE_MAX_INFLATED_BYTES,
   DEFAULT_ANNOUNCE_INTERVAL_PER_RECIPIENT_MS, DEFAULT_ANNOUNCE_MAX_INTERVAL_MS, DEFAULT_ANNOUNCE_MIN_INTERVAL_MS, DEFAULT_ANNOUNCE_MAX_OPS_BYTES,
   DEFAULT_ANNOUNCE_MIN_COMPRESS_BYTES, DEFAULT_VECTOR_ANNOUNCE_DELAY_MS
 } from '../constants.js'
@@ -90,6 +92,13 @@ export interface AnnouncerInit {
   intervalPerRecipientMs?: number
   /** ... up to this. @default DEFAULT_ANNOUNCE_MAX_INTERVAL_MS (200 ms), or minIntervalMs when that is longer */
   maxIntervalMs?: number
+  /**
+   * While busy (the last announcement gathered ANNOUNCE_BUSY_MIN_WRITES writes or more), the interval
+   * grows by this per recipient instead. @default DEFAULT_ANNOUNCE_BUSY_INTERVAL_PER_RECIPIENT_MS (60 ms)
+   */
+  busyIntervalPerRecipientMs?: number
+  /** ... up to this. @default DEFAULT_ANNOUNCE_BUSY_MAX_INTERVAL_MS (500 ms), or minIntervalMs when that is longer */
+  busyMaxIntervalMs?: number
   /** @default DEFAULT_VECTOR_ANNOUNCE_DELAY_MS (500 ms) */
   vectorDelayMs?: number
   /** @default DEFAULT_ANNOUNCE_MAX_OPS_BYTES (16 KiB) */
@@ -146,8 +155,12 @@ export class Announcer {
   readonly #init: AnnouncerInit
   readonly #delayMs: number
   readonly #interval: AnnounceInterval
+  readonly #busyInterval: AnnounceInterval
   /** Peers the last announcement reached (sets the interval). */
   #lastRecipients = 0
+  /** Writes (announce calls) gathered for the pending announcement, and for the last one (busy or not). */
+  #pendingWrites = 0
+  #lastWrites = 0
   readonly #vectorDelayMs: number
   readonly #maxOpsBytes: number
   #pending: EncodedOp[] = []
@@ -168,6 +181,11 @@ export class Announcer {
       minMs: init.minIntervalMs ?? DEFAULT_ANNOUNCE_MIN_INTERVAL_MS,
       perRecipientMs: init.intervalPerRecipientMs ?? DEFAULT_ANNOUNCE_INTERVAL_PER_RECIPIENT_MS,
       maxMs: init.maxIntervalMs ?? DEFAULT_ANNOUNCE_MAX_INTERVAL_MS
+    }
+    this.#busyInterval = {
+      minMs: this.#interval.minMs,
+      perRecipientMs: init.busyIntervalPerRecipientMs ?? DEFAULT_ANNOUNCE_BUSY_INTERVAL_PER_RECIPIENT_MS,
+      maxMs: init.busyMaxIntervalMs ?? DEFAULT_ANNOUNCE_BUSY_MAX_INTERVAL_MS
     }
     this.#vectorDelayMs = init.vectorDelayMs ?? DEFAULT_VECTOR_ANNOUNCE_DELAY_MS
     this.#maxOpsBytes = init.maxOpsBytes ?? DEFAULT_ANNOUNCE_MAX_OPS_BYTES
@@ -194,9 +212,11 @@ export class Announcer {
   }
 
   /**
-   * Queues local ops for the next announcement: a few ms from now, or, while
-   * writes keep coming, once the interval has passed since the last one
-   * (`announceInterval`: 100 ms, up to 200 ms in larger groups).
+   * Queues local ops (one write) for the next announcement: a few ms from
+   * now, or, while writes keep coming, once the interval has passed since
+   * the last one (`announceInterval`: 100 ms, up to 200 ms in larger groups;
+   * up to 500 ms while busy, that is when the last announcement gathered
+   * ANNOUNCE_BUSY_MIN_WRITES writes or more).
    * Ops that would take the pending list past the inline limit send what is
    * pending at once and start a new list; a single write larger than the
    * limit is announced by our vector alone (receivers pull it).
@@ -205,6 +225,7 @@ export class Announcer {
     if (!this.#started) return
     const bytes = encodedOpsBytes(ops)
     if (!this.#overflow && this.#pending.length > 0 && this.#pendingBytes + bytes > this.#maxOpsBytes) this.#flushNow()
+    this.#pendingWrites++
     if (!this.#overflow) {
       this.#pendingBytes += bytes
       if (this.#pendingBytes > this.#maxOpsBytes) {
@@ -216,12 +237,19 @@ export class Announcer {
     }
     if (this.#timer === undefined) {
       const now = performance.now()
-      const at = Math.max(now + this.#delayMs, this.#lastFlushAt + announceInterval(this.#lastRecipients, this.#interval))
+      const at = Math.max(now + this.#delayMs, this.#lastFlushAt + this.#currentInterval())
       this.#timer = setTimeout(() => {
         this.#timer = undefined
         this.#flushNow()
       }, at - now)
     }
+  }
+
+  /** The interval after the last announcement: the busy one when it gathered several writes (never shorter than the normal one). */
+  #currentInterval (): number {
+    const normal = announceInterval(this.#lastRecipients, this.#interval)
+    if (this.#lastWrites < ANNOUNCE_BUSY_MIN_WRITES) return normal
+    return Math.max(normal, announceInterval(this.#lastRecipients, this.#busyInterval))
   }
 
   /**
@@ -246,6 +274,8 @@ export class Announcer {
     const ops = this.#overflow ? [] : this.#pending
     this.#pending = []
     this.#pendingBytes = 0
+    this.#lastWrites = this.#pendingWrites
+    this.#pendingWrites = 0
     this.#overflow = false
     this.#lastFlushAt = performance.now()
     this.#flushing = this.#flushing.then(async () => { await this.#publish(ops) })
