@@ -48,7 +48,8 @@ const GLOBAL: Options = {
 }
 
 const out = writeLine
-const api = async <T = unknown>(ctx: Ctx, method: string, path: string, body?: unknown): Promise<T> => await call<T>(ctx.paths.socket, method, path, body === undefined ? {} : { body })
+const api = async <T = unknown>(ctx: Ctx, method: string, path: string, body?: unknown): Promise<T> =>
+  await call<T>(ctx.paths.socket, method, path, body === undefined ? {} : { body })
 const enc = encodeURIComponent
 const printJsonOr = (ctx: Ctx, value: unknown, human: () => void): void => { if (ctx.json) out(JSON.stringify(value, null, 2)); else human() }
 

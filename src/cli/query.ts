@@ -46,7 +46,8 @@ function positiveInt (v: unknown, flag: string): number | undefined {
 }
 
 export function queryCommands (out: (s: string) => void): Record<string, Command> {
-  const api = async <T = unknown>(ctx: Ctx, method: string, path: string, body?: unknown): Promise<T> => await call<T>(ctx.paths.socket, method, path, body === undefined ? {} : { body })
+  const api = async <T = unknown>(ctx: Ctx, method: string, path: string, body?: unknown): Promise<T> =>
+    await call<T>(ctx.paths.socket, method, path, body === undefined ? {} : { body })
   const print = (ctx: Ctx, r: Result): void => {
     if (ctx.json) { out(JSON.stringify(asObjects(r))); return }
     printTable(r.columns, r.rows.map(row => row.map(cell)), out)

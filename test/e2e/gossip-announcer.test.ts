@@ -187,7 +187,9 @@ describe('announcer pacing over real gossipsub', () => {
   it('writes that come faster than the interval stretch it to the busy interval', async () => {
     // Normal pacing 10 ms; busy pacing 300 ms per recipient (one reader here).
     const busyMs = 300
-    const writer = await side({ minIntervalMs: 10, intervalPerRecipientMs: 10, maxIntervalMs: 10, busyIntervalPerRecipientMs: busyMs, busyMaxIntervalMs: 1_000 })
+    const writer = await side({
+      minIntervalMs: 10, intervalPerRecipientMs: 10, maxIntervalMs: 10, busyIntervalPerRecipientMs: busyMs, busyMaxIntervalMs: 1_000
+    })
     const reader = await side()
     await pair(writer, reader)
 
