@@ -94,6 +94,21 @@ async function pair (a: Side, b: Side): Promise<void> {
 const tick = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 const opsIn = (list: ReceivedAnnouncement[]): number => list.reduce((n, a) => n + a.ops.length, 0)
 
+/**
+ * `writes` small writes on the writer, a pause of a few ms after every `perPause`: a steady burst. Resolves
+ * with how long the writing took, once every write is on the reader.
+ */
+async function burst (writer: Side, reader: Side, writes: number, perPause: number): Promise<number> {
+  const started = performance.now()
+  for (let i = 0; i < writes; i++) {
+    writer.replica.put('notes', `n${i}`, { v: i })
+    if (i % perPause === perPause - 1) await tick(5)
+  }
+  const burstMs = performance.now() - started
+  await waitFor(() => reader.replica.versionVector().get(writer.replica.deviceId) === writes, 'every write on the reader')
+  return burstMs
+}
+
 describe('announcer pacing over real gossipsub', () => {
   it('a burst of writes leaves as far fewer announcements than writes, at most one per minIntervalMs, and every op arrives', async () => {
     const minIntervalMs = 100
@@ -103,13 +118,7 @@ describe('announcer pacing over real gossipsub', () => {
 
     // 300 small writes, one every few ms: a steady burst lasting well over a second.
     const writes = 300
-    const started = performance.now()
-    for (let i = 0; i < writes; i++) {
-      writer.replica.put('notes', `n${i}`, { v: i })
-      if (i % 3 === 2) await tick(5)
-    }
-    const burstMs = performance.now() - started
-    await waitFor(() => reader.replica.versionVector().get(writer.replica.deviceId) === writes, 'every write on the reader')
+    const burstMs = await burst(writer, reader, writes, 3)
 
     const publishes = reader.received.length
     expect(opsIn(reader.received)).toBe(writes)
@@ -137,13 +146,7 @@ describe('announcer pacing over real gossipsub', () => {
     await pair(writer, reader)
 
     const writes = 200
-    const started = performance.now()
-    for (let i = 0; i < writes; i++) {
-      writer.replica.put('notes', `n${i}`, { v: i })
-      if (i % 2 === 1) await tick(5)
-    }
-    const burstMs = performance.now() - started
-    await waitFor(() => reader.replica.versionVector().get(writer.replica.deviceId) === writes, 'every write on the reader')
+    const burstMs = await burst(writer, reader, writes, 2)
     expect(opsIn(reader.received)).toBe(writes)
     // At most one per 150 ms (the first after delayMs, the last after the burst, one for timer rounding);
     // at the 10 ms minimum there would have been up to ten times as many.
@@ -194,13 +197,7 @@ describe('announcer pacing over real gossipsub', () => {
     await pair(writer, reader)
 
     const writes = 200
-    const started = performance.now()
-    for (let i = 0; i < writes; i++) {
-      writer.replica.put('notes', `n${i}`, { v: i })
-      if (i % 2 === 1) await tick(5)
-    }
-    const burstMs = performance.now() - started
-    await waitFor(() => reader.replica.versionVector().get(writer.replica.deviceId) === writes, 'every write on the reader')
+    const burstMs = await burst(writer, reader, writes, 2)
     expect(opsIn(reader.received)).toBe(writes)
     // Once one announcement gathered two writes, each next one waits the busy interval: at most one per 300 ms
     // after the first two (which leave at the 10 ms pacing), one more for the last and one for timer rounding.
