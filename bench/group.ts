@@ -24,6 +24,13 @@
  * Sessions and the ops they carried are read from each daemon's debug log
  * (`sync session` lines, both directions), CPU time from /proc.
  *
+ * Profiling: WEFT_BENCH_NODE_ARGS goes to every daemon's node (e.g.
+ * `--perf-basic-prof-only-functions`), WEFT_BENCH_PROFILE is a command run
+ * for the second burst only and stopped with SIGINT once the group has
+ * converged (e.g. `perf record -a -g -o /tmp/perf.data`), and
+ * WEFT_BENCH_LOG_DIR keeps each daemon's stderr and stdout (V8's
+ * `--trace-opt` goes there).
+ *
  * Run: `npm run bench:group [-- --devices 3,10 --ops 220 --fanout 20]`.
  * Targets (10 devices x 220 ops): sessions <= 2 per device per second of
  * load, ops sent in sessions <= 1.2x the ops needed, converged within 5 s of
@@ -90,6 +97,8 @@ export class Daemon {
       let out = ''
       const timer = setTimeout(() => { rej(new Error(`daemon in ${this.dir} did not start; stderr:\n${this.#stderr}`)) }, 60_000)
       child.stdout!.on('data', (d: Buffer) => {
+        if (process.env.WEFT_BENCH_LOG_DIR !== undefined) appendFileSync(join(process.env.WEFT_BENCH_LOG_DIR, `${this.port}.out`), d)
+        if (out.length > 64 * 1024) return
         out += d.toString('utf8')
         const m = /running as (\S+);/.exec(out)
         if (m !== null) { clearTimeout(timer); res(m[1]!) }
@@ -255,6 +264,10 @@ export async function load (group: Daemon[], writers: Daemon[], ops: number, tag
     process.stdout.write(`  idle: ${((cpu(group) - c0) / 5).toFixed(3)} CPU-s per second for the group\n`)
   }
   const mark = marks(group)
+  // WEFT_BENCH_PROFILE (see the module doc): the second burst only, until the group has converged
+  const profileCmd = tag === 'all' ? process.env.WEFT_BENCH_PROFILE?.split(' ').filter(Boolean) : undefined
+  const profiler = profileCmd !== undefined && profileCmd.length > 0 ? spawn(profileCmd[0]!, profileCmd.slice(1), { stdio: 'ignore' }) : undefined
+  if (profiler !== undefined) await sleep(500)
   const cpu0 = cpu(group)
   const latencies: number[] = []
   const start = performance.now()
@@ -269,6 +282,7 @@ export async function load (group: Daemon[], writers: Daemon[], ops: number, tag
   const loadSeconds = (performance.now() - start) / 1000
   if (process.env.WEFT_BENCH_VERBOSE !== undefined) process.stdout.write(`  load ${loadSeconds.toFixed(2)} s, CPU so far ${(cpu(group) - cpu0).toFixed(2)} s\n`)
   const convergeMs = await until('convergence', async () => await converged(group), 300_000, 20)
+  if (profiler !== undefined) { profiler.kill('SIGINT'); await new Promise(resolve => profiler.once('exit', resolve)) }
   await sleep(500) // sessions still ending are counted
   const s = sessionsSince(group, mark)
   if (process.env.WEFT_BENCH_VERBOSE !== undefined) {

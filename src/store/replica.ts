@@ -114,6 +114,10 @@ export class Replica implements SyncStore {
   #peerBook!: PeerBookTables
   #closed = false
   #sync: 'FULL' | 'NORMAL' = 'FULL'
+  // Made once: db.transaction() builds its wrappers at every call. (The
+  // synchronous pragma cannot be prepared once: SQLite applies a pragma's
+  // new value when the statement is prepared, not when it runs.)
+  readonly #inTransaction: (fn: () => unknown) => unknown
 
   constructor (options: ReplicaOptions) {
     if (typeof options?.dir !== 'string' || options.dir === '') throw new InvalidArgumentError('openReplica needs { dir }: the directory for the replica files')
@@ -126,6 +130,7 @@ export class Replica implements SyncStore {
     this.#oplog = store.oplog
     this.#state = store.state
     this.#quarantine = store.quarantine
+    this.#inTransaction = db.transaction((fn: () => unknown) => fn())
     this.deviceKey = key
     this.deviceId = key.id
     try {
@@ -188,7 +193,7 @@ export class Replica implements SyncStore {
   #transact<T> (fn: () => T): T {
     const clockBefore = this.#clock.last
     try {
-      return this.#db.transaction(fn)()
+      return this.#inTransaction(fn) as T
     } catch (err) {
       this.#clock.reset(clockBefore)
       this.#oplog.reload()

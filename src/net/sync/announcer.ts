@@ -14,8 +14,8 @@
  * one peer, once it has stayed missing for a while. Gossip is the hot path;
  * sessions are for gaps.
  *
- * Writes are gathered for a few milliseconds and sent as one message, so a
- * burst of small transactions costs one publish; while writes keep coming,
+ * Writes committed in the same turn of the event loop are sent as one
+ * message, so a burst of small transactions costs one publish; while writes keep coming,
  * announcements leave at most every DEFAULT_ANNOUNCE_MIN_INTERVAL_MS, and less
  * often the more members they reach (`announceInterval`), since each message
  * costs every receiver a signature check, a transaction and the libp2p
@@ -85,7 +85,7 @@ export interface AnnouncerInit {
    * when they match. A mismatching announcement is not applied.
    */
   onVersions?: (writer: PeerId, mismatch: string | undefined) => void
-  /** @default DEFAULT_ANNOUNCE_DELAY_MS (5 ms) */
+  /** @default DEFAULT_ANNOUNCE_DELAY_MS (0: the next turn of the event loop) */
   delayMs?: number
   /** Least time between two announcements while writes keep coming. @default DEFAULT_ANNOUNCE_MIN_INTERVAL_MS (100 ms) */
   minIntervalMs?: number
@@ -213,8 +213,8 @@ export class Announcer {
   }
 
   /**
-   * Queues local ops (one write) for the next announcement: a few ms from
-   * now, or, while writes keep coming, once the interval has passed since
+   * Queues local ops (one write) for the next announcement: at the next turn
+   * of the event loop, or, while writes keep coming, once the interval has passed since
    * the last one (`announceInterval`: 100 ms, up to 200 ms in larger groups;
    * up to 500 ms while busy, that is when the last announcement gathered
    * ANNOUNCE_BUSY_MIN_WRITES writes or more).

@@ -64,7 +64,7 @@ export interface SyncServiceInit {
   maxConcurrentInboundSessions?: number
   /** Announce local writes over gossipsub (needs the `pubsub` service). @default true */
   gossip?: boolean
-  /** @default DEFAULT_ANNOUNCE_DELAY_MS (5 ms) */
+  /** @default DEFAULT_ANNOUNCE_DELAY_MS (0: the next turn of the event loop) */
   announceDelayMs?: number
   /** How long ops seen in a peer's vector may stay missing before a session pulls them. @default DEFAULT_GAP_PULL_DELAY_MS (1 s) */
   gapPullDelayMs?: number
