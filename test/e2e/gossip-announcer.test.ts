@@ -11,7 +11,8 @@
  *   (`intervalPerRecipientMs`).
  * - A write after a quiet spell leaves after `delayMs`, not after
  *   `minIntervalMs` (with an interval of a minute, it still arrives at once);
- *   writes right after it wait for the interval.
+ *   writes right after it wait for the interval. With the default delay (0),
+ *   writes committed in one turn of the event loop leave together.
  * - Writes that come faster than the interval (several gathered in one
  *   announcement) stretch it to the busy interval; writes that come one per
  *   announcement keep the normal one.
@@ -170,6 +171,22 @@ describe('announcer pacing over real gossipsub', () => {
     await tick(1_000)
     expect(reader.received).toHaveLength(1)
     expect(reader.replica.get('notes', 'second')).toBeUndefined()
+  })
+
+  it('by default, writes committed in one turn of the event loop leave together, at the next turn', async () => {
+    // The default delay (0), and an interval far longer than the test: only the quiet-spell path can send.
+    const writer = await side({ minIntervalMs: 60_000 })
+    const reader = await side()
+    await pair(writer, reader)
+
+    // Three writes in one synchronous run, as several requests handled in one turn would commit them.
+    for (let i = 0; i < 3; i++) writer.replica.put('notes', `same-turn-${i}`, { v: i })
+    await waitFor(() => reader.received.length === 1, 'the announcement', 10_000)
+    expect(reader.received[0]!.ops).toHaveLength(3)
+    await tick(500)
+    // One announcement carried all three.
+    expect(reader.received).toHaveLength(1)
+    for (let i = 0; i < 3; i++) expect(reader.replica.get('notes', `same-turn-${i}`)).toEqual({ v: i })
   })
 
   it('after a quiet spell longer than minIntervalMs the next write leaves on its own, without waiting for more', async () => {

@@ -140,6 +140,23 @@ export interface AnnounceInterval {
   readonly maxMs: number
 }
 
+interface Timer { cancel: () => void }
+
+/**
+ * Runs `fn` after `ms`, or at the next turn of the event loop when `ms` is 0
+ * or less: setImmediate, after the I/O callbacks of this turn (writes
+ * committed by them go in the same announcement), rather than setTimeout,
+ * which waits at least 1 ms.
+ */
+function later (ms: number, fn: () => void): Timer {
+  if (ms <= 0) {
+    const immediate = setImmediate(fn)
+    return { cancel: () => { clearImmediate(immediate) } }
+  }
+  const timeout = setTimeout(fn, ms)
+  return { cancel: () => { clearTimeout(timeout) } }
+}
+
 /**
  * How long after the last announcement the next may leave while writes keep
  * coming, given how many peers the last one reached: each announcement costs
@@ -167,7 +184,7 @@ export class Announcer {
   #pending: EncodedOp[] = []
   #pendingBytes = 0
   #overflow = false
-  #timer: ReturnType<typeof setTimeout> | undefined
+  #timer: Timer | undefined
   #vectorTimer: ReturnType<typeof setTimeout> | undefined
   /** When the last announcement was built (ms, performance clock). */
   #lastFlushAt = -Infinity
@@ -202,7 +219,7 @@ export class Announcer {
 
   async stop (): Promise<void> {
     this.#started = false
-    clearTimeout(this.#timer)
+    this.#timer?.cancel()
     clearTimeout(this.#vectorTimer)
     this.#pending = []
     const { pubsub } = this.#init
@@ -239,10 +256,10 @@ export class Announcer {
     if (this.#timer === undefined) {
       const now = performance.now()
       const at = Math.max(now + this.#delayMs, this.#lastFlushAt + this.#currentInterval())
-      this.#timer = setTimeout(() => {
+      this.#timer = later(at - now, () => {
         this.#timer = undefined
         this.#flushNow()
-      }, at - now)
+      })
     }
   }
 
@@ -270,7 +287,7 @@ export class Announcer {
 
   /** Takes what is pending and publishes it after the announcements before it. */
   #flushNow (): void {
-    clearTimeout(this.#timer)
+    this.#timer?.cancel()
     this.#timer = undefined
     const ops = this.#overflow ? [] : this.#pending
     this.#pending = []
