@@ -93,9 +93,9 @@ export const DEFAULT_MAX_MUXED_STREAMS = 128
  * Local writes are gathered this long and announced together after a quiet
  * spell: 0, the next turn of the event loop (writes committed in the same
  * turn go together). While writes keep coming, the interval below gathers
- * them. Measured with ten devices (`npm run bench:group`, alternated, three
- * runs each): fan-out of a lone write p50 22.0 / 18.4 / 21.7 ms against
- * 23.8 / 26.9 / 24.7 ms with 5 ms, and no more CPU under load.
+ * them. With ten devices this took about 5 ms off the fan-out of a lone
+ * write against a 5 ms delay, at no measurable CPU cost under load
+ * (docs/performance.md, group section).
  */
 export const DEFAULT_ANNOUNCE_DELAY_MS = 0
 /**

@@ -115,8 +115,9 @@ export class Replica implements SyncStore {
   #closed = false
   #sync: 'FULL' | 'NORMAL' = 'FULL'
   // Made once: db.transaction() builds its wrappers at every call. (The
-  // synchronous pragma cannot be prepared once: SQLite applies a pragma's
-  // new value when the statement is prepared, not when it runs.)
+  // synchronous pragma stays a db.pragma() call: SQLite applies a pragma's
+  // value while preparing it, so a prepared PRAGMA run again does not
+  // reliably switch the mode.)
   readonly #inTransaction: (fn: () => unknown) => unknown
 
   constructor (options: ReplicaOptions) {

@@ -4,22 +4,21 @@
  * read it before or after. A real server on a Unix socket in a temporary
  * directory, real HTTP clients.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
 import { request } from 'node:http'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ControlApi, type ApiRequest } from '../../src/daemon/control-api.js'
+import { tempDir } from '../helpers/fixtures.js'
 
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => { for (const c of cleanups.splice(0)) await c() })
 
 async function serve (handle: (req: ApiRequest) => Promise<unknown> | unknown): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'weft-api-signal-'))
+  const dir = tempDir('weft-api-signal-')
   const socket = join(dir, 'run', 'api.sock')
   const api = new ControlApi({ socket, runtimeDir: join(dir, 'run'), tokenFile: join(dir, 'api.token'), apiPort: null, handle, log: () => {} })
   await api.start()
-  cleanups.push(async () => { await api.stop(); rmSync(dir, { recursive: true, force: true }) })
+  cleanups.push(async () => { await api.stop() })
   return socket
 }
 

@@ -15,8 +15,9 @@
  * sessions are for gaps.
  *
  * Writes committed in the same turn of the event loop are sent as one
- * message, so a burst of small transactions costs one publish; while writes keep coming,
- * announcements leave at most every DEFAULT_ANNOUNCE_MIN_INTERVAL_MS, and less
+ * message, so a burst of small transactions costs one publish; while writes
+ * keep coming, announcements leave at most every
+ * DEFAULT_ANNOUNCE_MIN_INTERVAL_MS, and less
  * often the more members they reach (`announceInterval`), since each message
  * costs every receiver a signature check, a transaction and the libp2p
  * stack's work per message whatever it carries. When writes come faster than
@@ -231,8 +232,8 @@ export class Announcer {
 
   /**
    * Queues local ops (one write) for the next announcement: at the next turn
-   * of the event loop, or, while writes keep coming, once the interval has passed since
-   * the last one (`announceInterval`: 100 ms, up to 200 ms in larger groups;
+   * of the event loop, or, while writes keep coming, once the interval has
+   * passed since the last one (`announceInterval`: 100 ms, up to 200 ms in larger groups;
    * up to 500 ms while busy, that is when the last announcement gathered
    * ANNOUNCE_BUSY_MIN_WRITES writes or more).
    * Ops that would take the pending list past the inline limit send what is
