@@ -52,7 +52,7 @@ import { announceTopic } from './sync/announcer.js'
 import { checkNodeConfig, type NodeConfig } from './config.js'
 import * as C from './constants.js'
 import { discoveryDialer } from './members/discovery-dialer.js'
-import { fastMessageId, GOSSIP_IDONTWANT_MIN_BYTES, GOSSIP_MESH, withCachedSigning } from './sync/gossip-tuning.js'
+import { fastMessageId, GOSSIP_IDONTWANT_MIN_BYTES, GOSSIP_MESH, GOSSIP_TOPIC_SCORE, withCachedSigning } from './sync/gossip-tuning.js'
 import { MemberGate } from './members/member-gate.js'
 import { memberDialer, type MemberDialer } from './members/member-dialer.js'
 import { parseRelayAddress, relayKeeper, type RelayKeeper } from './nat/relay-keeper.js'
@@ -122,8 +122,8 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
       maxInboundDataLength: C.DEFAULT_GOSSIP_MAX_MESSAGE_BYTES,
       maxOutboundBufferSize: 4 * C.DEFAULT_GOSSIP_MAX_MESSAGE_BYTES,
       scoreParams: {
-        // Invalid announcements (bad signer, undecodable) cost the forwarder: by default no topic is scored.
-        topics: { [topic]: createTopicScoreParams({ topicWeight: 1, invalidMessageDeliveriesWeight: -100, invalidMessageDeliveriesDecay: 0.5 }) },
+        // By default no topic is scored; ours as gossip-tuning.ts says (invalid announcements cost the forwarder, no mesh-delivery quota).
+        topics: { [topic]: createTopicScoreParams(GOSSIP_TOPIC_SCORE) },
         // Second layer behind the gate: a non-member would be graylisted (no message, gossip or mesh slot).
         appSpecificScore: peer => members.isMember(peer) ? 0 : C.NON_MEMBER_GOSSIP_SCORE
       }

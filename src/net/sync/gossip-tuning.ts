@@ -61,6 +61,34 @@ export function fastMessageId (msg: RawGossipMessage): string {
 export const GOSSIP_MESH = { D: 2, Dlo: 2, Dhi: 3, Dout: 1, Dscore: 1, Dlazy: 2 } as const
 
 /**
+ * How gossipsub scores members on the group's topic (gossipsub v1.1 P1..P4;
+ * https://github.com/libp2p/specs/blob/master/pubsub/gossipsub/gossipsub-v1.1.md#topic-parameter-calculation-and-decay).
+ *
+ * An invalid announcement (bad signer, undecodable) costs the peer that
+ * passed it (P4, heavily).
+ *
+ * Mesh delivery scoring (P3 and its sticky form P3b) is off. It is meant for
+ * open networks with steady traffic, where a mesh peer that delivers fewer
+ * than a threshold of messages is probably withholding them. Here every peer
+ * is an authenticated member and the topic is quiet most of the time, so the
+ * defaults (a threshold of 20 deliveries, weight -1) judged every mesh peer a
+ * withholder: with ten members, each peer pruned from an oversubscribed mesh
+ * left with a penalty of -400 (20 squared), which put it under the graylist
+ * threshold (-80) for about three seconds. In that time gossipsub dropped
+ * everything the member sent, its own announcements included, and did not
+ * flood-publish to it (publish threshold -50), so those announcements came
+ * by another path or by a later pull. Measured with stock gossipsub and
+ * these parameters (test/unit/net-gossip-tuning.test.ts).
+ */
+export const GOSSIP_TOPIC_SCORE = {
+  topicWeight: 1,
+  invalidMessageDeliveriesWeight: -100,
+  invalidMessageDeliveriesDecay: 0.5,
+  meshMessageDeliveriesWeight: 0,
+  meshFailurePenaltyWeight: 0
+} as const
+
+/**
  * Gossipsub 1.2 sends IDONTWANT to every mesh peer for each first copy of a
  * message of at least this size, so that they do not forward it to us. For
  * announcements of a few hundred bytes that control message costs about what
