@@ -128,7 +128,7 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
         appSpecificScore: peer => members.isMember(peer) ? 0 : C.NON_MEMBER_GOSSIP_SCORE
       }
     })) as ServiceFactoryMap<WeftServices>['pubsub'],
-    sync: weftSync({ ...syncInit, membership: members, store, ...(typeof store.subscribe === 'function' ? { changes: store as Required<typeof store> } : {}) }),
+    sync: weftSync({ ...syncInit, membership: members, ...(memberList === undefined ? {} : { members: memberList }), store, ...(typeof store.subscribe === 'function' ? { changes: store as Required<typeof store> } : {}) }),
     // A service for its lifecycle only (it follows membership changes while started); the gated services hold it directly.
     members: () => members,
     relays: relayKeeper({ relays: relays ?? [], ...(relayCheckIntervalMs === undefined ? {} : { checkIntervalMs: relayCheckIntervalMs }) }),

@@ -17,6 +17,14 @@
  *   announcement) stretch it to the busy interval; writes that come one per
  *   announcement keep the normal one.
  *
+ *
+ * And forwarding, with stock gossipsub on the other sides:
+ * - An announcement marked `sentToAll` is applied and not forwarded: a stock
+ *   node reachable only through the weft side never gets it, though it gets
+ *   an unmarked one that way.
+ * - The writer marks an announcement only when every other member it knows
+ *   is subscribed on a connection of its own.
+ *
  * No timing is asserted: counts are bounded by the time the burst took, which
  * only loosens the bound on a slow machine.
  */
@@ -31,6 +39,10 @@ import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Announcer, type AnnouncerInit, type ReceivedAnnouncement } from '../../src/net/sync/announcer.js'
+import { parseDeviceId } from '../../src/oplog/keys.js'
+import { OP_FORMAT_VERSION } from '../../src/oplog/op.js'
+import { SYNC_WIRE_VERSION } from '../../src/protocol/constants.js'
+import { Announce, Compression } from '../../src/protocol/pb/sync.js'
 import type { Replica } from '../../src/store/replica.js'
 import { newReplica } from '../helpers/fixtures.js'
 import { waitFor } from '../helpers/net-nodes.js'
@@ -246,5 +258,81 @@ describe('announcer pacing over real gossipsub', () => {
     await tick(1_000)
     expect(reader.received).toHaveLength(4)
     expect(reader.replica.get('notes', 'after')).toBeUndefined()
+  })
+})
+
+/** A stock gossipsub node (no Announcer) on the group topic, with `key` when given; counts the messages delivered to it. */
+async function stockNode (topic: string, key?: Uint8Array): Promise<{ node: Libp2p<{ pubsub: GossipSub }>, delivered: () => number }> {
+  const node = await createLibp2p({
+    ...(key === undefined ? {} : { privateKey: privateKeyFromRaw(key) }),
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false }) }
+  })
+  let delivered = 0
+  node.services.pubsub.addEventListener('message', evt => { if (evt.detail.topic === topic) delivered++ })
+  node.services.pubsub.subscribe(topic)
+  cleanup.push(async () => { await node.stop() })
+  return { node, delivered: () => delivered }
+}
+
+/** Peers in `node`'s gossipsub mesh for `topic` (the class has it; the exported interface does not). */
+const meshOf = (node: Libp2p<{ pubsub: GossipSub }>, topic: string): string[] =>
+  (node.services.pubsub as unknown as { getMeshPeers(t: string): string[] }).getMeshPeers(topic)
+
+describe('forwarding', () => {
+  it('an announcement marked sentToAll is applied and not forwarded; an unmarked one is forwarded', async () => {
+    const relay = await side() // the weft side in the middle
+    const topic = relay.announcer.topic
+    const writerReplica = newReplica()
+    const writer = await stockNode(topic, writerReplica.deviceKey.raw) // publishes bytes the test builds
+    const beyond = await stockNode(topic) // reachable only through the weft side
+    await writer.node.dial(relay.node.getMultiaddrs()[0]!)
+    await beyond.node.dial(relay.node.getMultiaddrs()[0]!)
+    const meshed = (n: Libp2p): boolean => meshOf(relay.node, topic).includes(n.peerId.toString())
+    await waitFor(() => meshed(beyond.node) && meshed(writer.node), 'both stock nodes in the weft side\'s mesh')
+    expect(writer.node.getConnections(beyond.node.peerId)).toHaveLength(0)
+
+    const announce = (sentToAll: boolean): Uint8Array => Announce.encode({
+      deviceId: parseDeviceId(writerReplica.deviceId),
+      vector: [],
+      compression: Compression.NONE,
+      ops: new Uint8Array(0),
+      count: 0,
+      rawBytes: 0,
+      protocolVersion: SYNC_WIRE_VERSION,
+      dataFormatVersion: OP_FORMAT_VERSION,
+      sentToAll
+    })
+    await writer.node.services.pubsub.publish(topic, announce(true))
+    await waitFor(() => relay.received.length === 1, 'the marked announcement on the weft side')
+    expect(relay.received[0]!.sentToAll).toBe(true)
+    expect(relay.received[0]!.writer.equals(writer.node.peerId)).toBe(true)
+    await tick(1500) // more than a heartbeat: a forward or an IHAVE would have gone out by now
+    expect(beyond.delivered()).toBe(0)
+
+    await writer.node.services.pubsub.publish(topic, announce(false))
+    await waitFor(() => beyond.delivered() === 1, 'the unmarked announcement forwarded past the weft side')
+    expect(relay.received.map(a => a.sentToAll)).toEqual([true, false])
+  })
+
+  it('the writer marks an announcement only when every other member it knows is subscribed on its own connection', async () => {
+    let members: string[] = []
+    const writer = await side({ members: () => members })
+    const reader = await side()
+    await pair(writer, reader)
+    const absent = newReplica().deviceId // a member that is not connected
+
+    members = [writer.replica.deviceId, reader.replica.deviceId]
+    writer.replica.put('notes', 'a', { v: 1 })
+    await waitFor(() => reader.received.length === 1, 'the first announcement')
+    members = [writer.replica.deviceId, reader.replica.deviceId, absent]
+    await tick(300) // past the announce interval
+    writer.replica.put('notes', 'b', { v: 2 })
+    await waitFor(() => reader.received.length === 2, 'the second announcement')
+    expect(reader.received.map(a => a.sentToAll)).toEqual([true, false])
+    expect(reader.replica.get('notes', 'b')).toEqual({ v: 2 })
   })
 })

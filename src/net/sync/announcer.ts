@@ -29,6 +29,17 @@
  * in a session announces its vector alone a little later
  * (`announceVector`), unless its own writes carried it.
  *
+ * Forwarding: flood publish sends an announcement straight to every member
+ * we are connected to, and each receiver forwards it to its mesh, for
+ * members that are not connected to the writer (a line A - B - C). When the
+ * writer knows the group's members (`members`) and is about to publish to
+ * every one of them, the announcement says so (`sentToAll`) and receivers
+ * apply it without forwarding it: in a full mesh each member then gets one
+ * copy instead of about three. If the publish did not reach them all after
+ * all (a member scored under the publish threshold, say), it is published
+ * once more without the mark. The mark is inside the signed message, so no
+ * forwarder can add it.
+ *
  * Gossipsub signs every message with the sender's libp2p key, which is the
  * device key, so an announcement whose device id is not its signer is
  * rejected (and the forwarder's score pays for it). An announcement carries
@@ -59,6 +70,7 @@ export interface AnnouncePubSub extends TypedEventTarget<{ 'gossipsub:message': 
   subscribe(topic: string): void
   unsubscribe(topic: string): void
   publish(topic: string, data?: Uint8Array): Promise<{ recipients: PeerId[] }>
+  getSubscribers(topic: string): PeerId[]
   topicValidators: Map<string, (peer: PeerId, message: Message) => 'accept' | 'ignore' | 'reject' | Promise<'accept' | 'ignore' | 'reject'>>
 }
 
@@ -73,6 +85,12 @@ export interface AnnouncerInit {
    * peer that forwarded it. @default allow all
    */
   authorize?: (peerId: string, groupId: string) => boolean | Promise<boolean>
+  /**
+   * The group's members (device ids, ours among them). An announcement about
+   * to be published to every other one of them is marked `sentToAll`, and
+   * receivers do not forward it. @default unknown: every announcement is forwarded
+   */
+  members?: () => Iterable<string>
   /** Called with each valid announcement of our group's versions, decoded (the caller applies its ops). */
   onAnnouncement: (announcement: ReceivedAnnouncement) => Promise<void>
   /**
@@ -120,6 +138,8 @@ export interface ReceivedAnnouncement {
   readonly ops: readonly EncodedOp[]
   /** The message's size. */
   readonly bytes: number
+  /** The writer published it to every member itself, so we did not forward it. */
+  readonly sentToAll: boolean
 }
 
 /** The group's topic: names the wire version, not the group (see ANNOUNCE_TOPIC_PREFIX). */
@@ -191,6 +211,8 @@ export class Announcer {
   #lastFlushAt = -Infinity
   #flushing: Promise<void> = Promise.resolve()
   #started = false
+  /** Announcements the validator decoded, for the message event that follows (the same message object). */
+  readonly #decoded = new WeakMap<Message, Announce>()
 
   constructor (init: AnnouncerInit) {
     this.#init = init
@@ -212,7 +234,7 @@ export class Announcer {
 
   start (): void {
     const { pubsub } = this.#init
-    pubsub.topicValidators.set(this.topic, (_peer, msg) => this.#validate(msg))
+    pubsub.topicValidators.set(this.topic, async (peer, msg) => await this.#validate(peer, msg))
     pubsub.addEventListener('gossipsub:message', this.#onMessage)
     pubsub.subscribe(this.topic)
     this.#started = true
@@ -307,14 +329,28 @@ export class Announcer {
       const packed: PackedOps = ops.length > 0
         ? await packOps(ops, { minCompressBytes: DEFAULT_ANNOUNCE_MIN_COMPRESS_BYTES })
         : { compression: Compression.NONE, ops: new Uint8Array(0), count: 0, rawBytes: 0 }
-      const data = Announce.encode({
+      const announce = {
         deviceId: parseDeviceId(store.deviceId),
         vector: vectorToWire(store.versionVector()),
         ...packed,
         protocolVersion: SYNC_WIRE_VERSION,
         dataFormatVersion: OP_FORMAT_VERSION
-      })
-      const { recipients } = await pubsub.publish(this.topic, data)
+      }
+      const others = this.#otherMembers()
+      const subscribers = others === undefined ? undefined : new Set(pubsub.getSubscribers(this.topic).map(p => p.toString()))
+      const sentToAll = others !== undefined && others.length > 0 && others.every(m => subscribers!.has(m))
+      let data = Announce.encode({ ...announce, sentToAll })
+      let { recipients } = await pubsub.publish(this.topic, data)
+      if (sentToAll) {
+        const reached = new Set(recipients.map(p => p.toString()))
+        const missed = others.filter(m => !reached.has(m))
+        if (missed.length > 0) {
+          // Someone we counted on was not sent it: again, for the others to forward.
+          log('announcement missed %d of %d members; published again for forwarding', missed.length, others.length)
+          data = Announce.encode({ ...announce, sentToAll: false });
+          ({ recipients } = await pubsub.publish(this.topic, data))
+        }
+      }
       this.#lastRecipients = recipients.length
       // Our pending ops are our own writes, in order and contiguous.
       const last = ops.length > 0 ? readOpHeader(ops[ops.length - 1]!.body)?.seq : undefined
@@ -325,7 +361,17 @@ export class Announcer {
     }
   }
 
-  async #validate (msg: Message): Promise<'accept' | 'ignore' | 'reject'> {
+  /** The members other than us, or undefined when we do not know them. */
+  #otherMembers (): string[] | undefined {
+    const members = this.#init.members?.()
+    if (members === undefined) return undefined
+    const self = this.#init.store.deviceId
+    const others: string[] = []
+    for (const m of members) if (m !== self) others.push(m)
+    return others
+  }
+
+  async #validate (from: PeerId, msg: Message): Promise<'accept' | 'ignore' | 'reject'> {
     if (msg.type !== 'signed' || msg.topic !== this.topic) return 'reject'
     let a: Announce
     try {
@@ -337,25 +383,40 @@ export class Announcer {
     } catch {
       return 'reject'
     }
+    this.#decoded.set(msg, a)
     // Another version is not an attack: drop it without scoring the forwarder, and say so for the writer.
     const mismatch = versionMismatch(a)
     this.#init.onVersions?.(msg.from, mismatch)
-    return mismatch === undefined ? 'accept' : 'ignore'
+    if (mismatch !== undefined) return 'ignore'
+    if (!a.sentToAll) return 'accept'
+    // Every member has it from the writer: take it here and tell gossipsub to drop it (not forwarded, not
+    // gossiped, nobody's score changed), instead of accepting it and having it forwarded.
+    this.#handOver(from, msg, a)
+    return 'ignore'
   }
 
   readonly #onMessage = (evt: CustomEvent<{ propagationSource: PeerId, msgId: string, msg: Message }>): void => {
     const { msg, propagationSource } = evt.detail
-    if (msg.topic !== this.topic) return
-    void this.#receive(propagationSource, msg).catch(err => {
-      this.#init.log.error('bad announcement via %p - %e', propagationSource, err)
+    if (msg.topic !== this.topic || msg.type !== 'signed') return // the validator let only signed ones through
+    let a = this.#decoded.get(msg)
+    if (a === undefined) {
+      try { a = Announce.decode(msg.data, { limits: { vector: 10_000 } }) } catch (err) {
+        this.#init.log.error('bad announcement via %p - %e', propagationSource, err)
+        return
+      }
+    }
+    this.#handOver(propagationSource, msg, a)
+  }
+
+  #handOver (from: PeerId, msg: Message & { type: 'signed' }, a: Announce): void {
+    void this.#receive(from, msg, a).catch(err => {
+      this.#init.log.error('bad announcement via %p - %e', from, err)
     })
   }
 
-  async #receive (from: PeerId, msg: Message): Promise<void> {
-    if (msg.type !== 'signed') return // the validator let only signed ones through
-    const a = Announce.decode(msg.data, { limits: { vector: 10_000 } })
+  async #receive (from: PeerId, msg: Message & { type: 'signed' }, a: Announce): Promise<void> {
     const vector = vectorFromWire(a.vector, 'announced vector')
     const ops = a.count > 0 ? await unpackOps(a, { maxInflatedBytes: this.#init.maxInflatedBytes ?? DEFAULT_ANNOUNCE_MAX_INFLATED_BYTES }) : []
-    await this.#init.onAnnouncement({ forwarder: from, writer: msg.from, vector, ops, bytes: msg.data.byteLength })
+    await this.#init.onAnnouncement({ forwarder: from, writer: msg.from, vector, ops, bytes: msg.data.byteLength, sentToAll: a.sentToAll })
   }
 }

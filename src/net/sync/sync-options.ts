@@ -29,6 +29,12 @@ export interface SyncServiceInit {
    * with it. @default everyone (a node without a group)
    */
   membership?: PeerMembership
+  /**
+   * The group's members (device ids, ours among them), when known: an
+   * announcement published straight to every one of them is not forwarded
+   * (see announcer.ts). @default unknown: announcements are forwarded
+   */
+  members?: () => Iterable<string>
   /** Consulted on every hello; refusal ends the session with NOT_MEMBER. @default the hello names our group and `membership` admits the peer */
   authorize?: Authorize
   /** Anti-entropy period; 0 disables. @default DEFAULT_SYNC_INTERVAL_MS (30 s) */

@@ -231,6 +231,7 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
         groupId: this.groupId,
         log: gossipLog,
         authorize: (peerId, groupId) => this.#authorize(peerId, groupId),
+        ...(this.#init.members === undefined ? {} : { members: this.#init.members }),
         ...(this.#init.announceDelayMs === undefined ? {} : { delayMs: this.#init.announceDelayMs }),
         onAnnouncement: async a => { await this.#onAnnouncement(a) },
         onPublished: (recipients, ops, bytes, seqs) => {

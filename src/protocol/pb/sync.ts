@@ -2242,6 +2242,7 @@ export interface Announce {
   rawBytes: number
   protocolVersion: number
   dataFormatVersion: number
+  sentToAll: boolean
 }
 
 export namespace Announce {
@@ -2296,6 +2297,11 @@ export namespace Announce {
           w.uint32(obj.dataFormatVersion)
         }
 
+        if ((obj.sentToAll != null && obj.sentToAll !== false)) {
+          w.uint32(72)
+          w.bool(obj.sentToAll)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -2308,7 +2314,8 @@ export namespace Announce {
           count: 0,
           rawBytes: 0,
           protocolVersion: 0,
-          dataFormatVersion: 0
+          dataFormatVersion: 0,
+          sentToAll: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -2353,6 +2360,10 @@ export namespace Announce {
             }
             case 8: {
               obj.dataFormatVersion = reader.uint32()
+              break
+            }
+            case 9: {
+              obj.sentToAll = reader.bool()
               break
             }
             default: {
@@ -2441,6 +2452,13 @@ export namespace Announce {
               }
               break
             }
+            case 9: {
+              yield {
+                field: `${prefix}.sentToAll`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -2500,6 +2518,11 @@ export namespace Announce {
     value: number
   }
 
+  export interface AnnounceSentToAllFieldEvent {
+    field: '$.sentToAll'
+    value: boolean
+  }
+
   export function encode (obj: Partial<Announce>): Uint8Array {
     return encodeMessage(obj, Announce.codec())
   }
@@ -2508,7 +2531,7 @@ export namespace Announce {
     return decodeMessage(buf, Announce.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Announce>): Generator<AnnounceDeviceIdFieldEvent | AnnounceVectorOriginFieldEvent | AnnounceVectorSeqFieldEvent | AnnounceCompressionFieldEvent | AnnounceOpsFieldEvent | AnnounceCountFieldEvent | AnnounceRawBytesFieldEvent | AnnounceProtocolVersionFieldEvent | AnnounceDataFormatVersionFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Announce>): Generator<AnnounceDeviceIdFieldEvent | AnnounceVectorOriginFieldEvent | AnnounceVectorSeqFieldEvent | AnnounceCompressionFieldEvent | AnnounceOpsFieldEvent | AnnounceCountFieldEvent | AnnounceRawBytesFieldEvent | AnnounceProtocolVersionFieldEvent | AnnounceDataFormatVersionFieldEvent | AnnounceSentToAllFieldEvent> {
     return streamMessage(buf, Announce.codec(), opts)
   }
 }
