@@ -320,7 +320,8 @@ describe('forwarding', () => {
 
   it('the writer marks an announcement only when every other member it knows is subscribed on its own connection', async () => {
     let members: string[] = []
-    const writer = await side({ members: () => members })
+    let failing = false
+    const writer = await side({ members: () => { if (failing) throw new Error('store closed'); return members } })
     const reader = await side()
     await pair(writer, reader)
     const absent = newReplica().deviceId // a member that is not connected
@@ -334,5 +335,13 @@ describe('forwarding', () => {
     await waitFor(() => reader.received.length === 2, 'the second announcement')
     expect(reader.received.map(a => a.sentToAll)).toEqual([true, false])
     expect(reader.replica.get('notes', 'b')).toEqual({ v: 2 })
+
+    // Members that cannot be listed are unknown: the write still leaves, for forwarding.
+    failing = true
+    await tick(300)
+    writer.replica.put('notes', 'c', { v: 3 })
+    await waitFor(() => reader.received.length === 3, 'the third announcement')
+    expect(reader.received[2]!.sentToAll).toBe(false)
+    expect(reader.replica.get('notes', 'c')).toEqual({ v: 3 })
   })
 })

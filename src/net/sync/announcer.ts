@@ -361,14 +361,18 @@ export class Announcer {
     }
   }
 
-  /** The members other than us, or undefined when we do not know them. */
+  /** The members other than us, or undefined when we do not know them (then the announcement is forwarded as usual). */
   #otherMembers (): string[] | undefined {
-    const members = this.#init.members?.()
-    if (members === undefined) return undefined
-    const self = this.#init.store.deviceId
-    const others: string[] = []
-    for (const m of members) if (m !== self) others.push(m)
-    return others
+    if (this.#init.members === undefined) return undefined
+    try {
+      const self = this.#init.store.deviceId
+      const others: string[] = []
+      for (const m of this.#init.members()) if (m !== self) others.push(m)
+      return others
+    } catch (err) {
+      this.#init.log.error('could not list the group\'s members; announcing for forwarding - %e', err)
+      return undefined
+    }
   }
 
   async #validate (from: PeerId, msg: Message): Promise<'accept' | 'ignore' | 'reject'> {
