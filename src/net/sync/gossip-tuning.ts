@@ -71,14 +71,14 @@ export const GOSSIP_MESH = { D: 2, Dlo: 2, Dhi: 3, Dout: 1, Dscore: 1, Dlazy: 2 
  * open networks with steady traffic, where a mesh peer that delivers fewer
  * than a threshold of messages is probably withholding them. Here every peer
  * is an authenticated member and the topic is quiet most of the time, so the
- * defaults (a threshold of 20 deliveries, weight -1) judged every mesh peer a
+ * defaults (a threshold of 20 deliveries, weight -1) judge every mesh peer a
  * withholder: with ten members, each peer pruned from an oversubscribed mesh
- * left with a penalty of -400 (20 squared), which put it under the graylist
- * threshold (-80) for about three seconds. In that time gossipsub dropped
- * everything the member sent, its own announcements included, and did not
- * flood-publish to it (publish threshold -50), so those announcements came
- * by another path or by a later pull. Measured with stock gossipsub and
- * these parameters (test/unit/net-gossip-tuning.test.ts).
+ * is left with a penalty of -400 (20 squared), under the graylist threshold
+ * (-80) for about three seconds. In that time gossipsub drops everything the
+ * member sends, its own announcements included, and does not flood-publish
+ * to it (publish threshold -50), so those announcements come by another path
+ * or by a later pull. Seen with ten stock gossipsub nodes; both sides are
+ * shown by test/integration/gossip-score.test.ts.
  */
 export const GOSSIP_TOPIC_SCORE = {
   topicWeight: 1,
