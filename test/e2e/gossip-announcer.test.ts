@@ -65,17 +65,24 @@ interface Side {
   readonly refused: () => number
 }
 
-/** A stock gossipsub node whose key is a fresh replica's device key, with an Announcer for that replica. */
-async function side (options: Partial<AnnouncerInit> = {}): Promise<Side> {
-  const replica = newReplica()
+/** A stock gossipsub node on 127.0.0.1 (no weft code), with `key` when given; stopped after the test. */
+async function gossipNode (key?: Uint8Array): Promise<Libp2p<{ pubsub: GossipSub }>> {
   const node = await createLibp2p({
-    privateKey: privateKeyFromRaw(replica.deviceKey.raw),
+    ...(key === undefined ? {} : { privateKey: privateKeyFromRaw(key) }),
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false }) }
   })
+  cleanup.push(async () => { await node.stop() })
+  return node
+}
+
+/** A stock gossipsub node whose key is a fresh replica's device key, with an Announcer for that replica. */
+async function side (options: Partial<AnnouncerInit> = {}): Promise<Side> {
+  const replica = newReplica()
+  const node = await gossipNode(replica.deviceKey.raw)
   const received: ReceivedAnnouncement[] = []
   let refused = 0
   const announcer = new Announcer({
@@ -93,7 +100,7 @@ async function side (options: Partial<AnnouncerInit> = {}): Promise<Side> {
   announcer.start()
   // Local writes are announced as the sync service does it.
   const unsubscribe = replica.subscribe(e => { if (e.source === 'local') announcer.announce(e.ops) })
-  cleanup.push(async () => { unsubscribe(); await announcer.stop(); await node.stop() })
+  cleanup.push(async () => { unsubscribe(); await announcer.stop() })
   return { node, replica, announcer, received, refused: () => refused }
 }
 
@@ -263,18 +270,10 @@ describe('announcer pacing over real gossipsub', () => {
 
 /** A stock gossipsub node (no Announcer) on the group topic, with `key` when given; counts the messages delivered to it. */
 async function stockNode (topic: string, key?: Uint8Array): Promise<{ node: Libp2p<{ pubsub: GossipSub }>, delivered: () => number }> {
-  const node = await createLibp2p({
-    ...(key === undefined ? {} : { privateKey: privateKeyFromRaw(key) }),
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false }) }
-  })
+  const node = await gossipNode(key)
   let delivered = 0
   node.services.pubsub.addEventListener('message', evt => { if (evt.detail.topic === topic) delivered++ })
   node.services.pubsub.subscribe(topic)
-  cleanup.push(async () => { await node.stop() })
   return { node, delivered: () => delivered }
 }
 

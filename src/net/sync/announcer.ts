@@ -337,8 +337,7 @@ export class Announcer {
         dataFormatVersion: OP_FORMAT_VERSION
       }
       const others = this.#otherMembers()
-      const subscribers = others === undefined ? undefined : new Set(pubsub.getSubscribers(this.topic).map(p => p.toString()))
-      const sentToAll = others !== undefined && others.length > 0 && others.every(m => subscribers!.has(m))
+      const sentToAll = others !== undefined && others.length > 0 && this.#allSubscribed(others)
       let data = Announce.encode({ ...announce, sentToAll })
       let { recipients } = await pubsub.publish(this.topic, data)
       if (sentToAll) {
@@ -373,6 +372,12 @@ export class Announcer {
       this.#init.log.error('could not list the group\'s members; announcing for forwarding - %e', err)
       return undefined
     }
+  }
+
+  /** Every one of `ids` is subscribed to our topic, so a flood publish goes to each (unless its score bars it). */
+  #allSubscribed (ids: readonly string[]): boolean {
+    const subscribers = new Set(this.#init.pubsub.getSubscribers(this.topic).map(p => p.toString()))
+    return ids.every(id => subscribers.has(id))
   }
 
   async #validate (from: PeerId, msg: Message): Promise<'accept' | 'ignore' | 'reject'> {
