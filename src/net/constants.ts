@@ -144,7 +144,8 @@ export const DEFAULT_ANNOUNCE_BUSY_MAX_INTERVAL_MS = 500
  * meanwhile: a neighbour that lacks those ops (a line A - B - C) pulls them.
  * Not after ops that came by gossip: their announcement reached every
  * neighbour already, and in a group of ten one such vector per receiver
- * tripled the messages a lone writer caused.
+ * tripled the messages a lone writer caused. Also this long after a peer
+ * subscribes to the group's topic: it was sent nothing we announced before.
  */
 export const DEFAULT_VECTOR_ANNOUNCE_DELAY_MS = 500
 /** Announcements received and waiting to be applied, in bytes; past this their ops are left for a pull. */

@@ -7,7 +7,9 @@
  *   tells the truth without a session;
  * - ops too large to travel inline are pulled once per device, from one peer,
  *   even when two peers hold them and announced so;
- * - a new connection gets one connect session, not one from each side.
+ * - a new connection gets one connect session, not one from each side;
+ * - a write that reached nobody, because the peer had not subscribed yet, is
+ *   pulled as soon as the peer subscribes, not at the next anti-entropy.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { announceTopic } from '../../src/net/sync/announcer.js'
@@ -142,5 +144,44 @@ describe('gossip path', () => {
     expect(sentInSessions).toBe(6)
     for (const [i, t] of nodes.entries()) expect(totals(t).sessionErrors).toBe(before[i]!.sessionErrors)
     for (const list of Object.values(events)) for (const e of list) expect(e.result.error).toBeUndefined()
+  })
+
+  it('a write that reached nobody because the peer had not subscribed yet is pulled once it subscribes, without anti-entropy', async () => {
+    // startNode turns anti-entropy off: only the vector A announces when B subscribes tells B of the write.
+    const a = await startNode()
+    const b = await startNode()
+    await connect(a, b)
+    await connectSessionsDone([a, b])
+    await gossipReady([a, b])
+    // B is off the topic, as on a new connection before its SUBSCRIBE arrives: A's announcement reaches nobody.
+    b.node.services.pubsub.unsubscribe(topic)
+    await waitFor(() => !a.node.services.pubsub.getSubscribers(topic).some(p => p.equals(b.node.peerId)), 'B off the topic, seen from A')
+    const sent = totals(a).opsSentInAnnouncements
+    a.replica.put('notes', 'unheard', { v: 1 })
+    // Longer than gossipsub offers a message to late subscribers (IHAVE for 3 heartbeats of 1 s).
+    await new Promise(resolve => setTimeout(resolve, 5_000))
+    expect(totals(a).opsSentInAnnouncements).toBe(sent)
+    expect(b.replica.get('notes', 'unheard')).toBeUndefined()
+
+    const bSessions = totals(b).sessions
+    b.node.services.pubsub.subscribe(topic)
+    await waitFor(() => b.replica.get('notes', 'unheard') !== undefined, 'the write on B', 10_000)
+    await waitFor(() => converged([a, b]), 'convergence')
+    await quiet([a, b])
+    // One pull, for the gap A's vector showed.
+    expect(totals(b).sessions).toBe(bSessions + 1)
+    expect(totals(b).opsAppliedFromSessions).toBeGreaterThanOrEqual(1)
+
+    // Once A knows B holds all it holds (B announces its vector after the pull), B subscribing again costs no announcement.
+    await waitFor(() => a.node.services.sync.getPeerState(b.id)?.theirVector[a.id] === seqOf(a), 'B\'s vector on A')
+    let heard = 0
+    b.node.services.pubsub.addEventListener('gossipsub:message', () => { heard++ })
+    b.node.services.pubsub.unsubscribe(topic)
+    await waitFor(() => !a.node.services.pubsub.getSubscribers(topic).some(p => p.equals(b.node.peerId)), 'B off the topic again')
+    b.node.services.pubsub.subscribe(topic)
+    await waitFor(() => a.node.services.pubsub.getSubscribers(topic).some(p => p.equals(b.node.peerId)), 'B back on the topic')
+    await new Promise(resolve => setTimeout(resolve, 1_500)) // past the vector's 500 ms delay
+    expect(heard).toBe(0)
+    expect(totals(b).sessions).toBe(bSessions + 1)
   })
 })

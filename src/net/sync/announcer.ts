@@ -27,7 +27,11 @@
  * and a write larger than the limit goes out as our vector alone (receivers
  * then pull), so a bulk import never piles up here. A node that pulled ops
  * in a session announces its vector alone a little later
- * (`announceVector`), unless its own writes carried it.
+ * (`announceVector`), unless its own writes carried it; so does a node that
+ * sees a peer subscribe to the topic that may lack ops it holds
+ * (`peerMayLack`), since what it announced before reached that peer not at
+ * all (a write in the moment between a connect session and the peer's
+ * SUBSCRIBE would otherwise wait for anti-entropy).
  *
  * Forwarding: flood publish sends an announcement straight to every member
  * we are connected to, and each receiver forwards it to its mesh, for
@@ -66,7 +70,10 @@ import {
 } from '../constants.js'
 
 /** The parts of gossipsub the announcer uses. */
-export interface AnnouncePubSub extends TypedEventTarget<{ 'gossipsub:message': CustomEvent<{ propagationSource: PeerId, msgId: string, msg: Message }> }> {
+export interface AnnouncePubSub extends TypedEventTarget<{
+  'gossipsub:message': CustomEvent<{ propagationSource: PeerId, msgId: string, msg: Message }>
+  'subscription-change': CustomEvent<{ peerId: PeerId, subscriptions: Array<{ topic: string, subscribe: boolean }> }>
+}> {
   subscribe(topic: string): void
   unsubscribe(topic: string): void
   publish(topic: string, data?: Uint8Array): Promise<{ recipients: PeerId[] }>
@@ -91,6 +98,13 @@ export interface AnnouncerInit {
    * receivers do not forward it. @default unknown: every announcement is forwarded
    */
   members?: () => Iterable<string>
+  /**
+   * Asked when a peer subscribes to the topic: whether it may lack ops we hold
+   * (as far as we know its vector). If so, our vector is announced a little
+   * later (`announceVector`), since nothing we announced before reached it.
+   * @default no announcement on subscription
+   */
+  peerMayLack?: (peerId: string) => boolean
   /** Called with each valid announcement of our group's versions, decoded (the caller applies its ops). */
   onAnnouncement: (announcement: ReceivedAnnouncement) => Promise<void>
   /**
@@ -236,6 +250,7 @@ export class Announcer {
     const { pubsub } = this.#init
     pubsub.topicValidators.set(this.topic, async (peer, msg) => await this.#validate(peer, msg))
     pubsub.addEventListener('gossipsub:message', this.#onMessage)
+    pubsub.addEventListener('subscription-change', this.#onSubscriptionChange)
     pubsub.subscribe(this.topic)
     this.#started = true
   }
@@ -247,6 +262,7 @@ export class Announcer {
     this.#pending = []
     const { pubsub } = this.#init
     pubsub.removeEventListener('gossipsub:message', this.#onMessage)
+    pubsub.removeEventListener('subscription-change', this.#onSubscriptionChange)
     pubsub.topicValidators.delete(this.topic)
     try { pubsub.unsubscribe(this.topic) } catch {}
     await this.#flushing
@@ -295,7 +311,7 @@ export class Announcer {
 
   /**
    * Announces our vector alone, a little later (after a session brought us
-   * ops): neighbours learn what we hold. Skipped when an announcement of
+   * ops, or a peer subscribed): neighbours learn what we hold. Skipped when an announcement of
    * our own writes leaves in between, since it carries the vector too.
    */
   announceVector (): void {
@@ -402,6 +418,24 @@ export class Announcer {
     // gossiped, nobody's score changed), instead of accepting it and having it forwarded.
     this.#handOver(from, msg, a)
     return 'ignore'
+  }
+
+  /**
+   * A peer joined our topic (it connected, or came back): it was sent none of
+   * what we announced before, and a write of ours between its connect session
+   * and its SUBSCRIBE reached nobody (gossipsub offers it to late subscribers
+   * for 3 s only, and to at most 6 peers). If it may lack ops we hold, our vector, a
+   * little later, lets its gap tracker pull them now rather than at the next
+   * anti-entropy.
+   */
+  readonly #onSubscriptionChange = (evt: CustomEvent<{ peerId: PeerId, subscriptions: Array<{ topic: string, subscribe: boolean }> }>): void => {
+    const { peerId, subscriptions } = evt.detail
+    if (!subscriptions.some(s => s.subscribe && s.topic === this.topic)) return
+    try {
+      if (this.#init.peerMayLack?.(peerId.toString()) === true) this.announceVector()
+    } catch (err) {
+      this.#init.log.error('could not tell what %p lacks - %e', peerId, err)
+    }
   }
 
   readonly #onMessage = (evt: CustomEvent<{ propagationSource: PeerId, msgId: string, msg: Message }>): void => {

@@ -233,6 +233,7 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
         authorize: (peerId, groupId) => this.#authorize(peerId, groupId),
         ...(this.#init.members === undefined ? {} : { members: this.#init.members }),
         ...(this.#init.announceDelayMs === undefined ? {} : { delayMs: this.#init.announceDelayMs }),
+        peerMayLack: peer => this.#peerMayLack(peer),
         onAnnouncement: async a => { await this.#onAnnouncement(a) },
         onPublished: (recipients, ops, bytes, seqs) => {
           const self = this.#store.deviceId
@@ -292,6 +293,14 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
     this.#states.announced(forwarder, a.ops.length, r.applied, a.bytes, r.deferred, r.held)
     if (r.applied > 0) this.safeDispatchEvent('announce:applied', { detail: { peerId: forwarder, ops: a.ops.length, applied: r.applied } })
     this.#gaps.observe(a.vector, forwarder)
+  }
+
+  /** Whether `peer` may lack ops we hold: its vector is unknown, or behind ours for some origin. */
+  #peerMayLack (peer: string): boolean {
+    const theirs = this.#states.knownVector(peer)
+    if (theirs === undefined) return true
+    for (const [origin, seq] of this.#store.versionVector()) if ((theirs.get(origin) ?? 0) < seq) return true
+    return false
   }
 
   getPeerStates (): PeerSyncState[] {
