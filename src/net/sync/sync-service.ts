@@ -295,8 +295,9 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
     this.#gaps.observe(a.vector, forwarder)
   }
 
-  /** Whether `peer` may lack ops we hold: its vector is unknown, or behind ours for some origin. */
+  /** Whether `peer`, a member, may lack ops we hold: its vector is unknown, or behind ours for some origin. */
   #peerMayLack (peer: string): boolean {
+    if (!this.#isMember(peer)) return false
     const theirs = this.#states.knownVector(peer)
     if (theirs === undefined) return true
     for (const [origin, seq] of this.#store.versionVector()) if ((theirs.get(origin) ?? 0) < seq) return true
