@@ -311,8 +311,9 @@ export class Announcer {
 
   /**
    * Announces our vector alone, a little later (after a session brought us
-   * ops, or a peer subscribed): neighbours learn what we hold. Skipped when an announcement of
-   * our own writes leaves in between, since it carries the vector too.
+   * ops, or a peer subscribed): neighbours learn what we hold. Skipped when
+   * an announcement of our own writes leaves in between, since it carries
+   * the vector too.
    */
   announceVector (): void {
     if (!this.#started || this.#vectorTimer !== undefined) return
@@ -423,10 +424,10 @@ export class Announcer {
   /**
    * A peer joined our topic (it connected, or came back): it was sent none of
    * what we announced before, and a write of ours between its connect session
-   * and its SUBSCRIBE reached nobody (gossipsub offers it to late subscribers
-   * for 3 s only, and to at most 6 peers). If it may lack ops we hold, our vector, a
-   * little later, lets its gap tracker pull them now rather than at the next
-   * anti-entropy.
+   * and its SUBSCRIBE reached nobody (gossipsub offers recent messages to a
+   * random few of the peers outside its mesh, for 3 s). If it may lack ops
+   * we hold, our vector, a little later, lets its gap tracker pull them now
+   * rather than at the next anti-entropy.
    */
   readonly #onSubscriptionChange = (evt: CustomEvent<{ peerId: PeerId, subscriptions: Array<{ topic: string, subscribe: boolean }> }>): void => {
     const { peerId, subscriptions } = evt.detail
