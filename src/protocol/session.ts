@@ -149,13 +149,6 @@ export interface SessionResult extends Readonly<SessionStats> {
   readonly complete: boolean
   readonly remoteDeviceId?: string
   readonly remoteVector?: VersionVector
-  /**
-   * The peer's vector at the end, as far as this session tells: what its last
-   * Want said it held, advanced by the page we answered it with when the
-   * session ended cleanly (the peer applied that page before its Done).
-   * Absent when the peer asked for nothing.
-   */
-  readonly remoteVectorAfter?: VersionVector
   readonly error?: SyncProtocolError
   /** The first few ops the store refused, for logs and the per-peer state. */
   readonly rejections: readonly Rejection[]
@@ -193,9 +186,6 @@ export class SyncSession {
 
   readonly #rejections: Rejection[] = []
   #remote: CheckedHello | undefined
-  /** The vector of the peer's last Want, and the same advanced by the ops of our page for it. */
-  #lastWant: VersionVector | undefined
-  #lastWantServed: VersionVector | undefined
   #complete = false
   #crossed = false
   /** Vectors of the Wants sent and not yet answered, oldest first (at most two: one page being applied, one in flight). */
@@ -234,7 +224,6 @@ export class SyncSession {
       ok: error === undefined,
       complete: this.#complete,
       ...(remote === undefined ? {} : { remoteDeviceId: remote.deviceId, remoteVector: remote.vector }),
-      ...(this.#lastWant === undefined ? {} : { remoteVectorAfter: error === undefined ? this.#lastWantServed ?? this.#lastWant : this.#lastWant }),
       ...(error === undefined ? {} : { error }),
       rejections: this.#rejections,
       ...(this.#crossed ? { crossed: true } : {}),
@@ -357,8 +346,6 @@ export class SyncSession {
 
   async #serve (want: Want): Promise<void> {
     const vector = vectorFromWire(want.vector, 'want vector')
-    this.#lastWant = vector
-    this.#lastWantServed = undefined
     const ownOps = this.#opts.pageMaxOps ?? DEFAULT_PAGE_MAX_OPS
     const ownBytes = this.#opts.pageMaxBytes ?? DEFAULT_PAGE_MAX_BYTES
     const limit = clamp(want.maxOps, Math.min(MIN_PAGE_MAX_OPS, ownOps), ownOps)
@@ -377,7 +364,6 @@ export class SyncSession {
     }
     const packed = await packOps(ops, this.#packOptions())
     await this.#send({ page: { ...packed, more } })
-    this.#lastWantServed = vectorAfter(vector, ops)
     this.#stats.pagesSent++
     this.#stats.opsSent += ops.length
     this.#log.trace('served %d ops (%d bytes packed), more: %s', ops.length, packed.ops.byteLength, more)

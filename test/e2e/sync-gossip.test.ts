@@ -9,9 +9,7 @@
  *   even when two peers hold them and announced so;
  * - a new connection gets one connect session, not one from each side;
  * - a write that reached nobody, because the peer had not subscribed yet, is
- *   pulled as soon as the peer subscribes, not at the next anti-entropy;
- * - the side that served a session knows what the peer holds after it,
- *   without gossip.
+ *   pulled as soon as the peer subscribes, not at the next anti-entropy.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { announceTopic } from '../../src/net/sync/announcer.js'
@@ -185,19 +183,5 @@ describe('gossip path', () => {
     await new Promise(resolve => setTimeout(resolve, 1_500)) // past the vector's 500 ms delay
     expect(heard).toBe(0)
     expect(totals(b).sessions).toBe(bSessions + 1)
-  })
-
-  it('the side that served a session sees the peer holding what it pulled, without gossip to tell it', async () => {
-    const a = await startNode({ gossip: false })
-    const b = await startNode({ gossip: false })
-    for (let i = 0; i < 5; i++) a.replica.put('notes', `served-${i}`, { v: i })
-    await connect(a, b)
-    await connectSessionsDone([a, b])
-    await waitFor(() => converged([a, b]), 'convergence')
-    await quiet([a, b])
-    // B's hello said it held nothing of A's; its Wants in the session said what it held as it pulled.
-    const aSeesB = a.node.services.sync.getPeerState(b.id)!
-    expect(aSeesB.theirVector[a.id]).toBe(5)
-    expect(b.node.services.sync.getPeerState(a.id)!.theirVector[a.id]).toBe(5)
   })
 })

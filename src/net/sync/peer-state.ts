@@ -203,9 +203,7 @@ export class PeerStates {
     s.opsApplied += result.applied
     s.bytesSent += result.bytesSent
     s.bytesReceived += result.bytesReceived
-    // What the peer said it held at the end (its last Want, with the page we sent for it) is newer than its hello.
-    const theirs = result.remoteVectorAfter ?? result.remoteVector
-    if (theirs !== undefined) this.vector(peerId, theirs, ourVector)
+    if (result.remoteVector !== undefined) this.vector(peerId, result.remoteVector, ourVector)
     if (result.error !== undefined) s.lastError = { code: result.error.code, message: result.error.message, remote: result.error.remote, at: now }
     if (result.error?.code === 'VERSION_MISMATCH') s.versionMismatch = { via: 'sync', message: result.error.message, at: now }
     else if (result.ok) delete s.versionMismatch
