@@ -69,10 +69,13 @@ import {
   DEFAULT_ANNOUNCE_MIN_COMPRESS_BYTES, DEFAULT_VECTOR_ANNOUNCE_DELAY_MS
 } from '../constants.js'
 
+/** gossipsub's event when a peer's subscriptions change. */
+type SubscriptionChange = CustomEvent<{ peerId: PeerId, subscriptions: Array<{ topic: string, subscribe: boolean }> }>
+
 /** The parts of gossipsub the announcer uses. */
 export interface AnnouncePubSub extends TypedEventTarget<{
   'gossipsub:message': CustomEvent<{ propagationSource: PeerId, msgId: string, msg: Message }>
-  'subscription-change': CustomEvent<{ peerId: PeerId, subscriptions: Array<{ topic: string, subscribe: boolean }> }>
+  'subscription-change': SubscriptionChange
 }> {
   subscribe(topic: string): void
   unsubscribe(topic: string): void
@@ -429,7 +432,7 @@ export class Announcer {
    * we hold, our vector, a little later, lets its gap tracker pull them now
    * rather than at the next anti-entropy.
    */
-  readonly #onSubscriptionChange = (evt: CustomEvent<{ peerId: PeerId, subscriptions: Array<{ topic: string, subscribe: boolean }> }>): void => {
+  readonly #onSubscriptionChange = (evt: SubscriptionChange): void => {
     const { peerId, subscriptions } = evt.detail
     if (!subscriptions.some(s => s.subscribe && s.topic === this.topic)) return
     try {

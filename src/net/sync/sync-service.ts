@@ -43,6 +43,7 @@ import { NotMemberError, SessionClosedError, type SyncProtocolError } from '../.
 import { FramedChannel } from '../../protocol/framing.js'
 import type { SyncStore } from '../../protocol/port.js'
 import { runSyncSession, type SessionResult } from '../../protocol/session.js'
+import { isAhead } from '../../protocol/vector.js'
 import { Announcer, type AnnouncePubSub, type ReceivedAnnouncement } from './announcer.js'
 import type { MemberDialer } from '../members/member-dialer.js'
 import * as C from '../constants.js'
@@ -299,9 +300,7 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
   #peerMayLack (peer: string): boolean {
     if (!this.#isMember(peer)) return false
     const theirs = this.#states.knownVector(peer)
-    if (theirs === undefined) return true
-    for (const [origin, seq] of this.#store.versionVector()) if ((theirs.get(origin) ?? 0) < seq) return true
-    return false
+    return theirs === undefined || isAhead(this.#store.versionVector(), theirs)
   }
 
   getPeerStates (): PeerSyncState[] {
