@@ -15,13 +15,14 @@ export type Decoded =
   | { kind: 'hello', hello: NonNullable<SyncMessage['hello']> }
   | { kind: 'want', want: NonNullable<SyncMessage['want']> }
   | { kind: 'page', page: NonNullable<SyncMessage['page']> }
-  | { kind: 'done' }
+  | { kind: 'done', done: NonNullable<SyncMessage['done']> }
   | { kind: 'error', error: NonNullable<SyncMessage['error']> }
 
 const DECODE_LIMITS = {
   limits: {
     hello: { vector: MAX_VECTOR_ENTRIES, schemas: MAX_HELLO_SCHEMAS },
-    want: { vector: MAX_VECTOR_ENTRIES, held: MAX_HELD_RUNS }
+    want: { vector: MAX_VECTOR_ENTRIES, held: MAX_HELD_RUNS },
+    done: { vector: MAX_VECTOR_ENTRIES }
   }
 }
 
@@ -38,7 +39,7 @@ export function decodeFrame (frame: Uint8Array): Decoded {
   if (msg.hello !== undefined) return { kind: 'hello', hello: msg.hello }
   if (msg.want !== undefined) return { kind: 'want', want: msg.want }
   if (msg.page !== undefined) return { kind: 'page', page: msg.page }
-  if (msg.done !== undefined) return { kind: 'done' }
+  if (msg.done !== undefined) return { kind: 'done', done: msg.done }
   return { kind: 'error', error: msg.error! }
 }
 

@@ -6,9 +6,15 @@
  *                                     <- Hello (or Error NOT_MEMBER, VERSION_MISMATCH…)
  *   then, each side independently, as a requester:
  *     Want(my vector) -> <- Page(ops beyond it, more?)   repeated while `more`
- *     Done ->                                            when it wants nothing more
+ *     Done(my vector) ->                                 when it wants nothing more
  *   and, as a server, answers each Want of the other side with one Page.
  *   The session ends once both sides have sent Done; each closes its write end.
+ *
+ * Each side's Done carries its vector as it sends it, after applying what it
+ * pulled, so the other side knows exactly what the session left it holding
+ * (`remoteDoneVector`): the Wants overstate it (a pipelined Want is read from
+ * page headers before the page is applied, and a peer holds back ops stamped
+ * too far ahead without applying them), and the hello understates it.
  *
  * Why a Want per page: the requester's vector after applying a page is the
  * exact resume point, so a session cut off anywhere (a relay's 128 KiB limit,
@@ -149,6 +155,8 @@ export interface SessionResult extends Readonly<SessionStats> {
   readonly complete: boolean
   readonly remoteDeviceId?: string
   readonly remoteVector?: VersionVector
+  /** The peer's vector from its Done: what it held once it applied what it pulled here (empty from a peer that predates the field). */
+  readonly remoteDoneVector?: VersionVector
   readonly error?: SyncProtocolError
   /** The first few ops the store refused, for logs and the per-peer state. */
   readonly rejections: readonly Rejection[]
@@ -186,6 +194,7 @@ export class SyncSession {
 
   readonly #rejections: Rejection[] = []
   #remote: CheckedHello | undefined
+  #remoteDone: VersionVector | undefined
   #complete = false
   #crossed = false
   /** Vectors of the Wants sent and not yet answered, oldest first (at most two: one page being applied, one in flight). */
@@ -224,6 +233,7 @@ export class SyncSession {
       ok: error === undefined,
       complete: this.#complete,
       ...(remote === undefined ? {} : { remoteDeviceId: remote.deviceId, remoteVector: remote.vector }),
+      ...(this.#remoteDone === undefined ? {} : { remoteDoneVector: this.#remoteDone }),
       ...(error === undefined ? {} : { error }),
       rejections: this.#rejections,
       ...(this.#crossed ? { crossed: true } : {}),
@@ -259,7 +269,7 @@ export class SyncSession {
       await this.#sendWant(local)
     } else {
       this.#complete = !this.#crossed
-      await this.#send({ done: {} })
+      await this.#sendDone()
       localDone = true
     }
     const readTimeout = this.#opts.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS
@@ -277,6 +287,7 @@ export class SyncSession {
           break
         case 'done':
           if (remoteDone) throw new BadRequestError('done sent twice')
+          this.#remoteDone = vectorFromWire(msg.done.vector, 'done vector')
           remoteDone = true
           break
         case 'error':
@@ -310,6 +321,10 @@ export class SyncSession {
       }
     }
     this.#io.abort(error)
+  }
+
+  async #sendDone (): Promise<void> {
+    await this.#send({ done: { vector: vectorToWire(this.#store.versionVector()) } })
   }
 
   async #sendHello (): Promise<void> {
@@ -427,7 +442,7 @@ export class SyncSession {
         }
         if (this.#wants.length > 0) return false
         // A slice we could not use (it did not continue what we hold): the next session starts from what we hold.
-        await this.#send({ done: {} })
+        await this.#sendDone()
         return true
       }
       ops = taken.run
@@ -464,7 +479,7 @@ export class SyncSession {
     }
     // No progress despite `more` means the rest was refused (see rejections): asking again would loop.
     this.#complete = !page.more
-    await this.#send({ done: {} })
+    await this.#sendDone()
     return true
   }
 

@@ -9,7 +9,10 @@
  *   even when two peers hold them and announced so;
  * - a new connection gets one connect session, not one from each side;
  * - a write that reached nobody, because the peer had not subscribed yet, is
- *   pulled as soon as the peer subscribes, not at the next anti-entropy.
+ *   pulled as soon as the peer subscribes, not at the next anti-entropy;
+ * - the side that served a session knows, as the session ends, what it left
+ *   the peer holding (the peer's Done says), without waiting for the vector
+ *   the peer announces later.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { announceTopic } from '../../src/net/sync/announcer.js'
@@ -183,5 +186,33 @@ describe('gossip path', () => {
     await new Promise(resolve => setTimeout(resolve, 1_500)) // past the vector's 500 ms delay
     expect(heard).toBe(0)
     expect(totals(b).sessions).toBe(bSessions + 1)
+  })
+
+  it('the serving side knows what a session left the peer holding as the session ends', async () => {
+    const a = await startNode()
+    const b = await startNode()
+    await connect(a, b)
+    await connectSessionsDone([a, b])
+    await gossipReady([a, b])
+    // B off the topic: A's writes reach it by a session only.
+    b.node.services.pubsub.unsubscribe(topic)
+    await waitFor(() => !a.node.services.pubsub.getSubscribers(topic).some(p => p.equals(b.node.peerId)), 'B off the topic, seen from A')
+    for (let i = 0; i < 30; i++) a.replica.put('notes', `served-${i}`, { v: i })
+    const seq = seqOf(a)
+    // Read on A the moment its side of B's pull ends: nothing else (B's vector announcement, 500 ms later) has
+    // told A anything yet.
+    const seen = new Promise<{ held: number | undefined, lacks: number }>(resolve => {
+      a.node.services.sync.addEventListener('session:end', e => {
+        if (e.detail.peerId !== b.id || e.detail.result.opsSent === 0) return
+        const theirs = a.node.services.sync.getPeerState(b.id)!.theirVector
+        resolve({ held: theirs[a.id], lacks: seq - (theirs[a.id] ?? 0) })
+      })
+    })
+    const pulled = await b.node.services.sync.syncWith(a.id)
+    expect(pulled).toMatchObject({ ok: true, applied: 30 })
+    // The hello said B held `seq - 30` of A's ops; B's Done says it holds all `seq`.
+    expect(pulled.remoteVector).toBeDefined()
+    expect(await seen).toEqual({ held: seq, lacks: 0 })
+    expect(b.replica.versionVector().get(a.id)).toBe(seq)
   })
 })

@@ -87,6 +87,26 @@ describe('PeerStates vectors from gossip', () => {
     expect(states.get('far')).toBeUndefined()
   })
 
+  it('a session ends with what the peer\'s Done says it holds, keeping what its announcements said meanwhile', () => {
+    const states = new PeerStates(() => 1000)
+    const ours = new Map([['me', 40], ['q', 9]])
+    // Its hello: it held 10 of ours and 9 of q's (set when the hello came).
+    states.sessionStarted('p')
+    states.vector('p', new Map([['me', 10], ['q', 9]]), new Map([['me', 40], ['q', 9]]))
+    // During the session it announced a write of its own.
+    states.announcedVector('p', new Map([['me', 10], ['q', 9], ['p', 3]]), ours)
+    // It pulled our 30 ops: its Done says me:40. It applied them, and still holds its own 3.
+    states.sessionEnded('p', { ...ok, remoteVector: new Map([['me', 10], ['q', 9]]), remoteDoneVector: new Map([['me', 40], ['q', 9]]) }, 5, ours)
+    expect(states.get('p')).toMatchObject({ theirVector: { me: 40, q: 9, p: 3 }, theyAreAheadBy: 3 })
+    // A peer that predates the Done vector: its view stays the hello's (and what announcements added).
+    states.vector('r', new Map([['me', 10]]), ours)
+    states.sessionEnded('r', { ...ok, remoteVector: new Map([['me', 10]]), remoteDoneVector: new Map() }, 5, ours)
+    expect(states.get('r')).toMatchObject({ theirVector: { me: 10 }, theyAreAheadBy: 0 })
+    // A peer restored from an older backup: its hello lowers what we knew (the session then raises it again).
+    states.vector('p', new Map([['me', 5]]), ours)
+    expect(states.knownVector('p')?.get('me')).toBe(5)
+  })
+
   it('our own announcements to a peer raise what it holds of ours only when they continue what it held', () => {
     const states = new PeerStates(() => 1000)
     states.vector('p', new Map([['me', 4]]), new Map([['me', 4]]))

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { SyncMessage } from '../../src/protocol/pb/sync.js'
 import { isAhead, vectorsEqual } from '../../src/protocol/vector.js'
 import { MemoryStore } from '../helpers/memory-store.js'
 import { syncPair } from '../helpers/session-pair.js'
@@ -94,6 +95,68 @@ describe('sync session', () => {
     expect(rb.rejections[0]?.reason).toBe('bad_signature')
     expect(b.count()).toBe(0)
     expect(isAhead(a.versionVector(), b.versionVector())).toBe(true)
+  })
+
+  it('each side\'s Done tells the other what it holds once it applied what it pulled', async () => {
+    const a = new MemoryStore()
+    const b = new MemoryStore()
+    a.write(50, { batch: 7 })
+    b.write(30, { batch: 4 })
+    const [ra, rb] = await syncPair(a, b, { responder: { pageMaxOps: 16 }, initiator: { pageMaxOps: 16 } })
+    // The hellos said what each held before; the Dones what each holds after.
+    expect(vectorsEqual(ra.remoteVector!, new Map([[b.deviceId, 30]]))).toBe(true)
+    expect(vectorsEqual(ra.remoteDoneVector!, b.versionVector())).toBe(true)
+    expect(vectorsEqual(rb.remoteDoneVector!, a.versionVector())).toBe(true)
+    expect(b.versionVector().get(a.deviceId)).toBe(50)
+  })
+
+  it('a Done names only what the peer applied, not what it was sent and refused', async () => {
+    const a = new MemoryStore()
+    const b = new MemoryStore()
+    a.write(100, { batch: 10 })
+    b.write(5)
+    // The first 40 ops are served intact, the rest with bad signatures (the store refuses them).
+    const tampered = {
+      deviceId: a.deviceId,
+      versionVector: () => a.versionVector(),
+      opsSince: (v: ReadonlyMap<string, number>, o?: { limit?: number, maxBytes?: number }) => {
+        const page = a.opsSince(v, o)
+        const from = v.get(a.deviceId) ?? 0
+        return { ...page, ops: page.ops.map((op, i) => from + i < 40 || op.sig === undefined ? op : { body: op.body, sig: new Uint8Array(64) }) }
+      },
+      applyRemote: a.applyRemote.bind(a)
+    }
+    const [ra, rb] = await syncPair(tampered, b, { initiator: { pageMaxOps: 20 }, responder: { pageMaxOps: 20 } })
+    expect(rb.rejected).toBeGreaterThan(0)
+    expect(b.versionVector().get(a.deviceId)).toBe(40)
+    // Its Wants ran ahead of what it applied (pipelined from page headers); its Done does not.
+    expect(vectorsEqual(ra.remoteDoneVector!, b.versionVector())).toBe(true)
+  })
+
+  it('works with a peer whose Done carries no vector (it predates the field), and refuses a malformed one', async () => {
+    const a = new MemoryStore()
+    const b = new MemoryStore()
+    a.write(20)
+    // The responder's Dones lose their vector on the way: what an older peer sends.
+    const strip = (frame: Uint8Array, from: 0 | 1): Uint8Array => {
+      const msg = SyncMessage.decode(frame)
+      return from === 1 && msg.done !== undefined ? SyncMessage.encode({ done: { vector: [] } }) : frame
+    }
+    const [ra, rb] = await syncPair(a, b, { transform: strip })
+    expect(ra).toMatchObject({ ok: true, complete: true })
+    expect(rb).toMatchObject({ ok: true, complete: true, applied: 20 })
+    expect(ra.remoteDoneVector?.size).toBe(0)
+    expect(vectorsEqual(rb.remoteDoneVector!, a.versionVector())).toBe(true)
+
+    const c = new MemoryStore()
+    const bad = (frame: Uint8Array, from: 0 | 1): Uint8Array => {
+      const msg = SyncMessage.decode(frame)
+      return from === 1 && msg.done !== undefined ? SyncMessage.encode({ done: { vector: [{ origin: new Uint8Array(3), seq: 1 }] } }) : frame
+    }
+    const [rc] = await syncPair(a, c, { transform: bad })
+    expect(rc.ok).toBe(false)
+    expect(rc.error?.code).toBe('BAD_REQUEST')
+    expect(rc.error?.message).toMatch(/done vector: origin is 3 bytes/)
   })
 
   it('ends a session after maxPages; the next session continues', async () => {

@@ -60,6 +60,19 @@ export interface PeerSyncState {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
+/** `known` raised, per origin, to the higher seq of each vector; undefined when none is higher anywhere. */
+function raised (known: Readonly<Record<string, number>>, ...vectors: Array<VersionVector | undefined>): Map<string, number> | undefined {
+  const merged = new Map(Object.entries(known))
+  let changed = false
+  for (const v of vectors) {
+    if (v === undefined) continue
+    for (const [origin, seq] of v) {
+      if (seq > (merged.get(origin) ?? 0)) { merged.set(origin, seq); changed = true }
+    }
+  }
+  return changed ? merged : undefined
+}
+
 /** Totals over all peers since start, for metrics. */
 export interface SyncTotals {
   /** Sessions that ended, cleanly or not, including attempts that failed before the first frame. */
@@ -203,7 +216,7 @@ export class PeerStates {
     s.opsApplied += result.applied
     s.bytesSent += result.bytesSent
     s.bytesReceived += result.bytesReceived
-    if (result.remoteVector !== undefined) this.vector(peerId, result.remoteVector, ourVector)
+    if (result.remoteVector !== undefined) this.#sessionVector(s, result.remoteVector, result.remoteDoneVector, ourVector)
     if (result.error !== undefined) s.lastError = { code: result.error.code, message: result.error.message, remote: result.error.remote, at: now }
     if (result.error?.code === 'VERSION_MISMATCH') s.versionMismatch = { via: 'sync', message: result.error.message, at: now }
     else if (result.ok) delete s.versionMismatch
@@ -219,6 +232,21 @@ export class PeerStates {
   }
 
   /**
+   * Their vector at the end of a session: what their hello said (set when it
+   * came, `vector`) and what announcements added since, raised to their Done's
+   * vector, which is what they held once they applied what they pulled (a
+   * peer that predates it sends none, and their view stays the hello's until
+   * their next announcement or hello). Merged per origin rather than set: an
+   * announcement handled after their Done may be newer than it.
+   */
+  #sessionVector (s: Mutable<PeerSyncState>, hello: VersionVector, done: VersionVector | undefined, ours: VersionVector): void {
+    const merged = raised(s.theirVector, hello, done)
+    if (merged !== undefined) s.theirVector = vectorToObject(merged)
+    // Recounted even when unchanged: our own vector moved during the session.
+    s.theyAreAheadBy = opsBeyond(merged ?? new Map(Object.entries(s.theirVector)), ours)
+  }
+
+  /**
    * Their vector from an announcement they wrote: merged (per origin, the
    * higher seq) into what we knew, since a delayed announcement may be older
    * than their last hello. Only for peers we have an entry for (a writer two
@@ -227,12 +255,8 @@ export class PeerStates {
   announcedVector (peerId: string, theirs: VersionVector, ours: VersionVector): void {
     const s = this.#peers.get(peerId)
     if (s === undefined) return
-    const merged = new Map(Object.entries(s.theirVector))
-    let changed = false
-    for (const [origin, seq] of theirs) {
-      if (seq > (merged.get(origin) ?? 0)) { merged.set(origin, seq); changed = true }
-    }
-    if (!changed) return
+    const merged = raised(s.theirVector, theirs)
+    if (merged === undefined) return
     s.theirVector = vectorToObject(merged)
     s.theyAreAheadBy = opsBeyond(merged, ours)
   }

@@ -1,6 +1,4 @@
 // @ts-nocheck: protons output does not satisfy exactOptionalPropertyTypes
-/* eslint-disable require-yield */
-
 import { decodeMessage, encodeMessage, enumeration, MaxLengthError, message, streamMessage } from 'protons-runtime'
 import { alloc as uint8ArrayAlloc } from 'uint8arrays/alloc'
 import type { Codec, DecodeOptions } from 'protons-runtime'
@@ -1630,7 +1628,9 @@ export namespace Page {
   }
 }
 
-export interface Done {}
+export interface Done {
+  vector: VectorEntry[]
+}
 
 export namespace Done {
   let _codec: Codec<Done>
@@ -1642,11 +1642,20 @@ export namespace Done {
           w.fork()
         }
 
+        if (obj.vector != null && obj.vector.length > 0) {
+          for (const value of obj.vector) {
+            w.uint32(10)
+            VectorEntry.codec().encode(value, w)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
-        const obj: any = {}
+        const obj: any = {
+          vector: []
+        }
 
         const end = length == null ? reader.len : reader.pos + length
 
@@ -1654,6 +1663,16 @@ export namespace Done {
           const tag = reader.uint32()
 
           switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.vector != null && obj.vector.length === opts.limits.vector) {
+                throw new MaxLengthError('Decode error - repeated field "vector" had too many elements')
+              }
+
+              obj.vector.push(VectorEntry.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.vector$
+              }))
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1663,12 +1682,34 @@ export namespace Done {
 
         return obj
       }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          vector: 0
+        }
+
         const end = length == null ? reader.len : reader.pos + length
 
         while (reader.pos < end) {
           const tag = reader.uint32()
 
           switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.vector != null && obj.vector === opts.limits.vector) {
+                throw new MaxLengthError('Streaming decode error - repeated field "vector" had too many elements')
+              }
+
+              for (const evt of VectorEntry.codec().stream(reader, reader.uint32(), `${prefix}.vector[]`, {
+                limits: opts.limits?.vector$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.vector
+                }
+              }
+
+              obj.vector++
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1681,6 +1722,18 @@ export namespace Done {
     return _codec
   }
 
+  export interface DoneVectorOriginFieldEvent {
+    field: '$.vector[].origin'
+    value: Uint8Array
+    index: number
+  }
+
+  export interface DoneVectorSeqFieldEvent {
+    field: '$.vector[].seq'
+    value: number
+    index: number
+  }
+
   export function encode (obj: Partial<Done>): Uint8Array {
     return encodeMessage(obj, Done.codec())
   }
@@ -1689,7 +1742,7 @@ export namespace Done {
     return decodeMessage(buf, Done.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Done>): Generator<{}> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Done>): Generator<DoneVectorOriginFieldEvent | DoneVectorSeqFieldEvent> {
     return streamMessage(buf, Done.codec(), opts)
   }
 }
@@ -2210,6 +2263,18 @@ export namespace SyncMessage {
     value: number
   }
 
+  export interface SyncMessageDoneVectorOriginFieldEvent {
+    field: '$.done.vector[].origin'
+    value: Uint8Array
+    index: number
+  }
+
+  export interface SyncMessageDoneVectorSeqFieldEvent {
+    field: '$.done.vector[].seq'
+    value: number
+    index: number
+  }
+
   export interface SyncMessageErrorCodeFieldEvent {
     field: '$.error.code'
     value: ErrorCode
@@ -2228,7 +2293,7 @@ export namespace SyncMessage {
     return decodeMessage(buf, SyncMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncMessage>): Generator<SyncMessageHelloProtocolVersionFieldEvent | SyncMessageHelloGroupIdFieldEvent | SyncMessageHelloDeviceIdFieldEvent | SyncMessageHelloDataFormatVersionFieldEvent | SyncMessageHelloVectorOriginFieldEvent | SyncMessageHelloVectorSeqFieldEvent | SyncMessageHelloSchemasCollectionFieldEvent | SyncMessageHelloSchemasVersionFieldEvent | SyncMessageHelloCrossedFieldEvent | SyncMessageWantVectorOriginFieldEvent | SyncMessageWantVectorSeqFieldEvent | SyncMessageWantMaxOpsFieldEvent | SyncMessageWantMaxBytesFieldEvent | SyncMessageWantFragmentAboveBytesFieldEvent | SyncMessageWantHeldOriginFieldEvent | SyncMessageWantHeldFirstSeqFieldEvent | SyncMessageWantHeldLastSeqFieldEvent | SyncMessageWantHeldDigestFieldEvent | SyncMessageWantHeldBytesFieldEvent | SyncMessagePageCompressionFieldEvent | SyncMessagePageOpsFieldEvent | SyncMessagePageCountFieldEvent | SyncMessagePageRawBytesFieldEvent | SyncMessagePageMoreFieldEvent | SyncMessagePageFragmentOriginFieldEvent | SyncMessagePageFragmentFirstSeqFieldEvent | SyncMessagePageFragmentLastSeqFieldEvent | SyncMessagePageFragmentDigestFieldEvent | SyncMessagePageFragmentTotalBytesFieldEvent | SyncMessagePageFragmentOffsetFieldEvent | SyncMessageErrorCodeFieldEvent | SyncMessageErrorMessageFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncMessage>): Generator<SyncMessageHelloProtocolVersionFieldEvent | SyncMessageHelloGroupIdFieldEvent | SyncMessageHelloDeviceIdFieldEvent | SyncMessageHelloDataFormatVersionFieldEvent | SyncMessageHelloVectorOriginFieldEvent | SyncMessageHelloVectorSeqFieldEvent | SyncMessageHelloSchemasCollectionFieldEvent | SyncMessageHelloSchemasVersionFieldEvent | SyncMessageHelloCrossedFieldEvent | SyncMessageWantVectorOriginFieldEvent | SyncMessageWantVectorSeqFieldEvent | SyncMessageWantMaxOpsFieldEvent | SyncMessageWantMaxBytesFieldEvent | SyncMessageWantFragmentAboveBytesFieldEvent | SyncMessageWantHeldOriginFieldEvent | SyncMessageWantHeldFirstSeqFieldEvent | SyncMessageWantHeldLastSeqFieldEvent | SyncMessageWantHeldDigestFieldEvent | SyncMessageWantHeldBytesFieldEvent | SyncMessagePageCompressionFieldEvent | SyncMessagePageOpsFieldEvent | SyncMessagePageCountFieldEvent | SyncMessagePageRawBytesFieldEvent | SyncMessagePageMoreFieldEvent | SyncMessagePageFragmentOriginFieldEvent | SyncMessagePageFragmentFirstSeqFieldEvent | SyncMessagePageFragmentLastSeqFieldEvent | SyncMessagePageFragmentDigestFieldEvent | SyncMessagePageFragmentTotalBytesFieldEvent | SyncMessagePageFragmentOffsetFieldEvent | SyncMessageDoneVectorOriginFieldEvent | SyncMessageDoneVectorSeqFieldEvent | SyncMessageErrorCodeFieldEvent | SyncMessageErrorMessageFieldEvent> {
     return streamMessage(buf, SyncMessage.codec(), opts)
   }
 }
