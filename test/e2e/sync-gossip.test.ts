@@ -39,6 +39,18 @@ async function quiet (nodes: readonly TestNode[]): Promise<void> {
   await waitFor(() => nodes.every(n => n.node.services.sync.getPeerStates().every(s => !s.sessionActive)), 'no session running')
 }
 
+/** Two connected nodes past their connect session, B then off the group's topic: A's announcements reach nobody. */
+async function pairWithBOffTopic (): Promise<[TestNode, TestNode]> {
+  const a = await startNode()
+  const b = await startNode()
+  await connect(a, b)
+  await connectSessionsDone([a, b])
+  await gossipReady([a, b])
+  b.node.services.pubsub.unsubscribe(topic)
+  await waitFor(() => !a.node.services.pubsub.getSubscribers(topic).some(p => p.equals(b.node.peerId)), 'B off the topic, seen from A')
+  return [a, b]
+}
+
 function record (t: TestNode): SyncSessionEvent[] {
   const events: SyncSessionEvent[] = []
   t.node.services.sync.addEventListener('session:end', e => { events.push(e.detail) })
@@ -151,14 +163,8 @@ describe('gossip path', () => {
 
   it('a write that reached nobody because the peer had not subscribed yet is pulled once it subscribes, without anti-entropy', async () => {
     // startNode turns anti-entropy off: only the vector A announces when B subscribes tells B of the write.
-    const a = await startNode()
-    const b = await startNode()
-    await connect(a, b)
-    await connectSessionsDone([a, b])
-    await gossipReady([a, b])
     // B is off the topic, as on a new connection before its SUBSCRIBE arrives: A's announcement reaches nobody.
-    b.node.services.pubsub.unsubscribe(topic)
-    await waitFor(() => !a.node.services.pubsub.getSubscribers(topic).some(p => p.equals(b.node.peerId)), 'B off the topic, seen from A')
+    const [a, b] = await pairWithBOffTopic()
     const sent = totals(a).opsSentInAnnouncements
     a.replica.put('notes', 'unheard', { v: 1 })
     // Longer than gossipsub offers a message to late subscribers (IHAVE for 3 heartbeats of 1 s).
@@ -189,14 +195,8 @@ describe('gossip path', () => {
   })
 
   it('the serving side knows what a session left the peer holding as the session ends', async () => {
-    const a = await startNode()
-    const b = await startNode()
-    await connect(a, b)
-    await connectSessionsDone([a, b])
-    await gossipReady([a, b])
     // B off the topic: A's writes reach it by a session only.
-    b.node.services.pubsub.unsubscribe(topic)
-    await waitFor(() => !a.node.services.pubsub.getSubscribers(topic).some(p => p.equals(b.node.peerId)), 'B off the topic, seen from A')
+    const [a, b] = await pairWithBOffTopic()
     for (let i = 0; i < 30; i++) a.replica.put('notes', `served-${i}`, { v: i })
     const seq = seqOf(a)
     // Read on A the moment its side of B's pull ends: nothing else (B's vector announcement, 500 ms later) has
