@@ -19,7 +19,11 @@
  *   one writer  one device writes `--ops` ops; sessions in the whole group.
  *   fan-out     single writes on one device, one every 200 ms: time from the
  *               write call to each other device's change stream (the bench
- *               process's one clock), p50 and max.
+ *               process's one clock), p50 and max. With WEFT_BENCH_VERBOSE
+ *               also: the write call, the first and the last receiver of
+ *               each write (p50), which devices came last, and each daemon's
+ *               CPU per write, with and without its background (measured
+ *               for 5 s before).
  *
  * Sessions and the ops they carried are read from each daemon's debug log
  * (`sync session` lines, both directions), CPU time from /proc.
@@ -311,22 +315,50 @@ export async function load (group: Daemon[], writers: Daemon[], ops: number, tag
 
 async function fanout (group: Daemon[], writes: number): Promise<{ p50: number, max: number, samples: number }> {
   const [writer, ...readers] = group
-  const seen = new Map<string, number[]>()
-  const stops = readers.map(d => d.follow(op => {
+  const seen = new Map<string, Array<{ at: number, reader: number }>>()
+  const stops = readers.map((d, reader) => d.follow(op => {
     if (!op.key?.startsWith('fanout-')) return
     const list = seen.get(op.key) ?? []
-    list.push(performance.now())
+    list.push({ at: performance.now(), reader })
     seen.set(op.key, list)
   }))
   await sleep(500)
+  const verbose = process.env.WEFT_BENCH_VERBOSE !== undefined
+  const cpuOf = (): number[] => group.map(d => d.cpuSeconds())
+  let idle: number[] = []
+  if (verbose) {
+    const c0 = cpuOf()
+    await sleep(5000)
+    idle = cpuOf().map((c, i) => (c - c0[i]!) / 5)
+  }
+  const cpu0 = cpuOf()
+  const started = performance.now()
   const delays: number[] = []
+  const calls: number[] = []
+  const firsts: number[] = []
+  const lasts: number[] = []
+  const lastCount = new Map<number, number>()
   for (let i = 0; i < writes; i++) {
     const key = `fanout-${i}`
     const t = performance.now()
     await writer!.api('PUT', `/v1/data/bench/${key}`, { fields: { i } })
+    calls.push(performance.now() - t)
     await until(`fan-out of write ${i}`, async () => (seen.get(key)?.length ?? 0) >= readers.length, 30_000, 5)
-    for (const at of seen.get(key)!) delays.push(at - t)
+    const arrivals = seen.get(key)!.map(a => ({ delay: a.at - t, reader: a.reader })).sort((a, b) => a.delay - b.delay)
+    for (const a of arrivals) delays.push(a.delay)
+    firsts.push(arrivals[0]!.delay)
+    lasts.push(arrivals.at(-1)!.delay)
+    lastCount.set(arrivals.at(-1)!.reader, (lastCount.get(arrivals.at(-1)!.reader) ?? 0) + 1)
     await sleep(200)
+  }
+  if (verbose) {
+    // CPU per write includes each daemon's background work; `idle` is that background, per second, measured just before.
+    const perWrite = cpuOf().map((c, i) => (c - cpu0[i]!) * 1000 / writes)
+    const msPerWrite = (performance.now() - started) / writes
+    const spread = (xs: number[]): string => `${percentile(xs, 50).toFixed(1)} ms (${Math.min(...xs).toFixed(1)} to ${Math.max(...xs).toFixed(1)})`
+    const order = [...lastCount].sort((a, b) => b[1] - a[1]).map(([r, n]) => `device ${r + 1} ${n}x`).join(', ')
+    process.stdout.write(`  fan-out: write call p50 ${percentile(calls, 50).toFixed(1)} ms; first receiver p50 ${percentile(firsts, 50).toFixed(1)} ms, last p50 ${percentile(lasts, 50).toFixed(1)} ms, max ${Math.max(...lasts).toFixed(1)} ms; last receiver: ${order}\n`)
+    process.stdout.write(`  fan-out CPU per write, background included: writer ${perWrite[0]!.toFixed(1)} ms, receivers ${spread(perWrite.slice(1))}; at rest a daemon uses ${spread(idle.map(c => c * 1000))} per second, ${(percentile(idle, 50) * msPerWrite).toFixed(1)} ms per ${msPerWrite.toFixed(0)} ms write cycle\n`)
   }
   for (const stop of stops) stop()
   return { p50: percentile(delays, 50), max: Math.max(...delays), samples: delays.length }
