@@ -21,9 +21,10 @@
  *               write call to each other device's change stream (the bench
  *               process's one clock), p50 and max. With WEFT_BENCH_VERBOSE
  *               also: the write call, the first and the last receiver of
- *               each write (p50), which devices came last, and each daemon's
- *               CPU per write, with and without its background (measured
- *               for 5 s before).
+ *               each write (p50), which devices came last (numbered in the
+ *               order they joined; device 0 writes), and CPU per write, each
+ *               daemon's background included, beside that background at
+ *               rest (measured for 5 s before).
  *
  * Sessions and the ops they carried are read from each daemon's debug log
  * (`sync session` lines, both directions), CPU time from /proc.
