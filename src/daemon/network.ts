@@ -252,7 +252,8 @@ class NodeNetwork implements Network {
       opsSentInAnnouncements: t.opsSentInAnnouncements,
       opsAppliedFromSessions: t.opsAppliedFromSessions,
       opsAppliedFromAnnouncements: t.opsAppliedFromAnnouncements,
-      opsHeld: t.opsHeld
+      opsHeld: t.opsHeld,
+      announcementsRepublished: t.announcementsRepublished
     }
   }
 

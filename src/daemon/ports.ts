@@ -55,6 +55,8 @@ export interface NetworkMetrics {
   opsAppliedFromAnnouncements: number
   /** Announced ops that arrived out of order and were held until the ops before them came. */
   opsHeld: number
+  /** Announcements published again, unmarked for forwarding, because the flood publish missed a subscribed member. */
+  announcementsRepublished: number
 }
 
 export type NetworkFactory = (replica: Replica, config: DaemonConfig, log: Logger, deviceKey: DeviceKey, extraPeers?: string[]) => Promise<Network>

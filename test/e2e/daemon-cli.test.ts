@@ -240,9 +240,9 @@ describe('weft daemon and CLI', () => {
     expect(JSON.parse(ok.body).device).toBe(d.deviceId)
     const metrics = await httpGet(port, '/metrics', token)
     expect(metrics.body).toContain('weft_oplog_ops 1') // the genesis admission
-    // How ops travel, for operators: sessions by direction (and crossed), ops by path, ops held for order.
+    // How ops travel, for operators: sessions by direction (and crossed), ops by path, ops held for order, announcements published again.
     for (const sample of ['weft_sync_sessions_by_direction_total{direction="crossed"} 0', 'weft_ops_sent_by_path_total{path="announcement"} 0',
-      'weft_ops_applied_by_path_total{path="session"} 0', 'weft_ops_held_for_order_total 0']) expect(metrics.body).toContain(sample)
+      'weft_ops_applied_by_path_total{path="session"} 0', 'weft_ops_held_for_order_total 0', 'weft_announcements_republished_total 0']) expect(metrics.body).toContain(sample)
   })
 })
 

@@ -24,6 +24,9 @@
  *   an unmarked one that way.
  * - The writer marks an announcement only when every other member it knows
  *   is subscribed on a connection of its own.
+ * - When gossipsub does not send a marked announcement to a member that is
+ *   subscribed (its stream to it no longer takes writes), the writer says so
+ *   and publishes it again unmarked, and the member gets it through another.
  *
  * No timing is asserted: counts are bounded by the time the burst took, which
  * only loosens the bound on a slow machine.
@@ -342,5 +345,36 @@ describe('forwarding', () => {
     await waitFor(() => reader.received.length === 3, 'the third announcement')
     expect(reader.received[2]!.sentToAll).toBe(false)
     expect(reader.replica.get('notes', 'c')).toEqual({ v: 3 })
+  })
+  it('a marked announcement gossipsub did not send to a subscribed member is published again unmarked, and the member gets it', async () => {
+    const republished: string[][] = []
+    const writer = await side({
+      members: () => [writer.replica.deviceId, near.replica.deviceId, far.replica.deviceId],
+      onRepublished: missed => { republished.push([...missed]) }
+    })
+    const near = await side()
+    const far = await side()
+    await pair(writer, near)
+    await pair(writer, far)
+    await pair(near, far)
+    const topic = writer.announcer.topic
+    await waitFor(() => meshOf(near.node, topic).includes(far.node.peerId.toString()), 'far in near\'s mesh')
+
+    writer.replica.put('notes', 'a', { v: 1 })
+    await waitFor(() => far.replica.get('notes', 'a') !== undefined && near.replica.get('notes', 'a') !== undefined, 'the first write everywhere')
+    expect(republished).toEqual([])
+    expect(far.received.map(a => a.sentToAll)).toEqual([true])
+
+    // The writer's gossipsub keeps its stream to far, but the stream no longer takes writes (closed for writing,
+    // as a closing connection leaves it): its flood publish skips far, which is still subscribed.
+    const outbound = (writer.node.services.pubsub as unknown as { streamsOutbound: Map<string, { rawStream: { close: () => Promise<void> } }> }).streamsOutbound
+    await outbound.get(far.node.peerId.toString())!.rawStream.close()
+    expect(writer.node.services.pubsub.getSubscribers(topic).some(p => p.equals(far.node.peerId))).toBe(true)
+    await tick(300) // past the announce interval
+    writer.replica.put('notes', 'b', { v: 2 })
+    await waitFor(() => far.replica.get('notes', 'b') !== undefined, 'the second write on far, forwarded by near')
+    expect(republished).toEqual([[far.replica.deviceId]])
+    expect(far.received.at(-1)!.sentToAll).toBe(false)
+    expect(far.received.at(-1)!.forwarder.equals(near.node.peerId)).toBe(true)
   })
 })

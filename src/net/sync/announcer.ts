@@ -116,6 +116,12 @@ export interface AnnouncerInit {
    */
   onPublished?: (recipients: readonly PeerId[], ops: number, bytes: number, seqs?: { first: number, last: number }) => void
   /**
+   * Called when an announcement marked `sentToAll` did not go to every member
+   * it counted on (`missed`: subscribed members gossipsub did not send it to)
+   * and was published again, unmarked, for the others to forward.
+   */
+  onRepublished?: (missed: readonly string[]) => void
+  /**
    * Called with the writer of each announcement that passed the membership
    * check: `mismatch` says how its versions differ from ours, or is undefined
    * when they match. A mismatching announcement is not applied.
@@ -365,7 +371,8 @@ export class Announcer {
         const missed = others.filter(m => !reached.has(m))
         if (missed.length > 0) {
           // Someone we counted on was not sent it: again, for the others to forward.
-          log('announcement missed %d of %d members; published again for forwarding', missed.length, others.length)
+          log('announcement missed %d of %d members (%s); published again for forwarding', missed.length, others.length, missed.join(', '))
+          this.#init.onRepublished?.(missed)
           data = Announce.encode({ ...announce, sentToAll: false });
           ({ recipients } = await pubsub.publish(this.topic, data))
         }

@@ -100,6 +100,8 @@ export interface SyncTotals {
   readonly opsAppliedFromAnnouncements: number
   /** Announced ops that arrived ahead of what we held and were held for order. */
   readonly opsHeld: number
+  /** Our announcements published a second time, unmarked, because the first missed a subscribed member. */
+  readonly announcementsRepublished: number
   /** When the last session that ended cleanly ended (ms since the epoch). */
   readonly lastSyncAt?: number
 }
@@ -121,7 +123,8 @@ export class PeerStates {
     opsSentInAnnouncements: 0,
     opsAppliedFromSessions: 0,
     opsAppliedFromAnnouncements: 0,
-    opsHeld: 0
+    opsHeld: 0,
+    announcementsRepublished: 0
   }
 
   readonly #peers = new Map<string, Mutable<PeerSyncState>>()
@@ -307,6 +310,11 @@ export class PeerStates {
     const s = this.#peers.get(peerId)
     if (s !== undefined) s.opsDeferred += ops
     this.#totals.opsDeferred += ops
+  }
+
+  /** An announcement of ours missed a subscribed member and was published again for forwarding. */
+  republished (): void {
+    this.#totals.announcementsRepublished++
   }
 
   /** We published an announcement of `ops` ops that went to this peer. */

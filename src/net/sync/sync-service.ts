@@ -243,6 +243,7 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
             if (seqs !== undefined) this.#states.sentOwnOps(p.toString(), self, seqs.first, seqs.last)
           }
         },
+        onRepublished: () => { this.#states.republished() },
         onVersions: (writer, mismatch) => {
           if (mismatch !== undefined) gossipLog('announcement from %p not applied: it %s', writer, mismatch)
           this.#states.announcedVersions(writer.toString(), mismatch)
