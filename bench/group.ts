@@ -27,7 +27,11 @@
  *               rest (measured for 5 s before).
  *
  * Sessions and the ops they carried are read from each daemon's debug log
- * (`sync session` lines, both directions), CPU time from /proc.
+ * (`sync session` lines, both directions), CPU time from /proc. A load phase
+ * in which a writer's gossipsub skipped a subscribed member (each of that
+ * writer's announcements then goes out twice, the second time forwarded by
+ * the others) says how many announcements went out again
+ * (`weft_announcements_republished_total`), since that run costs more.
  *
  * Profiling: WEFT_BENCH_NODE_ARGS goes to every daemon's node (e.g.
  * `--perf-basic-prof-only-functions`), WEFT_BENCH_PROFILE is a command run
@@ -203,6 +207,16 @@ function sessionsSince (group: Daemon[], mark: number[]): { sessions: number, op
 }
 
 const marks = (group: Daemon[]): number[] => group.map(d => d.events.length)
+
+/** Announcements the group's writers published again for forwarding, because gossipsub skipped a subscribed member (`GET /metrics`). */
+async function republished (group: Daemon[]): Promise<number> {
+  const counts = await Promise.all(group.map(async d => {
+    const text = String(await d.api('GET', '/metrics'))
+    return Number(/^weft_announcements_republished_total (\d+)$/m.exec(text)?.[1] ?? 0)
+  }))
+  return counts.reduce((a, b) => a + b, 0)
+}
+
 const cpu = (group: Daemon[]): number => group.reduce((s, d) => s + d.cpuSeconds(), 0)
 
 export async function makeGroup (n: number, root: string, portBase: number): Promise<Daemon[]> {
@@ -269,6 +283,7 @@ export async function load (group: Daemon[], writers: Daemon[], ops: number, tag
     process.stdout.write(`  idle: ${((cpu(group) - c0) / 5).toFixed(3)} CPU-s per second for the group\n`)
   }
   const mark = marks(group)
+  const republished0 = await republished(group)
   // WEFT_BENCH_PROFILE (see the module doc): the second burst only, until the group has converged
   const profileCmd = tag === 'all' ? process.env.WEFT_BENCH_PROFILE?.split(' ').filter(Boolean) : undefined
   const profiler = profileCmd !== undefined && profileCmd.length > 0 ? spawn(profileCmd[0]!, profileCmd.slice(1), { stdio: 'ignore' }) : undefined
@@ -290,6 +305,9 @@ export async function load (group: Daemon[], writers: Daemon[], ops: number, tag
   if (profiler !== undefined) { profiler.kill('SIGINT'); await new Promise(resolve => profiler.once('exit', resolve)) }
   await sleep(500) // sessions still ending are counted
   const s = sessionsSince(group, mark)
+  // A writer whose gossipsub skips a member publishes each announcement twice, and it is forwarded: a costlier run.
+  const again = await republished(group) - republished0
+  if (again > 0 || process.env.WEFT_BENCH_VERBOSE !== undefined) process.stdout.write(`  ${tag}: ${again} announcements published again for forwarding (a member skipped by gossipsub)\n`)
   if (process.env.WEFT_BENCH_VERBOSE !== undefined) {
     const why = new Map<string, number>()
     group.forEach((d, i) => { for (const e of d.events.slice(mark[i])) if (e.msg === 'sync session failed') why.set(`${e.code}: ${(e as { error?: string }).error}`, (why.get(`${e.code}: ${(e as { error?: string }).error}`) ?? 0) + 1) })
