@@ -16,7 +16,7 @@ export function renderMetrics (status: DaemonStatus, net: NetworkMetrics | undef
     'path', { session: net?.opsSentInSessions ?? 0, announcement: net?.opsSentInAnnouncements ?? 0 })
   text.byLabel('weft_ops_applied_by_path_total', 'counter', 'Ops from peers applied, by path: pulled in sync sessions, or carried in announcements.',
     'path', { session: net?.opsAppliedFromSessions ?? 0, announcement: net?.opsAppliedFromAnnouncements ?? 0 })
-  text.single('weft_announcements_republished_total', 'counter', 'Announcements published a second time, unmarked so that members forward it, because gossipsub did not send the first to every subscribed member.', net?.announcementsRepublished ?? 0)
+  text.single('weft_announcements_republished_total', 'counter', 'Announcements published a second time, unmarked so that members forward them, because gossipsub did not send the first copy to every subscribed member.', net?.announcementsRepublished ?? 0)
   text.single('weft_ops_held_for_order_total', 'counter', 'Announced ops that arrived before the ops preceding them and were held, to be applied in order.', net?.opsHeld ?? 0)
   text.single('weft_sync_errors_total', 'counter', 'Sync sessions that ended in an error (each failed session counts).', net?.sessionErrors ?? 0)
   text.byLabel('weft_rejected_ops_total', 'counter', 'Ops refused, by reason.', 'reason', stats.rejected)

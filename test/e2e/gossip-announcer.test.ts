@@ -346,6 +346,7 @@ describe('forwarding', () => {
     expect(reader.received[2]!.sentToAll).toBe(false)
     expect(reader.replica.get('notes', 'c')).toEqual({ v: 3 })
   })
+
   it('a marked announcement gossipsub did not send to a subscribed member is published again unmarked, and the member gets it', async () => {
     const republished: string[][] = []
     const writer = await side({
@@ -365,8 +366,8 @@ describe('forwarding', () => {
     expect(republished).toEqual([])
     expect(far.received.map(a => a.sentToAll)).toEqual([true])
 
-    // The writer's gossipsub keeps its stream to far, but the stream no longer takes writes (closed for writing,
-    // as a closing connection leaves it): its flood publish skips far, which is still subscribed.
+    // The writer's gossipsub keeps its stream to far, but the stream no longer takes writes (here closed for writing;
+    // in the group bench, a stream that had closed with its connection): its flood publish skips far, still subscribed.
     const outbound = (writer.node.services.pubsub as unknown as { streamsOutbound: Map<string, { rawStream: { close: () => Promise<void> } }> }).streamsOutbound
     await outbound.get(far.node.peerId.toString())!.rawStream.close()
     expect(writer.node.services.pubsub.getSubscribers(topic).some(p => p.equals(far.node.peerId))).toBe(true)
