@@ -221,6 +221,15 @@ export const MAX_PARKED_STREAMS = 32
 export const PARKED_STREAM_READ_BUFFER_BYTES = 64 * KiB
 
 /**
+ * A gated service that keeps one long-lived outbound stream per peer
+ * (gossipsub) is told about a connected member again when that stream
+ * closes and the member is still connected (members/member-gate.ts): at once
+ * the first time, then at most once per this interval per member, so a
+ * member that keeps closing our streams costs one stream per interval.
+ */
+export const RETELL_MIN_INTERVAL_MS = 1 * second
+
+/**
  * Stranger guard: a non-member's connection (not a configured relay or peer,
  * carrying none of our relayed connections) is closed this long after it
  * opened, unless a pairing stream is open on it then; it is checked again

@@ -127,7 +127,7 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
         // Second layer behind the gate: a non-member would be graylisted (no message, gossip or mesh slot).
         appSpecificScore: peer => members.isMember(peer) ? 0 : C.NON_MEMBER_GOSSIP_SCORE
       }
-    })) as ServiceFactoryMap<WeftServices>['pubsub'],
+    }), { streamPerPeer: true }) as ServiceFactoryMap<WeftServices>['pubsub'],
     sync: weftSync({ ...syncInit, membership: members, ...(memberList === undefined ? {} : { members: memberList }), store, ...(typeof store.subscribe === 'function' ? { changes: store as Required<typeof store> } : {}) }),
     // A service for its lifecycle only (it follows membership changes while started); the gated services hold it directly.
     members: () => members,

@@ -37,10 +37,27 @@
  * the handlers; one that stops being a member (revoked) is taken from them
  * (`onDisconnect`: gossipsub drops its streams), and the daemon closes its
  * connections.
+ *
+ * A service that keeps one long-lived outbound stream per peer (gossipsub,
+ * gated with `{ streamPerPeer: true }`) also gets its member's stream kept
+ * working while the member stays connected. Stock gossipsub attaches its
+ * close listener only after `newStream` returns, and libp2p's `newStream`
+ * awaits a peer-store write and the stream middleware after negotiating and
+ * returns the stream even if its connection closed meanwhile: gossipsub then
+ * keeps a dead stream as its stream to that member, never hears it close,
+ * and while other connections to the member stay open it never opens
+ * another, so every publish skips the member. And when its stream closes
+ * with one of several connections, gossipsub waits for the member to open a
+ * stream or a new connection before it opens one again. So the connections
+ * such a service sees refuse a stream that is no longer open when
+ * `newStream` returns, and when one of its streams closes, or is refused,
+ * while the member is still connected, the service is told about the member
+ * again (`onConnect`) on an open connection: gossipsub opens a stream there
+ * if it has none, and does nothing if it has one.
  */
 import type { AbortOptions, Connection, PeerId, PeerStore, Startable, Stream, StreamHandler, StreamHandlerOptions, StreamHandlerRecord, StreamMiddleware, Topology } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
-import { MAX_PARKED_STREAMS, MAX_WITHHELD_PEERS, PARKED_STREAM_READ_BUFFER_BYTES } from '../constants.js'
+import { MAX_PARKED_STREAMS, MAX_WITHHELD_PEERS, PARKED_STREAM_READ_BUFFER_BYTES, RETELL_MIN_INTERVAL_MS } from '../constants.js'
 
 /** Group membership by peer id, as the node sees it. */
 export interface PeerMembership {
@@ -61,6 +78,23 @@ export const EVERYONE: PeerMembership = { isMember: () => true }
 export class NotMemberStreamError extends Error {
   static override name = 'NotMemberStreamError'
   override name = 'NotMemberStreamError'
+}
+
+/** Why a gated service's `newStream` failed although the protocol was agreed: the stream closed before it was handed over. */
+export class StreamClosedWhileOpeningError extends Error {
+  static override name = 'StreamClosedWhileOpeningError'
+  override name = 'StreamClosedWhileOpeningError'
+}
+
+/** How a gated service uses its streams. */
+export interface GatedOptions {
+  /**
+   * The service keeps one long-lived outbound stream per peer and opens it
+   * when told about the peer (gossipsub): keep it working while the member
+   * stays connected (see above).
+   * @default false
+   */
+  streamPerPeer?: boolean
 }
 
 /** What a gated registrar needs besides the real registrar. */
@@ -103,11 +137,11 @@ export class MemberGate implements PeerMembership, Startable {
   }
 
   /** A service factory whose service sees only members through its registrar. */
-  gated<C extends object, S> (factory: (components: C) => S): (components: C) => S {
+  gated<C extends object, S> (factory: (components: C) => S, options: GatedOptions = {}): (components: C) => S {
     if (this.open) return factory
     return (components: C): S => {
       // libp2p hands every service all of its components (GateComponents among them), whatever the service declares.
-      const registrar = new MemberRegistrar(components as unknown as GateComponents, this.isMember, this.#parked)
+      const registrar = new MemberRegistrar(components as unknown as GateComponents, this.isMember, this.#parked, options.streamPerPeer === true)
       this.#registrars.add(registrar)
       // libp2p's components object is a proxy of its own; only the registrar differs.
       const view = new Proxy(components, { get: (target, prop, receiver) => prop === 'registrar' ? registrar : Reflect.get(target, prop, receiver) })
@@ -129,6 +163,7 @@ export class MemberGate implements PeerMembership, Startable {
     this.#unsubscribe = undefined
     for (const s of this.#parked) s.abort(new NotMemberStreamError('the node is stopping'))
     this.#parked.clear()
+    for (const r of this.#registrars) r.stop()
   }
 
   /** Non-members' streams held unread now. */
@@ -163,12 +198,19 @@ class MemberRegistrar implements Registrar {
   /** This registrar's parked streams; `#allParked` counts every gated service's. */
   readonly #parked = new Map<Stream, Parked>()
   readonly #allParked: Set<Stream>
+  /** Set for a service with one long-lived outbound stream per peer: its connections are watched (`#watched`). */
+  readonly #streamPerPeer: boolean
+  readonly #watched = new WeakMap<Connection, Connection>()
+  /** Members to tell about again, soon, and when each was last told again (members told about, so bounded by the connected ones). */
+  readonly #retells = new Map<string, ReturnType<typeof setTimeout>>()
+  readonly #lastRetell = new Map<string, number>()
 
-  constructor (components: GateComponents, isMember: (peer: PeerId) => boolean, allParked: Set<Stream>) {
+  constructor (components: GateComponents, isMember: (peer: PeerId) => boolean, allParked: Set<Stream>, streamPerPeer: boolean) {
     this.#raw = components.registrar
     this.#c = components
     this.#isMember = isMember
     this.#allParked = allParked
+    this.#streamPerPeer = streamPerPeer
   }
 
   readonly [Symbol.toStringTag] = 'weft:member-registrar'
@@ -183,7 +225,7 @@ class MemberRegistrar implements Registrar {
 
   async handle (protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void> {
     const gated = (stream: Stream, connection: Connection): void | Promise<void> => {
-      if (this.#isMember(connection.remotePeer)) return handler(stream, connection)
+      if (this.#isMember(connection.remotePeer)) return handler(stream, this.#view(connection))
       this.#park(stream, connection, protocol, handler)
     }
     await this.#raw.handle(protocol, gated, options)
@@ -201,11 +243,12 @@ class MemberRegistrar implements Registrar {
         return
       }
       this.#told.set(key, peerId)
-      return topology.onConnect?.(peerId, connection)
+      return topology.onConnect?.(peerId, this.#view(connection))
     }
     wrapped.onDisconnect = (peerId: PeerId): void | Promise<void> => {
       const key = peerId.toString()
       this.#withheld.delete(key)
+      this.#forget(key)
       if (!this.#told.delete(key)) return
       return topology.onDisconnect?.(peerId)
     }
@@ -243,11 +286,12 @@ class MemberRegistrar implements Registrar {
       this.#allParked.delete(stream)
       if (stream.status !== 'open') continue
       stream.maxReadBufferLength = p.readBuffer
-      void Promise.resolve(p.handler(stream, p.connection)).catch(err => { stream.abort(err as Error) })
+      void Promise.resolve(p.handler(stream, this.#view(p.connection))).catch(err => { stream.abort(err as Error) })
     }
     for (const [key, peerId] of this.#told) {
       if (this.#isMember(peerId)) continue
       this.#told.delete(key)
+      this.#forget(key)
       for (const { topology } of this.#topologies.values()) {
         topology.filter?.remove(peerId)
         void Promise.resolve(topology.onDisconnect?.(peerId)).catch(() => {})
@@ -272,7 +316,78 @@ class MemberRegistrar implements Registrar {
       if (connections.length === 0) continue
       topology.filter?.add(peerId)
       this.#told.set(peerId.toString(), peerId)
-      for (const connection of connections) await topology.onConnect?.(peerId, connection)
+      for (const connection of connections) await topology.onConnect?.(peerId, this.#view(connection))
     }
+  }
+
+  stop (): void {
+    for (const timer of this.#retells.values()) clearTimeout(timer)
+    this.#retells.clear()
+    this.#lastRetell.clear()
+  }
+
+  /**
+   * The connection as the service sees it: for a service with one stream per
+   * peer, one whose `newStream` refuses a stream that closed before it was
+   * handed over, and watches the streams it hands over.
+   */
+  #view (connection: Connection): Connection {
+    if (!this.#streamPerPeer) return connection
+    const known = this.#watched.get(connection)
+    if (known !== undefined) return known
+    const newStream: Connection['newStream'] = async (protocols, options) => {
+      const stream = await connection.newStream(protocols, options)
+      if (stream.status !== 'open') {
+        const err = new StreamClosedWhileOpeningError(`the ${stream.protocol} stream to ${connection.remotePeer} is ${stream.status}: it closed while it was being opened`)
+        stream.abort(err)
+        this.#retellSoon(connection.remotePeer)
+        throw err
+      }
+      stream.addEventListener('close', () => { this.#retellSoon(connection.remotePeer) }, { once: true })
+      return stream
+    }
+    // Everything else is the connection's own, read from it (getters and methods with the connection as `this`).
+    const view = new Proxy(connection, {
+      get: (target, prop) => {
+        if (prop === 'newStream') return newStream
+        const value: unknown = Reflect.get(target, prop, target)
+        return typeof value === 'function' ? value.bind(target) : value
+      }
+    })
+    this.#watched.set(connection, view)
+    return view
+  }
+
+  /** Tells the topologies about a member again after one of its streams closed: at once the first time, then at most once per RETELL_MIN_INTERVAL_MS. */
+  #retellSoon (peerId: PeerId): void {
+    const key = peerId.toString()
+    if (this.#retells.has(key) || !this.#told.has(key)) return
+    const wait = Math.max(0, (this.#lastRetell.get(key) ?? -Infinity) + RETELL_MIN_INTERVAL_MS - Date.now())
+    // Not before the close listeners still to run (the service's own) have run.
+    const timer = setTimeout(() => {
+      this.#retells.delete(key)
+      this.#lastRetell.set(key, Date.now())
+      void this.#retell(peerId).catch(() => {})
+    }, wait)
+    timer.unref?.()
+    this.#retells.set(key, timer)
+  }
+
+  /** Tells each topology (once) about a member still told about and connected, on one open connection it takes, direct first. */
+  async #retell (peerId: PeerId): Promise<void> {
+    if (!this.#told.has(peerId.toString()) || !this.#isMember(peerId)) return
+    const open = this.#c.connectionManager.getConnections(peerId).filter(c => c.status === 'open')
+    open.sort((a, b) => Number(a.limits != null) - Number(b.limits != null))
+    const topologies = new Set([...this.#topologies.values()].map(r => r.topology))
+    for (const topology of topologies) {
+      const connection = open.find(c => c.limits == null || topology.notifyOnLimitedConnection === true)
+      if (connection !== undefined) await topology.onConnect?.(peerId, this.#view(connection))
+    }
+  }
+
+  #forget (key: string): void {
+    clearTimeout(this.#retells.get(key))
+    this.#retells.delete(key)
+    this.#lastRetell.delete(key)
   }
 }
