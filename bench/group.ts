@@ -248,9 +248,9 @@ async function formGroup (group: Daemon[]): Promise<Daemon[]> {
     const { code } = await first!.api<{ code: string }>('POST', '/v1/invite', {})
     await d.api('POST', '/v1/join', { code })
   }
-  // Every device admitted everywhere, connected to every other and in sync. A connection that dropped while
-  // the group formed is not dialled again by the daemons themselves (nothing redials a known member yet):
-  // `weft sync <peer>` dials it, as a user would.
+  // Every device admitted everywhere, connected to every other and in sync. A member without a connection is
+  // dialled by each daemon's member dialer (checked every DEFAULT_MEMBER_CHECK_INTERVAL_MS, with backoff after
+  // failures); the bench also asks with `weft sync <peer>`, as a user would, so forming need not wait for it.
   const redialed = new Map<string, number>()
   await until('the group forms', async () => {
     const devices = await Promise.all(group.map(async d => (await d.api<unknown[]>('GET', '/v1/devices')).length))
