@@ -27,17 +27,14 @@
  * state a connection closing during the peer-store write leaves. Without the
  * gate's repair, the first two cases fail (x's publishes never reach y).
  */
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import type { Connection, Libp2p, PeerId, Stream, StreamMiddleware } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
-import { tcp } from '@libp2p/tcp'
-import { createLibp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
 import { MemberGate } from '../../src/net/members/member-gate.js'
 import { waitFor } from '../helpers/net-nodes.js'
+import { startStockNode } from '../helpers/stock-peer.js'
 
 const TOPIC = 'gossip-streams-test'
 const GOSSIP_PROTOCOLS = ['/meshsub/1.2.0', '/meshsub/1.1.0', '/meshsub/1.0.0']
@@ -52,23 +49,17 @@ type Node = Libp2p<{ pubsub: GossipSub, raw: { registrar: Registrar } }>
 /** A stock node; with `gate`, its gossipsub sees the network through that gate's registrar. */
 async function start (gate?: MemberGate): Promise<Node> {
   const pubsub = gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false })
-  const node = await createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: {
-      identify: identify(),
-      pubsub: gate === undefined ? pubsub : gate.gated(pubsub, { streamPerPeer: true }),
-      // The node's own registrar, for the test's middleware.
-      raw: (components: { registrar: Registrar }) => {
-        // libp2p 3.3.11 hands out the registered middleware array itself and appends the protocol's
-        // handler to it on every inbound stream, so later outbound streams would run the handler too.
-        const registrar = components.registrar
-        const getMiddleware = registrar.getMiddleware.bind(registrar)
-        registrar.getMiddleware = protocol => [...getMiddleware(protocol)]
-        return { registrar }
-      }
+  const node = await startStockNode({
+    identify: identify(),
+    pubsub: gate === undefined ? pubsub : gate.gated(pubsub, { streamPerPeer: true }),
+    // The node's own registrar, for the test's middleware.
+    raw: (components: { registrar: Registrar }) => {
+      // libp2p 3.3.11 hands out the registered middleware array itself and appends the protocol's
+      // handler to it on every inbound stream, so later outbound streams would run the handler too.
+      const registrar = components.registrar
+      const getMiddleware = registrar.getMiddleware.bind(registrar)
+      registrar.getMiddleware = protocol => [...getMiddleware(protocol)]
+      return { registrar }
     }
   }) as unknown as Node
   cleanup.push(async () => { await node.stop() })

@@ -8,6 +8,7 @@
  * anyone on the internet could. What it sends on weft's own protocols are
  * bytes the test hands it (an attacker reads the public .proto files).
  *
+ * - `startStockNode(services)`: TCP, Noise and yamux on loopback, with those services.
  * - `startStockRelay()`: a stock circuit relay v2 server (default limits).
  * - `startStockStranger()`: a random key with stock gossipsub. It records the
  *   topics peers announce to it (SUBSCRIBE), subscribes to each at once (what
@@ -22,11 +23,11 @@ import { circuitRelayServer, circuitRelayTransport, type CircuitRelayService } f
 import { privateKeyFromRaw } from '@libp2p/crypto/keys'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { identify, type Identify } from '@libp2p/identify'
-import type { Connection, Libp2p, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
+import type { Connection, Libp2p, ServiceMap, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
 import { ping, type Ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { createLibp2p } from 'libp2p'
+import { createLibp2p, type ServiceFactoryMap } from 'libp2p'
 
 // Node 20 lacks Promise.withResolvers, which libp2p 3 calls (see LIBP2P-NOTES); define it only when missing.
 const P = Promise as unknown as { withResolvers?: () => unknown }
@@ -41,15 +42,20 @@ if (typeof P.withResolvers !== 'function') {
 
 const LOOPBACK = '/ip4/127.0.0.1/tcp/0'
 
-/** A stock circuit relay v2 server on loopback, with the stock limits (2 min, 128 KiB per relayed connection). */
-export async function startStockRelay (): Promise<Libp2p<{ identify: Identify, relay: CircuitRelayService }>> {
-  return await createLibp2p({
+/** A stock node on loopback (TCP, Noise, yamux) with the given services, started. */
+export async function startStockNode<T extends ServiceMap> (services: ServiceFactoryMap<T>): Promise<Libp2p<T>> {
+  return await createLibp2p<T>({
     addresses: { listen: [LOOPBACK] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    services: { identify: identify(), relay: circuitRelayServer() }
+    services
   })
+}
+
+/** A stock circuit relay v2 server on loopback, with the stock limits (2 min, 128 KiB per relayed connection). */
+export async function startStockRelay (): Promise<Libp2p<{ identify: Identify, relay: CircuitRelayService }>> {
+  return await startStockNode({ identify: identify(), relay: circuitRelayServer() })
 }
 
 export interface ProbeResult {

@@ -10,17 +10,14 @@
  * what B sends, as it would for a peer under the graylist threshold; with
  * weft's parameters B keeps a score of 0 and its message arrives.
  */
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { createTopicScoreParams, type TopicScoreParams } from '@libp2p/gossipsub/score'
 import { identify } from '@libp2p/identify'
 import type { Libp2p } from '@libp2p/interface'
-import { tcp } from '@libp2p/tcp'
-import { createLibp2p } from 'libp2p'
 import { afterAll, describe, expect, it } from 'vitest'
 import '../../src/polyfill.js'
 import { GOSSIP_MESH, GOSSIP_TOPIC_SCORE } from '../../src/net/sync/gossip-tuning.js'
+import { startStockNode } from '../helpers/stock-peer.js'
 
 const TOPIC = 'weft-score-test'
 const nodes: Array<Libp2p<{ pubsub: GossipSub }>> = []
@@ -33,15 +30,9 @@ const scored = (node: Libp2p<{ pubsub: GossipSub }>): Scored => node.services.pu
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
 async function start (topicScore: Partial<TopicScoreParams>): Promise<Libp2p<{ pubsub: GossipSub }>> {
-  const node = await createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: {
-      identify: identify(),
-      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, ...GOSSIP_MESH, scoreParams: { topics: { [TOPIC]: createTopicScoreParams(topicScore) } } })
-    }
+  const node = await startStockNode({
+    identify: identify(),
+    pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, ...GOSSIP_MESH, scoreParams: { topics: { [TOPIC]: createTopicScoreParams(topicScore) } } })
   })
   nodes.push(node)
   return node
