@@ -8,11 +8,11 @@
  * Stock gossipsub keeps one outbound stream per peer and attaches its close
  * listener only once `newStream` has returned. libp2p's `newStream` awaits a
  * peer-store write and the stream middleware after negotiating, and returns
- * the stream even if its connection closed meanwhile. gossipsub then keeps a
- * closed stream as its stream to that peer, never hears it close, and never
- * opens another while the peer stays connected by other connections: every
- * publish skips the peer. The gate refuses such a stream and tells gossipsub
- * about the peer again on a connection that is open.
+ * the stream even if it closed meanwhile (with its connection, say).
+ * gossipsub then keeps a closed stream as its stream to that peer, never
+ * hears it close, and never opens another while the peer stays connected:
+ * every publish skips the peer. The gate refuses such a stream and tells
+ * gossipsub about the peer again on a connection that is open.
  *
  * Also: when gossipsub's stream closes with one connection while another
  * stays open, the gate tells gossipsub about the peer again on the open one,
