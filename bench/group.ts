@@ -17,6 +17,10 @@
  *               the same burst again, which is what a daemon that has been
  *               running a while costs (the figures the targets are held to).
  *   one writer  one device writes `--ops` ops; sessions in the whole group.
+ *   at rest     before the first burst: each daemon's CPU per second over 10 s
+ *               without writes, after 5 s of quiet (the median daemon, and
+ *               the range); the group's background work (pings, gossipsub
+ *               heartbeats, housekeeping), which the CPU figures above include.
  *   fan-out     single writes on one device, one every 200 ms: time from the
  *               write call to each other device's change stream (the bench
  *               process's one clock), p50 and max. With WEFT_BENCH_VERBOSE
@@ -383,6 +387,15 @@ async function fanout (group: Daemon[], writes: number): Promise<{ p50: number, 
   return { p50: percentile(delays, 50), max: Math.max(...delays), samples: delays.length }
 }
 
+/** Each daemon's CPU per second at rest (ms/s), over `seconds` after `settle` seconds without writes: the median and the range. */
+async function atRest (group: Daemon[], settle = 5, seconds = 10): Promise<{ p50: number, min: number, max: number }> {
+  await sleep(settle * 1000)
+  const c0 = group.map(d => d.cpuSeconds())
+  await sleep(seconds * 1000)
+  const perSecond = group.map((d, i) => (d.cpuSeconds() - c0[i]!) * 1000 / seconds)
+  return { p50: percentile(perSecond, 50), min: Math.min(...perSecond), max: Math.max(...perSecond) }
+}
+
 export async function benchGroup (options: { devices?: number[], ops?: number, fanoutWrites?: number } = {}): Promise<void> {
   const sizes = options.devices ?? [3, 10]
   const ops = options.ops ?? 220
@@ -398,6 +411,7 @@ export async function benchGroup (options: { devices?: number[], ops?: number, f
       group = await makeGroup(n, dir, portBase)
       portBase += n + 5
       process.stdout.write(`  ${n} devices paired and in sync in ${((performance.now() - formed) / 1000).toFixed(1)} s\n`)
+      const rest = await atRest(group)
       const first = await load(group, group, ops, 'first')
       const all = await load(group, group, ops, 'all')
       const one = await load(group, [group[0]!], ops, 'one')
@@ -408,15 +422,15 @@ export async function benchGroup (options: { devices?: number[], ops?: number, f
         f.cpuSeconds.toFixed(1), (f.cpuSeconds * 1000 / f.needed).toFixed(3), (f.convergeMs / 1000).toFixed(2),
         `${f.writeP50.toFixed(1)} / ${f.writeP95.toFixed(1)} / ${f.writeMax.toFixed(0)}`
       ]
-      rows.push([`${n} (first burst)`, ...loadCells(first), '', ''].join(' | '))
-      rows.push([String(n), ...loadCells(all), fmt(one.sessions), `${fan.p50.toFixed(1)} / ${fan.max.toFixed(1)}`].join(' | '))
+      rows.push([`${n} (first burst)`, ...loadCells(first), '', '', ''].join(' | '))
+      rows.push([String(n), ...loadCells(all), fmt(one.sessions), `${fan.p50.toFixed(1)} / ${fan.max.toFixed(1)}`, `${rest.p50.toFixed(1)} (${rest.min.toFixed(1)} to ${rest.max.toFixed(1)})`].join(' | '))
     } finally {
       await Promise.all(group.map(async d => { await d.stop() }))
       cleanup()
     }
   }
-  process.stdout.write('\n| devices | ops written | sessions | sessions/device/s | ops sent in sessions / needed | failed sessions | CPU-s | CPU ms/op/receiver | converged after last write (s) | write p50 / p95 / max (ms) | one writer: sessions | fan-out p50 / max (ms) |\n')
-  process.stdout.write('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n')
+  process.stdout.write('\n| devices | ops written | sessions | sessions/device/s | ops sent in sessions / needed | failed sessions | CPU-s | CPU ms/op/receiver | converged after last write (s) | write p50 / p95 / max (ms) | one writer: sessions | fan-out p50 / max (ms) | at rest: CPU ms/s per daemon |\n')
+  process.stdout.write('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n')
   for (const r of rows) process.stdout.write(`| ${r} |\n`)
 }
 

@@ -58,6 +58,10 @@ export interface NodeConfig extends Omit<SyncServiceInit, 'store' | 'changes'> {
   relayCredential?: () => RelayCredential | undefined
   /** Relay reservation check period. @default DEFAULT_RELAY_CHECK_INTERVAL_MS (5 s) */
   relayCheckIntervalMs?: number
+  /** Ping each connection on its muxer this often and abort it if no answer comes (liveness.ts); 0: never. @default DEFAULT_LIVENESS_INTERVAL_MS (10 s) */
+  livenessIntervalMs?: number
+  /** The least time such a ping is given (it adapts upwards to the round-trip times seen). @default DEFAULT_LIVENESS_MIN_TIMEOUT_MS (5 s) */
+  livenessTimeoutMs?: number
   /** A non-member's connection that does not pair is closed this long after it opened (with `membership` only). @default DEFAULT_STRANGER_GRACE_MS (10 s) */
   strangerGraceMs?: number
   /** Start the node before returning. @default true */
@@ -91,6 +95,8 @@ const CHECKS: Checks<NodeConfig> = {
   mdnsIntervalMs: duration,
   maxConnections: duration,
   relayCheckIntervalMs: duration,
+  livenessIntervalMs: duration,
+  livenessTimeoutMs: duration,
   strangerGraceMs: duration,
   syncIntervalMs: duration,
   connectGraceMs: duration,

@@ -230,6 +230,15 @@ export const PARKED_STREAM_READ_BUFFER_BYTES = 64 * KiB
 export const RETELL_MIN_INTERVAL_MS = 1 * second
 
 /**
+ * Liveness (liveness.ts): every open connection gets a yamux ping this often,
+ * as libp2p's connection monitor (which it replaces) pings by default, and is
+ * aborted when the answer does not come within the adaptive timeout, which
+ * is at least DEFAULT_LIVENESS_MIN_TIMEOUT_MS (the monitor's minimum too).
+ */
+export const DEFAULT_LIVENESS_INTERVAL_MS = 10 * second
+export const DEFAULT_LIVENESS_MIN_TIMEOUT_MS = 5 * second
+
+/**
  * Stranger guard: a non-member's connection (not a configured relay or peer,
  * carrying none of our relayed connections) is closed this long after it
  * opened, unless a pairing stream is open on it then; it is checked again

@@ -14,6 +14,7 @@ export { discoveryDialer, type DiscoveryDialerInit } from './members/discovery-d
 export { Announcer, announceTopic, versionMismatch } from './sync/announcer.js'
 export { MemberGate, EVERYONE, NotMemberStreamError, type PeerMembership } from './members/member-gate.js'
 export { strangerGuard, type StrangerGuard, type StrangerGuardInit } from './members/stranger-guard.js'
+export { liveness, PingTimeoutError, type Liveness, type LivenessInit } from './liveness.js'
 export { memberDialer, NoAddressError, DialFailedError, type MemberDialer, type MemberDialerInit, type KeptPeerStatus, type AttemptOutcome } from './members/member-dialer.js'
 export { MemoryPeerBook, classifyAddress, rankAddresses, dialFailure, whyUnreachable, type Unreachable, type PeerBook, type BookEntry, type BookAddress, type AddressKind, type DialFailure } from './members/peer-book.js'
 export { udxObserver, type UdxObserver, type UdxObserverInit, type UdxObserverComponents, type NatMapping } from './nat/udx-observer.js'

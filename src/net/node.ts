@@ -58,6 +58,7 @@ import { memberDialer, type MemberDialer } from './members/member-dialer.js'
 import { parseRelayAddress, relayKeeper, type RelayKeeper } from './nat/relay-keeper.js'
 import { relayAuthClient, type RelayAuthClient } from './relay-auth/client.js'
 import { strangerGuard, type StrangerGuard } from './members/stranger-guard.js'
+import { liveness, type Liveness } from './liveness.js'
 import { weftSync, type SyncService } from './sync/sync-service.js'
 import { udxBirthday, type UdxBirthday } from './nat/udx-birthday.js'
 import { udxObserver, type UdxObserver } from './nat/udx-observer.js'
@@ -73,6 +74,8 @@ export interface WeftServices {
   strangerGuard?: StrangerGuard
   identify: Identify
   ping: Ping
+  /** Pings every connection on its muxer and aborts one that does not answer (instead of libp2p's connection monitor). */
+  liveness: Liveness
   pubsub: GossipSub
   sync: SyncService
   relays: RelayKeeper
@@ -95,7 +98,8 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
   const topic = announceTopic(groupId)
   const {
     privateKey: _key, store, listen, announce, relays, peers, mdns: useMdns, mdnsServiceTag, mdnsIntervalMs, upnp, dcutr: useDcutr,
-    maxConnections, connectionGater, relayCheckIntervalMs, start, logger, membership, strangerGraceMs, peerBook, members: memberList, relayCredential,
+    maxConnections, connectionGater, relayCheckIntervalMs, livenessIntervalMs, livenessTimeoutMs, start, logger, membership, strangerGraceMs, peerBook,
+    members: memberList, relayCredential,
     ...syncInit
   } = config
   const members = new MemberGate(membership)
@@ -109,6 +113,10 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
     identify: hideUdxAddresses(identify()),
     identifyPush: hideUdxAddresses(identifyPush()),
     ping: ping(),
+    liveness: liveness({
+      ...(livenessIntervalMs === undefined ? {} : { intervalMs: livenessIntervalMs }),
+      ...(livenessTimeoutMs === undefined ? {} : { minTimeoutMs: livenessTimeoutMs })
+    }),
     pubsub: members.gated(gossipsub({
       allowPublishToZeroTopicPeers: true,
       fallbackToFloodsub: false,
@@ -202,6 +210,8 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
     ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux({
+      // The liveness service pings every connection on its muxer (see liveness.ts).
+      enableKeepAlive: false,
       maxInboundStreams: C.DEFAULT_MAX_MUXED_STREAMS,
       maxOutboundStreams: C.DEFAULT_MAX_MUXED_STREAMS,
       streamOptions: {
@@ -210,6 +220,8 @@ export async function createNode (config: NodeConfig): Promise<WeftNode> {
         inactivityTimeout: C.DEFAULT_STREAM_INACTIVITY_TIMEOUT_MS
       }
     })],
+    // Replaced by the liveness service: the same pings, as yamux frames instead of a stream each (see liveness.ts).
+    connectionMonitor: { enabled: false },
     connectionManager: {
       maxConnections: maxConnections ?? C.DEFAULT_MAX_CONNECTIONS,
       maxIncomingPendingConnections: C.DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS,
