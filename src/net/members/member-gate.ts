@@ -43,7 +43,7 @@
  * working while the member stays connected. Stock gossipsub attaches its
  * close listener only after `newStream` returns, and libp2p's `newStream`
  * awaits a peer-store write and the stream middleware after negotiating and
- * returns the stream even if its connection closed meanwhile: gossipsub then
+ * returns the stream even if it closed meanwhile: gossipsub then
  * keeps a dead stream as its stream to that member, never hears it close,
  * and while other connections to the member stay open it never opens
  * another, so every publish skips the member. And when its stream closes
@@ -304,12 +304,18 @@ class MemberRegistrar implements Registrar {
     }
   }
 
+  /** The peer's open connections, direct ones first (as identify would hand them to the topologies). */
+  #openConnections (peerId: PeerId): Connection[] {
+    return this.#c.connectionManager.getConnections(peerId)
+      .filter(c => c.status === 'open')
+      .sort((a, b) => Number(a.limits != null) - Number(b.limits != null))
+  }
+
   async #tell (peerId: PeerId): Promise<void> {
-    const open = this.#c.connectionManager.getConnections(peerId).filter(c => c.status === 'open')
+    const open = this.#openConnections(peerId)
     if (open.length === 0) return
     const { protocols } = await this.#c.peerStore.get(peerId)
-    // As identify would have: each connection the topology takes (DCUtR wants the relayed one), direct first.
-    open.sort((a, b) => Number(a.limits != null) - Number(b.limits != null))
+    // Each connection the topology takes (DCUtR wants the relayed one).
     for (const { protocol, topology } of this.#topologies.values()) {
       if (!protocols.includes(protocol) || topology.filter?.has(peerId) === true) continue
       const connections = open.filter(c => c.limits == null || topology.notifyOnLimitedConnection === true)
@@ -376,8 +382,7 @@ class MemberRegistrar implements Registrar {
   /** Tells each topology (once) about a member still told about and connected, on one open connection it takes, direct first. */
   async #retell (peerId: PeerId): Promise<void> {
     if (!this.#told.has(peerId.toString()) || !this.#isMember(peerId)) return
-    const open = this.#c.connectionManager.getConnections(peerId).filter(c => c.status === 'open')
-    open.sort((a, b) => Number(a.limits != null) - Number(b.limits != null))
+    const open = this.#openConnections(peerId)
     const topologies = new Set([...this.#topologies.values()].map(r => r.topology))
     for (const topology of topologies) {
       const connection = open.find(c => c.limits == null || topology.notifyOnLimitedConnection === true)
