@@ -18,6 +18,7 @@ export const LOG_MEMBERS = 'weft:members'
 export const LOG_UDX = 'weft:udx-observer'
 export const LOG_UDX_BIRTHDAY = 'weft:udx-birthday'
 export const LOG_STRANGERS = 'weft:stranger-guard'
+export const LOG_LIVENESS = 'weft:liveness'
 
 /** mDNS service tag: weft nodes only see (and dial) each other, not every libp2p node on the LAN. */
 export const DEFAULT_MDNS_SERVICE_TAG = '_weft._udp.local'

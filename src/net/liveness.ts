@@ -23,7 +23,7 @@
 import type { ComponentLogger, Connection, Logger, Startable } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import { AdaptiveTimeout } from '@libp2p/utils'
-import { DEFAULT_LIVENESS_INTERVAL_MS, DEFAULT_LIVENESS_MIN_TIMEOUT_MS } from './constants.js'
+import { DEFAULT_LIVENESS_INTERVAL_MS, DEFAULT_LIVENESS_MIN_TIMEOUT_MS, LOG_LIVENESS } from './constants.js'
 
 export interface LivenessInit {
   /** Ping each open connection this often; 0 turns the pings off. @default DEFAULT_LIVENESS_INTERVAL_MS (10 s) */
@@ -41,7 +41,7 @@ export interface LivenessComponents {
 }
 
 export interface Liveness {
-  /** Connections aborted because a ping went unanswered, since start. */
+  /** Connections aborted since start because a ping went unanswered in time or failed. */
   readonly aborted: number
 }
 
@@ -68,7 +68,7 @@ class DefaultLiveness implements Liveness, Startable {
 
   constructor (components: LivenessComponents, init: LivenessInit) {
     this.#c = components
-    this.#log = components.logger.forComponent('weft:liveness')
+    this.#log = components.logger.forComponent(LOG_LIVENESS)
     this.#intervalMs = init.intervalMs ?? DEFAULT_LIVENESS_INTERVAL_MS
     this.#timeout = new AdaptiveTimeout({ minTimeout: init.minTimeoutMs ?? DEFAULT_LIVENESS_MIN_TIMEOUT_MS })
   }
