@@ -61,6 +61,8 @@ import { fmt, percentile, tempDir } from './util.js'
 const CLI = resolve(import.meta.dirname, '../src/bin/weft.cjs')
 const BASE_PORT = 42_100
 const CLK_TCK = 100
+/** A join refused because the inviter's libp2p rate-limits 127.0.0.1 is tried this often in all. */
+const JOIN_ATTEMPTS = 3
 
 interface LogEvent { msg: string, direction?: string, sent?: number, applied?: number, code?: string }
 
@@ -250,7 +252,19 @@ async function formGroup (group: Daemon[]): Promise<Daemon[]> {
   const [first, ...rest] = group
   for (const d of rest) {
     const { code } = await first!.api<{ code: string }>('POST', '/v1/invite', {})
-    await d.api('POST', '/v1/join', { code })
+    // All daemons share 127.0.0.1 and dial each other as they start, so the
+    // inviter's libp2p may refuse the join's connection for a moment
+    // (connectionManager.inboundConnectionThreshold: 5 per second per host).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await d.api('POST', '/v1/join', { code })
+        break
+      } catch (err) {
+        if (attempt === JOIN_ATTEMPTS || !/"code":"CLOSED"/.test((err as Error).message)) throw err
+        if (process.env.WEFT_BENCH_VERBOSE !== undefined) process.stdout.write(`  join refused, again in 1 s: ${(err as Error).message}\n`)
+        await sleep(1000)
+      }
+    }
   }
   // Every device admitted everywhere, connected to every other and in sync. A member without a connection is
   // dialled by each daemon's member dialer (checked every DEFAULT_MEMBER_CHECK_INTERVAL_MS, with backoff after
