@@ -37,7 +37,10 @@
  *               rest (measured for 5 s before).
  *
  * Sessions and the ops they carried are read from each daemon's debug log
- * (`sync session` lines, both directions), CPU time from /proc. A load phase
+ * (`sync session` lines, both directions; the sessions cell says how many
+ * were the anti-entropy round's, by the line's `cause`: one session per
+ * device every 30 s, which a burst counts when it falls on it), CPU time
+ * from /proc. A load phase
  * in which a writer's gossipsub skipped a subscribed member (each of that
  * writer's announcements then goes out twice, the second time forwarded by
  * the others) says how many announcements went out again
@@ -70,7 +73,7 @@ const CLK_TCK = 100
 /** A join refused because the inviter's libp2p rate-limits 127.0.0.1 is tried this often in all. */
 const JOIN_ATTEMPTS = 3
 
-interface LogEvent { msg: string, direction?: string, sent?: number, applied?: number, code?: string }
+interface LogEvent { msg: string, direction?: string, cause?: string, sent?: number, applied?: number, code?: string }
 
 export class Daemon {
   readonly dir: string
@@ -202,20 +205,24 @@ export async function converged (group: Daemon[]): Promise<boolean> {
   return vectors.every(v => v === vectors[0])
 }
 
-/** Sessions and the ops they carried since `mark` (event counts per daemon). */
-function sessionsSince (group: Daemon[], mark: number[]): { sessions: number, opsSent: number, failed: number } {
+/** Sessions (those of the anti-entropy round among them) and the ops they carried since `mark` (event counts per daemon). */
+function sessionsSince (group: Daemon[], mark: number[]): { sessions: number, antiEntropy: number, opsSent: number, failed: number } {
   let sessions = 0
+  let antiEntropy = 0
   let opsSent = 0
   let failed = 0
   group.forEach((d, i) => {
     for (const e of d.events.slice(mark[i])) {
       if (e.msg === 'sync session failed') { failed++; continue }
       if (e.msg !== 'sync session') continue
-      if (e.direction === 'outbound') sessions++
+      if (e.direction === 'outbound') {
+        sessions++
+        if (e.cause === 'anti-entropy') antiEntropy++
+      }
       opsSent += e.sent ?? 0
     }
   })
-  return { sessions, opsSent, failed }
+  return { sessions, antiEntropy, opsSent, failed }
 }
 
 const marks = (group: Daemon[]): number[] => group.map(d => d.events.length)
@@ -295,7 +302,7 @@ async function formGroup (group: Daemon[]): Promise<Daemon[]> {
 }
 
 interface LoadFigures {
-  devices: number, ops: number, needed: number, sessions: number, opsSent: number, failed: number
+  devices: number, ops: number, needed: number, sessions: number, antiEntropy: number, opsSent: number, failed: number
   cpuSeconds: number, loadSeconds: number, convergeMs: number, writeP50: number, writeP95: number, writeMax: number, counter: number
 }
 
@@ -416,6 +423,8 @@ async function atRest (group: Daemon[], settle = 5, seconds = 10): Promise<{ p50
   return { p50: percentile(perSecond, 50), min: Math.min(...perSecond), max: Math.max(...perSecond) }
 }
 
+const sessionsCell = (f: LoadFigures): string => `${fmt(f.sessions)}${f.antiEntropy > 0 ? ` (${fmt(f.antiEntropy)} anti-entropy)` : ''}`
+
 /** Bursts run, unreported, between the second burst and the three of the "warm" row. */
 const DEFAULT_WARM_BURSTS = 8
 /** Bursts of which the "warm" row shows the one with the median CPU per op. */
@@ -451,13 +460,13 @@ export async function benchGroup (options: { devices?: number[], ops?: number, f
       const one = await load(group, [group[0]!], ops, 'one')
       const fan = await fanout(group, fanoutWrites)
       const loadCells = (f: LoadFigures): string[] => [
-        fmt(f.ops), fmt(f.sessions), `${(f.sessions / n / f.loadSeconds).toFixed(2)}`,
+        fmt(f.ops), sessionsCell(f), `${(f.sessions / n / f.loadSeconds).toFixed(2)}`,
         `${fmt(f.opsSent)} / ${fmt(f.needed)} (${(f.opsSent / f.needed).toFixed(2)}x)`, String(f.failed),
         f.cpuSeconds.toFixed(1), (f.cpuSeconds * 1000 / f.needed).toFixed(3), (f.convergeMs / 1000).toFixed(2),
         `${f.writeP50.toFixed(1)} / ${f.writeP95.toFixed(1)} / ${f.writeMax.toFixed(0)}`
       ]
       rows.push([`${n} (first burst)`, ...loadCells(first), '', '', ''].join(' | '))
-      rows.push([String(n), ...loadCells(all), fmt(one.sessions), `${fan.p50.toFixed(1)} / ${fan.max.toFixed(1)}`, `${rest.p50.toFixed(1)} (${rest.min.toFixed(1)} to ${rest.max.toFixed(1)})`].join(' | '))
+      rows.push([String(n), ...loadCells(all), sessionsCell(one), `${fan.p50.toFixed(1)} / ${fan.max.toFixed(1)}`, `${rest.p50.toFixed(1)} (${rest.min.toFixed(1)} to ${rest.max.toFixed(1)})`].join(' | '))
       if (warm !== undefined) rows.push([`${n} (warm: after ${warmBursts + 2} bursts, median of ${WARM_MEASURED})`, ...loadCells(warm), '', '', ''].join(' | '))
     } finally {
       await Promise.all(group.map(async d => { await d.stop() }))

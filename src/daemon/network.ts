@@ -92,8 +92,10 @@ class NodeNetwork implements Network {
     // Both peers log typed sync errors; the per-peer state carries them to the CLI.
     node.services.sync.addEventListener('session:end', e => {
       const { peerId, direction, limited, durationMs, result: r } = e.detail
-      if (r.ok) this.#log('debug', 'sync session', { peer: peerId, direction, limited, ms: durationMs, applied: r.applied, sent: r.opsSent })
-      else this.#log('warn', 'sync session failed', { peer: peerId, direction, limited, ms: durationMs, code: r.error?.code, error: r.error?.message })
+      // Why we started it: outbound sessions only.
+      const cause = e.detail.cause === undefined ? {} : { cause: e.detail.cause }
+      if (r.ok) this.#log('debug', 'sync session', { peer: peerId, direction, ...cause, limited, ms: durationMs, applied: r.applied, sent: r.opsSent })
+      else this.#log('warn', 'sync session failed', { peer: peerId, direction, ...cause, limited, ms: durationMs, code: r.error?.code, error: r.error?.message })
       // An op that cannot pass says why, where the user looks first.
       const refused = r.rejections[0]
       if (refused !== undefined) this.#log('warn', 'ops from a peer were refused', { peer: peerId, refused: r.rejected, origin: refused.origin, seq: refused.seq, reason: refused.reason, error: refused.message })

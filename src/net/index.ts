@@ -5,7 +5,7 @@
  */
 export { createNode, type WeftNode, type WeftServices } from './node.js'
 export { checkNodeConfig, type NodeConfig } from './config.js'
-export { weftSync, DefaultSyncService, type SyncService, type SyncServiceComponents, type SyncServiceEvents, type SyncSessionEvent, type AnnounceAppliedEvent } from './sync/sync-service.js'
+export { weftSync, DefaultSyncService, type SyncService, type SyncServiceComponents, type SyncServiceEvents, type SyncSessionEvent, type SessionCause, type AnnounceAppliedEvent } from './sync/sync-service.js'
 export type { SyncServiceInit, ChangeFeed, Authorize } from './sync/sync-options.js'
 export type { PeerSyncState, PeerSyncError, SyncTotals } from './sync/peer-state.js'
 export { relayKeeper, type RelayKeeper, type RelayKeeperInit, type RelayStatus } from './nat/relay-keeper.js'

@@ -159,6 +159,8 @@ describe('gossip path', () => {
     expect(sentInSessions).toBe(6)
     for (const [i, t] of nodes.entries()) expect(totals(t).sessionErrors).toBe(before[i]!.sessionErrors)
     for (const list of Object.values(events)) for (const e of list) expect(e.result.error).toBeUndefined()
+    // Each pull says it was one (the serving side is not told why a session began).
+    for (const list of Object.values(events)) for (const e of list) expect(e.cause).toBe(e.direction === 'outbound' ? 'gap' : undefined)
   })
 
   it('a write that reached nobody because the peer had not subscribed yet is pulled once it subscribes, without anti-entropy', async () => {

@@ -31,16 +31,18 @@ function result (over: Partial<SessionResult>): SessionResult {
 
 describe('sync scheduler', () => {
   let requests: string[]
+  let causes: string[]
   let lastStart: number
   let ours: Map<string, number>
   let scheduler: SyncScheduler
   beforeEach(() => {
     vi.useFakeTimers()
     requests = []
+    causes = []
     lastStart = 0
     ours = new Map()
     scheduler = new SyncScheduler({
-      requestSync: p => { requests.push(p.toString()) },
+      requestSync: (p, cause) => { requests.push(p.toString()); causes.push(cause) },
       lastSessionStart: () => lastStart,
       idlePeers: () => [peer.toString()],
       ourVector: () => ours,
@@ -63,6 +65,7 @@ describe('sync scheduler', () => {
     scheduler.connected(peer, conn('c3', 'inbound'))
     vi.advanceTimersByTime(1_000)
     expect(requests).toHaveLength(2)
+    expect(causes).toEqual(['connected', 'connected'])
   })
 
   it('the dialed side counts a session that began after the connection opened, even before it heard of the connection', () => {
@@ -96,6 +99,7 @@ describe('sync scheduler', () => {
     scheduler.sessionEnded(peer, result({}))
     vi.advanceTimersByTime(10_000)
     expect(requests).toHaveLength(2)
+    expect(causes).toEqual(['retry', 'retry'])
   })
 
   it('when only the peer was behind, retries later and only if no session began since', () => {
@@ -125,5 +129,6 @@ describe('sync scheduler', () => {
   it('runs anti-entropy with an idle peer every interval', () => {
     vi.advanceTimersByTime(30_000)
     expect(requests).toEqual([peer.toString()])
+    expect(causes).toEqual(['anti-entropy'])
   })
 })

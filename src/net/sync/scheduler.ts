@@ -22,7 +22,7 @@ import { isAhead } from '../../protocol/vector.js'
 import * as C from '../constants.js'
 
 export interface SchedulerHooks {
-  requestSync(peer: PeerId | string): void
+  requestSync(peer: PeerId | string, cause: SessionCause): void
   /** When the last session with the peer (either direction) began, ms since the epoch, or 0. */
   lastSessionStart(peer: string): number
   /** Connected peers that speak the protocol and have no session running. */
@@ -37,6 +37,13 @@ export interface SchedulerOptions {
   retryMinMs?: number
   retryMaxMs?: number
 }
+
+/**
+ * Why this device started a session: asked for (`syncWith`, `weft sync`),
+ * a new connection, a retry after a cut or unfinished session, the periodic
+ * anti-entropy round, or a pull of ops the gap tracker knows we lack.
+ */
+export type SessionCause = 'request' | 'connected' | 'retry' | 'anti-entropy' | 'gap'
 
 interface Retry { attempts: number, timer?: ReturnType<typeof setTimeout> | undefined }
 
@@ -75,7 +82,7 @@ export class SyncScheduler {
     if (!this.#running || this.#seenConnections.has(conn.id)) return
     this.#seenConnections.add(conn.id)
     if (conn.direction === 'outbound') {
-      this.#hooks.requestSync(peerId)
+      this.#hooks.requestSync(peerId, 'connected')
       return
     }
     const key = peerId.toString()
@@ -84,7 +91,7 @@ export class SyncScheduler {
     const since = Math.min(Date.now(), conn.timeline?.open ?? Infinity)
     const timer = setTimeout(() => {
       this.#graceTimers.delete(timer)
-      if (this.#hooks.lastSessionStart(key) < since) this.#hooks.requestSync(peerId)
+      if (this.#hooks.lastSessionStart(key) < since) this.#hooks.requestSync(peerId, 'connected')
     }, this.#opts.connectGraceMs ?? C.DEFAULT_CONNECT_GRACE_MS)
     this.#graceTimers.add(timer)
   }
@@ -122,7 +129,7 @@ export class SyncScheduler {
     retry.attempts++
     retry.timer = setTimeout(() => {
       retry.timer = undefined
-      if (weAreBehind || this.#hooks.lastSessionStart(key) < since) this.#hooks.requestSync(peerId)
+      if (weAreBehind || this.#hooks.lastSessionStart(key) < since) this.#hooks.requestSync(peerId, 'retry')
     }, delay)
     this.#retries.set(key, retry)
   }
@@ -130,6 +137,6 @@ export class SyncScheduler {
   #antiEntropy (): void {
     const candidates = this.#hooks.idlePeers()
     const pick = candidates[Math.floor(Math.random() * candidates.length)]
-    if (pick !== undefined) this.#hooks.requestSync(pick)
+    if (pick !== undefined) this.#hooks.requestSync(pick, 'anti-entropy')
   }
 }

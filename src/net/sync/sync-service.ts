@@ -52,12 +52,13 @@ import { GossipInbox } from './gossip-inbox.js'
 import { EVERYONE, type PeerMembership } from '../members/member-gate.js'
 import { PeerStates, type PeerSyncState, type SyncTotals } from './peer-state.js'
 import { refuseNotMember } from './refuse-stream.js'
-import { SyncScheduler } from './scheduler.js'
+import { SyncScheduler, type SessionCause } from './scheduler.js'
 import { deadline, linkSignals } from '../../runtime/deadline.js'
 import { streamChannel } from '../stream-channel.js'
 import type { SyncServiceInit } from './sync-options.js'
 
 export type { ChangeFeed, SyncServiceInit } from './sync-options.js'
+export type { SessionCause } from './scheduler.js'
 
 export interface SyncServiceComponents {
   peerId: PeerId
@@ -75,6 +76,8 @@ export interface SyncServiceComponents {
 export interface SyncSessionEvent {
   readonly peerId: string
   readonly direction: 'inbound' | 'outbound'
+  /** Why we started it (outbound sessions only: the peer does not say why it started one). */
+  readonly cause?: SessionCause
   readonly limited: boolean
   readonly durationMs: number
   /** `result.crossed`: the stream ended at once because the other session between the two devices carries both directions. */
@@ -101,8 +104,8 @@ export interface SyncService extends TypedEventTarget<SyncServiceEvents> {
   syncWith(peer: PeerId | string, options?: { signal?: AbortSignal }): Promise<SessionResult>
   /** Runs a session with every connected peer that speaks the protocol. */
   syncAll(options?: { signal?: AbortSignal }): Promise<Array<{ peerId: string, result: SessionResult }>>
-  /** Asks for a session with `peer` soon; coalesces with one already waiting. */
-  requestSync(peer: PeerId | string): void
+  /** Asks for a session with `peer` soon; coalesces with one already waiting (which keeps its cause). */
+  requestSync(peer: PeerId | string, cause?: SessionCause): void
   /** Announces local ops to the group (done automatically when `changes` was given). */
   announce(ops: readonly EncodedOp[]): void
   /** Per-peer state, for the CLI. */
@@ -155,7 +158,7 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
     this.#log = components.logger.forComponent(C.LOG_SYNC)
     this.#states = new PeerStates()
     this.#scheduler = new SyncScheduler({
-      requestSync: peer => { this.requestSync(peer) },
+      requestSync: (peer, cause) => { this.requestSync(peer, cause) },
       lastSessionStart: peer => this.#lastSessionStart.get(peer) ?? 0,
       idlePeers: () => this.#states.all().map(s => s.peerId).filter(id => this.#isMember(id) && this.#liveConnection(id).connected && !this.#locks.has(id)),
       ourVector: () => this.#store.versionVector(),
@@ -164,7 +167,7 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
     this.#gaps = new GapTracker({
       ourVector: () => this.#store.versionVector(),
       peers: () => this.#pullablePeers(),
-      pull: peer => { this.requestSync(peer) },
+      pull: peer => { this.requestSync(peer, 'gap') },
       log: this.#log
     }, init.gapPullDelayMs === undefined ? {} : { delayMs: init.gapPullDelayMs })
   }
@@ -333,7 +336,7 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
     let startedAt = 0
     const result = await this.#exclusive(key, async () => {
       startedAt = performance.now()
-      return await this.#outbound(peerId, options.signal)
+      return await this.#outbound(peerId, 'request', options.signal)
     })
     if (result.crossed !== true) return result
     // The peer's session crossed ours and carries both directions: its result is the answer.
@@ -376,7 +379,7 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
     return Promise.all(peers.map(async peerId => ({ peerId, result: await this.syncWith(peerId, options) })))
   }
 
-  requestSync (peer: PeerId | string): void {
+  requestSync (peer: PeerId | string, cause: SessionCause = 'request'): void {
     if (!this.#started) return
     const peerId = typeof peer === 'string' ? peerIdFromString(peer) : peer
     const key = peerId.toString()
@@ -387,7 +390,7 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
       try {
         // The peer is already running a session with us: it serves our pulls too.
         if (this.#inbound.has(key)) return
-        return await this.#outbound(peerId)
+        return await this.#outbound(peerId, cause)
       } finally {
         // A pull the gap tracker asked for is over, whether or not a session ran (no stream, not a member).
         this.#gaps.sessionEnded(key)
@@ -407,7 +410,7 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
     }
   }
 
-  async #outbound (peerId: PeerId, cancel?: AbortSignal): Promise<SessionResult> {
+  async #outbound (peerId: PeerId, cause: SessionCause, cancel?: AbortSignal): Promise<SessionResult> {
     const key = peerId.toString()
     if (!this.#started) return failed(true, new SessionClosedError('the sync service is stopped'))
     // Our hello carries our vector: it goes to members only.
@@ -434,7 +437,7 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
       limit.clear()
     }
     try {
-      return await this.#session(stream, conn, true, stop.signal)
+      return await this.#session(stream, conn, cause, stop.signal)
     } finally {
       this.#outboundActive.delete(key)
       stop.clear()
@@ -477,7 +480,7 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
     if (crossed) this.#log('crossed sync sessions with %p: keeping ours', conn.remotePeer)
     this.#inboundTotal++
     this.#inbound.set(key, fromPeer + 1)
-    const run = this.#session(stream, conn, false, this.#shutdown.signal, crossed)
+    const run = this.#session(stream, conn, undefined, this.#shutdown.signal, crossed)
     const entry: InboundRun = { result: run }
     if (!crossed) {
       this.#inboundRuns.set(key, entry)
@@ -498,7 +501,11 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
       })
   }
 
-  async #session (stream: Stream, conn: Connection, initiator: boolean, signal: AbortSignal = this.#shutdown.signal, crossed = false): Promise<SessionResult> {
+  /** Runs a session on `stream`: ours when `cause` says why we started it, the peer's when it is undefined. */
+  async #session (
+    stream: Stream, conn: Connection, cause: SessionCause | undefined, signal: AbortSignal = this.#shutdown.signal, crossed = false
+  ): Promise<SessionResult> {
+    const initiator = cause !== undefined
     const peerId = conn.remotePeer
     const key = peerId.toString()
     const limited = conn.limits != null
@@ -539,17 +546,17 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
       // Nothing moved here: the other session between us carries both directions. Not a session of its own.
       this.#states.sessionCrossed(key)
       this.#log.trace('%s sync stream with %p crossed the peer\'s session: ended at once', initiator ? 'outbound' : 'inbound', peerId)
-      this.safeDispatchEvent('session:end', { detail: { peerId: key, direction: initiator ? 'outbound' : 'inbound', limited, durationMs, result } })
+      this.safeDispatchEvent('session:end', { detail: { peerId: key, direction: initiator ? 'outbound' : 'inbound', ...(cause === undefined ? {} : { cause }), limited, durationMs, result } })
       return result
     }
     this.#states.sessionEnded(key, result, durationMs, this.#store.versionVector())
     if (result.error === undefined) {
-      this.#log('%s session with %p: pulled %d ops (%d new), sent %d, %d/%d bytes in/out, %d ms%s', initiator ? 'outbound' : 'inbound', peerId,
+      this.#log('%s session with %p%s: pulled %d ops (%d new), sent %d, %d/%d bytes in/out, %d ms%s', initiator ? 'outbound' : 'inbound', peerId, cause === undefined ? '' : ` (${cause})`,
         result.opsReceived, result.applied, result.opsSent, result.bytesReceived, result.bytesSent, Math.round(durationMs), limited ? ' (relayed)' : '')
     } else {
       this.#log.error('%s session with %p ended with %s%s: %s', initiator ? 'outbound' : 'inbound', peerId, result.error.code, result.error.remote ? ' (from peer)' : '', result.error.message)
     }
-    this.safeDispatchEvent('session:end', { detail: { peerId: key, direction: initiator ? 'outbound' : 'inbound', limited, durationMs, result } })
+    this.safeDispatchEvent('session:end', { detail: { peerId: key, direction: initiator ? 'outbound' : 'inbound', ...(cause === undefined ? {} : { cause }), limited, durationMs, result } })
     // Ops pulled here are news to our other neighbours (a line A - B - C): our vector tells them, a little
     // later and once for many sessions; the ones that lack the ops pull them as a gap.
     if (result.applied > 0) this.#announcer?.announceVector()
