@@ -11,7 +11,7 @@
  *               sync sessions, ops sent in sessions against the ops each
  *               device needed, CPU seconds of all daemons, time from the last
  *               acknowledged write until every device holds every op, and the
- *               local write latency while it runs. Run twice: the first burst
+ *               local write latency while it runs. Run in bursts: the first
  *               after the daemons start (its row says "first burst"), which
  *               also pays for V8 compiling the hot paths of every daemon, then
  *               the same burst again (the figures the targets are held to).
