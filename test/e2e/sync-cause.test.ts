@@ -10,15 +10,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import type { SyncSessionEvent } from '../../src/net/index.js'
-import { connect, startNode, stopAll, waitFor, type TestNode } from '../helpers/net-nodes.js'
+import { connect, recordSessions, startNode, stopAll, waitFor } from '../helpers/net-nodes.js'
 
 afterEach(stopAll)
-
-function record (t: TestNode): SyncSessionEvent[] {
-  const events: SyncSessionEvent[] = []
-  t.node.services.sync.addEventListener('session:end', e => { events.push(e.detail) })
-  return events
-}
 
 const summary = (list: SyncSessionEvent[]): Array<{ direction: string, cause: string | undefined }> =>
   list.map(e => ({ direction: e.direction, cause: e.cause }))
@@ -27,7 +21,7 @@ describe('session cause', () => {
   it('the dialer\'s session on a new connection is "connected", syncWith\'s is "request", and the serving side has none', async () => {
     const a = await startNode()
     const b = await startNode()
-    const events = { a: record(a), b: record(b) }
+    const events = { a: recordSessions(a), b: recordSessions(b) }
     a.replica.put('notes', 'n1', { v: 1 })
     await connect(a, b)
     await waitFor(() => events.a.length >= 1 && events.b.length >= 1, 'the connect session on both sides')
@@ -45,7 +39,7 @@ describe('session cause', () => {
   it('the periodic round\'s sessions are "anti-entropy"', async () => {
     const a = await startNode({ syncIntervalMs: 300 })
     const b = await startNode()
-    const events = record(a)
+    const events = recordSessions(a)
     await connect(a, b)
     await waitFor(() => events.filter(e => e.cause === 'anti-entropy').length >= 2, 'two anti-entropy sessions', 10_000)
     // The connect session, then only the round's.

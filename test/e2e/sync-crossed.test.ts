@@ -7,15 +7,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import type { SyncSessionEvent } from '../../src/net/index.js'
-import { connect, converged, startNode, stopAll, waitFor, writeBulk, type TestNode } from '../helpers/net-nodes.js'
+import { connect, converged, recordSessions, startNode, stopAll, waitFor, writeBulk } from '../helpers/net-nodes.js'
 
 afterEach(stopAll)
-
-function record (t: TestNode): SyncSessionEvent[] {
-  const events: SyncSessionEvent[] = []
-  t.node.services.sync.addEventListener('session:end', e => { events.push(e.detail) })
-  return events
-}
 
 describe('crossed sessions', () => {
   it('sessions started by both sides at once: one carries both directions, no error, no retry, each op once', async () => {
@@ -26,8 +20,8 @@ describe('crossed sessions', () => {
     await waitFor(() => b.node.services.sync.getPeerState(a.id)?.sessions === 1 && a.node.services.sync.getPeerState(b.id)?.sessionActive === false, 'the connect session')
     writeBulk(a, 3_000, 100, 'a'); writeBulk(b, 3_000, 100, 'b')
     const before = { a: a.node.services.sync.getTotals(), b: b.node.services.sync.getTotals() }
-    const onA = record(a)
-    const onB = record(b)
+    const onA = recordSessions(a)
+    const onB = recordSessions(b)
 
     // Both start at the same moment (as two gap pulls, or a dialer and a peer whose grace period ran out, do).
     const [ra, rb] = await Promise.all([a.node.services.sync.syncWith(b.id), b.node.services.sync.syncWith(a.id)])

@@ -18,7 +18,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { announceTopic } from '../../src/net/sync/announcer.js'
 import { DEFAULT_ANNOUNCE_MAX_OPS_BYTES, DEFAULT_GROUP_ID } from '../../src/net/constants.js'
 import type { SyncSessionEvent, SyncTotals } from '../../src/net/index.js'
-import { connect, converged, startNode, stopAll, waitFor, type TestNode } from '../helpers/net-nodes.js'
+import { connect, converged, recordSessions, startNode, stopAll, waitFor, type TestNode } from '../helpers/net-nodes.js'
 
 afterEach(stopAll)
 
@@ -51,12 +51,6 @@ async function pairWithBOffTopic (): Promise<[TestNode, TestNode]> {
   return [a, b]
 }
 
-function record (t: TestNode): SyncSessionEvent[] {
-  const events: SyncSessionEvent[] = []
-  t.node.services.sync.addEventListener('session:end', e => { events.push(e.detail) })
-  return events
-}
-
 const totals = (t: TestNode): SyncTotals => t.node.services.sync.getTotals()
 const seqOf = (t: TestNode): number => t.replica.versionVector().get(t.id) ?? 0
 
@@ -75,7 +69,7 @@ describe('gossip path', () => {
     expect(b.node.services.sync.getPeerState(a.id)!.sessions).toBe(1)
     expect(b.replica.get('notes', 'before')).toEqual({ v: 0 })
     const before = { a: totals(a), b: totals(b), bPeer: b.node.services.sync.getPeerState(a.id)!.sessions }
-    const onB = record(b)
+    const onB = recordSessions(b)
 
     for (let i = 0; i < 20; i++) a.replica.put('notes', `live-${i}`, { v: i })
     const seq = seqOf(a)
@@ -136,7 +130,7 @@ describe('gossip path', () => {
     await connectSessionsDone(nodes)
     await gossipReady(nodes)
     const before = nodes.map(totals)
-    const events = { a: record(a), b: record(b), c: record(c) }
+    const events = { a: recordSessions(a), b: recordSessions(b), c: recordSessions(c) }
 
     // Each op is larger than an announcement carries inline: A announces its vector alone, and B and C must pull.
     const large = 'y'.repeat(DEFAULT_ANNOUNCE_MAX_OPS_BYTES + 1_024)

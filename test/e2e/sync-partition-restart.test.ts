@@ -6,16 +6,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import type { SyncSessionEvent } from '../../src/net/index.js'
-import { connect, converged, partitionGate, startNode, stopAll, waitFor, writeBulk, writeRows, type TestNode } from '../helpers/net-nodes.js'
+import { connect, converged, partitionGate, recordSessions, startNode, stopAll, waitFor, writeBulk, writeRows, type TestNode } from '../helpers/net-nodes.js'
 
 afterEach(stopAll)
-
-/** Collects the sessions `t` takes part in from now on. */
-function record (t: TestNode): SyncSessionEvent[] {
-  const events: SyncSessionEvent[] = []
-  t.node.services.sync.addEventListener('session:end', e => { events.push(e.detail) })
-  return events
-}
 
 const bytesOf = (events: SyncSessionEvent[]): number => events.reduce((n, e) => n + e.result.bytesSent + e.result.bytesReceived, 0)
 
@@ -56,8 +49,8 @@ describe('partition and restart', () => {
     await connect(b, a)
     await waitFor(() => b.node.services.sync.getPeerState(a.id)?.sessions === 1 && a.node.services.sync.getPeerState(b.id)?.sessionActive === false, 'the connect session')
     writeBulk(a, 3_000, 100, 'a'); writeBulk(b, 3_000, 100, 'b')
-    const onA = record(a)
-    const onB = record(b)
+    const onA = recordSessions(a)
+    const onB = recordSessions(b)
     // both sides start a session at the same moment (as the dialer and a peer whose grace period ran out do)
     await Promise.all([a.node.services.sync.syncWith(b.id), b.node.services.sync.syncWith(a.id)])
     await waitFor(() => converged([a, b]), 'convergence')
@@ -73,7 +66,7 @@ describe('partition and restart', () => {
     const bDir = b0.dir
     const bId = b0.id
     writeBulk(a, 5_000, 100)
-    const initial = record(b0)
+    const initial = recordSessions(b0)
     await connect(b0, a)
     await waitFor(() => converged([a, b0]), 'initial sync')
     await waitFor(() => initial.length > 0 && b0.node.services.sync.getPeerState(a.id)?.sessionActive === false, 'initial session end')
@@ -86,7 +79,7 @@ describe('partition and restart', () => {
       const b = await startNode({ dir: bDir })
       expect(b.id).toBe(bId)
       const before = b.replica.versionVector().get(a.id)!
-      const events = record(b)
+      const events = recordSessions(b)
       await connect(b, a)
       await waitFor(() => converged([a, b]), `catch-up of ${fresh} ops`)
       await waitFor(() => events.length > 0 && b.node.services.sync.getPeerState(a.id)?.sessionActive === false, 'catch-up session end')

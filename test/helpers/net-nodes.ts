@@ -14,7 +14,7 @@ import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { openReplica, type Replica } from '../../src/index.js'
-import { createNode, type NodeConfig, type WeftNode } from '../../src/net/index.js'
+import { createNode, type NodeConfig, type SyncSessionEvent, type WeftNode } from '../../src/net/index.js'
 import { replicaMembership } from '../../src/daemon/network.js'
 
 export interface TestNode {
@@ -136,6 +136,13 @@ export function partitionGate (): { gater: ConnectionGater, cut: () => void, hea
     cut: () => { cut = true },
     heal: () => { cut = false }
   }
+}
+
+/** Every session `t` ends from now on (the `session:end` events' details), in order. */
+export function recordSessions (t: TestNode): SyncSessionEvent[] {
+  const events: SyncSessionEvent[] = []
+  t.node.services.sync.addEventListener('session:end', e => { events.push(e.detail) })
+  return events
 }
 
 export async function connect (a: TestNode, b: TestNode): Promise<void> {

@@ -542,11 +542,12 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
       onPage: page => { if (page.applied > 0) this.#gaps.progress(key) }
     })
     const durationMs = performance.now() - started
+    const ended: SyncSessionEvent = { peerId: key, direction: initiator ? 'outbound' : 'inbound', ...(cause === undefined ? {} : { cause }), limited, durationMs, result }
     if (result.crossed === true && result.error === undefined) {
       // Nothing moved here: the other session between us carries both directions. Not a session of its own.
       this.#states.sessionCrossed(key)
       this.#log.trace('%s sync stream with %p crossed the peer\'s session: ended at once', initiator ? 'outbound' : 'inbound', peerId)
-      this.safeDispatchEvent('session:end', { detail: { peerId: key, direction: initiator ? 'outbound' : 'inbound', ...(cause === undefined ? {} : { cause }), limited, durationMs, result } })
+      this.safeDispatchEvent('session:end', { detail: ended })
       return result
     }
     this.#states.sessionEnded(key, result, durationMs, this.#store.versionVector())
@@ -556,7 +557,7 @@ export class DefaultSyncService extends TypedEventEmitter<SyncServiceEvents> imp
     } else {
       this.#log.error('%s session with %p ended with %s%s: %s', initiator ? 'outbound' : 'inbound', peerId, result.error.code, result.error.remote ? ' (from peer)' : '', result.error.message)
     }
-    this.safeDispatchEvent('session:end', { detail: { peerId: key, direction: initiator ? 'outbound' : 'inbound', ...(cause === undefined ? {} : { cause }), limited, durationMs, result } })
+    this.safeDispatchEvent('session:end', { detail: ended })
     // Ops pulled here are news to our other neighbours (a line A - B - C): our vector tells them, a little
     // later and once for many sessions; the ones that lack the ops pull them as a gap.
     if (result.applied > 0) this.#announcer?.announceVector()
