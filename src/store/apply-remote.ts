@@ -26,11 +26,11 @@ import { compareHlc, type Hlc, type HybridClock } from '../hlc/index.js'
 import { bytesEqual, toHex } from '../oplog/bytes.js'
 import { deviceIdToString, parseDeviceId, type SignatureVerifier } from '../oplog/keys.js'
 import { decodeOp, OpRejectedError, signingMessage, type DecodeLimits, type EncodedOp, type Op } from '../oplog/op.js'
-import { verifyRun } from '../oplog/verify.js'
+import { verifyRun, type ChainHead } from '../oplog/verify.js'
 import type { ApplyResult, Rejection } from '../protocol/port.js'
 import type { OplogTables, OriginHead } from './oplog-store.js'
 import { MAX_SEQ, SIGNATURE_EVERY_BYTES, SIGNATURE_EVERY_OPS } from './oplog-store.js'
-import { planHold, type Quarantine } from './quarantine.js'
+import { planHold, type HeldRun, type Quarantine } from './quarantine.js'
 import type { StateTables } from './state.js'
 
 /** Decides whether an origin (device id) may write at an HLC (group membership, revocation). */
@@ -94,162 +94,242 @@ export interface ApplyPlan {
 
 interface Indexed { op: Op, index: number }
 
-/** The planning step: reads through `ctx`, writes nothing; the plan says what to write. */
+/** A plan while `planApply` builds it. */
+interface PlanBuilder {
+  runs: PlannedRun[]
+  duplicates: number
+  rejected: Rejection[]
+  equivocating: Uint8Array[]
+  maxHlc: Hlc | undefined
+  holds: Op[][]
+  records: readonly Uint8Array[]
+}
+
+/**
+ * The planning step: reads through `ctx`, writes nothing; the plan says what
+ * to write.
+ *
+ * It runs once per received message, so V8 optimizes it early in a daemon's
+ * life, and it is split into small functions for that: written as one
+ * function whose checks were closures, it took TurboFan about 35 ms of CPU to
+ * compile (most of it escape analysis), which every daemon of a group paid in
+ * its first bursts of traffic (`npm run bench:group`).
+ */
 export function planApply (ctx: ApplyView, batch: readonly EncodedOp[]): ApplyPlan {
   const rejected: Rejection[] = []
+  const byOrigin = decodeByOrigin(ctx.limits, batch, rejected)
+  // Records first: a new device's ops in the same batch as its admission are accepted.
+  const group = ctx.membership?.()
+  const records = group === undefined ? [] : group.recordsIn(opsOf(byOrigin))
+  const authorize = bothAuthorizers(group?.authorizer(records), ctx.authorize)
+  const plan: PlanBuilder = { runs: [], duplicates: 0, rejected, equivocating: [], maxHlc: undefined, holds: [], records }
+  const wall = ctx.clock.wall()
+  for (const list of byOrigin.values()) planOrigin(new OriginOps(ctx, plan, list, authorize), wall)
+  return plan
+}
+
+/** Decodes a batch into its ops by origin (hex key), each with its index in the batch; an op that does not decode is rejected. */
+function decodeByOrigin (limits: DecodeLimits, batch: readonly EncodedOp[], rejected: Rejection[]): Map<string, Indexed[]> {
   const byOrigin = new Map<string, Indexed[]>()
   // Pages come in runs of one origin: compare with the last op's origin
   // before turning the key into a map key.
   let lastOrigin: Uint8Array | undefined
   let lastList: Indexed[] | undefined
-  batch.forEach((encoded, index) => {
+  for (let index = 0; index < batch.length; index++) {
+    let op: Op
     try {
-      const op = decodeOp(encoded, ctx.limits)
+      op = decodeOp(batch[index]!, limits)
       if (op.seq > MAX_SEQ) throw new OpRejectedError('malformed', `op seq ${op.seq} is beyond the supported range`)
-      if (lastList !== undefined && bytesEqual(op.origin, lastOrigin!)) { lastList.push({ op, index }); return }
-      const k = toHex(op.origin)
-      let list = byOrigin.get(k)
-      if (list === undefined) byOrigin.set(k, list = [{ op, index }])
-      else list.push({ op, index })
-      lastOrigin = op.origin
-      lastList = list
     } catch (err) {
       if (!(err instanceof OpRejectedError)) throw err
       rejected.push({ index, reason: err.reason, message: err.message })
+      continue
     }
-  })
+    if (lastList !== undefined && bytesEqual(op.origin, lastOrigin!)) { lastList.push({ op, index }); continue }
+    const k = toHex(op.origin)
+    let list = byOrigin.get(k)
+    if (list === undefined) byOrigin.set(k, list = [{ op, index }])
+    else list.push({ op, index })
+    lastOrigin = op.origin
+    lastList = list
+  }
+  return byOrigin
+}
 
-  // Records first: a new device's ops in the same batch as its admission are accepted.
-  const group = ctx.membership?.()
-  const records = group === undefined ? [] : group.recordsIn([...byOrigin.values()].flatMap(list => list.map(it => it.op)))
-  const groupAuthorize = group?.authorizer(records)
-  const external = ctx.authorize
-  const authorize: OriginKeyAuthorizer | undefined = groupAuthorize === undefined
-    ? external
-    : external === undefined ? groupAuthorize : (origin, hlc) => groupAuthorize(origin, hlc) && external(origin, hlc)
-  const holdCtx = { verifier: ctx.verifier, authorize }
+function opsOf (byOrigin: Map<string, Indexed[]>): Op[] {
+  const ops: Op[] = []
+  for (const list of byOrigin.values()) for (const it of list) ops.push(it.op)
+  return ops
+}
 
-  const runs: PlannedRun[] = []
-  const holds: Op[][] = []
-  const equivocating: Uint8Array[] = []
-  let duplicates = 0
-  let maxHlc: Hlc | undefined
-  const wall = ctx.clock.wall()
+/** The group's rule and an app's hook, both when there are both. */
+function bothAuthorizers (group: OriginKeyAuthorizer | undefined, external: OriginKeyAuthorizer | undefined): OriginKeyAuthorizer | undefined {
+  if (group === undefined) return external
+  if (external === undefined) return group
+  return (origin, hlc) => group(origin, hlc) && external(origin, hlc)
+}
 
-  for (const list of byOrigin.values()) {
-    list.sort((a, b) => a.op.seq - b.op.seq)
-    const key = list[0]!.op.origin
-    const origin = ctx.oplog.origin(key)
-    const deviceId = origin?.deviceId ?? ''
-    const reject = (it: Indexed, reason: Rejection['reason'], message: string): void => {
-      rejected.push({ index: it.index, origin: origin?.deviceId ?? deviceIdOf(key), seq: it.op.seq, reason, message })
-    }
-    const headSeq = origin?.seq ?? 0
-    const held = ctx.quarantine?.run(key)
-    // Did the origin really sign `it`? Follows `it`'s own chain through the
-    // batch to a signature covering it. Anyone can alter bytes, so only an op
-    // that passes this proves equivocation. One walk settles every op of the
-    // chain it covers, so a batch of forgeries costs linear time.
-    const verdicts = new Map<Indexed, Rejection | undefined>()
-    let position: Map<Indexed, number> | undefined
-    const authenticate = (it: Indexed): Rejection | undefined => {
-      if (verdicts.has(it)) return verdicts.get(it)
-      position ??= new Map(list.map((x, i) => [x, i]))
-      const chain = [it]
-      let tail = it.op
-      for (let i = position.get(it)! + 1; i < list.length && list[i]!.op.seq <= tail.seq + 1; i++) {
-        const next = list[i]!
-        if (next.op.seq === tail.seq + 1 && bytesEqual(next.op.prev, tail.hash)) { chain.push(next); tail = next.op }
-      }
-      const v = verifyRun({ seq: it.op.seq - 1, hash: it.op.prev }, chain.map(c => c.op), ctx.verifier)
-      chain.forEach((c, i) => {
-        if (!verdicts.has(c)) verdicts.set(c, i < v.accepted ? undefined : { index: c.index, reason: v.rejection!.reason, message: `op ${c.op.seq}: no valid signature of its origin covers it` })
-      })
-      return verdicts.get(it)
-    }
-    let fresh: Indexed[] = []
-    for (const it of list) {
-      const inQuarantine = held !== undefined && it.op.seq >= held.first && it.op.seq <= held.last
-      if (it.op.seq <= headSeq || inQuarantine) {
-        const have = inQuarantine ? ctx.quarantine!.hashAt(key, it.op.seq) : ctx.oplog.hashAt(origin!, it.op.seq)
-        if (have !== undefined && bytesEqual(have, it.op.hash)) { duplicates++; continue }
-        const bad = authenticate(it)
-        if (bad !== undefined) { reject(it, bad.reason, bad.message); continue }
-        equivocating.push(key)
-        reject(it, 'equivocation', `origin ${deviceId}: op ${it.op.seq} differs from the op ${it.op.seq} we hold`)
-        continue
-      }
-      const prev = fresh[fresh.length - 1]
-      if (prev !== undefined && prev.op.seq === it.op.seq) {
-        // The same seq twice in one batch: identical is a duplicate; of two
-        // different ops keep the authentic one; both authentic is equivocation.
-        if (bytesEqual(prev.op.hash, it.op.hash)) { duplicates++; continue }
-        const bad = authenticate(it)
-        if (bad !== undefined) { reject(it, bad.reason, bad.message); continue }
-        const prevBad = authenticate(prev)
-        if (prevBad === undefined) {
-          equivocating.push(key)
-          reject(it, 'equivocation', `origin signed two different ops with seq ${it.op.seq}`)
-          continue
-        }
-        reject(prev, prevBad.reason, prevBad.message)
-        fresh[fresh.length - 1] = it
-        continue
-      }
-      fresh.push(it)
-    }
-    if (held !== undefined) {
-      // Ops after the origin's held run wait behind it, in chain order.
-      const behind = fresh.filter(it => it.op.seq > held.last)
-      fresh = fresh.filter(it => it.op.seq < held.first)
-      const ops = planHold(holdCtx, ctx.quarantine!, key, { seq: held.last, hash: held.lastHash, hlc: held.lastHlc }, behind, reject)
-      if (ops.length > 0) holds.push(ops)
-    }
-    if (fresh.length === 0) continue
+const bySeq = (a: Indexed, b: Indexed): number => a.op.seq - b.op.seq
 
-    // Truncate at the first op we must refuse (or hold) whatever its signature says.
-    let cut = fresh.length
-    let future = false
-    for (let i = 0; i < fresh.length; i++) {
-      const { op } = fresh[i]!
-      if (op.hlc.ms - wall > ctx.clock.maxDriftMs) {
-        cut = i
-        if (ctx.quarantine !== undefined) { future = true; break }
-        reject(fresh[i]!, 'drift', `op ${op.seq}: HLC is ${op.hlc.ms - wall} ms ahead of the local clock (max drift ${ctx.clock.maxDriftMs} ms)`)
-        break
-      }
-      if (authorize !== undefined && !authorize(key, op.hlc)) {
-        reject(fresh[i]!, 'not_member', `op ${op.seq}: origin is not a member of this group at the op's time`)
-        cut = i
-        break
-      }
+/** One origin's ops in a batch, sorted by seq, with its head as we hold it; what is refused goes to the plan. */
+class OriginOps {
+  readonly ctx: ApplyView
+  readonly plan: PlanBuilder
+  readonly list: Indexed[]
+  readonly authorize: OriginKeyAuthorizer | undefined
+  readonly key: Uint8Array
+  readonly origin: OriginHead | undefined
+  #verdicts: Map<Indexed, Rejection | undefined> | undefined
+  #position: Map<Indexed, number> | undefined
+
+  constructor (ctx: ApplyView, plan: PlanBuilder, list: Indexed[], authorize: OriginKeyAuthorizer | undefined) {
+    list.sort(bySeq)
+    this.ctx = ctx
+    this.plan = plan
+    this.list = list
+    this.authorize = authorize
+    this.key = list[0]!.op.origin
+    this.origin = ctx.oplog.origin(this.key)
+  }
+
+  reject (it: Indexed, reason: Rejection['reason'], message: string): void {
+    this.plan.rejected.push({ index: it.index, origin: this.origin?.deviceId ?? deviceIdOf(this.key), seq: it.op.seq, reason, message })
+  }
+
+  /**
+   * Did the origin really sign `it`? Follows `it`'s own chain through the
+   * batch to a signature covering it. Anyone can alter bytes, so only an op
+   * that passes this proves equivocation. One walk settles every op of the
+   * chain it covers, so a batch of forgeries costs linear time.
+   */
+  authenticate (it: Indexed): Rejection | undefined {
+    const verdicts = this.#verdicts ??= new Map()
+    if (verdicts.has(it)) return verdicts.get(it)
+    const list = this.list
+    const position = this.#position ??= new Map(list.map((x, i) => [x, i]))
+    const chain = [it]
+    let tail = it.op
+    for (let i = position.get(it)! + 1; i < list.length && list[i]!.op.seq <= tail.seq + 1; i++) {
+      const next = list[i]!
+      if (next.op.seq === tail.seq + 1 && bytesEqual(next.op.prev, tail.hash)) { chain.push(next); tail = next.op }
     }
-    const candidates = fresh.slice(0, cut)
-    const head = origin === undefined || origin.seq === 0 ? null : { seq: origin.seq, hash: origin.hash!, hlc: origin.hlc }
-    const verdict = verifyRun(head, candidates.map(c => c.op), ctx.verifier)
-    // Unsigned ops just before ops from the future are held with them: the signature covering them comes later in the chain.
-    const holdTail = future && (verdict.rejection === undefined || verdict.rejection.reason === 'unsigned')
-    if (verdict.rejection !== undefined && !holdTail) {
-      const r = verdict.rejection
-      reject(candidates[r.index]!, r.reason, r.message)
-      for (const it of candidates.slice(r.index + 1)) reject(it, 'gap', `op ${it.op.seq} follows op ${candidates[r.index]!.op.seq}, which was refused`)
+    const v = verifyRun({ seq: it.op.seq - 1, hash: it.op.prev }, chain.map(c => c.op), this.ctx.verifier)
+    chain.forEach((c, i) => {
+      if (!verdicts.has(c)) verdicts.set(c, i < v.accepted ? undefined : { index: c.index, reason: v.rejection!.reason, message: `op ${c.op.seq}: no valid signature of its origin covers it` })
+    })
+    return verdicts.get(it)
+  }
+
+  /** `it` has a seq we hold (in the oplog, or in quarantine): a duplicate, a forgery, or equivocation. */
+  known (it: Indexed, inQuarantine: boolean): void {
+    const have = inQuarantine ? this.ctx.quarantine!.hashAt(this.key, it.op.seq) : this.ctx.oplog.hashAt(this.origin!, it.op.seq)
+    if (have !== undefined && bytesEqual(have, it.op.hash)) { this.plan.duplicates++; return }
+    const bad = this.authenticate(it)
+    if (bad !== undefined) { this.reject(it, bad.reason, bad.message); return }
+    this.plan.equivocating.push(this.key)
+    this.reject(it, 'equivocation', `origin ${this.origin?.deviceId ?? ''}: op ${it.op.seq} differs from the op ${it.op.seq} we hold`)
+  }
+
+  /**
+   * The same seq twice in one batch, which of the two to keep: identical is a
+   * duplicate; of two different ops the authentic one; both authentic is
+   * equivocation.
+   */
+  eitherOf (prev: Indexed, it: Indexed): Indexed {
+    if (bytesEqual(prev.op.hash, it.op.hash)) { this.plan.duplicates++; return prev }
+    const bad = this.authenticate(it)
+    if (bad !== undefined) { this.reject(it, bad.reason, bad.message); return prev }
+    const prevBad = this.authenticate(prev)
+    if (prevBad === undefined) {
+      this.plan.equivocating.push(this.key)
+      this.reject(it, 'equivocation', `origin signed two different ops with seq ${it.op.seq}`)
+      return prev
     }
-    if (holdTail) {
-      const last = candidates[verdict.accepted - 1]?.op
-      const base = last === undefined ? head : { seq: last.seq, hash: last.hash, hlc: last.hlc }
-      const ops = planHold(holdCtx, ctx.quarantine!, key, base, [...candidates.slice(verdict.accepted), ...fresh.slice(cut)], reject)
-      if (ops.length > 0) holds.push(ops)
-    } else {
-      const from = future ? cut : cut + 1
-      for (const it of fresh.slice(from)) reject(it, 'gap', `op ${it.op.seq} follows op ${fresh[from - 1]!.op.seq}, which was refused`)
+    this.reject(prev, prevBad.reason, prevBad.message)
+    return it
+  }
+
+  /** Verifies `ops` as following `base` and puts what passes in quarantine (planHold). */
+  hold (base: ChainHead | null, ops: readonly Indexed[]): void {
+    const ctx = { verifier: this.ctx.verifier, authorize: this.authorize }
+    const held = planHold(ctx, this.ctx.quarantine!, this.key, base, ops, (it, reason, message) => this.reject(it, reason, message))
+    if (held.length > 0) this.plan.holds.push(held)
+  }
+}
+
+/** One origin's ops: what to append, hold or refuse. */
+function planOrigin (o: OriginOps, wall: number): void {
+  const held = o.ctx.quarantine?.run(o.key)
+  let fresh = freshOps(o, held)
+  if (held !== undefined) {
+    // Ops after the origin's held run wait behind it, in chain order.
+    const behind = fresh.filter(it => it.op.seq > held.last)
+    fresh = fresh.filter(it => it.op.seq < held.first)
+    o.hold({ seq: held.last, hash: held.lastHash, hlc: held.lastHlc }, behind)
+  }
+  if (fresh.length === 0) return
+
+  const { cut, future } = firstRefused(o, fresh, wall)
+  const candidates = fresh.slice(0, cut)
+  const origin = o.origin
+  const head = origin === undefined || origin.seq === 0 ? null : { seq: origin.seq, hash: origin.hash!, hlc: origin.hlc }
+  const verdict = verifyRun(head, candidates.map(c => c.op), o.ctx.verifier)
+  // Unsigned ops just before ops from the future are held with them: the signature covering them comes later in the chain.
+  const holdTail = future && (verdict.rejection === undefined || verdict.rejection.reason === 'unsigned')
+  if (verdict.rejection !== undefined && !holdTail) {
+    const r = verdict.rejection
+    o.reject(candidates[r.index]!, r.reason, r.message)
+    for (const it of candidates.slice(r.index + 1)) o.reject(it, 'gap', `op ${it.op.seq} follows op ${candidates[r.index]!.op.seq}, which was refused`)
+  }
+  if (holdTail) {
+    const last = candidates[verdict.accepted - 1]?.op
+    o.hold(last === undefined ? head : { seq: last.seq, hash: last.hash, hlc: last.hlc }, [...candidates.slice(verdict.accepted), ...fresh.slice(cut)])
+  } else {
+    const from = future ? cut : cut + 1
+    for (const it of fresh.slice(from)) o.reject(it, 'gap', `op ${it.op.seq} follows op ${fresh[from - 1]!.op.seq}, which was refused`)
+  }
+  if (verdict.accepted > 0) {
+    const ops = candidates.slice(0, verdict.accepted).map(c => c.op)
+    const plan = o.plan
+    plan.runs.push({ origin, key: o.key, ops, signedIndex: verdict.signedIndex, keepSig: signaturesToKeep(o.ctx, ops, verdict.signedIndex) })
+    for (const op of ops) if (plan.maxHlc === undefined || compareHlc(op.hlc, plan.maxHlc) > 0) plan.maxHlc = op.hlc
+  }
+}
+
+/** The origin's ops that we hold neither in the oplog nor in quarantine, one per seq; the others are settled (`known`, `eitherOf`). */
+function freshOps (o: OriginOps, held: HeldRun | undefined): Indexed[] {
+  const headSeq = o.origin?.seq ?? 0
+  const fresh: Indexed[] = []
+  for (const it of o.list) {
+    const inQuarantine = held !== undefined && it.op.seq >= held.first && it.op.seq <= held.last
+    if (it.op.seq <= headSeq || inQuarantine) { o.known(it, inQuarantine); continue }
+    const prev = fresh[fresh.length - 1]
+    if (prev !== undefined && prev.op.seq === it.op.seq) fresh[fresh.length - 1] = o.eitherOf(prev, it)
+    else fresh.push(it)
+  }
+  return fresh
+}
+
+/**
+ * Where to truncate fresh ops: at the first we must refuse (or hold) whatever
+ * its signature says, an HLC beyond the drift limit (`future` when the
+ * quarantine takes it) or an origin not authorized at that time.
+ */
+function firstRefused (o: OriginOps, fresh: readonly Indexed[], wall: number): { cut: number, future: boolean } {
+  const { clock, quarantine } = o.ctx
+  for (let i = 0; i < fresh.length; i++) {
+    const { op } = fresh[i]!
+    if (op.hlc.ms - wall > clock.maxDriftMs) {
+      if (quarantine !== undefined) return { cut: i, future: true }
+      o.reject(fresh[i]!, 'drift', `op ${op.seq}: HLC is ${op.hlc.ms - wall} ms ahead of the local clock (max drift ${clock.maxDriftMs} ms)`)
+      return { cut: i, future: false }
     }
-    if (verdict.accepted > 0) {
-      const ops = candidates.slice(0, verdict.accepted).map(c => c.op)
-      runs.push({ origin, key, ops, signedIndex: verdict.signedIndex, keepSig: signaturesToKeep(ctx, ops, verdict.signedIndex) })
-      for (const op of ops) if (maxHlc === undefined || compareHlc(op.hlc, maxHlc) > 0) maxHlc = op.hlc
+    if (o.authorize !== undefined && !o.authorize(o.key, op.hlc)) {
+      o.reject(fresh[i]!, 'not_member', `op ${op.seq}: origin is not a member of this group at the op's time`)
+      return { cut: i, future: false }
     }
   }
-  return { runs, duplicates, rejected, equivocating, maxHlc, holds, records }
+  return { cut: fresh.length, future: false }
 }
 
 const deviceIdCache = new Map<string, string>()
