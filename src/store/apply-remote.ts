@@ -30,7 +30,7 @@ import { verifyRun, type ChainHead } from '../oplog/verify.js'
 import type { ApplyResult, Rejection } from '../protocol/port.js'
 import type { OplogTables, OriginHead } from './oplog-store.js'
 import { MAX_SEQ, SIGNATURE_EVERY_BYTES, SIGNATURE_EVERY_OPS } from './oplog-store.js'
-import { planHold, type HeldRun, type Quarantine } from './quarantine.js'
+import { opsOf, planHold, type HeldRun, type Quarantine } from './quarantine.js'
 import type { StateTables } from './state.js'
 
 /** Decides whether an origin (device id) may write at an HLC (group membership, revocation). */
@@ -120,7 +120,7 @@ export function planApply (ctx: ApplyView, batch: readonly EncodedOp[]): ApplyPl
   const byOrigin = decodeByOrigin(ctx.limits, batch, rejected)
   // Records first: a new device's ops in the same batch as its admission are accepted.
   const group = ctx.membership?.()
-  const records = group === undefined ? [] : group.recordsIn(opsOf(byOrigin))
+  const records = group === undefined ? [] : group.recordsIn(allOps(byOrigin))
   const authorize = bothAuthorizers(group?.authorizer(records), ctx.authorize)
   const plan: PlanBuilder = { runs: [], duplicates: 0, rejected, equivocating: [], maxHlc: undefined, holds: [], records }
   const wall = ctx.clock.wall()
@@ -156,7 +156,7 @@ function decodeByOrigin (limits: DecodeLimits, batch: readonly EncodedOp[], reje
   return byOrigin
 }
 
-function opsOf (byOrigin: Map<string, Indexed[]>): Op[] {
+function allOps (byOrigin: Map<string, Indexed[]>): Op[] {
   const ops: Op[] = []
   for (const list of byOrigin.values()) for (const it of list) ops.push(it.op)
   return ops
@@ -213,7 +213,7 @@ class OriginOps {
       const next = list[i]!
       if (next.op.seq === tail.seq + 1 && bytesEqual(next.op.prev, tail.hash)) { chain.push(next); tail = next.op }
     }
-    const v = verifyRun({ seq: it.op.seq - 1, hash: it.op.prev }, chain.map(c => c.op), this.ctx.verifier)
+    const v = verifyRun({ seq: it.op.seq - 1, hash: it.op.prev }, opsOf(chain), this.ctx.verifier)
     chain.forEach((c, i) => {
       if (!verdicts.has(c)) verdicts.set(c, i < v.accepted ? undefined : { index: c.index, reason: v.rejection!.reason, message: `op ${c.op.seq}: no valid signature of its origin covers it` })
     })
@@ -273,7 +273,7 @@ function planOrigin (o: OriginOps, wall: number): void {
   const candidates = fresh.slice(0, cut)
   const origin = o.origin
   const head = origin === undefined || origin.seq === 0 ? null : { seq: origin.seq, hash: origin.hash!, hlc: origin.hlc }
-  const verdict = verifyRun(head, candidates.map(c => c.op), o.ctx.verifier)
+  const verdict = verifyRun(head, opsOf(candidates), o.ctx.verifier)
   // Unsigned ops just before ops from the future are held with them: the signature covering them comes later in the chain.
   const holdTail = future && (verdict.rejection === undefined || verdict.rejection.reason === 'unsigned')
   if (verdict.rejection !== undefined && !holdTail) {
@@ -289,7 +289,7 @@ function planOrigin (o: OriginOps, wall: number): void {
     for (const it of fresh.slice(from)) o.reject(it, 'gap', `op ${it.op.seq} follows op ${fresh[from - 1]!.op.seq}, which was refused`)
   }
   if (verdict.accepted > 0) {
-    const ops = candidates.slice(0, verdict.accepted).map(c => c.op)
+    const ops = opsOf(candidates, verdict.accepted)
     const plan = o.plan
     plan.runs.push({ origin, key: o.key, ops, signedIndex: verdict.signedIndex, keepSig: signaturesToKeep(o.ctx, ops, verdict.signedIndex) })
     for (const op of ops) if (plan.maxHlc === undefined || compareHlc(op.hlc, plan.maxHlc) > 0) plan.maxHlc = op.hlc

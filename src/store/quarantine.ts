@@ -188,6 +188,19 @@ export class Quarantine {
 /** An op of a batch, with its index in the batch (for rejections). */
 export interface BatchOp { readonly op: Op, readonly index: number }
 
+/**
+ * The ops of `list[0, end)`, built with push rather than `map`: V8's
+ * optimized `map` makes arrays of another kind (holey) than the
+ * interpreter's, and `verifyRun`, the oplog's append and the state's apply,
+ * optimized on one kind, were thrown away (a "wrong map" deopt) and compiled
+ * again when the caller that builds these arrays was optimized.
+ */
+export function opsOf (list: readonly BatchOp[], end = list.length): Op[] {
+  const ops: Op[] = []
+  for (let i = 0; i < end; i++) ops.push(list[i]!.op)
+  return ops
+}
+
 export interface HoldContext {
   readonly verifier: SignatureVerifier
   readonly authorize?: ((origin: Uint8Array, hlc: Hlc) => boolean) | undefined
@@ -211,7 +224,7 @@ export function planHold (ctx: HoldContext, q: Pick<Quarantine, 'fits' | 'maxByt
     }
   }
   const candidates = list.slice(0, cut)
-  const verdict = verifyRun(base, candidates.map(c => c.op), ctx.verifier)
+  const verdict = verifyRun(base, opsOf(candidates), ctx.verifier)
   if (verdict.rejection !== undefined) {
     const r = verdict.rejection
     reject(candidates[r.index]!, r.reason, r.message)
@@ -225,5 +238,5 @@ export function planHold (ctx: HoldContext, q: Pick<Quarantine, 'fits' | 'maxByt
     for (const c of accepted) reject(c, 'drift', `op ${c.op.seq}: HLC ${formatHlc(c.op.hlc)} is ahead of the local clock by more than the drift bound, and the quarantine for such ops is full (${q.maxBytes} bytes)`)
     return []
   }
-  return accepted.map(c => c.op)
+  return opsOf(accepted)
 }
