@@ -70,14 +70,17 @@ export interface Route {
  * skipping the empty segment would address another collection.
  */
 export class Router {
-  readonly #routes: Array<{ segments: string[], methods: Readonly<Record<string, RouteHandler>> }>
+  readonly #routes: Array<{ segments: string[], params: boolean[], methods: Readonly<Record<string, RouteHandler>> }>
 
   constructor (routes: readonly Route[]) {
-    this.#routes = routes.map(r => ({ segments: r.path.split('/'), methods: r.methods }))
+    this.#routes = routes.map(r => {
+      const segments = r.path.split('/')
+      return { segments, params: segments.map(s => s.startsWith(':')), methods: r.methods }
+    })
   }
 
   async handle (req: ApiRequest): Promise<unknown> {
-    const route = this.#routes.find(r => r.segments.length === req.path.length && r.segments.every((s, i) => s.startsWith(':') || s === req.path[i]))
+    const route = this.#match(req.path)
     if (route === undefined) throw new HttpError('NOT_FOUND', `no such endpoint: ${req.method} ${req.rawPath}`)
     const handler = Object.hasOwn(route.methods, req.method) ? route.methods[req.method] : undefined
     if (handler === undefined) {
@@ -85,13 +88,56 @@ export class Router {
       throw new HttpError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.rawPath} (allowed: ${allow})`, { allow })
     }
     const params: Record<string, string> = {}
-    route.segments.forEach((s, i) => {
-      if (!s.startsWith(':')) return
-      const name = s.slice(1)
+    for (let i = 0; i < route.segments.length; i++) {
+      if (!route.params[i]) continue
+      const name = route.segments[i]!.slice(1)
       if (req.path[i] === '') throw new InvalidArgumentError(`${req.rawPath}: the ${name} is empty (${name} names must be non-empty)`)
       params[name] = req.path[i]!
-    })
+    }
     return await handler(req, params)
+  }
+
+  /** The first route whose literal segments are the path's (plain loops: this runs at every request). */
+  #match (path: readonly string[]): { segments: string[], params: boolean[], methods: Readonly<Record<string, RouteHandler>> } | undefined {
+    for (const route of this.#routes) {
+      if (route.segments.length !== path.length) continue
+      let i = 0
+      while (i < path.length && (route.params[i]! || route.segments[i] === path[i])) i++
+      if (i === path.length) return route
+    }
+    return undefined
+  }
+}
+
+/**
+ * A request as handlers see it. Its abort signal is made when a handler
+ * first reads it: most requests never do, and an AbortController, with the
+ * DOMException aborting it makes, cost each write about 0.1 ms of CPU under
+ * load (perf, `npm run bench:group`). A class, not an object literal with a
+ * getter, which V8 defines at every request through a slow runtime call.
+ */
+class Request implements ApiRequest {
+  /** Set once read (before any handler sees the request). */
+  body: unknown = undefined
+  #abort: AbortController | undefined
+  #gone = false
+
+  constructor (
+    readonly method: string,
+    readonly path: string[],
+    readonly rawPath: string,
+    readonly query: URLSearchParams,
+    readonly res: ServerResponse
+  ) {
+    res.on('close', () => { this.#gone = true; this.#abort?.abort() })
+  }
+
+  get signal (): AbortSignal {
+    if (this.#abort === undefined) {
+      this.#abort = new AbortController()
+      if (this.#gone) this.#abort.abort()
+    }
+    return this.#abort.signal
   }
 }
 
@@ -167,19 +213,6 @@ export class ControlApi {
   }
 
   async #serve (req: IncomingMessage, res: ServerResponse, tcp: boolean): Promise<void> {
-    // Made when a handler first asks for it: most requests never do, and an
-    // AbortController, with the DOMException aborting it makes, cost each
-    // write about 0.1 ms of CPU under load (perf, `npm run bench:group`).
-    let abort: AbortController | undefined
-    let gone = false
-    res.on('close', () => { gone = true; abort?.abort() })
-    const signal = (): AbortSignal => {
-      if (abort === undefined) {
-        abort = new AbortController()
-        if (gone) abort.abort()
-      }
-      return abort.signal
-    }
     try {
       if (tcp) {
         if (!this.#authorized(req)) {
@@ -191,8 +224,9 @@ export class ControlApi {
       }
       const { path, rawPath, query } = parseTarget(req.url ?? '/')
       const method = req.method ?? 'GET'
-      const body = method === 'GET' || method === 'HEAD' ? undefined : await readJsonBody(req)
-      const out = await this.#o.handle({ method, path, rawPath, query, body, get signal () { return signal() }, res })
+      const request = new Request(method, path, rawPath, query, res)
+      if (method !== 'GET' && method !== 'HEAD') request.body = await readJsonBody(req)
+      const out = await this.#o.handle(request)
       if (res.headersSent || res.writableEnded) return
       if (typeof out === 'string') {
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(out)
