@@ -116,7 +116,7 @@ export class Router {
  * load (perf, `npm run bench:group`). A class, not an object literal with a
  * getter, which V8 defines at every request through a slow runtime call.
  */
-class Request implements ApiRequest {
+class ControlRequest implements ApiRequest {
   /** Set once read (before any handler sees the request). */
   body: unknown = undefined
   #abort: AbortController | undefined
@@ -224,7 +224,7 @@ export class ControlApi {
       }
       const { path, rawPath, query } = parseTarget(req.url ?? '/')
       const method = req.method ?? 'GET'
-      const request = new Request(method, path, rawPath, query, res)
+      const request = new ControlRequest(method, path, rawPath, query, res)
       if (method !== 'GET' && method !== 'HEAD') request.body = await readJsonBody(req)
       const out = await this.#o.handle(request)
       if (res.headersSent || res.writableEnded) return
