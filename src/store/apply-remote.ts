@@ -30,7 +30,7 @@ import { verifyRun, type ChainHead } from '../oplog/verify.js'
 import type { ApplyResult, Rejection } from '../protocol/port.js'
 import type { OplogTables, OriginHead } from './oplog-store.js'
 import { MAX_SEQ, SIGNATURE_EVERY_BYTES, SIGNATURE_EVERY_OPS } from './oplog-store.js'
-import { opsOf, planHold, type HeldRun, type Quarantine } from './quarantine.js'
+import { opsOf, planHold, type BatchOp, type HeldRun, type Quarantine } from './quarantine.js'
 import type { StateTables } from './state.js'
 
 /** Decides whether an origin (device id) may write at an HLC (group membership, revocation). */
@@ -92,8 +92,6 @@ export interface ApplyPlan {
   readonly records: readonly Uint8Array[]
 }
 
-interface Indexed { op: Op, index: number }
-
 /** A plan while `planApply` builds it. */
 interface PlanBuilder {
   runs: PlannedRun[]
@@ -129,12 +127,12 @@ export function planApply (ctx: ApplyView, batch: readonly EncodedOp[]): ApplyPl
 }
 
 /** Decodes a batch into its ops by origin (hex key), each with its index in the batch; an op that does not decode is rejected. */
-function decodeByOrigin (limits: DecodeLimits, batch: readonly EncodedOp[], rejected: Rejection[]): Map<string, Indexed[]> {
-  const byOrigin = new Map<string, Indexed[]>()
+function decodeByOrigin (limits: DecodeLimits, batch: readonly EncodedOp[], rejected: Rejection[]): Map<string, BatchOp[]> {
+  const byOrigin = new Map<string, BatchOp[]>()
   // Pages come in runs of one origin: compare with the last op's origin
   // before turning the key into a map key.
   let lastOrigin: Uint8Array | undefined
-  let lastList: Indexed[] | undefined
+  let lastList: BatchOp[] | undefined
   for (let index = 0; index < batch.length; index++) {
     let op: Op
     try {
@@ -156,7 +154,7 @@ function decodeByOrigin (limits: DecodeLimits, batch: readonly EncodedOp[], reje
   return byOrigin
 }
 
-function allOps (byOrigin: Map<string, Indexed[]>): Op[] {
+function allOps (byOrigin: Map<string, BatchOp[]>): Op[] {
   const ops: Op[] = []
   for (const list of byOrigin.values()) for (const it of list) ops.push(it.op)
   return ops
@@ -169,20 +167,20 @@ function bothAuthorizers (group: OriginKeyAuthorizer | undefined, external: Orig
   return (origin, hlc) => group(origin, hlc) && external(origin, hlc)
 }
 
-const bySeq = (a: Indexed, b: Indexed): number => a.op.seq - b.op.seq
+const bySeq = (a: BatchOp, b: BatchOp): number => a.op.seq - b.op.seq
 
 /** One origin's ops in a batch, sorted by seq, with its head as we hold it; what is refused goes to the plan. */
 class OriginOps {
   readonly ctx: ApplyView
   readonly plan: PlanBuilder
-  readonly list: Indexed[]
+  readonly list: BatchOp[]
   readonly authorize: OriginKeyAuthorizer | undefined
   readonly key: Uint8Array
   readonly origin: OriginHead | undefined
-  #verdicts: Map<Indexed, Rejection | undefined> | undefined
-  #position: Map<Indexed, number> | undefined
+  #verdicts: Map<BatchOp, Rejection | undefined> | undefined
+  #position: Map<BatchOp, number> | undefined
 
-  constructor (ctx: ApplyView, plan: PlanBuilder, list: Indexed[], authorize: OriginKeyAuthorizer | undefined) {
+  constructor (ctx: ApplyView, plan: PlanBuilder, list: BatchOp[], authorize: OriginKeyAuthorizer | undefined) {
     list.sort(bySeq)
     this.ctx = ctx
     this.plan = plan
@@ -192,7 +190,7 @@ class OriginOps {
     this.origin = ctx.oplog.origin(this.key)
   }
 
-  reject (it: Indexed, reason: Rejection['reason'], message: string): void {
+  reject (it: BatchOp, reason: Rejection['reason'], message: string): void {
     this.plan.rejected.push({ index: it.index, origin: this.origin?.deviceId ?? deviceIdOf(this.key), seq: it.op.seq, reason, message })
   }
 
@@ -202,7 +200,7 @@ class OriginOps {
    * that passes this proves equivocation. One walk settles every op of the
    * chain it covers, so a batch of forgeries costs linear time.
    */
-  authenticate (it: Indexed): Rejection | undefined {
+  authenticate (it: BatchOp): Rejection | undefined {
     const verdicts = this.#verdicts ??= new Map()
     if (verdicts.has(it)) return verdicts.get(it)
     const list = this.list
@@ -221,7 +219,7 @@ class OriginOps {
   }
 
   /** `it` has a seq we hold (in the oplog, or in quarantine): a duplicate, a forgery, or equivocation. */
-  known (it: Indexed, inQuarantine: boolean): void {
+  known (it: BatchOp, inQuarantine: boolean): void {
     const have = inQuarantine ? this.ctx.quarantine!.hashAt(this.key, it.op.seq) : this.ctx.oplog.hashAt(this.origin!, it.op.seq)
     if (have !== undefined && bytesEqual(have, it.op.hash)) { this.plan.duplicates++; return }
     const bad = this.authenticate(it)
@@ -235,7 +233,7 @@ class OriginOps {
    * duplicate; of two different ops the authentic one; both authentic is
    * equivocation.
    */
-  eitherOf (prev: Indexed, it: Indexed): Indexed {
+  eitherOf (prev: BatchOp, it: BatchOp): BatchOp {
     if (bytesEqual(prev.op.hash, it.op.hash)) { this.plan.duplicates++; return prev }
     const bad = this.authenticate(it)
     if (bad !== undefined) { this.reject(it, bad.reason, bad.message); return prev }
@@ -250,7 +248,7 @@ class OriginOps {
   }
 
   /** Verifies `ops` as following `base` and puts what passes in quarantine (planHold). */
-  hold (base: ChainHead | null, ops: readonly Indexed[]): void {
+  hold (base: ChainHead | null, ops: readonly BatchOp[]): void {
     const ctx = { verifier: this.ctx.verifier, authorize: this.authorize }
     const held = planHold(ctx, this.ctx.quarantine!, this.key, base, ops, (it, reason, message) => this.reject(it, reason, message))
     if (held.length > 0) this.plan.holds.push(held)
@@ -297,9 +295,9 @@ function planOrigin (o: OriginOps, wall: number): void {
 }
 
 /** The origin's ops that we hold neither in the oplog nor in quarantine, one per seq; the others are settled (`known`, `eitherOf`). */
-function freshOps (o: OriginOps, held: HeldRun | undefined): Indexed[] {
+function freshOps (o: OriginOps, held: HeldRun | undefined): BatchOp[] {
   const headSeq = o.origin?.seq ?? 0
-  const fresh: Indexed[] = []
+  const fresh: BatchOp[] = []
   for (const it of o.list) {
     const inQuarantine = held !== undefined && it.op.seq >= held.first && it.op.seq <= held.last
     if (it.op.seq <= headSeq || inQuarantine) { o.known(it, inQuarantine); continue }
@@ -315,7 +313,7 @@ function freshOps (o: OriginOps, held: HeldRun | undefined): Indexed[] {
  * its signature says, an HLC beyond the drift limit (`future` when the
  * quarantine takes it) or an origin not authorized at that time.
  */
-function firstRefused (o: OriginOps, fresh: readonly Indexed[], wall: number): { cut: number, future: boolean } {
+function firstRefused (o: OriginOps, fresh: readonly BatchOp[], wall: number): { cut: number, future: boolean } {
   const { clock, quarantine } = o.ctx
   for (let i = 0; i < fresh.length; i++) {
     const { op } = fresh[i]!
