@@ -69,8 +69,11 @@ export interface Route {
  * for a `:name` segment (`/v1/data//k`) a 400: names are never empty, and
  * skipping the empty segment would address another collection.
  */
+/** A route as the router keeps it: its segments, which of them are `:name`, its handlers. */
+interface RouteEntry { segments: string[], params: boolean[], methods: Readonly<Record<string, RouteHandler>> }
+
 export class Router {
-  readonly #routes: Array<{ segments: string[], params: boolean[], methods: Readonly<Record<string, RouteHandler>> }>
+  readonly #routes: RouteEntry[]
 
   constructor (routes: readonly Route[]) {
     this.#routes = routes.map(r => {
@@ -98,7 +101,7 @@ export class Router {
   }
 
   /** The first route whose literal segments are the path's (plain loops: this runs at every request). */
-  #match (path: readonly string[]): { segments: string[], params: boolean[], methods: Readonly<Record<string, RouteHandler>> } | undefined {
+  #match (path: readonly string[]): RouteEntry | undefined {
     for (const route of this.#routes) {
       if (route.segments.length !== path.length) continue
       let i = 0
